@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "famfs_native",
+      "sources": ["native/famfs_native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
+    }
+  ]
+}

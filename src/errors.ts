@@ -1,0 +1,56 @@
+import { constants as osConstants } from 'node:os';
+
+/** errno names this project raises; the numbers come from the OS so they match the kernel. */
+export type ErrnoName =
+  | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EINVAL'
+  | 'ENOSPC' | 'EROFS' | 'ENAMETOOLONG' | 'ENOSYS' | 'EBUSY' | 'EFBIG' | 'ERANGE'
+  | 'EOVERFLOW' | 'ENODEV' | 'EACCES' | 'ENOTEMPTY' | 'EOPNOTSUPP' | 'ENOMEM' | 'ENODATA';
+
+export function errnoOf(name: ErrnoName): number {
+  const n = (osConstants.errno as Record<string, number>)[name];
+  if (n === undefined) throw new Error(`unknown errno ${name}`);
+  return n;
+}
+
+/** Base of every error the library throws on purpose: one line of text, an errno and an exit code. */
+export class FamfsError extends Error {
+  readonly errno: number;
+  readonly code: ErrnoName;
+  /** Process exit status a CLI command uses for this error. */
+  readonly exitCode: number;
+
+  constructor(code: ErrnoName, message: string, exitCode?: number) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.errno = errnoOf(code);
+    this.exitCode = exitCode ?? Math.min(this.errno, 127);
+  }
+}
+
+/** On-media bytes that do not decode: bad magic, CRC, version, field out of range. */
+export class FormatError extends FamfsError {
+  constructor(message: string, code: ErrnoName = 'EINVAL') {
+    super(code, message);
+  }
+}
+
+/** A caller asked for something the file system cannot do (bad name, exists, no space). */
+export class FsError extends FamfsError {}
+
+/** The memory device could not be opened, sized or mapped. */
+export class DeviceError extends FamfsError {}
+
+/** This host may not do that: a client tried to change metadata. */
+export class RoleError extends FamfsError {
+  constructor(message: string) {
+    super('EROFS', message);
+  }
+}
+
+/** Bad command-line usage. */
+export class UsageError extends FamfsError {
+  constructor(message: string) {
+    super('EINVAL', message, 1);
+  }
+}
