@@ -1,0 +1,60 @@
+import { FormatError } from '../errors.js';
+import { readCString, readU32, readU64, writeCString, writeU32, writeU64 } from './bytes.js';
+import { type Fmap, FMAP_SIZE, decodeFmap, encodeFmap } from './fmap.js';
+import { RELPATH_FIELD_SIZE } from './layout.js';
+
+/** struct famfs_log_file_meta: the FILE payload, 520 bytes at entry offset 16. */
+export const FILE_META_SIZE = 520;
+/** Log entries always carry "all hosts read-write"; the read-only flag was never used. */
+export const FM_ALL_HOSTS_RO = 1;
+export const FM_ALL_HOSTS_RW = 2;
+
+const OFF = { size: 0, flags: 8, uid: 12, gid: 16, mode: 20, relpath: 24, fmap: 104 } as const;
+
+export interface FileMeta {
+  path: string;
+  size: number;
+  flags: number;
+  uid: number;
+  gid: number;
+  /** Permission bits only, as given at creation. */
+  mode: number;
+  fmap: Fmap;
+}
+
+export function encodeFileMeta(b: Uint8Array, off: number, m: FileMeta): void {
+  writeU64(b, off + OFF.size, m.size);
+  writeU32(b, off + OFF.flags, m.flags);
+  writeU32(b, off + OFF.uid, m.uid);
+  writeU32(b, off + OFF.gid, m.gid);
+  writeU32(b, off + OFF.mode, m.mode);
+  writeCString(b, off + OFF.relpath, RELPATH_FIELD_SIZE, encodeRelpath(m.path));
+  encodeFmap(b, off + OFF.fmap, m.fmap);
+}
+
+export function decodeFileMeta(b: Uint8Array, off: number): FileMeta {
+  return {
+    size: readU64(b, off + OFF.size, 'file size'),
+    flags: readU32(b, off + OFF.flags),
+    uid: readU32(b, off + OFF.uid),
+    gid: readU32(b, off + OFF.gid),
+    mode: readU32(b, off + OFF.mode),
+    path: decodeRelpath(b, off + OFF.relpath),
+    fmap: decodeFmap(b, off + OFF.fmap),
+  };
+}
+
+/** A relpath must leave room for its NUL: longer names are refused, never truncated. */
+export function encodeRelpath(path: string): Buffer {
+  const bytes = Buffer.from(path, 'utf8');
+  if (bytes.length >= RELPATH_FIELD_SIZE) {
+    throw new FormatError(`path '${path}' is ${bytes.length} bytes; famfs stores at most ${RELPATH_FIELD_SIZE - 1}`, 'ENAMETOOLONG');
+  }
+  return bytes;
+}
+
+export function decodeRelpath(b: Uint8Array, off: number): string {
+  return readCString(b, off, RELPATH_FIELD_SIZE).toString('utf8');
+}
+
+if (FILE_META_SIZE !== OFF.fmap + FMAP_SIZE) throw new Error('file meta layout does not add up');

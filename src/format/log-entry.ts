@@ -1,0 +1,93 @@
+import { FormatError } from '../errors.js';
+import { type AddDaxdevMeta, decodeAddDaxdev, encodeAddDaxdev } from './add-daxdev-entry.js';
+import { readU32, readU64, readU64Big, writeU32, writeU64 } from './bytes.js';
+import { famfsCrc } from './crc.js';
+import { type FileMeta, decodeFileMeta, encodeFileMeta } from './file-meta.js';
+import { type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
+
+/** struct famfs_log_entry: 544 bytes; seqnum, type, a 520-byte payload union, CRC. */
+export const LOG_ENTRY_SIZE = 544;
+export const LOG_ENTRY_CRC_COVERED = 536;
+
+export const ENTRY_TYPE = {
+  FILE: 0,
+  MKDIR: 1,
+  DELETE: 2,
+  ADD_DAXDEV: 3,
+  INVALID: 4,
+} as const;
+
+const OFF = { seqnum: 0, type: 8, payload: 16, crc: LOG_ENTRY_CRC_COVERED } as const;
+
+export type LogEntry =
+  | ({ type: 'file'; seqnum: number } & FileMeta)
+  | ({ type: 'mkdir'; seqnum: number } & MkdirMeta)
+  | ({ type: 'add_daxdev'; seqnum: number } & AddDaxdevMeta)
+  /** Defined upstream but never produced or consumed; kept so it can be reported. */
+  | { type: 'delete'; seqnum: number }
+  | { type: 'invalid'; seqnum: number };
+
+export function encodeLogEntry(e: LogEntry): Buffer {
+  const b = Buffer.alloc(LOG_ENTRY_SIZE);
+  writeU64(b, OFF.seqnum, e.seqnum);
+  switch (e.type) {
+    case 'file':
+      writeU32(b, OFF.type, ENTRY_TYPE.FILE);
+      encodeFileMeta(b, OFF.payload, e);
+      break;
+    case 'mkdir':
+      writeU32(b, OFF.type, ENTRY_TYPE.MKDIR);
+      encodeMkdir(b, OFF.payload, e);
+      break;
+    case 'add_daxdev':
+      writeU32(b, OFF.type, ENTRY_TYPE.ADD_DAXDEV);
+      encodeAddDaxdev(b, OFF.payload, e);
+      break;
+    case 'delete':
+      writeU32(b, OFF.type, ENTRY_TYPE.DELETE);
+      break;
+    case 'invalid':
+      writeU32(b, OFF.type, ENTRY_TYPE.INVALID);
+      break;
+  }
+  writeU64(b, OFF.crc, famfsCrc(b.subarray(0, LOG_ENTRY_CRC_COVERED)));
+  return b;
+}
+
+/** The CRC and seqnum checks alone: what proves the slot holds a whole entry written for it. */
+export function checkLogEntryFrame(bytes: Uint8Array, index: number): void {
+  if (bytes.length < LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
+  const stored = readU64Big(bytes, OFF.crc);
+  const computed = famfsCrc(bytes.subarray(0, LOG_ENTRY_CRC_COVERED));
+  if (stored !== BigInt(computed)) {
+    throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`);
+  }
+  const seq = readU64Big(bytes, OFF.seqnum);
+  if (seq !== BigInt(index)) throw new FormatError(`log entry ${index}: seqnum ${seq} does not match its slot`);
+}
+
+/** Decode the entry in slot `index`; a bad CRC, seqnum or payload is a FormatError. */
+export function decodeLogEntry(bytes: Uint8Array, index: number): LogEntry {
+  checkLogEntryFrame(bytes, index);
+  const seqnum = readU64(bytes, OFF.seqnum, 'seqnum');
+  const type = readU32(bytes, OFF.type);
+  try {
+    switch (type) {
+      case ENTRY_TYPE.FILE:
+        return { type: 'file', seqnum, ...decodeFileMeta(bytes, OFF.payload) };
+      case ENTRY_TYPE.MKDIR:
+        return { type: 'mkdir', seqnum, ...decodeMkdir(bytes, OFF.payload) };
+      case ENTRY_TYPE.ADD_DAXDEV:
+        return { type: 'add_daxdev', seqnum, ...decodeAddDaxdev(bytes, OFF.payload) };
+      case ENTRY_TYPE.DELETE:
+        return { type: 'delete', seqnum };
+      case ENTRY_TYPE.INVALID:
+        return { type: 'invalid', seqnum };
+      default:
+        throw new FormatError(`unknown entry type ${type}`);
+    }
+  } catch (err) {
+    if (err instanceof FormatError) throw new FormatError(`log entry ${index}: ${err.message}`, err.code);
+    throw err;
+  }
+}
