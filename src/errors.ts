@@ -44,7 +44,8 @@ export class DeviceError extends FamfsError {}
 /** This host may not do that: a client tried to change metadata. */
 export class RoleError extends FamfsError {
   constructor(message: string) {
-    super('EROFS', message);
+    // Upstream exits 1 when a client tries to append (famfs_init_locked_log fails).
+    super('EROFS', message, 1);
   }
 }
 

@@ -1,0 +1,90 @@
+import { ALLOC_UNIT } from '../format/layout.js';
+
+/**
+ * One bit per allocation unit of a device, LSB first within each byte as upstream. Never
+ * stored: rebuilt from the log. Marking a bit that is already set is a collision (two
+ * files claim the same memory), which fsck reports.
+ */
+export class Bitmap {
+  readonly nbits: number;
+  private readonly bits: Uint8Array;
+  /** Units marked, each counted once even when claimed twice. */
+  allocatedBits = 0;
+  collisions = 0;
+
+  constructor(nbits: number) {
+    this.nbits = nbits;
+    this.bits = new Uint8Array(Math.ceil(nbits / 8));
+  }
+
+  /** A device's bitmap covers only whole units: a partial unit at the end is never handed out. */
+  static forDevice(devSize: number): Bitmap {
+    return new Bitmap(Math.floor(devSize / ALLOC_UNIT));
+  }
+
+  /** An independent copy, for an allocation session that must not disturb the replayed state. */
+  clone(): Bitmap {
+    const c = new Bitmap(this.nbits);
+    c.bits.set(this.bits);
+    c.allocatedBits = this.allocatedBits;
+    c.collisions = this.collisions;
+    return c;
+  }
+
+  isSet(i: number): boolean {
+    return (this.bits[i >> 3]! & (1 << (i & 7))) !== 0;
+  }
+
+  set(i: number): void {
+    this.bits[i >> 3]! |= 1 << (i & 7);
+  }
+
+  clear(i: number): void {
+    this.bits[i >> 3]! &= ~(1 << (i & 7));
+  }
+
+  /** Mark bits [first, first+count): returns how many were already set (collisions). */
+  mark(first: number, count: number): number {
+    let dup = 0;
+    for (let i = first; i < first + count; i++) {
+      if (this.isSet(i)) dup++;
+      else {
+        this.set(i);
+        this.allocatedBits++;
+      }
+    }
+    this.collisions += dup;
+    return dup;
+  }
+
+  /** Mark a byte range, rounded out to whole units; units past the end are not representable. */
+  markRange(offset: number, len: number): number {
+    const first = Math.floor(offset / ALLOC_UNIT);
+    const end = Math.min(this.nbits, Math.ceil((offset + len) / ALLOC_UNIT));
+    return end > first ? this.mark(first, end - first) : 0;
+  }
+
+  unmark(first: number, count: number): void {
+    for (let i = first; i < first + count; i++) {
+      if (this.isSet(i)) {
+        this.clear(i);
+        this.allocatedBits--;
+      }
+    }
+  }
+
+  /** First run of `count` clear bits lying inside [from, to); -1 if none. */
+  findFree(count: number, from: number, to: number): number {
+    const end = Math.min(to, this.nbits);
+    let run = 0;
+    for (let i = from; i < end; i++) {
+      if (this.isSet(i)) run = 0;
+      else if (++run === count) return i - count + 1;
+    }
+    return -1;
+  }
+
+  freeBits(): number {
+    return this.nbits - this.allocatedBits;
+  }
+}

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { Famfs } from '../../fs/famfs.js';
+import { fsck } from '../../fs/fsck.js';
+import { fsckText } from '../fsck-text.js';
+import { printJson, runCommand } from '../run.js';
+
+/** Upstream caps exit statuses at 127; fsck's is the number of allocation collisions. */
+const MAX_EXIT = 127;
+
+export function register(program: Command): void {
+  program
+    .command('fsck')
+    .description('check a famfs file system and report its superblock, log and capacity')
+    .argument('<device>', 'memory device holding the file system')
+    // -h is --human here, as upstream; help is -?.
+    .helpOption('-?, --help', 'display help')
+    .option('-h, --human', 'sizes in GiB')
+    .option('-v, --verbose', 'more detail (repeatable)', (_v: string, prev: number) => prev + 1, 0)
+    .option('--json', 'machine-readable report')
+    .action((device: string, o: { human?: boolean; verbose: number; json?: boolean }) =>
+      runCommand('famfs fsck', () => {
+        const fs = Famfs.open(device, { writable: false });
+        try {
+          const report = fsck(fs);
+          if (o.json) printJson(report);
+          else process.stdout.write(fsckText(report, { human: !!o.human, verbose: o.verbose }));
+          return Math.min(report.collisions, MAX_EXIT);
+        } finally {
+          fs.close();
+        }
+      }));
+}

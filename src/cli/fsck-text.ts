@@ -1,0 +1,76 @@
+import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
+import { LOG_HEADER_SIZE } from '../format/log-header.js';
+import type { FsckReport } from '../fs/fsck.js';
+import { ROLE_LABEL } from '../fs/role.js';
+
+const GIB = 1024 ** 3;
+
+/**
+ * fsck's report in upstream's layout: scripts parse these labels and columns
+ * (`grep log_len | awk '{print $2}'`, `awk '{print $3}'` on capacity lines).
+ */
+export function fsckText(r: FsckReport, o: { human: boolean; verbose: number }): string {
+  const sb = r.superblock;
+  const L: string[] = [];
+  const g = (n: number): string => `${(n / GIB).toFixed(2)}G`;
+  L.push('Famfs Superblock:');
+  L.push(`  Filesystem UUID:   ${sb.uuid}`);
+  L.push(`  Device UUID:       ${sb.devUuid}`);
+  L.push(`  System UUID:       ${sb.systemUuid}`);
+  L.push(`  role of this node: ${ROLE_LABEL[sb.role]}`);
+  L.push(`  alloc_unit:        0x${sb.allocUnit.toString(16)}`);
+  L.push(`  OMF major version: ${sb.omfMajor}`);
+  L.push(`  OMF minor version: ${sb.omfMinor}`);
+  L.push(`  sizeof superblock: ${sb.size}`);
+  L.push(`  log size (bytes):  ${sb.logLen}`);
+  L.push(`  primary: ${sb.devName}   ${sb.devSize}`);
+  L.push('');
+  L.push('Log stats:');
+  L.push(`  # of log entries in use: ${r.log.entriesUsed} of ${r.log.slots}`);
+  L.push(`  Log size in use:          ${r.log.sizeInUse}`);
+  L.push(`  Log size (total bytes)    ${sb.logLen}`);
+  if (r.collisions) {
+    L.push(`ERROR: ${r.collisions} ALLOCATION COLLISIONS FOUND`);
+  } else {
+    const c = r.capacity;
+    L.push('  No allocation errors found');
+    L.push('');
+    L.push('Capacity:');
+    if (o.human) {
+      L.push(`  Device capacity:        ${g(c.device)}`);
+      L.push(`  Bitmap capacity:        ${g(c.bitmap)}`);
+      L.push(`  Sum of file sizes:      ${g(c.fileBytes)}`);
+      L.push(`  Allocated space:        ${g(c.allocated)}`);
+      L.push(`  Free space:             ${g(c.free)}`);
+    } else {
+      L.push(`  Device capacity:        ${c.device}`);
+      L.push(`  Bitmap capacity:        ${c.bitmap}`);
+      L.push(`  Sum of file sizes:      ${c.fileBytes}`);
+      L.push(`  Allocated bytes:        ${c.allocated}`);
+      L.push(`  Free space:             ${c.free}`);
+    }
+    L.push(`  Space amplification:     ${c.amplification.toFixed(2)}`);
+    L.push(`  Percent used:            ${c.percentUsed.toFixed(1)}%`);
+  }
+  L.push('');
+  L.push('Famfs log:');
+  L.push(`  ${r.log.entriesUsed} of ${r.log.slots} entries used`);
+  L.push(`  ${r.badEntries.length} bad log entries detected`);
+  if (r.skipped.length) L.push(`  ${r.skipped.length} log entries could not be applied`);
+  L.push(`  ${r.files} files`);
+  L.push(`  ${r.directories} directories`);
+  L.push('');
+  if (o.verbose) {
+    L.push('Verbose:');
+    L.push(`  log_offset:        ${sb.logOffset}`);
+    L.push(`  log_len:           ${sb.logLen}`);
+    L.push(`  sizeof(log header) ${LOG_HEADER_SIZE}`);
+    L.push(`  sizeof(log_entry)  ${LOG_ENTRY_SIZE}`);
+    L.push(`  last_log_index:    ${r.log.lastIndex}`);
+    L.push(`  usable log size:   ${r.log.usableSize}`);
+    for (const b of r.badEntries) L.push(`  bad entry ${b.index}: ${b.reason}`);
+    for (const s of r.skipped) L.push(`  skipped entry ${s.index}: ${s.reason}`);
+    L.push('');
+  }
+  return `${L.join('\n')}\n`;
+}

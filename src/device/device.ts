@@ -1,0 +1,454 @@
+import { constants as bufferConstants } from 'node:buffer';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { DeviceError, type ErrnoName } from '../errors.js';
+import { isNativeError, loadNative, type FamfsNative } from './native.js';
+
+/**
+ * A famfs memory device: a DAX character device, a pmem block device, or a regular file standing
+ * in for one. Its bytes are only ever reached through shared mappings (a devdax device cannot be
+ * read(2)), handed out as windows because one Node ArrayBuffer holds at most 4 GiB.
+ */
+
+export type DeviceKind = 'devdax' | 'pmem' | 'emulated';
+
+export interface OpenOptions {
+  writable: boolean;
+}
+
+export interface MapOptions {
+  /** Defaults to the device's own writability; a writable map of a read-only device is refused. */
+  writable?: boolean;
+}
+
+/** A byte range of the device. */
+export interface DeviceExtent {
+  offset: number;
+  length: number;
+}
+
+const GIB = 1024 ** 3;
+/** Largest window: Node 20 refuses bigger ArrayBuffers, and newer Nodes keep the same limit here
+ * so behaviour (and the vm.max_map_count budget) does not depend on the Node version. */
+export const MAX_MAPPING_BYTES = Math.min(4 * GIB, bufferConstants.MAX_LENGTH);
+/** /sys/dev/block/<maj>:<min>/size counts 512-byte sectors whatever the device's block size. */
+const SYSFS_SECTOR_BYTES = 512;
+/** Kernels without the per-device `align` attribute only create devdax devices with 2 MiB alignment. */
+const DEVDAX_DEFAULT_ALIGN = 0x200000;
+
+/** Linux dev_t encoding (glibc gnu_dev_major/minor). */
+const DEV_MAJOR_LOW_MASK = 0xfffn;
+const DEV_MAJOR_HIGH_MASK = 0xfffff000n;
+const DEV_MINOR_LOW_MASK = 0xffn;
+const DEV_MINOR_HIGH_MASK = 0xffffff00n;
+
+/** Errno names a native or fs failure keeps when it becomes a DeviceError; others report EIO. */
+const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrnoName>([
+  'EPERM', 'ENOENT', 'EIO', 'EBADF', 'EEXIST', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENOSPC', 'EROFS',
+  'ENAMETOOLONG', 'ENOSYS', 'EBUSY', 'EFBIG', 'ERANGE', 'EOVERFLOW', 'ENODEV', 'EACCES',
+  'EOPNOTSUPP', 'ENOMEM',
+]);
+
+/** One line naming the path, the errno kept when the project knows it. */
+function deviceErrorFrom(err: unknown, context: string): DeviceError {
+  if (err instanceof DeviceError) return err;
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'EIO';
+  const detail = isNativeError(err) ? err.message : describeFsError(err, code);
+  const kept: ErrnoName = PASSED_THROUGH.has(code) ? (code as ErrnoName) : 'EIO';
+  return new DeviceError(kept, `${context}: ${detail}`);
+}
+
+/** "ENOENT: no such file or directory, stat '/x'" → "no such file or directory (ENOENT)": the
+ * caller's context already names the path. */
+function describeFsError(err: unknown, code: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const description = /^[A-Z0-9]+: ([^,]+)/.exec(message)?.[1] ?? message;
+  return `${description} (${code})`;
+}
+
+function devNumbers(rdev: bigint): string {
+  const major = ((rdev >> 8n) & DEV_MAJOR_LOW_MASK) | ((rdev >> 32n) & DEV_MAJOR_HIGH_MASK);
+  const minor = (rdev & DEV_MINOR_LOW_MASK) | ((rdev >> 12n) & DEV_MINOR_HIGH_MASK);
+  return `${major}:${minor}`;
+}
+
+/** A decimal sysfs attribute, or undefined when the attribute does not exist. */
+function readSysfsNumber(file: string, path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new DeviceError('EIO', `${path}: unexpected contents in ${file}: ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function kindOf(st: BigIntStats, path: string): DeviceKind {
+  if (st.isCharacterDevice()) return 'devdax';
+  if (st.isBlockDevice()) return 'pmem';
+  if (st.isFile()) return 'emulated';
+  if (st.isDirectory()) throw new DeviceError('EISDIR', `${path}: is a directory, not a memory device`);
+  throw new DeviceError('ENODEV', `${path}: not a DAX device, pmem device or regular file`);
+}
+
+interface Geometry {
+  size: number;
+  alignment: number;
+}
+
+function geometryOf(kind: DeviceKind, st: BigIntStats, path: string, pageSize: number): Geometry {
+  switch (kind) {
+    case 'devdax': {
+      const sys = `/sys/dev/char/${devNumbers(st.rdev)}`;
+      const size = readSysfsNumber(`${sys}/size`, path);
+      if (size === undefined) {
+        throw new DeviceError('ENODEV', `${path}: character device ${devNumbers(st.rdev)} is not a DAX device (no ${sys}/size)`);
+      }
+      return { size, alignment: readSysfsNumber(`${sys}/align`, path) ?? DEVDAX_DEFAULT_ALIGN };
+    }
+    case 'pmem': {
+      const sys = `/sys/dev/block/${devNumbers(st.rdev)}`;
+      const sectors = readSysfsNumber(`${sys}/size`, path);
+      if (sectors === undefined) throw new DeviceError('ENODEV', `${path}: cannot size block device (no ${sys}/size)`);
+      return { size: sectors * SYSFS_SECTOR_BYTES, alignment: pageSize };
+    }
+    case 'emulated':
+      return { size: Number(st.size), alignment: pageSize };
+  }
+}
+
+function checkWhole(value: number, what: string, context: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new DeviceError('EINVAL', `${context}: ${what} must be a non-negative integer (got ${value})`);
+  }
+}
+
+/** @internal What MemoryDevice hands a DeviceMapping. */
+export interface MappingParts {
+  native: FamfsNative;
+  /** The ArrayBuffer returned by mmap or reserve; it may start before buffer[0]. */
+  region: ArrayBuffer;
+  /** Where buffer[0] sits inside region. */
+  regionOffset: number;
+  offset: number;
+  length: number;
+  extents: readonly DeviceExtent[];
+  writable: boolean;
+  /** msync after a cache flush: the mapping goes through the page cache (file, block device). */
+  syncOnFlush: boolean;
+  path: string;
+  onUnmap: (mapping: DeviceMapping) => void;
+}
+
+/** A live window onto device memory. Unmap it when done; MemoryDevice.close() unmaps leftovers. */
+export class DeviceMapping {
+  /** Device offset of buffer[0] (of the first extent for a multi-extent mapping). */
+  readonly offset: number;
+  readonly length: number;
+  /** The device ranges shown back to back in buffer, in order. */
+  readonly extents: readonly DeviceExtent[];
+  readonly writable: boolean;
+  #parts: MappingParts | null;
+  #buffer: Buffer;
+
+  /** @internal Built by MemoryDevice. */
+  constructor(parts: MappingParts) {
+    this.#parts = parts;
+    this.offset = parts.offset;
+    this.length = parts.length;
+    this.extents = parts.extents;
+    this.writable = parts.writable;
+    this.#buffer = Buffer.from(parts.region, parts.regionOffset, parts.length);
+  }
+
+  /** The device memory itself, zero copy. Empty after unmap(). */
+  get buffer(): Buffer {
+    return this.#buffer;
+  }
+
+  get mapped(): boolean {
+    return this.#parts !== null;
+  }
+
+  /** Makes writes in [off, off + len) visible to other hosts and, for file and pmem backing, durable. */
+  flush(off = 0, len = this.length - off): void {
+    const parts = this.#live('flush');
+    this.#checkRange(off, len, 'flush');
+    const at = parts.regionOffset + off;
+    try {
+      parts.native.flushCache(parts.region, at, len);
+      if (parts.syncOnFlush && len > 0) parts.native.msync(parts.region, at, len, parts.native.MS_SYNC);
+    } catch (err) {
+      throw deviceErrorFrom(err, `${parts.path}: flush of ${len} bytes at device offset ${this.offset + off}`);
+    }
+  }
+
+  /** Drops cached copies of [off, off + len) so the next reads see what other hosts wrote. */
+  invalidate(off = 0, len = this.length - off): void {
+    const parts = this.#live('invalidate');
+    this.#checkRange(off, len, 'invalidate');
+    parts.native.invalidateCache(parts.region, parts.regionOffset + off, len);
+  }
+
+  /** Releases the mapping now. Idempotent; buffer becomes empty, and views taken from it earlier
+   * drop to length 0 (the addon detaches the memory) instead of pointing at unmapped pages. */
+  unmap(): void {
+    const parts = this.#parts;
+    if (parts === null) return;
+    this.#parts = null;
+    this.#buffer = Buffer.alloc(0);
+    parts.native.munmap(parts.region);
+    parts.onUnmap(this);
+  }
+
+  #live(op: string): MappingParts {
+    if (this.#parts === null) throw new DeviceError('EBADF', `${op}: mapping of device offset ${this.offset} was unmapped`);
+    return this.#parts;
+  }
+
+  #checkRange(off: number, len: number, op: string): void {
+    const context = `${op} of mapping at device offset ${this.offset}`;
+    checkWhole(off, 'offset', context);
+    checkWhole(len, 'length', context);
+    if (off + len > this.length) {
+      throw new DeviceError('ERANGE', `${context}: range ${off}+${len} is outside the ${this.length}-byte mapping`);
+    }
+  }
+}
+
+/** An open memory device. */
+export class MemoryDevice {
+  readonly path: string;
+  readonly size: number;
+  readonly kind: DeviceKind;
+  readonly fd: number;
+  readonly writable: boolean;
+  /** Map offsets are rounded down to this (devdax: the device alignment; otherwise the page size). */
+  readonly alignment: number;
+  readonly #native: FamfsNative;
+  readonly #ino: bigint;
+  readonly #mappings = new Set<DeviceMapping>();
+  #closed = false;
+  #lockRelease: (() => void) | null = null;
+
+  private constructor(path: string, fd: number, kind: DeviceKind, geometry: Geometry, writable: boolean,
+    native: FamfsNative, ino: bigint) {
+    this.path = path;
+    this.fd = fd;
+    this.kind = kind;
+    this.size = geometry.size;
+    this.alignment = geometry.alignment;
+    this.writable = writable;
+    this.#native = native;
+    this.#ino = ino;
+  }
+
+  static open(path: string, opts: OpenOptions): MemoryDevice {
+    const native = loadNative();
+    // stat before open: opening a FIFO or similar would block.
+    let st: BigIntStats;
+    try {
+      st = statSync(path, { bigint: true });
+    } catch (err) {
+      throw deviceErrorFrom(err, `${path}: cannot open memory device`);
+    }
+    kindOf(st, path);
+    let fd: number;
+    try {
+      fd = openSync(path, opts.writable ? 'r+' : 'r');
+    } catch (err) {
+      throw deviceErrorFrom(err, `${path}: cannot open memory device`);
+    }
+    try {
+      const fst = fstatSync(fd, { bigint: true });
+      if (fst.ino !== st.ino || fst.dev !== st.dev) throw new DeviceError('EBUSY', `${path}: replaced while being opened`);
+      const kind = kindOf(fst, path);
+      const geometry = geometryOf(kind, fst, path, native.PAGE_SIZE);
+      if (geometry.size === 0) throw new DeviceError('EINVAL', `${path}: memory device has size 0`);
+      return new MemoryDevice(path, fd, kind, geometry, opts.writable, native, fst.ino);
+    } catch (err) {
+      closeSync(fd);
+      throw deviceErrorFrom(err, `${path}: cannot open memory device`);
+    }
+  }
+
+  /** A window [offset, offset + length) of the device; see MAX_MAPPING_BYTES. */
+  map(offset: number, length: number, opts: MapOptions = {}): DeviceMapping {
+    const context = `${this.path}: map of ${length} bytes at offset ${offset}`;
+    this.#checkOpen(context);
+    const writable = this.#checkWritable(opts, context);
+    this.#checkExtent({ offset, length }, context);
+    const start = Math.floor(offset / this.alignment) * this.alignment;
+    const end = Math.ceil((offset + length) / this.alignment) * this.alignment;
+    this.#checkWindow(end - start, context);
+    let region: ArrayBuffer;
+    try {
+      region = this.#native.mmap(this.fd, start, end - start, this.#prot(writable), this.#native.MAP_SHARED);
+    } catch (err) {
+      throw deviceErrorFrom(err, context);
+    }
+    return this.#track(region, offset - start, offset, length, [{ offset, length }], writable);
+  }
+
+  /**
+   * Several device ranges shown back to back as one Buffer (a multi-extent or interleaved file).
+   * Every offset and length must be a multiple of `alignment`; each range is its own kernel
+   * mapping (VMA), which counts against vm.max_map_count.
+   */
+  mapExtents(extents: readonly DeviceExtent[], opts: MapOptions = {}): DeviceMapping {
+    const context = `${this.path}: map of ${extents.length} extents`;
+    this.#checkOpen(context);
+    const writable = this.#checkWritable(opts, context);
+    if (extents.length === 0) throw new DeviceError('EINVAL', `${context}: no extents given`);
+    let total = 0;
+    for (const e of extents) {
+      this.#checkExtent(e, context);
+      if (e.offset % this.alignment !== 0 || e.length % this.alignment !== 0) {
+        throw new DeviceError('EINVAL', `${context}: extent ${e.offset}+${e.length} is not aligned to ${this.alignment} bytes`);
+      }
+      total += e.length;
+    }
+    this.#checkWindow(total, context);
+    const copy = extents.map((e) => ({ offset: e.offset, length: e.length }));
+    let region: ArrayBuffer;
+    try {
+      region = this.#native.reserve(total, this.alignment);
+    } catch (err) {
+      throw deviceErrorFrom(err, context);
+    }
+    try {
+      let at = 0;
+      for (const e of copy) {
+        this.#native.mapFixed(region, at, this.fd, e.offset, e.length, this.#prot(writable));
+        at += e.length;
+      }
+    } catch (err) {
+      this.#native.munmap(region);
+      throw deviceErrorFrom(err, context);
+    }
+    return this.#track(region, 0, copy[0]!.offset, total, copy, writable);
+  }
+
+  /**
+   * Takes the exclusive inter-process lock that serialises metadata appends, waiting for it
+   * (this blocks the thread). Not reentrant: a second lock() through this device throws rather
+   * than deadlocking. Returns the (idempotent) unlock function.
+   */
+  lock(): () => void {
+    const release = this.#acquire(false);
+    if (release === null) throw new DeviceError('EIO', `${this.path}: blocking lock returned without the lock`);
+    return release;
+  }
+
+  /** lock() without waiting: the unlock function, or null when another holder has it. */
+  tryLock(): (() => void) | null {
+    if (this.#lockRelease !== null) return null;
+    return this.#acquire(true);
+  }
+
+  /** Unmaps every mapping still live, drops the lock if held and closes the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      for (const m of [...this.#mappings]) m.unmap();
+      this.#lockRelease?.();
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+
+  #acquire(nonBlocking: boolean): (() => void) | null {
+    const context = `${this.path}: lock`;
+    this.#checkOpen(context);
+    if (this.#lockRelease !== null) {
+      throw new DeviceError('EBUSY', `${context}: already held through this device (the lock is not reentrant)`);
+    }
+    // A dedicated open file description: flock belongs to it, so the lock is independent of the
+    // mapping fd and of any other MemoryDevice on the same path, even in this process.
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (err) {
+      throw deviceErrorFrom(err, context);
+    }
+    try {
+      if (fstatSync(fd, { bigint: true }).ino !== this.#ino) {
+        throw new DeviceError('EBUSY', `${context}: the path no longer names the open device`);
+      }
+      const op = this.#native.LOCK_EX | (nonBlocking ? this.#native.LOCK_NB : 0);
+      if (!this.#native.flock(fd, op)) {
+        closeSync(fd);
+        return null;
+      }
+    } catch (err) {
+      closeSync(fd);
+      throw deviceErrorFrom(err, context);
+    }
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      this.#lockRelease = null;
+      // Closing the last fd of the open file description drops the flock too; unlocking first
+      // makes the release explicit even if the fd was duplicated.
+      try {
+        this.#native.flock(fd, this.#native.LOCK_UN);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    this.#lockRelease = release;
+    return release;
+  }
+
+  #track(region: ArrayBuffer, regionOffset: number, offset: number, length: number,
+    extents: readonly DeviceExtent[], writable: boolean): DeviceMapping {
+    const mapping = new DeviceMapping({
+      native: this.#native,
+      region,
+      regionOffset,
+      offset,
+      length,
+      extents,
+      writable,
+      syncOnFlush: this.kind !== 'devdax',
+      path: this.path,
+      onUnmap: (m) => this.#mappings.delete(m),
+    });
+    this.#mappings.add(mapping);
+    return mapping;
+  }
+
+  #prot(writable: boolean): number {
+    return this.#native.PROT_READ | (writable ? this.#native.PROT_WRITE : 0);
+  }
+
+  #checkOpen(context: string): void {
+    if (this.#closed) throw new DeviceError('EBADF', `${context}: device is closed`);
+  }
+
+  #checkWritable(opts: MapOptions, context: string): boolean {
+    const writable = opts.writable ?? this.writable;
+    if (writable && !this.writable) throw new DeviceError('EROFS', `${context}: device was opened read-only`);
+    return writable;
+  }
+
+  #checkExtent(e: DeviceExtent, context: string): void {
+    checkWhole(e.offset, 'offset', context);
+    checkWhole(e.length, 'length', context);
+    if (e.length === 0) throw new DeviceError('EINVAL', `${context}: length must be positive`);
+    if (e.offset + e.length > this.size) {
+      throw new DeviceError('ERANGE', `${context}: range ends at ${e.offset + e.length}, past the end of the ${this.size}-byte device`);
+    }
+  }
+
+  #checkWindow(bytes: number, context: string): void {
+    if (bytes > MAX_MAPPING_BYTES) {
+      throw new DeviceError('EFBIG', `${context}: needs a ${bytes}-byte window, over the ${MAX_MAPPING_BYTES}-byte limit of one Node ArrayBuffer; map it in smaller windows`);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DeviceError } from '../errors.js';
+
+/**
+ * The famfs_native addon (native/famfs_native.c): mmap, flock, ioctl and CPU cache maintenance,
+ * which Node cannot do by itself. Offsets and lengths are byte counts as JS numbers (exact up to
+ * 2^53) or BigInts. Every function throws a NativeError on failure.
+ */
+
+/** Bytes the addon accepts: an ArrayBuffer it made, or any view over memory. */
+export type Bytes = ArrayBuffer | ArrayBufferView;
+
+export interface FamfsNative {
+  /** mmap(NULL, length, prot, flags, fd, offset), as an ArrayBuffer that unmaps itself when collected. */
+  mmap(fd: number, offset: number | bigint, length: number, prot: number, flags: number): ArrayBuffer;
+  /** Unmaps a region from mmap() or reserve() now and detaches its ArrayBuffer (every view drops to
+   * length 0). Idempotent. */
+  munmap(region: ArrayBuffer): void;
+  /** PROT_NONE address space to be filled with mapFixed(); alignment defaults to the page size. */
+  reserve(length: number, alignment?: number): ArrayBuffer;
+  /** mmap(MAP_SHARED | MAP_FIXED | extraFlags) of fd at fileOffset into reservation + offset. */
+  mapFixed(reservation: ArrayBuffer, offset: number, fd: number, fileOffset: number | bigint,
+    length: number, prot: number, extraFlags?: number): void;
+  /** msync over the pages holding [offset, offset + length). */
+  msync(region: Bytes, offset: number, length: number, flags: number): void;
+  /** madvise; offset must be page-aligned within the region's mapping. */
+  madvise(region: Bytes, offset: number, length: number, advice: number): void;
+  /** Writes back and invalidates the CPU cache lines of the range, then fences. */
+  flushCache(region: Bytes, offset: number, length: number): void;
+  /** Drops the CPU cache lines of the range so later reads come from memory. */
+  invalidateCache(region: Bytes, offset: number, length: number): void;
+  /** flock(2); false only when LOCK_NB was given and someone else holds a conflicting lock. */
+  flock(fd: number, op: number): boolean;
+  memcpy(dst: Bytes, dstOffset: number, src: Bytes, srcOffset: number, length: number): void;
+  /** ioctl(2) with a pointer to the bytes, or an integer argument; returns its result. */
+  ioctl(fd: number, request: number, arg?: Bytes | number | bigint): number;
+
+  readonly PROT_NONE: number;
+  readonly PROT_READ: number;
+  readonly PROT_WRITE: number;
+  readonly PROT_EXEC: number;
+  readonly MAP_SHARED: number;
+  readonly MAP_PRIVATE: number;
+  readonly MAP_POPULATE: number;
+  readonly MS_ASYNC: number;
+  readonly MS_SYNC: number;
+  readonly MS_INVALIDATE: number;
+  readonly MADV_NORMAL: number;
+  readonly MADV_RANDOM: number;
+  readonly MADV_SEQUENTIAL: number;
+  readonly MADV_WILLNEED: number;
+  readonly MADV_DONTNEED: number;
+  readonly MADV_HUGEPAGE: number;
+  readonly MADV_NOHUGEPAGE: number;
+  readonly LOCK_SH: number;
+  readonly LOCK_EX: number;
+  readonly LOCK_UN: number;
+  readonly LOCK_NB: number;
+  readonly PAGE_SIZE: number;
+  readonly CACHE_LINE_SIZE: number;
+  /** 'fence' means this CPU has no user-space flush the addon knows: not enough for shared CXL memory. */
+  readonly CACHE_FLUSH_METHOD: 'clflushopt' | 'clflush' | 'fence';
+}
+
+/** What the addon throws: the errno name in `code`, its number in `errno`. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export function isNativeError(err: unknown): err is NativeError {
+  return err instanceof Error
+    && typeof (err as Partial<NativeError>).code === 'string'
+    && typeof (err as Partial<NativeError>).errno === 'number'
+    && typeof (err as Partial<NativeError>).syscall === 'string';
+}
+
+const ADDON_RELATIVE_PATH = join('build', 'Release', 'famfs_native.node');
+
+/** The package root is the nearest directory above this module holding package.json; that works
+ * from src/device (ts runners) and from dist/src/device (compiled). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new DeviceError('ENOENT', `cannot find the famfs package root above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/** Absolute path of the compiled addon (it may not exist yet). */
+export function nativeAddonPath(): string {
+  return join(packageRoot(), ADDON_RELATIVE_PATH);
+}
+
+let cached: FamfsNative | undefined;
+
+/** The addon, loaded on first use so that modules importing the device layer load without it. */
+export function loadNative(): FamfsNative {
+  if (cached !== undefined) return cached;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) {
+    throw new DeviceError('ENOENT', `native addon not built: ${path} is missing (run npm install)`);
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as FamfsNative;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new DeviceError('EIO', `native addon ${path} failed to load (rebuild it with npm install): ${why}`);
+  }
+  return cached;
+}

@@ -1,0 +1,311 @@
+import { Allocator, type RandomInt, mathRandomInt } from '../alloc/allocator.js';
+import type { InterleaveParams } from '../alloc/interleave.js';
+import { type DeviceMapping, MemoryDevice } from '../device/device.js';
+import { FormatError, FsError, RoleError } from '../errors.js';
+import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
+import type { Fmap } from '../format/fmap.js';
+import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
+import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
+import { type Superblock, decodeSuperblock } from '../format/superblock.js';
+import { formatUuid } from '../format/uuid.js';
+import { LogFullError, type NewEntry, appendEntry, freeSlots } from './log-writer.js';
+import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, type Namespace, pathOf } from './namespace.js';
+import { splitPath, toRelpath } from './paths.js';
+import { LogReplayer, type ReplayStats } from './replay.js';
+import { type Role, roleOf } from './role.js';
+
+export const DEFAULT_FILE_MODE = 0o644;
+
+export interface OpenOptions {
+  /** Map the metadata writable (only takes effect on the master). */
+  writable?: boolean;
+  /** This host's identity; defaults to FAMFS_SYSTEM_UUID or /opt/famfs/system_uuid. */
+  systemUuid?: Buffer;
+  /** Bucket order for interleaved allocation (tests make it deterministic). */
+  random?: RandomInt;
+}
+
+export interface MkdirOptions {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Create missing parents, one log entry per component, like mkdir -p. */
+  parents?: boolean;
+}
+
+export interface CreatOptions {
+  /** Required for a new file; for an existing one it must match (or be omitted). */
+  size?: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  interleave?: InterleaveParams;
+}
+
+/** The result of creat: the file, and whether this call created it. */
+export interface CreatResult {
+  file: FileNode;
+  created: boolean;
+}
+
+const effectiveUid = (): number => process.geteuid?.() ?? 0;
+const effectiveGid = (): number => process.getegid?.() ?? 0;
+
+/**
+ * A famfs file system opened through its memory device: the superblock, the log mapped
+ * in place, the namespace replayed from it, and — on the master — creation of files and
+ * directories by appending to the log under the inter-process log lock.
+ */
+export class Famfs {
+  readonly role: Role;
+  private readonly replayer: LogReplayer;
+  private closed = false;
+
+  private constructor(
+    readonly device: MemoryDevice,
+    readonly sb: Superblock,
+    private readonly meta: DeviceMapping,
+    role: Role,
+    private readonly random: RandomInt,
+  ) {
+    this.role = role;
+    this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen);
+    this.refresh();
+  }
+
+  static open(devicePath: string, opts: OpenOptions = {}): Famfs {
+    const probe = MemoryDevice.open(devicePath, { writable: false });
+    let sb: Superblock;
+    let role: Role;
+    try {
+      sb = readSuperblock(probe);
+      role = roleOf(sb, opts.systemUuid);
+    } catch (err) {
+      probe.close();
+      throw err;
+    }
+    let device = probe;
+    if (opts.writable && role === 'master') {
+      probe.close();
+      device = MemoryDevice.open(devicePath, { writable: true });
+    }
+    try {
+      const meta = device.map(0, LOG_OFFSET + sb.logLen, { writable: device.writable });
+      return new Famfs(device, sb, meta, role, opts.random ?? mathRandomInt);
+    } catch (err) {
+      device.close();
+      throw err;
+    }
+  }
+
+  get ns(): Namespace {
+    return this.replayer.ns;
+  }
+
+  get stats(): Readonly<ReplayStats> {
+    return this.replayer.stats;
+  }
+
+  get replay(): LogReplayer {
+    return this.replayer;
+  }
+
+  get uuid(): string {
+    return formatUuid(this.sb.uuid);
+  }
+
+  logHeader(): LogHeader {
+    this.meta.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+    return decodeLogHeader(this.meta.buffer.subarray(LOG_OFFSET), this.sb.logLen);
+  }
+
+  /** Play the entries appended since the last call; returns how many. */
+  refresh(): number {
+    const h = this.logHeader();
+    const from = this.replayer.playedThrough;
+    if (h.nextIndex < from) {
+      throw new FormatError(`the log went back from ${from} to ${h.nextIndex} entries: was the file system re-created?`);
+    }
+    const log = this.meta.buffer.subarray(LOG_OFFSET);
+    for (let i = from; i < h.nextIndex; i++) {
+      const at = entryOffset(i);
+      this.meta.invalidate(LOG_OFFSET + at, LOG_ENTRY_SIZE);
+      this.replayer.applySlot(i, log.subarray(at, at + LOG_ENTRY_SIZE));
+    }
+    return h.nextIndex - from;
+  }
+
+  /** Look a path up; undefined when absent. */
+  lookup(path: string): FsNode | undefined {
+    return this.ns.lookup(splitPath(path));
+  }
+
+  stat(path: string): FsNode {
+    const node = this.lookup(path);
+    if (!node) throw new FsError('ENOENT', `'${path}': no such file or directory in famfs`);
+    return node;
+  }
+
+  readdir(path: string): FsNode[] {
+    const node = this.stat(path);
+    if (node.kind !== 'dir') throw new FsError('ENOTDIR', `'${path}' is not a directory`);
+    return [...node.children.values()];
+  }
+
+  getmap(path: string): { size: number; fmap: Fmap } {
+    const node = this.stat(path);
+    if (node.kind !== 'file') throw new FsError('EISDIR', `'${path}' is a directory`);
+    return { size: node.size, fmap: node.fmap };
+  }
+
+  /**
+   * Run `fn` holding the log lock, after catching up with entries other processes added,
+   * with an allocator over a private copy of the bitmap. Only the master may.
+   */
+  withLog<T>(fn: (s: LogSession) => T): T {
+    this.requireMaster();
+    const unlock = this.device.lock();
+    try {
+      this.refresh();
+      return fn(new LogSession(this, this.meta, this.replayer, this.random));
+    } finally {
+      unlock();
+    }
+  }
+
+  mkdir(path: string, opts: MkdirOptions = {}): DirNode {
+    return this.withLog((s) => s.mkdir(path, opts));
+  }
+
+  creat(path: string, opts: CreatOptions): CreatResult {
+    return this.withLog((s) => s.creat(path, opts));
+  }
+
+  requireMaster(): void {
+    if (this.role !== 'master') {
+      throw new RoleError(`this host is a client of famfs ${this.uuid}: only the master (system UUID ${formatUuid(this.sb.systemUuid)}) can create files or directories`);
+    }
+    if (!this.device.writable) throw new FsError('EROFS', 'the file system was opened read-only');
+  }
+
+  /** A writable (master) or read-only (client) window of the device's memory. */
+  mapDevice(offset: number, length: number, writable: boolean): DeviceMapping {
+    return this.device.map(offset, length, { writable: writable && this.device.writable });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.meta.unmap();
+    this.device.close();
+  }
+}
+
+/** Read and validate the superblock of an open device, checking it fits the device. */
+export function readSuperblock(device: MemoryDevice): Superblock {
+  if (device.size < SUPERBLOCK_REGION_SIZE) throw new FormatError(`${device.path} is too small to hold a famfs superblock`);
+  const m = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: false });
+  try {
+    m.invalidate();
+    const sb = decodeSuperblock(m.buffer);
+    if (sb.devSize > device.size) {
+      throw new FormatError(`superblock says the device holds ${sb.devSize} bytes but ${device.path} has ${device.size}`);
+    }
+    if (LOG_OFFSET + sb.logLen > sb.devSize) throw new FormatError(`the log (${sb.logLen} bytes) does not fit the device`);
+    return sb;
+  } finally {
+    m.unmap();
+  }
+}
+
+/** Metadata changes made while holding the log lock. */
+export class LogSession {
+  private readonly allocator: Allocator;
+
+  constructor(
+    private readonly fs: Famfs,
+    private readonly meta: DeviceMapping,
+    private readonly replayer: LogReplayer,
+    random: RandomInt,
+  ) {
+    this.allocator = new Allocator(replayer.bitmaps[0]!.clone(), replayer.devices[0]!.size, 0, random);
+  }
+
+  freeSlots(): number {
+    return freeSlots(this.meta, this.fs.sb.logLen);
+  }
+
+  private append(entry: NewEntry): void {
+    appendEntry(this.meta, this.fs.sb.logLen, entry);
+    this.fs.refresh();
+  }
+
+  mkdir(path: string, opts: MkdirOptions = {}): DirNode {
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      if (opts.parents) return this.fs.ns.root;
+      throw new FsError('EEXIST', 'the root directory already exists');
+    }
+    toRelpath(parts);
+    let node: FsNode = this.fs.ns.root;
+    let firstMissing = -1;
+    for (let i = 0; i < parts.length; i++) {
+      const child: FsNode | undefined = (node as DirNode).children.get(parts[i]!);
+      if (!child) {
+        firstMissing = i;
+        break;
+      }
+      if (child.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(child)}' is a file, not a directory`);
+      node = child;
+    }
+    if (firstMissing < 0) {
+      if (opts.parents) return node as DirNode;
+      throw new FsError('EEXIST', `'${parts.join('/')}' already exists`);
+    }
+    if (!opts.parents && firstMissing !== parts.length - 1) {
+      throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
+    }
+    const needed = parts.length - firstMissing;
+    const free = this.freeSlots();
+    if (free < needed) throw new LogFullError(needed, free);
+    const mode = (opts.mode ?? DEFAULT_DIR_MODE) & 0o7777;
+    const uid = opts.uid ?? effectiveUid();
+    const gid = opts.gid ?? effectiveGid();
+    for (let i = firstMissing; i < parts.length; i++) {
+      this.append({ type: 'mkdir', path: toRelpath(parts.slice(0, i + 1)), mode, uid, gid });
+    }
+    return this.fs.ns.lookup(parts) as DirNode;
+  }
+
+  creat(path: string, opts: CreatOptions): CreatResult {
+    const parts = splitPath(path);
+    const rel = toRelpath(parts);
+    const existing = this.fs.ns.lookup(parts);
+    if (existing) {
+      if (existing.kind !== 'file') throw new FsError('EISDIR', `'${rel}' exists and is a directory`);
+      if (opts.size !== undefined && opts.size !== existing.size) {
+        throw new FsError('EEXIST', `'${rel}' exists with size ${existing.size}, not ${opts.size}`);
+      }
+      return { file: existing, created: false };
+    }
+    if (opts.size === undefined) throw new FsError('EINVAL', `'${rel}' does not exist and no size was given`);
+    if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FsError('EINVAL', `invalid file size ${opts.size}: famfs files are at least 1 byte`);
+    const parent = this.fs.ns.lookup(parts.slice(0, -1));
+    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
+    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
+    const free = this.freeSlots();
+    if (free < 1) throw new LogFullError(1, free);
+    const fmap = this.allocator.allocate(opts.size, opts.interleave);
+    try {
+      this.append({
+        type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
+        uid: opts.uid ?? effectiveUid(), gid: opts.gid ?? effectiveGid(), mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
+      });
+    } catch (err) {
+      this.allocator.release(fmap);
+      throw err;
+    }
+    return { file: this.fs.ns.lookup(parts) as FileNode, created: true };
+  }
+}

@@ -1,0 +1,67 @@
+import { ALLOC_UNIT, LOG_OFFSET } from '../format/layout.js';
+import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
+import { LOG_HEADER_SIZE } from '../format/log-header.js';
+import { SUPERBLOCK_SIZE } from '../format/superblock.js';
+import { formatUuid } from '../format/uuid.js';
+import type { Famfs } from './famfs.js';
+import type { BadEntry } from './replay.js';
+import type { Role } from './role.js';
+
+/** Everything fsck reports, as data: the CLI prints it in upstream's layout or as JSON. */
+export interface FsckReport {
+  superblock: {
+    uuid: string; devUuid: string; systemUuid: string; role: Role;
+    allocUnit: number; omfMajor: number; omfMinor: number; size: number;
+    logOffset: number; logLen: number; devName: string; devSize: number;
+  };
+  log: { entriesUsed: number; slots: number; lastIndex: number; sizeInUse: number; usableSize: number };
+  collisions: number;
+  capacity: {
+    device: number; bitmap: number; fileBytes: number; allocated: number; free: number;
+    /** Memory allocated to files over the sum of their sizes (the superblock and log excluded). */
+    amplification: number; percentUsed: number;
+  };
+  files: number;
+  directories: number;
+  devices: number;
+  badEntries: BadEntry[];
+  skipped: BadEntry[];
+}
+
+export function fsck(fs: Famfs): FsckReport {
+  fs.refresh();
+  const h = fs.logHeader();
+  const r = fs.replay;
+  const bitmapBytes = r.bitmaps.reduce((s, b) => s + b.nbits * ALLOC_UNIT, 0);
+  const allocated = r.bitmaps.reduce((s, b) => s + b.allocatedBits * ALLOC_UNIT, 0);
+  const metadata = LOG_OFFSET + fs.sb.logLen;
+  const fileAlloc = allocated - metadata;
+  const st = r.stats;
+  return {
+    superblock: {
+      uuid: formatUuid(fs.sb.uuid), devUuid: formatUuid(fs.sb.devUuid), systemUuid: formatUuid(fs.sb.systemUuid),
+      role: fs.role, allocUnit: fs.sb.allocUnit, omfMajor: fs.sb.omfMajor, omfMinor: fs.sb.omfMinor,
+      size: SUPERBLOCK_SIZE, logOffset: fs.sb.logOffset, logLen: fs.sb.logLen, devName: fs.sb.devName, devSize: fs.sb.devSize,
+    },
+    log: {
+      entriesUsed: h.nextIndex, slots: h.lastIndex + 1, lastIndex: h.lastIndex,
+      sizeInUse: LOG_HEADER_SIZE + LOG_ENTRY_SIZE * h.nextIndex,
+      usableSize: LOG_HEADER_SIZE + LOG_ENTRY_SIZE * (h.lastIndex + 1),
+    },
+    collisions: r.collisions(),
+    capacity: {
+      device: r.devices.reduce((s, d) => s + d.size, 0),
+      bitmap: bitmapBytes,
+      fileBytes: st.fileBytes,
+      allocated,
+      free: bitmapBytes - allocated,
+      amplification: st.fileBytes > 0 ? fileAlloc / st.fileBytes : 0,
+      percentUsed: bitmapBytes > 0 ? (100 * allocated) / bitmapBytes : 0,
+    },
+    files: st.files,
+    directories: st.dirs,
+    devices: r.devices.length,
+    badEntries: [...st.badEntries],
+    skipped: [...st.skipped],
+  };
+}

@@ -1,0 +1,95 @@
+import { MemoryDevice } from '../device/device.js';
+import { FamfsError, FsError, RoleError } from '../errors.js';
+import { writeU64 } from '../format/bytes.js';
+import { DEFAULT_LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_REGION_SIZE, isPowerOfTwo } from '../format/layout.js';
+import { encodeLogHeader, lastIndexFor } from '../format/log-header.js';
+import { SUPERBLOCK_SIZE, SUPER_MAGIC_OFFSET, SuperblockError, decodeSuperblock, encodeSuperblock, hasSuperMagic, newSuperblock } from '../format/superblock.js';
+import { getSystemUuid } from '../format/system-uuid.js';
+import { formatUuid, randomUuidBytes, uuidEquals } from '../format/uuid.js';
+
+export interface MkfsOptions {
+  force?: boolean;
+  /** With force: only zero the magic, "killing" the file system. */
+  kill?: boolean;
+  logLen?: number;
+  systemUuid?: Buffer;
+}
+
+export type MkfsResult = { killed: true } | { killed: false; uuid: string; logLen: number; devSize: number };
+
+/** Page zeroed at the device start, so no stale bytes survive in the superblock's unused fields. */
+const SUPERBLOCK_CLEAR_BYTES = 4096;
+
+export function validateLogLen(logLen: number): void {
+  if (!Number.isSafeInteger(logLen) || !isPowerOfTwo(logLen) || logLen < MIN_LOG_LEN) {
+    throw new FsError('EINVAL', `invalid log length ${logLen}: it must be a power of two and at least ${MIN_LOG_LEN} (8 MiB)`);
+  }
+}
+
+/**
+ * Create a famfs file system on a memory device: write the superblock naming this host
+ * as master and an empty log. Everything is checked before the first byte is written.
+ */
+export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
+  const logLen = opts.logLen ?? DEFAULT_LOG_LEN;
+  if (!opts.kill) validateLogLen(logLen);
+  const device = MemoryDevice.open(devicePath, { writable: true });
+  try {
+    const sbMap = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: true });
+    try {
+      sbMap.invalidate();
+      const existing = existingOwner(sbMap.buffer);
+      if (opts.kill) {
+        if (!opts.force) throw new FsError('EINVAL', 'mkfs -k needs -f: killing a file system must be forced');
+        if (!existing.present) throw new FsError('EINVAL', `${devicePath} has no famfs superblock to kill`);
+        writeU64(sbMap.buffer, SUPER_MAGIC_OFFSET, 0);
+        sbMap.flush(0, SUPERBLOCK_SIZE);
+        return { killed: true };
+      }
+      if (device.size < MIN_DEVICE_SIZE) {
+        throw new FsError('EINVAL', `unsupported memory device size ${device.size} (<4GiB): ${devicePath}`);
+      }
+      if (LOG_OFFSET + logLen >= device.size) throw new FsError('EINVAL', `log length ${logLen} does not fit ${devicePath}`);
+      const systemUuid = opts.systemUuid ?? getSystemUuid();
+      if (existing.present && !opts.force) {
+        if (existing.owner && !uuidEquals(existing.owner, systemUuid)) {
+          throw new RoleError(`${devicePath} has a famfs superblock owned by another host (${formatUuid(existing.owner)}); use -f to overwrite`);
+        }
+        throw new FsError('EEXIST', `${devicePath} already has a famfs superblock; use -f to overwrite`);
+      }
+      const sb = newSuperblock({
+        logLen, devSize: device.size, devName: devicePath,
+        uuid: randomUuidBytes(), devUuid: randomUuidBytes(), systemUuid,
+      });
+      const log = device.map(LOG_OFFSET, logLen, { writable: true });
+      try {
+        log.buffer.fill(0);
+        log.buffer.set(encodeLogHeader({ len: logLen, lastIndex: lastIndexFor(logLen), nextSeqnum: 0, nextIndex: 0 }), 0);
+        log.flush();
+      } finally {
+        log.unmap();
+      }
+      // The superblock last: until it is whole, the device is not a famfs.
+      sbMap.buffer.fill(0, 0, SUPERBLOCK_CLEAR_BYTES);
+      sbMap.buffer.set(encodeSuperblock(sb), 0);
+      sbMap.flush(0, SUPERBLOCK_CLEAR_BYTES);
+      return { killed: false, uuid: formatUuid(sb.uuid), logLen, devSize: device.size };
+    } finally {
+      sbMap.unmap();
+    }
+  } finally {
+    device.close();
+  }
+}
+
+/** Is there a superblock (valid or of another version) and, if readable, whose is it? */
+function existingOwner(bytes: Buffer): { present: boolean; owner?: Buffer } {
+  if (!hasSuperMagic(bytes)) return { present: false };
+  try {
+    return { present: true, owner: decodeSuperblock(bytes).systemUuid };
+  } catch (err) {
+    if (err instanceof SuperblockError && err.reason !== 'magic') return { present: true };
+    if (err instanceof FamfsError) return { present: true };
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import { FsError } from '../errors.js';
+import { MAX_RELPATH_LEN } from '../format/layout.js';
+
+/**
+ * Names as famfs stores them: a path relative to the mount point, components separated by
+ * '/', at most 79 bytes. Upstream validates nothing and truncates; we refuse, up front,
+ * anything that could not be replayed to the same tree on every host.
+ */
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Split a user-given famfs path (leading '/' allowed, repeated '/' folded) into components. */
+export function splitPath(path: string): string[] {
+  if (path.includes('\0')) throw new FsError('EINVAL', `path contains a NUL byte: ${JSON.stringify(path)}`);
+  const parts = path.split('/').filter((c) => c !== '');
+  for (const c of parts) {
+    if (c === '.' || c === '..') throw new FsError('EINVAL', `path '${path}' contains '${c}'; famfs paths must not`);
+    if (CONTROL.test(c)) throw new FsError('EINVAL', `path ${JSON.stringify(path)} contains a control character`);
+  }
+  return parts;
+}
+
+/** The relpath to store for these components; refuses what does not fit the 80-byte field. */
+export function toRelpath(parts: readonly string[]): string {
+  if (parts.length === 0) throw new FsError('EINVAL', 'the root directory has no log entry');
+  const rel = parts.join('/');
+  const len = Buffer.byteLength(rel, 'utf8');
+  if (len > MAX_RELPATH_LEN) {
+    throw new FsError('ENAMETOOLONG', `path '${rel}' is ${len} bytes; famfs stores at most ${MAX_RELPATH_LEN}`);
+  }
+  return rel;
+}
+
+/**
+ * Components of a relpath read from the log. A logged path is foreign input: it may be
+ * empty, absolute or contain '..'; those are reported, not followed.
+ */
+export function parseLoggedPath(rel: string): string[] | string {
+  if (rel === '') return 'empty path';
+  if (rel.startsWith('/')) return `absolute path '${rel}'`;
+  const parts = rel.split('/');
+  for (const c of parts) {
+    if (c === '') return `path '${rel}' has an empty component`;
+    if (c === '.' || c === '..') return `path '${rel}' contains '${c}'`;
+  }
+  return parts;
+}

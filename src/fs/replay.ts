@@ -1,0 +1,154 @@
+import { Bitmap } from '../alloc/bitmap.js';
+import { FamfsError } from '../errors.js';
+import { type Fmap, fmapCapacity, fmapExtents } from '../format/fmap.js';
+import { ALLOC_UNIT } from '../format/layout.js';
+import { decodeLogEntry, type LogEntry } from '../format/log-entry.js';
+import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
+import { parseLoggedPath } from './paths.js';
+
+/** A memory device of the file system as the log knows it (index 0 is the superblock's). */
+export interface DeviceRecord {
+  index: number;
+  size: number;
+  /** The device's own superblock device UUID (the primary's comes from the superblock). */
+  uuid: Buffer;
+}
+
+export interface BadEntry {
+  index: number;
+  reason: string;
+}
+
+/** What a replay has seen so far; `playedThrough` is the next log slot to read. */
+export interface ReplayStats {
+  entries: number;
+  files: number;
+  dirs: number;
+  devicesAdded: number;
+  /** Entries whose bytes are not a valid entry (CRC, seqnum, payload): never trusted. */
+  badEntries: BadEntry[];
+  /** Valid entries that could not be applied to the tree (missing parent, duplicate, bad extent). */
+  skipped: BadEntry[];
+  /** Sum of logged file sizes. */
+  fileBytes: number;
+}
+
+/**
+ * Rebuilds the namespace and the allocation bitmaps from log entries, one slot at a time,
+ * so the same code serves the first replay, a client following the master, and the
+ * master catching up before it appends. Upstream aborts a replay at the first bad entry;
+ * here a bad entry is counted and skipped and the replay goes on.
+ */
+export class LogReplayer {
+  readonly ns: Namespace;
+  readonly devices: DeviceRecord[];
+  readonly bitmaps: Bitmap[];
+  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0 };
+  playedThrough = 0;
+
+  constructor(primary: DeviceRecord, metadataBytes: number) {
+    this.ns = new Namespace();
+    this.devices = [primary];
+    this.bitmaps = [Bitmap.forDevice(primary.size)];
+    this.bitmaps[0]!.markRange(0, metadataBytes);
+  }
+
+  /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes. */
+  applySlot(index: number, bytes: Uint8Array): LogEntry | undefined {
+    if (index !== this.playedThrough) throw new Error(`replay out of order: slot ${index}, expected ${this.playedThrough}`);
+    this.playedThrough++;
+    this.stats.entries++;
+    let entry: LogEntry;
+    try {
+      entry = decodeLogEntry(bytes, index);
+    } catch (err) {
+      if (!(err instanceof FamfsError)) throw err;
+      this.stats.badEntries.push({ index, reason: err.message });
+      return undefined;
+    }
+    const problem = this.apply(index, entry);
+    if (problem) this.stats.skipped.push({ index, reason: problem });
+    return entry;
+  }
+
+  private apply(index: number, e: LogEntry): string | undefined {
+    switch (e.type) {
+      case 'file': {
+        const placement = this.checkPlacement(e.fmap, e.size);
+        if (placement) return `file '${e.path}': ${placement}`;
+        // Space is claimed even when the name cannot be placed: the memory is in use.
+        this.markFmap(e.fmap);
+        this.stats.fileBytes += e.size;
+        const where = this.parentFor(e.path);
+        if (typeof where === 'string') return `file '${e.path}': ${where}`;
+        this.ns.add(where.parent, {
+          kind: 'file', name: where.name, ino: inoForLogIndex(index), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777,
+          parent: where.parent, logIndex: index, size: e.size, flags: e.flags, fmap: e.fmap,
+        });
+        this.stats.files++;
+        return undefined;
+      }
+      case 'mkdir': {
+        const where = this.parentFor(e.path);
+        if (typeof where === 'string') return `directory '${e.path}': ${where}`;
+        this.ns.add(where.parent, {
+          kind: 'dir', name: where.name, ino: inoForLogIndex(index), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777,
+          parent: where.parent, logIndex: index, children: new Map(),
+        });
+        this.stats.dirs++;
+        return undefined;
+      }
+      case 'add_daxdev': {
+        if (e.devIndex !== this.devices.length) return `device index ${e.devIndex} is not the next one (${this.devices.length})`;
+        if (this.devices.some((d) => d.uuid.equals(e.devUuid))) return `device ${e.devIndex} was already added`;
+        this.devices.push({ index: e.devIndex, size: e.devSize, uuid: e.devUuid });
+        this.bitmaps.push(Bitmap.forDevice(e.devSize));
+        this.stats.devicesAdded++;
+        return undefined;
+      }
+      case 'delete':
+        return 'DELETE entries have no meaning in famfs';
+      case 'invalid':
+        return 'INVALID entry';
+    }
+  }
+
+  /** Every extent aligned, on a known device and inside it; the map covers the size. */
+  private checkPlacement(fmap: Fmap, size: number): string | undefined {
+    for (const e of fmapExtents(fmap)) {
+      const dev = this.devices[e.devIndex];
+      if (!dev) return `extent on unknown device ${e.devIndex}`;
+      if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) return `extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`;
+      if (e.offset === 0 && e.devIndex === 0) return 'extent at offset 0 (the superblock)';
+      if (e.offset + e.len > dev.size) return `extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`;
+    }
+    if (size <= 0) return 'size 0';
+    if (fmapCapacity(fmap) < size) return `extents hold ${fmapCapacity(fmap)} bytes, less than the size ${size}`;
+    return undefined;
+  }
+
+  private markFmap(fmap: Fmap): void {
+    for (const e of fmapExtents(fmap)) this.bitmaps[e.devIndex]!.markRange(e.offset, e.len);
+  }
+
+  private parentFor(rel: string): { parent: DirNode; name: string } | string {
+    const parts = parseLoggedPath(rel);
+    if (typeof parts === 'string') return parts;
+    const name = parts.pop()!;
+    let parent;
+    try {
+      parent = this.ns.lookup(parts);
+    } catch {
+      return 'a file is in the way of its parent';
+    }
+    if (!parent) return 'parent directory does not exist';
+    if (parent.kind !== 'dir') return 'parent is a file';
+    if (parent.children.has(name)) return 'already exists';
+    return { parent, name };
+  }
+
+  /** Collisions across all devices: units claimed by more than one file. */
+  collisions(): number {
+    return this.bitmaps.reduce((s, b) => s + b.collisions, 0);
+  }
+}
