@@ -13,13 +13,13 @@ export interface AddDaxdevMeta {
   devIndex: number;
 }
 
-export function encodeAddDaxdev(b: Uint8Array, off: number, m: AddDaxdevMeta): void {
+export function encodeAddDaxdev(b: Buffer, off: number, m: AddDaxdevMeta): void {
   writeU64(b, off + OFF.devSize, m.devSize);
   b.set(m.devUuid.subarray(0, UUID_SIZE), off + OFF.devUuid);
   writeU32(b, off + OFF.devIndex, m.devIndex);
 }
 
-export function decodeAddDaxdev(b: Uint8Array, off: number): AddDaxdevMeta {
+export function decodeAddDaxdev(b: Buffer, off: number): AddDaxdevMeta {
   return {
     devSize: readU64(b, off + OFF.devSize, 'added device size'),
     devUuid: readUuid(b, off + OFF.devUuid),

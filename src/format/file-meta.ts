@@ -22,7 +22,7 @@ export interface FileMeta {
   fmap: Fmap;
 }
 
-export function encodeFileMeta(b: Uint8Array, off: number, m: FileMeta): void {
+export function encodeFileMeta(b: Buffer, off: number, m: FileMeta): void {
   writeU64(b, off + OFF.size, m.size);
   writeU32(b, off + OFF.flags, m.flags);
   writeU32(b, off + OFF.uid, m.uid);
@@ -32,7 +32,7 @@ export function encodeFileMeta(b: Uint8Array, off: number, m: FileMeta): void {
   encodeFmap(b, off + OFF.fmap, m.fmap);
 }
 
-export function decodeFileMeta(b: Uint8Array, off: number): FileMeta {
+export function decodeFileMeta(b: Buffer, off: number): FileMeta {
   return {
     size: readU64(b, off + OFF.size, 'file size'),
     flags: readU32(b, off + OFF.flags),
@@ -53,8 +53,8 @@ export function encodeRelpath(path: string): Buffer {
   return bytes;
 }
 
-export function decodeRelpath(b: Uint8Array, off: number): string {
-  return readCString(b, off, RELPATH_FIELD_SIZE).toString('utf8');
+export function decodeRelpath(b: Buffer, off: number): string {
+  return readCString(b, off, RELPATH_FIELD_SIZE, 'utf8');
 }
 
 if (FILE_META_SIZE !== OFF.fmap + FMAP_SIZE) throw new Error('file meta layout does not add up');

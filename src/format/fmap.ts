@@ -43,13 +43,13 @@ export interface InterleavedFmap {
 
 export type Fmap = SimpleFmap | InterleavedFmap;
 
-function writeExtent(b: Uint8Array, off: number, e: SimpleExtent): void {
+function writeExtent(b: Buffer, off: number, e: SimpleExtent): void {
   writeU64(b, off + SEXT.devIndex, e.devIndex);
   writeU64(b, off + SEXT.offset, e.offset);
   writeU64(b, off + SEXT.len, e.len);
 }
 
-function readExtent(b: Uint8Array, off: number): SimpleExtent {
+function readExtent(b: Buffer, off: number): SimpleExtent {
   return {
     devIndex: readU64(b, off + SEXT.devIndex, 'extent device index'),
     offset: readU64(b, off + SEXT.offset, 'extent offset'),
@@ -58,7 +58,7 @@ function readExtent(b: Uint8Array, off: number): SimpleExtent {
 }
 
 /** Write `fmap` into `b` at `off`; the caller's buffer is zero, so unused slots stay zero. */
-export function encodeFmap(b: Uint8Array, off: number, fmap: Fmap): void {
+export function encodeFmap(b: Buffer, off: number, fmap: Fmap): void {
   checkFmapShape(fmap);
   if (fmap.kind === 'simple') {
     writeU32(b, off + OFF.extType, EXT_TYPE_SIMPLE);
@@ -74,7 +74,7 @@ export function encodeFmap(b: Uint8Array, off: number, fmap: Fmap): void {
   }
 }
 
-export function decodeFmap(b: Uint8Array, off: number): Fmap {
+export function decodeFmap(b: Buffer, off: number): Fmap {
   const extType = readU32(b, off + OFF.extType);
   const count = readU32(b, off + OFF.count);
   let fmap: Fmap;

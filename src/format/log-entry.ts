@@ -1,6 +1,6 @@
 import { FormatError } from '../errors.js';
 import { type AddDaxdevMeta, decodeAddDaxdev, encodeAddDaxdev } from './add-daxdev-entry.js';
-import { readU32, readU64, readU64Big, writeU32, writeU64 } from './bytes.js';
+import { readU32, readU64Big, u64EqualsU32, writeU32, writeU64 } from './bytes.js';
 import { famfsCrc } from './crc.js';
 import { type FileMeta, decodeFileMeta, encodeFileMeta } from './file-meta.js';
 import { type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
@@ -54,31 +54,35 @@ export function encodeLogEntry(e: LogEntry): Buffer {
   return b;
 }
 
-/** The CRC and seqnum checks alone: what proves the slot holds a whole entry written for it. */
-export function checkLogEntryFrame(bytes: Uint8Array, index: number): void {
-  if (bytes.length < LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
-  const stored = readU64Big(bytes, OFF.crc);
-  const computed = famfsCrc(bytes.subarray(0, LOG_ENTRY_CRC_COVERED));
-  if (stored !== BigInt(computed)) {
-    throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`);
+/**
+ * The CRC and seqnum checks alone: what proves the slot holds a whole entry written for it.
+ * `base` is the entry's offset in `bytes`, so a replay reads the log in place.
+ */
+export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0): void {
+  if (bytes.length < base + LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
+  const computed = famfsCrc(bytes.subarray(base, base + LOG_ENTRY_CRC_COVERED));
+  if (!u64EqualsU32(bytes, base + OFF.crc, computed)) {
+    throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${readU64Big(bytes, base + OFF.crc).toString(16)}, computed 0x${computed.toString(16)})`);
   }
-  const seq = readU64Big(bytes, OFF.seqnum);
-  if (seq !== BigInt(index)) throw new FormatError(`log entry ${index}: seqnum ${seq} does not match its slot`);
+  if (!u64EqualsU32(bytes, base + OFF.seqnum, index)) {
+    throw new FormatError(`log entry ${index}: seqnum ${readU64Big(bytes, base + OFF.seqnum)} does not match its slot`);
+  }
 }
 
-/** Decode the entry in slot `index`; a bad CRC, seqnum or payload is a FormatError. */
-export function decodeLogEntry(bytes: Uint8Array, index: number): LogEntry {
-  checkLogEntryFrame(bytes, index);
-  const seqnum = readU64(bytes, OFF.seqnum, 'seqnum');
-  const type = readU32(bytes, OFF.type);
+/** Decode the entry of slot `index` found at `base` in `bytes`; a bad CRC, seqnum or payload is a FormatError. */
+export function decodeLogEntry(bytes: Buffer, index: number, base = 0): LogEntry {
+  checkLogEntryFrame(bytes, index, base);
+  const seqnum = index;
+  const type = readU32(bytes, base + OFF.type);
+  const payload = base + OFF.payload;
   try {
     switch (type) {
       case ENTRY_TYPE.FILE:
-        return { type: 'file', seqnum, ...decodeFileMeta(bytes, OFF.payload) };
+        return Object.assign(decodeFileMeta(bytes, payload), { type: 'file' as const, seqnum });
       case ENTRY_TYPE.MKDIR:
-        return { type: 'mkdir', seqnum, ...decodeMkdir(bytes, OFF.payload) };
+        return Object.assign(decodeMkdir(bytes, payload), { type: 'mkdir' as const, seqnum });
       case ENTRY_TYPE.ADD_DAXDEV:
-        return { type: 'add_daxdev', seqnum, ...decodeAddDaxdev(bytes, OFF.payload) };
+        return Object.assign(decodeAddDaxdev(bytes, payload), { type: 'add_daxdev' as const, seqnum });
       case ENTRY_TYPE.DELETE:
         return { type: 'delete', seqnum };
       case ENTRY_TYPE.INVALID:

@@ -50,7 +50,7 @@ export function encodeLogHeader(h: LogHeader): Buffer {
  * CRC; a reader here also refuses a length or last index that disagrees with the log it
  * was given, and a next index past the end, since each would make it read outside the log.
  */
-export function decodeLogHeader(bytes: Uint8Array, expectedLen: number): LogHeader {
+export function decodeLogHeader(bytes: Buffer, expectedLen: number): LogHeader {
   if (bytes.length < LOG_HEADER_SIZE) throw new FormatError('log header is truncated');
   if (readU64Big(bytes, LOG_HEADER_OFF.magic) !== LOG_MAGIC) throw new FormatError('log header has a bad magic');
   const stored = readU64Big(bytes, LOG_HEADER_OFF.crc);
@@ -77,6 +77,6 @@ export function decodeLogHeader(bytes: Uint8Array, expectedLen: number): LogHead
 }
 
 /** next_index alone, read on every poll by followers. */
-export function readNextIndex(bytes: Uint8Array): number {
+export function readNextIndex(bytes: Buffer): number {
   return readU64(bytes, LOG_HEADER_OFF.nextIndex, 'log next index');
 }

@@ -14,14 +14,14 @@ export interface MkdirMeta {
   mode: number;
 }
 
-export function encodeMkdir(b: Uint8Array, off: number, m: MkdirMeta): void {
+export function encodeMkdir(b: Buffer, off: number, m: MkdirMeta): void {
   writeU32(b, off + OFF.uid, m.uid);
   writeU32(b, off + OFF.gid, m.gid);
   writeU32(b, off + OFF.mode, m.mode);
   writeCString(b, off + OFF.relpath, RELPATH_FIELD_SIZE, encodeRelpath(m.path));
 }
 
-export function decodeMkdir(b: Uint8Array, off: number): MkdirMeta {
+export function decodeMkdir(b: Buffer, off: number): MkdirMeta {
   return {
     uid: readU32(b, off + OFF.uid),
     gid: readU32(b, off + OFF.gid),

@@ -79,7 +79,7 @@ export class SuperblockError extends FormatError {
  * unit; then the fields upstream trusts blindly (log offset and length), because a
  * corrupt value there would send every later read astray.
  */
-export function decodeSuperblock(bytes: Uint8Array): Superblock {
+export function decodeSuperblock(bytes: Buffer): Superblock {
   if (bytes.length < SUPERBLOCK_SIZE) throw new SuperblockError('superblock is truncated', 'field');
   if (readU64Big(bytes, OFF.magic) !== SUPER_MAGIC) {
     throw new SuperblockError('no famfs superblock (bad magic)', 'magic');
@@ -108,7 +108,7 @@ export function decodeSuperblock(bytes: Uint8Array): Superblock {
     systemUuid: readUuid(bytes, OFF.systemUuid),
     flags: readU32(bytes, OFF.flags),
     devSize: readU64(bytes, OFF.devSize, 'device size'),
-    devName: readCString(bytes, OFF.devName, DEVNAME_FIELD_SIZE).toString('latin1'),
+    devName: readCString(bytes, OFF.devName, DEVNAME_FIELD_SIZE, 'latin1'),
   };
   if (!VALID_ALLOC_UNITS.includes(sb.allocUnit)) {
     throw new SuperblockError(`superblock has an invalid allocation unit 0x${sb.allocUnit.toString(16)}`, 'field');
@@ -123,7 +123,7 @@ export function decodeSuperblock(bytes: Uint8Array): Superblock {
 }
 
 /** The magic alone: is there any famfs here (perhaps of another version, perhaps corrupt)? */
-export function hasSuperMagic(bytes: Uint8Array): boolean {
+export function hasSuperMagic(bytes: Buffer): boolean {
   return bytes.length >= 8 && readU64Big(bytes, OFF.magic) === SUPER_MAGIC;
 }
 

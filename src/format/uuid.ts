@@ -24,7 +24,7 @@ export function randomUuidBytes(): Buffer {
   return parseUuid(randomUUID());
 }
 
-export function readUuid(buf: Uint8Array, off: number): Buffer {
+export function readUuid(buf: Buffer, off: number): Buffer {
   return Buffer.from(buf.subarray(off, off + UUID_SIZE));
 }
 

@@ -127,12 +127,11 @@ export class Famfs {
     if (h.nextIndex < from) {
       throw new FormatError(`the log went back from ${from} to ${h.nextIndex} entries: was the file system re-created?`);
     }
+    if (h.nextIndex === from) return 0;
+    // One invalidation for the whole new range: per entry it costs more than the decode.
+    this.meta.invalidate(LOG_OFFSET + entryOffset(from), (h.nextIndex - from) * LOG_ENTRY_SIZE);
     const log = this.meta.buffer.subarray(LOG_OFFSET);
-    for (let i = from; i < h.nextIndex; i++) {
-      const at = entryOffset(i);
-      this.meta.invalidate(LOG_OFFSET + at, LOG_ENTRY_SIZE);
-      this.replayer.applySlot(i, log.subarray(at, at + LOG_ENTRY_SIZE));
-    }
+    for (let i = from; i < h.nextIndex; i++) this.replayer.applySlot(i, log, entryOffset(i));
     return h.nextIndex - from;
   }
 

@@ -39,17 +39,18 @@ export function inoForLogIndex(index: number): number {
 /** The tree a log replay builds; lookups by path or by inode. */
 export class Namespace {
   readonly root: DirNode;
-  private readonly byIno = new Map<number, FsNode>();
+  /** Indexed by inode number, which is dense (log slot + 2), so an array beats a Map. */
+  private readonly byIno: (FsNode | undefined)[] = [];
   fileCount = 0;
   dirCount = 0;
 
   constructor(rootUid = 0, rootGid = 0) {
     this.root = { kind: 'dir', name: '', ino: ROOT_INO, uid: rootUid, gid: rootGid, mode: DEFAULT_DIR_MODE, parent: null, logIndex: -1, children: new Map() };
-    this.byIno.set(ROOT_INO, this.root);
+    this.byIno[ROOT_INO] = this.root;
   }
 
   getIno(ino: number): FsNode | undefined {
-    return this.byIno.get(ino);
+    return this.byIno[ino];
   }
 
   /** The node at these components, or undefined; throws ENOTDIR when a file is in the way. */
@@ -64,9 +65,18 @@ export class Namespace {
     return node;
   }
 
+  /** lookup() of a '/'-separated path that may run into files: undefined then. */
+  lookupPath(path: string): FsNode | undefined {
+    try {
+      return this.lookup(path.split('/'));
+    } catch {
+      return undefined;
+    }
+  }
+
   add(parent: DirNode, node: FsNode): void {
     parent.children.set(node.name, node);
-    this.byIno.set(node.ino, node);
+    this.byIno[node.ino] = node;
     if (node.kind === 'file') this.fileCount++;
     else this.dirCount++;
   }

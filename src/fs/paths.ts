@@ -32,17 +32,17 @@ export function toRelpath(parts: readonly string[]): string {
   return rel;
 }
 
+/** Any empty, '.' or '..' component, or a leading or trailing '/'. */
+const BAD_LOGGED = /^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
+
 /**
- * Components of a relpath read from the log. A logged path is foreign input: it may be
- * empty, absolute or contain '..'; those are reported, not followed.
+ * Why a relpath read from the log cannot be placed, or undefined when it can. A logged
+ * path is foreign input: it may be empty, absolute or contain '..'; those are reported,
+ * not followed.
  */
-export function parseLoggedPath(rel: string): string[] | string {
+export function loggedPathProblem(rel: string): string | undefined {
   if (rel === '') return 'empty path';
+  if (!BAD_LOGGED.test(rel)) return undefined;
   if (rel.startsWith('/')) return `absolute path '${rel}'`;
-  const parts = rel.split('/');
-  for (const c of parts) {
-    if (c === '') return `path '${rel}' has an empty component`;
-    if (c === '.' || c === '..') return `path '${rel}' contains '${c}'`;
-  }
-  return parts;
+  return `path '${rel}' has an empty, '.' or '..' component`;
 }

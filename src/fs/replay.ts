@@ -4,7 +4,7 @@ import { type Fmap, fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
-import { parseLoggedPath } from './paths.js';
+import { loggedPathProblem } from './paths.js';
 
 /** A memory device of the file system as the log knows it (index 0 is the superblock's). */
 export interface DeviceRecord {
@@ -53,14 +53,14 @@ export class LogReplayer {
     this.bitmaps[0]!.markRange(0, metadataBytes);
   }
 
-  /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes. */
-  applySlot(index: number, bytes: Uint8Array): LogEntry | undefined {
+  /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes at `base` in `bytes`. */
+  applySlot(index: number, bytes: Buffer, base = 0): LogEntry | undefined {
     if (index !== this.playedThrough) throw new Error(`replay out of order: slot ${index}, expected ${this.playedThrough}`);
     this.playedThrough++;
     this.stats.entries++;
     let entry: LogEntry;
     try {
-      entry = decodeLogEntry(bytes, index);
+      entry = decodeLogEntry(bytes, index, base);
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
       this.stats.badEntries.push({ index, reason: err.message });
@@ -91,10 +91,12 @@ export class LogReplayer {
       case 'mkdir': {
         const where = this.parentFor(e.path);
         if (typeof where === 'string') return `directory '${e.path}': ${where}`;
-        this.ns.add(where.parent, {
+        const dir: DirNode = {
           kind: 'dir', name: where.name, ino: inoForLogIndex(index), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777,
           parent: where.parent, logIndex: index, children: new Map(),
-        });
+        };
+        this.ns.add(where.parent, dir);
+        this.dirs.set(e.path, dir);
         this.stats.dirs++;
         return undefined;
       }
@@ -131,18 +133,21 @@ export class LogReplayer {
     for (const e of fmapExtents(fmap)) this.bitmaps[e.devIndex]!.markRange(e.offset, e.len);
   }
 
+  /** Directories by relpath, so placing an entry costs one lookup, not a walk. */
+  private readonly dirs = new Map<string, DirNode>();
+
   private parentFor(rel: string): { parent: DirNode; name: string } | string {
-    const parts = parseLoggedPath(rel);
-    if (typeof parts === 'string') return parts;
-    const name = parts.pop()!;
-    let parent;
-    try {
-      parent = this.ns.lookup(parts);
-    } catch {
-      return 'a file is in the way of its parent';
+    const problem = loggedPathProblem(rel);
+    if (problem) return problem;
+    const slash = rel.lastIndexOf('/');
+    const name = rel.slice(slash + 1);
+    let parent: DirNode | undefined;
+    if (slash < 0) parent = this.ns.root;
+    else {
+      const parentPath = rel.slice(0, slash);
+      parent = this.dirs.get(parentPath);
+      if (!parent) return this.ns.lookupPath(parentPath) ? 'parent is a file' : 'parent directory does not exist';
     }
-    if (!parent) return 'parent directory does not exist';
-    if (parent.kind !== 'dir') return 'parent is a file';
     if (parent.children.has(name)) return 'already exists';
     return { parent, name };
   }
