@@ -2,7 +2,7 @@
 // and the memory that state takes. Goal on this machine: <= 30 ms and <= 20 MiB.
 // Each measurement runs in a fresh process so the JIT and heap start cold, as a mount does.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createEmulatedDevice } from '../dist/src/device/emulated.js';
 import { Famfs } from '../dist/src/fs/famfs.js';
@@ -16,18 +16,29 @@ const GOAL_MIB = 20;
 const MASTER = '6d617374-6572-4000-8000-0000000000be';
 const dev = `/dev/shm/famfs-bench-replay-${process.pid}`;
 
+/** Anonymous resident memory: the process's own pages, not the shared device pages it maps. */
+function rssAnonMiB() {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number(m[1]) / 1024;
+}
+
 function child() {
   const path = process.argv[3];
   globalThis.gc();
   const heap0 = process.memoryUsage().heapUsed;
-  const rss0 = process.memoryUsage().rss;
+  const anon0 = rssAnonMiB();
   const t0 = process.hrtime.bigint();
   const fs = Famfs.open(path, { systemUuid: parseUuid(MASTER) });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   globalThis.gc();
-  const mu = process.memoryUsage();
-  const out = { ms, heapMiB: (mu.heapUsed - heap0) / 2 ** 20, rssMiB: (mu.rss - rss0) / 2 ** 20, entries: fs.stats.entries, files: fs.stats.files, dirs: fs.stats.dirs };
+  const heapMiB = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
+  const anonMiB = rssAnonMiB() - anon0;
+  const out = { ms, heapMiB, anonMiB, entries: fs.stats.entries, files: fs.stats.files, dirs: fs.stats.dirs };
   fs.close();
+  // The same replay again in this process: the cost once the JIT has compiled the code.
+  const t1 = process.hrtime.bigint();
+  Famfs.open(path, { systemUuid: parseUuid(MASTER) }).close();
+  out.warmMs = Number(process.hrtime.bigint() - t1) / 1e6;
   process.stdout.write(JSON.stringify(out));
 }
 
@@ -57,11 +68,12 @@ function main() {
       runs.push(JSON.parse(r.stdout));
     }
     const ms = median(runs.map((r) => r.ms));
+    const warm = median(runs.map((r) => r.warmMs));
     const heap = median(runs.map((r) => r.heapMiB));
-    const rss = median(runs.map((r) => r.rssMiB));
-    console.log(`replay of ${runs[0].entries} entries (${runs[0].files} files, ${runs[0].dirs} dirs), median of ${RUNS} cold processes:`);
-    console.log(`  time   ${ms.toFixed(1)} ms   goal <= ${GOAL_MS} ms   ${ms <= GOAL_MS ? 'met' : 'NOT met'}  (ratio to goal ${(ms / GOAL_MS).toFixed(2)})`);
-    console.log(`  memory ${heap.toFixed(1)} MiB heap, ${rss.toFixed(1)} MiB RSS growth   goal <= ${GOAL_MIB} MiB   ${Math.max(heap, rss) <= GOAL_MIB ? 'met' : 'NOT met'}`);
+    const anon = median(runs.map((r) => r.anonMiB));
+    console.log(`replay of ${runs[0].entries} entries (${runs[0].files} files, ${runs[0].dirs} dirs), median of ${RUNS} fresh processes:`);
+    console.log(`  time   ${ms.toFixed(1)} ms cold (first replay in a process), ${warm.toFixed(1)} ms warm   goal <= ${GOAL_MS} ms   ${ms <= GOAL_MS ? 'met' : 'NOT met'} (cold/goal ${(ms / GOAL_MS).toFixed(2)})`);
+    console.log(`  memory ${heap.toFixed(1)} MiB heap, ${anon.toFixed(1)} MiB anonymous RSS growth   goal <= ${GOAL_MIB} MiB   ${Math.max(heap, anon) <= GOAL_MIB ? 'met' : 'NOT met'}`);
   } finally {
     if (existsSync(dev)) rmSync(dev);
   }
