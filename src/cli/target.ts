@@ -1,6 +1,9 @@
+import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
+import { mountOf } from '../daemon/registry.js';
 import { UsageError } from '../errors.js';
 import { Famfs, type OpenOptions } from '../fs/famfs.js';
+import { parseUuid } from '../format/uuid.js';
 
 /** Environment default for commands that address a file system by its device. */
 export const DEVICE_ENV = 'FAMFS_DEVICE';
@@ -10,20 +13,43 @@ export interface DeviceOption {
 }
 
 export function addDeviceOption(cmd: Command): Command {
-  return cmd.option('--device <dev>', `memory device holding the file system (default: $${DEVICE_ENV})`);
+  return cmd.option('--device <dev>', `address the file system by its memory device, paths relative to its root (default: $${DEVICE_ENV})`);
 }
 
-export function resolveDevice(opts: DeviceOption): string {
-  const dev = opts.device ?? process.env[DEVICE_ENV];
-  if (!dev) throw new UsageError(`no device: give --device <dev> or set ${DEVICE_ENV}`);
-  return dev;
+/** Where a command's paths live: a device, the famfs paths on it, and the host to act as. */
+export interface Target {
+  device: string;
+  relpaths: string[];
+  /** A path inside a mount acts as the host that made the mount. */
+  systemUuid?: Buffer;
 }
 
-/** Open the file system a command addresses, and always close it. */
-export async function withFamfs<T>(opts: DeviceOption, open: OpenOptions, fn: (fs: Famfs) => T | Promise<T>): Promise<T> {
-  const fs = Famfs.open(resolveDevice(opts), open);
+/**
+ * Resolve command paths the way upstream does — a path inside a famfs mount names that file
+ * system — and, failing that, as famfs paths on `--device` / $FAMFS_DEVICE.
+ */
+export function resolveTarget(paths: string[], opts: DeviceOption): Target {
+  const device = opts.device ?? process.env[DEVICE_ENV];
+  const mounted = paths.map((p) => (device && !isAbsolute(p) ? undefined : mountOf(p)));
+  if (mounted.length > 0 && mounted.every((m) => m)) {
+    const first = mounted[0]!.record;
+    if (mounted.some((m) => m!.record.mountpoint !== first.mountpoint)) throw new UsageError('the paths are in different famfs mounts');
+    return { device: first.device, relpaths: mounted.map((m) => m!.relpath), systemUuid: parseUuid(first.systemUuid) };
+  }
+  if (!device) {
+    const bad = paths[mounted.findIndex((m) => !m)] ?? '';
+    throw new UsageError(`'${bad}' is not in a famfs mount; give a path inside a mount, or --device <dev> (or $${DEVICE_ENV})`);
+  }
+  return { device, relpaths: paths };
+}
+
+/** Open the file system the paths address, run `fn` with their famfs paths, always close. */
+export async function withTarget<T>(paths: string[], opts: DeviceOption, open: OpenOptions,
+  fn: (fs: Famfs, relpaths: string[]) => T | Promise<T>): Promise<T> {
+  const t = resolveTarget(paths, opts);
+  const fs = Famfs.open(t.device, { ...open, systemUuid: open.systemUuid ?? t.systemUuid });
   try {
-    return await fn(fs);
+    return await fn(fs, t.relpaths);
   } finally {
     fs.close();
   }

@@ -4,7 +4,7 @@ import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
 import { DEFAULT_FILE_MODE } from '../../fs/famfs.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withFamfs } from '../target.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 interface CreatOpts extends DeviceOption {
   size?: number; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean;
@@ -40,9 +40,9 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'print the allocation')
     .option('--json', 'print the file as JSON')))
     .action((file: string, o: CreatOpts) =>
-      runCommand('famfs creat', () => withFamfs(o, { writable: true }, (fs) => {
+      runCommand('famfs creat', () => withTarget([file], o, { writable: true }, (fs, [rel]) => {
         const mode = o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
-        const { file: node, created } = fs.creat(file, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
+        const { file: node, created } = fs.creat(rel!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
         if (o.json) printJson({ path: file, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
         else if (o.verbose) process.stdout.write(`famfs creat: ${created ? 'created' : 'exists'} ${file} (${node.size} bytes)\n`);
       })));

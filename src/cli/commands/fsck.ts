@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { mountOf } from '../../daemon/registry.js';
 import { Famfs } from '../../fs/famfs.js';
+import { parseUuid } from '../../format/uuid.js';
 import { fsck } from '../../fs/fsck.js';
 import { fsckText } from '../fsck-text.js';
 import { printJson, runCommand } from '../run.js';
@@ -11,7 +13,7 @@ export function register(program: Command): void {
   program
     .command('fsck')
     .description('check a famfs file system and report its superblock, log and capacity')
-    .argument('<device>', 'memory device holding the file system')
+    .argument('<device|path>', 'memory device holding the file system, or a path in a famfs mount')
     // -h is --human here, as upstream; help is -?.
     .helpOption('-?, --help', 'display help')
     .option('-h, --human', 'sizes in GiB')
@@ -19,7 +21,10 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable report')
     .action((device: string, o: { human?: boolean; verbose: number; json?: boolean }) =>
       runCommand('famfs fsck', () => {
-        const fs = Famfs.open(device, { writable: false });
+        const m = mountOf(device);
+        const fs = m
+          ? Famfs.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid) })
+          : Famfs.open(device, { writable: false });
         try {
           const report = fsck(fs);
           if (o.json) printJson(report);

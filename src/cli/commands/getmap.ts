@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FsError } from '../../errors.js';
 import { fmapExtents } from '../../format/fmap.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withFamfs } from '../target.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 /** Upstream's statuses: a missing file is EBADF (open failed), a directory EISDIR. */
 const EXIT_NOT_FOUND = 9;
@@ -16,10 +16,10 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'only the exit status')
     .option('--json', 'print the maps as JSON'))
     .action((files: string[], o: DeviceOption & { quiet?: boolean; json?: boolean }) =>
-      runCommand('famfs getmap', () => withFamfs(o, { writable: false }, (fs) => {
+      runCommand('famfs getmap', () => withTarget(files, o, { writable: false }, (fs, rels) => {
         const out: unknown[] = [];
-        for (const f of files) {
-          const node = fs.lookup(f);
+        for (const [i, f] of files.entries()) {
+          const node = fs.lookup(rels[i]!);
           if (!node) throw new FsError('ENOENT', `'${f}': no such file in famfs`, EXIT_NOT_FOUND);
           if (node.kind !== 'file') throw new FsError('EISDIR', `'${f}' is not a regular file`, EXIT_NOT_REGULAR);
           const m = node.fmap;

@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
 import { type FsNode, pathOf } from '../../fs/namespace.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withFamfs } from '../target.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 export function register(program: Command): void {
   addDeviceOption(program
     .command('logplay')
     .description('replay the metadata log and report what it holds; -n lists what a replay would create')
+    .argument('[path]', 'a path in a famfs mount (or use --device)', '/')
     .option('-n, --dryrun', 'list every file and directory a replay would create')
     .option('-v, --verbose', 'also list bad and skipped entries')
     .option('--json', 'machine-readable output'))
-    .action((o: DeviceOption & { dryrun?: boolean; verbose?: boolean; json?: boolean }) =>
-      runCommand('famfs logplay', () => withFamfs(o, { writable: false }, (fs) => {
+    .action((path: string, o: DeviceOption & { dryrun?: boolean; verbose?: boolean; json?: boolean }) =>
+      runCommand('famfs logplay', () => withTarget([path], o, { writable: false }, (fs) => {
         const st = fs.stats;
         const nodes = [...fs.ns.walk()].sort((a, b) => a.logIndex - b.logIndex);
         if (o.json) {

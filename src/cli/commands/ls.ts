@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type FsNode, pathOf } from '../../fs/namespace.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withFamfs } from '../target.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 /** Not in upstream: list a file system from its device, without mounting it. */
 export function register(program: Command): void {
@@ -13,8 +13,8 @@ export function register(program: Command): void {
     .option('-l, --long', 'mode, owner, size')
     .option('--json', 'machine-readable output'))
     .action((path: string, o: DeviceOption & { recursive?: boolean; long?: boolean; json?: boolean }) =>
-      runCommand('famfs ls', () => withFamfs(o, { writable: false }, (fs) => {
-        const top = fs.stat(path);
+      runCommand('famfs ls', () => withTarget([path], o, { writable: false }, (fs, [rel]) => {
+        const top = fs.stat(rel!);
         const nodes: FsNode[] = top.kind === 'dir' ? (o.recursive ? [...fs.ns.walk(top)] : [...top.children.values()]) : [top];
         nodes.sort((a, b) => (pathOf(a) < pathOf(b) ? -1 : 1));
         if (o.json) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseOctalMode, parseUint } from '../args.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withFamfs } from '../target.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 export function register(program: Command): void {
   addDeviceOption(program
@@ -15,9 +15,9 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'say what was created')
     .option('--json', 'print the directory as JSON'))
     .action((dir: string, o: DeviceOption & { parents?: boolean; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean }) =>
-      runCommand('famfs mkdir', () => withFamfs(o, { writable: true }, (fs) => {
+      runCommand('famfs mkdir', () => withTarget([dir], o, { writable: true }, (fs, [rel]) => {
         const before = fs.stats.dirs;
-        const node = fs.mkdir(dir, { parents: !!o.parents, mode: o.mode, uid: o.uid, gid: o.gid });
+        const node = fs.mkdir(rel!, { parents: !!o.parents, mode: o.mode, uid: o.uid, gid: o.gid });
         if (o.json) printJson({ path: dir, ino: node.ino, mode: node.mode, uid: node.uid, gid: node.gid, created: fs.stats.dirs - before });
         else if (o.verbose) process.stdout.write(`famfs mkdir: created ${fs.stats.dirs - before} director${fs.stats.dirs - before === 1 ? 'y' : 'ies'} for ${dir}\n`);
       })));

@@ -1,0 +1,44 @@
+import type { DeviceMapping, MemoryDevice } from './device.js';
+
+/**
+ * Views of a device's memory for a data path that touches any part of it (the FUSE daemon):
+ * the device is mapped lazily in fixed, aligned windows, each mapped once and kept, so a read
+ * costs no system call and no copy. A range that crosses a window boundary comes back as two
+ * views.
+ */
+export const WINDOW_BYTES = 1024 ** 3;
+
+export class DeviceWindows {
+  private readonly windows = new Map<number, DeviceMapping>();
+
+  constructor(private readonly device: MemoryDevice, private readonly writable: boolean) {}
+
+  /** Views covering [offset, offset + len) of the device, in order. */
+  views(offset: number, len: number, out: Buffer[] = []): Buffer[] {
+    let pos = offset;
+    const end = offset + len;
+    while (pos < end) {
+      const w = Math.floor(pos / WINDOW_BYTES);
+      const start = w * WINDOW_BYTES;
+      const n = Math.min(end, start + WINDOW_BYTES) - pos;
+      out.push(this.window(w).buffer.subarray(pos - start, pos - start + n));
+      pos += n;
+    }
+    return out;
+  }
+
+  private window(w: number): DeviceMapping {
+    let m = this.windows.get(w);
+    if (!m) {
+      const start = w * WINDOW_BYTES;
+      m = this.device.map(start, Math.min(WINDOW_BYTES, this.device.size - start), { writable: this.writable });
+      this.windows.set(w, m);
+    }
+    return m;
+  }
+
+  close(): void {
+    for (const m of this.windows.values()) m.unmap();
+    this.windows.clear();
+  }
+}
