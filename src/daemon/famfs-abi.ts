@@ -1,0 +1,154 @@
+import { FsError } from '../errors.js';
+import type { Fmap, SimpleExtent } from '../format/fmap.js';
+import { ALLOC_UNIT } from '../format/layout.js';
+
+/**
+ * The famfs FUSE messages (GET_FMAP, GET_DAXDEV) and the INIT bit that enables them. None of
+ * this is upstream yet and the proposals disagree on the numbers, so every number lives in
+ * one profile, chosen by configuration and checked against what the kernel offers at INIT.
+ */
+export interface FamfsAbiProfile {
+  name: string;
+  getFmapOpcode: number;
+  getDaxdevOpcode: number;
+  /** Bit of the 64-bit INIT flags (bits 32..63 travel in flags2) that enables famfs mode. */
+  daxFmapFlagBit: number;
+  maxExtents: number;
+  maxStrips: number;
+  maxDaxdevs: number;
+  /** The kernel's reply buffer for GET_FMAP: a larger message is refused. */
+  fmapBufferBytes: number;
+  /** Interleave sent as interleaved extents, or unrolled into one simple extent per chunk. */
+  interleave: 'native' | 'unrolled';
+  /** Where GET_DAXDEV carries the device index. */
+  daxdevIndexIn: 'nodeid' | 'body';
+}
+
+export const FAMFS_ABI_PROFILES: Readonly<Record<string, FamfsAbiProfile>> = {
+  /** The V3..V10 kernel series (Jan-Mar 2026). */
+  v10: {
+    name: 'v10', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlagBit: 43,
+    maxExtents: 32, maxStrips: 32, maxDaxdevs: 24, fmapBufferBytes: 4096, interleave: 'native', daxdevIndexIn: 'nodeid',
+  },
+  /** The 2025 RFCs and the libfuse `famfs` branch snapshot. */
+  rfc2025: {
+    name: 'rfc2025', getFmapOpcode: 53, getDaxdevOpcode: 54, daxFmapFlagBit: 42,
+    maxExtents: 2, maxStrips: 16, maxDaxdevs: 1, fmapBufferBytes: 4096, interleave: 'native', daxdevIndexIn: 'nodeid',
+  },
+  /** Post-V10 trees: simple extents only (interleave unrolled here), index in the request body. */
+  simple: {
+    name: 'simple', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlagBit: 43,
+    maxExtents: Number.MAX_SAFE_INTEGER, maxStrips: 0, maxDaxdevs: 64, fmapBufferBytes: 4096, interleave: 'unrolled', daxdevIndexIn: 'body',
+  },
+};
+
+export const DEFAULT_FAMFS_ABI = 'v10';
+
+export const FMAP_HEADER_SIZE = 32;
+export const FMAP_SIMPLE_EXT_SIZE = 24;
+export const FMAP_IEXT_SIZE = 24;
+export const FAMFS_FMAP_VERSION = 1;
+export const FMAP_FILE_TYPE = { REG: 0, SUPERBLOCK: 1, LOG: 2 } as const;
+export const FMAP_EXT_TYPE = { SIMPLE: 0, INTERLEAVE: 1 } as const;
+export const DAXDEV_OUT_SIZE = 280;
+export const DAXDEV_NAME_MAX = 256;
+const DAXDEV_NAME_OFFSET = 24;
+/** `ie_chunk_size` is a u32 on the wire. */
+const MAX_WIRE_CHUNK = 0xffffffff;
+
+const HDR = { fileType: 0, version: 2, extType: 4, nextents: 8, fileSize: 16 } as const;
+const SEXT = { devIndex: 0, offset: 8, len: 16 } as const;
+const IEXT = { nstrips: 0, chunkSize: 4, nbytes: 8 } as const;
+
+function writeSimple(b: Buffer, at: number, e: SimpleExtent): void {
+  b.writeUInt32LE(e.devIndex, at + SEXT.devIndex);
+  b.writeBigUInt64LE(BigInt(e.offset), at + SEXT.offset);
+  b.writeBigUInt64LE(BigInt(e.len), at + SEXT.len);
+}
+
+/** One simple extent per chunk, in file order: the form post-V10 kernels index in O(1). */
+export function unrollInterleave(fmap: Extract<Fmap, { kind: 'interleaved' }>, size: number): SimpleExtent[] {
+  const chunks = Math.ceil(size / fmap.chunkSize);
+  const out: SimpleExtent[] = [];
+  for (let c = 0; c < chunks; c++) {
+    const s = fmap.strips[c % fmap.nstrips]!;
+    out.push({ devIndex: s.devIndex, offset: s.offset + Math.floor(c / fmap.nstrips) * fmap.chunkSize, len: fmap.chunkSize });
+  }
+  return out;
+}
+
+/**
+ * The GET_FMAP reply body for a file, in the UAPI layout (devindex a u32 at offset 0 of
+ * every extent and strip). Refuses, with ERANGE, a map the profile or the kernel's buffer
+ * cannot carry, rather than sending one the kernel would reject.
+ */
+export function encodeFmapMessage(fmap: Fmap, size: number, profile: FamfsAbiProfile,
+  fileType: number = FMAP_FILE_TYPE.REG, bufferBytes = profile.fmapBufferBytes): Buffer {
+  const tooBig = (what: string): never => {
+    throw new FsError('ERANGE', `fmap of ${what} does not fit the ${profile.name} GET_FMAP reply`);
+  };
+  let msg: Buffer;
+  if (fmap.kind === 'simple' || profile.interleave === 'unrolled') {
+    const extents = fmap.kind === 'simple' ? fmap.extents : unrollInterleave(fmap, size);
+    if (extents.length > profile.maxExtents) tooBig(`${extents.length} extents`);
+    msg = Buffer.alloc(FMAP_HEADER_SIZE + extents.length * FMAP_SIMPLE_EXT_SIZE);
+    msg.writeUInt32LE(FMAP_EXT_TYPE.SIMPLE, HDR.extType);
+    msg.writeUInt32LE(extents.length, HDR.nextents);
+    extents.forEach((e, i) => writeSimple(msg, FMAP_HEADER_SIZE + i * FMAP_SIMPLE_EXT_SIZE, e));
+  } else {
+    if (fmap.nstrips > profile.maxStrips) tooBig(`${fmap.nstrips} strips`);
+    if (fmap.chunkSize > MAX_WIRE_CHUNK) tooBig(`chunk size ${fmap.chunkSize}`);
+    msg = Buffer.alloc(FMAP_HEADER_SIZE + FMAP_IEXT_SIZE + fmap.nstrips * FMAP_SIMPLE_EXT_SIZE);
+    msg.writeUInt32LE(FMAP_EXT_TYPE.INTERLEAVE, HDR.extType);
+    msg.writeUInt32LE(1, HDR.nextents);
+    const ie = FMAP_HEADER_SIZE;
+    msg.writeUInt32LE(fmap.nstrips, ie + IEXT.nstrips);
+    msg.writeUInt32LE(fmap.chunkSize, ie + IEXT.chunkSize);
+    msg.writeBigUInt64LE(BigInt(size), ie + IEXT.nbytes);
+    fmap.strips.forEach((s, i) => writeSimple(msg, ie + FMAP_IEXT_SIZE + i * FMAP_SIMPLE_EXT_SIZE, s));
+  }
+  if (msg.length > bufferBytes) tooBig(`${msg.length} bytes (buffer ${bufferBytes})`);
+  msg.writeUInt8(fileType, HDR.fileType);
+  msg.writeUInt16LE(FAMFS_FMAP_VERSION, HDR.version);
+  msg.writeBigUInt64LE(BigInt(size), HDR.fileSize);
+  return msg;
+}
+
+/** Kernel checks (V10 famfs_fuse_meta_alloc) a map must pass, so a bad one fails here, not in the kernel. */
+export function checkFmapForKernel(fmap: Fmap, size: number): void {
+  const list = fmap.kind === 'simple' ? fmap.extents : fmap.strips;
+  for (const e of list) {
+    if (e.offset % ALLOC_UNIT || e.len % ALLOC_UNIT) throw new FsError('EINVAL', 'fmap extent not 2 MiB aligned');
+  }
+  const total = list.reduce((s, e) => s + e.len, 0);
+  if (total < size) throw new FsError('EINVAL', 'fmap extents do not cover the file size');
+}
+
+/** GET_FMAP request: newer kernels send their buffer size (a getxattr_in); older ones nothing. */
+export function decodeGetFmapIn(body: Buffer): { bufferBytes?: number } {
+  return body.length >= 4 ? { bufferBytes: body.readUInt32LE(0) } : {};
+}
+
+/** GET_DAXDEV request: the device index, from the header's nodeid or the body, per profile. */
+export function decodeGetDaxdevIn(nodeid: number, body: Buffer, profile: FamfsAbiProfile): number {
+  if (profile.daxdevIndexIn === 'body') {
+    if (body.length < 4) throw new FsError('EINVAL', 'GET_DAXDEV request without a device index');
+    return body.readUInt32LE(0);
+  }
+  return nodeid;
+}
+
+/** GET_DAXDEV reply: `struct fuse_daxdev_out`, 280 bytes, the device path NUL-terminated. */
+export function encodeDaxdevOut(index: number, path: string): Buffer {
+  const name = Buffer.from(path, 'utf8');
+  if (name.length >= DAXDEV_NAME_MAX) throw new FsError('ENAMETOOLONG', `device path '${path}' is longer than ${DAXDEV_NAME_MAX - 1} bytes`);
+  const out = Buffer.alloc(DAXDEV_OUT_SIZE);
+  out.writeUInt16LE(index, 0);
+  name.copy(out, DAXDEV_NAME_OFFSET);
+  return out;
+}
+
+/** The INIT bit as a bigint mask over flags | flags2 << 32. */
+export function daxFmapMask(profile: FamfsAbiProfile): bigint {
+  return 1n << BigInt(profile.daxFmapFlagBit);
+}
