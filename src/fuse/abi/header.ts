@@ -1,0 +1,76 @@
+import { ProtocolError } from '../errors.js';
+import { EXTLEN_UNIT, StructSize } from './sizes.js';
+import { readU64 } from './wire.js';
+
+/** fuse_in_header, decoded. */
+export interface InHeader {
+  readonly len: number;
+  readonly opcode: number;
+  readonly unique: bigint;
+  readonly nodeid: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  /** Bytes of request extensions (security context, groups) after the op body. */
+  readonly extBytes: number;
+}
+
+const InHeaderOff = { len: 0, opcode: 4, unique: 8, nodeid: 16, uid: 24, gid: 28, pid: 32, totalExtlen: 36, padding: 38 } as const;
+const OutHeaderOff = { len: 0, error: 4, unique: 8 } as const;
+
+export function decodeInHeader(buf: Buffer, bytesRead: number): InHeader {
+  if (bytesRead < StructSize.IN_HEADER) throw new ProtocolError(`short request: ${bytesRead} bytes`);
+  const len = buf.readUInt32LE(InHeaderOff.len);
+  const extBytes = buf.readUInt16LE(InHeaderOff.totalExtlen) * EXTLEN_UNIT;
+  if (len !== bytesRead || len < StructSize.IN_HEADER + extBytes) {
+    throw new ProtocolError(`request length ${len} does not match the ${bytesRead} bytes read`);
+  }
+  return {
+    len,
+    opcode: buf.readUInt32LE(InHeaderOff.opcode),
+    unique: buf.readBigUInt64LE(InHeaderOff.unique),
+    nodeid: readU64(buf, InHeaderOff.nodeid),
+    uid: buf.readUInt32LE(InHeaderOff.uid),
+    gid: buf.readUInt32LE(InHeaderOff.gid),
+    pid: buf.readUInt32LE(InHeaderOff.pid),
+    extBytes,
+  };
+}
+
+/** The opcode's own payload: after the header, before any extensions. */
+export function requestBody(buf: Buffer, hdr: InHeader): Buffer {
+  return buf.subarray(StructSize.IN_HEADER, hdr.len - hdr.extBytes);
+}
+
+/** Test and tooling helper: the inverse of decodeInHeader. */
+export function encodeInHeader(buf: Buffer, h: Omit<InHeader, 'extBytes'> & { extBytes?: number }): void {
+  buf.writeUInt32LE(h.len, InHeaderOff.len);
+  buf.writeUInt32LE(h.opcode, InHeaderOff.opcode);
+  buf.writeBigUInt64LE(h.unique, InHeaderOff.unique);
+  buf.writeBigUInt64LE(BigInt(h.nodeid), InHeaderOff.nodeid);
+  buf.writeUInt32LE(h.uid, InHeaderOff.uid);
+  buf.writeUInt32LE(h.gid, InHeaderOff.gid);
+  buf.writeUInt32LE(h.pid, InHeaderOff.pid);
+  buf.writeUInt16LE((h.extBytes ?? 0) / EXTLEN_UNIT, InHeaderOff.totalExtlen);
+  buf.writeUInt16LE(0, InHeaderOff.padding);
+}
+
+/**
+ * fuse_out_header. `error` is 0 or -errno for replies, the notify code for notifications
+ * (unique 0). `len` must equal the bytes of the whole write.
+ */
+export function encodeOutHeader(len: number, error: number, unique: bigint): Buffer {
+  const buf = Buffer.allocUnsafe(StructSize.OUT_HEADER);
+  buf.writeUInt32LE(len, OutHeaderOff.len);
+  buf.writeInt32LE(error, OutHeaderOff.error);
+  buf.writeBigUInt64LE(unique, OutHeaderOff.unique);
+  return buf;
+}
+
+export function decodeOutHeader(buf: Buffer): { len: number; error: number; unique: bigint } {
+  return {
+    len: buf.readUInt32LE(OutHeaderOff.len),
+    error: buf.readInt32LE(OutHeaderOff.error),
+    unique: buf.readBigUInt64LE(OutHeaderOff.unique),
+  };
+}

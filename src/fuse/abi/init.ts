@@ -1,0 +1,122 @@
+import { ProtocolError } from '../errors.js';
+import { INIT_FLAGS_WORD_BITS, InitFlag, U32_MASK_BIG } from './constants.js';
+import { StructSize } from './sizes.js';
+
+/** fuse_init_in, with flags and flags2 joined into one 64-bit set. */
+export interface InitIn {
+  readonly major: number;
+  readonly minor: number;
+  readonly maxReadahead: number;
+  /** flags | flags2 << 32 (flags2 only counts when the kernel set INIT_EXT). */
+  readonly flags: bigint;
+}
+
+/** fuse_init_out. `flags` is again the joined 64-bit set; the codec splits it. */
+export interface InitOut {
+  readonly major: number;
+  readonly minor: number;
+  readonly maxReadahead: number;
+  readonly flags: bigint;
+  readonly maxBackground: number;
+  readonly congestionThreshold: number;
+  readonly maxWrite: number;
+  /** Timestamp granularity in ns. */
+  readonly timeGran: number;
+  readonly maxPages: number;
+  readonly mapAlignment?: number;
+  readonly maxStackDepth?: number;
+  /** Seconds, with REQUEST_TIMEOUT. */
+  readonly requestTimeout?: number;
+}
+
+const InitInOff = { major: 0, minor: 4, maxReadahead: 8, flags: 12, flags2: 16 } as const;
+/** Oldest INIT body carrying flags at all (7.6: major, minor, max_readahead, flags). */
+const INIT_IN_MIN_SIZE = 16;
+const U32_BYTES = 4;
+
+const InitOutOff = {
+  major: 0,
+  minor: 4,
+  maxReadahead: 8,
+  flags: 12,
+  maxBackground: 16,
+  congestionThreshold: 18,
+  maxWrite: 20,
+  timeGran: 24,
+  maxPages: 28,
+  mapAlignment: 30,
+  flags2: 32,
+  maxStackDepth: 36,
+  requestTimeout: 40,
+} as const;
+
+export function decodeInitIn(body: Buffer): InitIn {
+  if (body.length < INIT_IN_MIN_SIZE) throw new ProtocolError(`INIT body of ${body.length} bytes`);
+  const low = BigInt(body.readUInt32LE(InitInOff.flags));
+  const hasExt = (low & InitFlag.INIT_EXT) !== 0n && body.length >= InitInOff.flags2 + U32_BYTES;
+  const high = hasExt ? BigInt(body.readUInt32LE(InitInOff.flags2)) : 0n;
+  return {
+    major: body.readUInt32LE(InitInOff.major),
+    minor: body.readUInt32LE(InitInOff.minor),
+    maxReadahead: body.readUInt32LE(InitInOff.maxReadahead),
+    flags: low | (high << INIT_FLAGS_WORD_BITS),
+  };
+}
+
+export function encodeInitIn(i: InitIn): Buffer {
+  const buf = Buffer.alloc(StructSize.INIT_IN);
+  buf.writeUInt32LE(i.major, InitInOff.major);
+  buf.writeUInt32LE(i.minor, InitInOff.minor);
+  buf.writeUInt32LE(i.maxReadahead, InitInOff.maxReadahead);
+  buf.writeUInt32LE(Number(i.flags & U32_MASK_BIG), InitInOff.flags);
+  buf.writeUInt32LE(Number((i.flags >> INIT_FLAGS_WORD_BITS) & U32_MASK_BIG), InitInOff.flags2);
+  return buf;
+}
+
+export function encodeInitOut(o: InitOut): Buffer {
+  const buf = Buffer.alloc(StructSize.INIT_OUT);
+  buf.writeUInt32LE(o.major, InitOutOff.major);
+  buf.writeUInt32LE(o.minor, InitOutOff.minor);
+  buf.writeUInt32LE(o.maxReadahead, InitOutOff.maxReadahead);
+  buf.writeUInt32LE(Number(o.flags & U32_MASK_BIG), InitOutOff.flags);
+  buf.writeUInt16LE(o.maxBackground, InitOutOff.maxBackground);
+  buf.writeUInt16LE(o.congestionThreshold, InitOutOff.congestionThreshold);
+  buf.writeUInt32LE(o.maxWrite, InitOutOff.maxWrite);
+  buf.writeUInt32LE(o.timeGran, InitOutOff.timeGran);
+  buf.writeUInt16LE(o.maxPages, InitOutOff.maxPages);
+  buf.writeUInt16LE(o.mapAlignment ?? 0, InitOutOff.mapAlignment);
+  buf.writeUInt32LE(Number((o.flags >> INIT_FLAGS_WORD_BITS) & U32_MASK_BIG), InitOutOff.flags2);
+  buf.writeUInt32LE(o.maxStackDepth ?? 0, InitOutOff.maxStackDepth);
+  buf.writeUInt16LE(o.requestTimeout ?? 0, InitOutOff.requestTimeout);
+  return buf;
+}
+
+export function decodeInitOut(buf: Buffer): InitOut {
+  const low = BigInt(buf.readUInt32LE(InitOutOff.flags));
+  const high = BigInt(buf.readUInt32LE(InitOutOff.flags2));
+  return {
+    major: buf.readUInt32LE(InitOutOff.major),
+    minor: buf.readUInt32LE(InitOutOff.minor),
+    maxReadahead: buf.readUInt32LE(InitOutOff.maxReadahead),
+    flags: low | (high << INIT_FLAGS_WORD_BITS),
+    maxBackground: buf.readUInt16LE(InitOutOff.maxBackground),
+    congestionThreshold: buf.readUInt16LE(InitOutOff.congestionThreshold),
+    maxWrite: buf.readUInt32LE(InitOutOff.maxWrite),
+    timeGran: buf.readUInt32LE(InitOutOff.timeGran),
+    maxPages: buf.readUInt16LE(InitOutOff.maxPages),
+    mapAlignment: buf.readUInt16LE(InitOutOff.mapAlignment),
+    maxStackDepth: buf.readUInt32LE(InitOutOff.maxStackDepth),
+    requestTimeout: buf.readUInt16LE(InitOutOff.requestTimeout),
+  };
+}
+
+/** Names of the set bits, for logs ("ASYNC_READ|BIG_WRITES|bit43"). */
+export function describeInitFlags(flags: bigint): string {
+  const names: string[] = [];
+  const known = new Map<bigint, string>(Object.entries(InitFlag).map(([k, v]) => [v, k]));
+  for (let bit = 0n; bit < 2n * INIT_FLAGS_WORD_BITS; bit++) {
+    const mask = 1n << bit;
+    if ((flags & mask) !== 0n) names.push(known.get(mask) ?? `bit${bit}`);
+  }
+  return names.join('|');
+}

@@ -1,0 +1,101 @@
+/** Encoders of the small fixed reply structs. */
+import { StructSize } from './sizes.js';
+import { readU64, writeU64 } from './wire.js';
+
+/** The reply to OPEN, OPENDIR and the second half of CREATE. */
+export interface OpenReply {
+  /** Any number the file system wants back in later requests on this open file. */
+  readonly fh: number;
+  /** FOPEN_* bits. */
+  readonly flags?: number;
+  /** With FOPEN_PASSTHROUGH: the id from FUSE_DEV_IOC_BACKING_OPEN. */
+  readonly backingId?: number;
+}
+
+const OpenOutOff = { fh: 0, openFlags: 8, backingId: 12 } as const;
+
+export function encodeOpenOutInto(buf: Buffer, off: number, o: OpenReply): void {
+  writeU64(buf, off + OpenOutOff.fh, o.fh);
+  buf.writeUInt32LE(o.flags ?? 0, off + OpenOutOff.openFlags);
+  buf.writeInt32LE(o.backingId ?? 0, off + OpenOutOff.backingId);
+}
+
+export function encodeOpenOut(o: OpenReply): Buffer {
+  const buf = Buffer.alloc(StructSize.OPEN_OUT);
+  encodeOpenOutInto(buf, 0, o);
+  return buf;
+}
+
+export function decodeOpenOut(buf: Buffer, off = 0): Required<OpenReply> {
+  return {
+    fh: readU64(buf, off + OpenOutOff.fh),
+    flags: buf.readUInt32LE(off + OpenOutOff.openFlags),
+    backingId: buf.readInt32LE(off + OpenOutOff.backingId),
+  };
+}
+
+const WriteOutOff = { size: 0 } as const;
+
+export function encodeWriteOut(size: number): Buffer {
+  const buf = Buffer.alloc(StructSize.WRITE_OUT);
+  buf.writeUInt32LE(size, WriteOutOff.size);
+  return buf;
+}
+
+/** fuse_kstatfs, the reply to STATFS. */
+export interface StatfsReply {
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+  readonly files: number;
+  readonly ffree: number;
+  readonly bsize: number;
+  readonly namelen: number;
+  /** Fragment size; defaults to bsize. */
+  readonly frsize?: number;
+}
+
+const KstatfsOff = { blocks: 0, bfree: 8, bavail: 16, files: 24, ffree: 32, bsize: 40, namelen: 44, frsize: 48 } as const;
+
+export function encodeStatfsOut(s: StatfsReply): Buffer {
+  const buf = Buffer.alloc(StructSize.STATFS_OUT);
+  writeU64(buf, KstatfsOff.blocks, s.blocks);
+  writeU64(buf, KstatfsOff.bfree, s.bfree);
+  writeU64(buf, KstatfsOff.bavail, s.bavail);
+  writeU64(buf, KstatfsOff.files, s.files);
+  writeU64(buf, KstatfsOff.ffree, s.ffree);
+  buf.writeUInt32LE(s.bsize, KstatfsOff.bsize);
+  buf.writeUInt32LE(s.namelen, KstatfsOff.namelen);
+  buf.writeUInt32LE(s.frsize ?? s.bsize, KstatfsOff.frsize);
+  return buf;
+}
+
+export function decodeStatfsOut(buf: Buffer): Required<StatfsReply> {
+  return {
+    blocks: readU64(buf, KstatfsOff.blocks),
+    bfree: readU64(buf, KstatfsOff.bfree),
+    bavail: readU64(buf, KstatfsOff.bavail),
+    files: readU64(buf, KstatfsOff.files),
+    ffree: readU64(buf, KstatfsOff.ffree),
+    bsize: buf.readUInt32LE(KstatfsOff.bsize),
+    namelen: buf.readUInt32LE(KstatfsOff.namelen),
+    frsize: buf.readUInt32LE(KstatfsOff.frsize),
+  };
+}
+
+const GetxattrOutOff = { size: 0 } as const;
+
+/** The reply to a GETXATTR/LISTXATTR size probe (request size 0). */
+export function encodeGetxattrOut(size: number): Buffer {
+  const buf = Buffer.alloc(StructSize.GETXATTR_OUT);
+  buf.writeUInt32LE(size, GetxattrOutOff.size);
+  return buf;
+}
+
+const LseekOutOff = { offset: 0 } as const;
+
+export function encodeLseekOut(offset: number): Buffer {
+  const buf = Buffer.alloc(StructSize.LSEEK_OUT);
+  writeU64(buf, LseekOutOff.offset, offset);
+  return buf;
+}

@@ -1,0 +1,319 @@
+/**
+ * Decoders of request bodies (the bytes after fuse_in_header and before any extensions).
+ * Each checks the fixed struct size first so a short body is a ProtocolError, never a RangeError.
+ */
+import { ProtocolError } from '../errors.js';
+import { FSYNC_FDATASYNC, GETATTR_FH, READ_LOCKOWNER, RELEASE_FLUSH, SetattrValid, WRITE_LOCKOWNER } from './constants.js';
+import type { Timespec } from './attr.js';
+import { StructSize } from './sizes.js';
+import { readCString, readU64 } from './wire.js';
+
+function need(body: Buffer, size: number, what: string): void {
+  if (body.length < size) throw new ProtocolError(`${what}: body of ${body.length} bytes, need ${size}`);
+}
+
+/** One NUL-terminated name (LOOKUP, UNLINK, RMDIR, REMOVEXATTR). */
+export function decodeName(body: Buffer, off = 0): string {
+  return readCString(body, off).value;
+}
+
+/** Two consecutive names (SYMLINK: name then target; RENAME: old then new). */
+export function decodeTwoNames(body: Buffer, off: number): [string, string] {
+  const first = readCString(body, off);
+  const second = readCString(body, first.next);
+  return [first.value, second.value];
+}
+
+export interface ForgetOne {
+  readonly nodeid: number;
+  readonly nlookup: number;
+}
+
+export function decodeForgetIn(body: Buffer): { nlookup: number } {
+  need(body, StructSize.FORGET_IN, 'forget_in');
+  return { nlookup: readU64(body, 0) };
+}
+
+const BatchForgetOff = { count: 0 } as const;
+const ForgetOneOff = { nodeid: 0, nlookup: 8 } as const;
+
+export function decodeBatchForget(body: Buffer): ForgetOne[] {
+  need(body, StructSize.BATCH_FORGET_IN, 'batch_forget_in');
+  const count = body.readUInt32LE(BatchForgetOff.count);
+  need(body, StructSize.BATCH_FORGET_IN + count * StructSize.FORGET_ONE, 'batch_forget entries');
+  const items: ForgetOne[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const off = StructSize.BATCH_FORGET_IN + i * StructSize.FORGET_ONE;
+    items[i] = { nodeid: readU64(body, off + ForgetOneOff.nodeid), nlookup: readU64(body, off + ForgetOneOff.nlookup) };
+  }
+  return items;
+}
+
+const GetattrInOff = { getattrFlags: 0, fh: 8 } as const;
+
+/** The file handle, when the kernel sent one (fstat on an open file). */
+export function decodeGetattrIn(body: Buffer): { fh: number | undefined } {
+  // Old kernels (< 7.9) send no body at all.
+  if (body.length < StructSize.GETATTR_IN) return { fh: undefined };
+  const flags = body.readUInt32LE(GetattrInOff.getattrFlags);
+  return { fh: (flags & GETATTR_FH) !== 0 ? readU64(body, GetattrInOff.fh) : undefined };
+}
+
+export interface SetattrIn {
+  readonly valid: number;
+  readonly fh?: number;
+  readonly size?: number;
+  readonly lockOwner?: bigint;
+  /** 'now' when the caller asked for the current time (utimensat UTIME_NOW). */
+  readonly atime?: Timespec | 'now';
+  readonly mtime?: Timespec | 'now';
+  readonly ctime?: Timespec;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly killSuidgid: boolean;
+}
+
+const SetattrInOff = {
+  valid: 0, fh: 8, size: 16, lockOwner: 24, atime: 32, mtime: 40, ctime: 48,
+  atimensec: 56, mtimensec: 60, ctimensec: 64, mode: 68, uid: 76, gid: 80,
+} as const;
+
+export function decodeSetattrIn(body: Buffer): SetattrIn {
+  need(body, StructSize.SETATTR_IN, 'setattr_in');
+  const valid = body.readUInt32LE(SetattrInOff.valid);
+  const has = (bit: number): boolean => (valid & bit) !== 0;
+  const time = (secOff: number, nsecOff: number): Timespec => ({
+    sec: readU64(body, secOff),
+    nsec: body.readUInt32LE(nsecOff),
+  });
+  let atime: Timespec | 'now' | undefined;
+  if (has(SetattrValid.ATIME_NOW)) atime = 'now';
+  else if (has(SetattrValid.ATIME)) atime = time(SetattrInOff.atime, SetattrInOff.atimensec);
+  let mtime: Timespec | 'now' | undefined;
+  if (has(SetattrValid.MTIME_NOW)) mtime = 'now';
+  else if (has(SetattrValid.MTIME)) mtime = time(SetattrInOff.mtime, SetattrInOff.mtimensec);
+  return {
+    valid,
+    fh: has(SetattrValid.FH) ? readU64(body, SetattrInOff.fh) : undefined,
+    size: has(SetattrValid.SIZE) ? readU64(body, SetattrInOff.size) : undefined,
+    lockOwner: has(SetattrValid.LOCKOWNER) ? body.readBigUInt64LE(SetattrInOff.lockOwner) : undefined,
+    atime,
+    mtime,
+    ctime: has(SetattrValid.CTIME) ? time(SetattrInOff.ctime, SetattrInOff.ctimensec) : undefined,
+    mode: has(SetattrValid.MODE) ? body.readUInt32LE(SetattrInOff.mode) : undefined,
+    uid: has(SetattrValid.UID) ? body.readUInt32LE(SetattrInOff.uid) : undefined,
+    gid: has(SetattrValid.GID) ? body.readUInt32LE(SetattrInOff.gid) : undefined,
+    killSuidgid: has(SetattrValid.KILL_SUIDGID),
+  };
+}
+
+const OpenInOff = { flags: 0, openFlags: 4 } as const;
+
+/** fuse_open_in: O_* flags of open(2), and FUSE_OPEN_* flags. */
+export function decodeOpenIn(body: Buffer): { flags: number; openFlags: number } {
+  need(body, StructSize.OPEN_IN, 'open_in');
+  return { flags: body.readUInt32LE(OpenInOff.flags), openFlags: body.readUInt32LE(OpenInOff.openFlags) };
+}
+
+export interface ReadIn {
+  readonly fh: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly readFlags: number;
+  readonly lockOwner?: bigint;
+  /** O_* flags of the open file. */
+  readonly flags: number;
+}
+
+/** fuse_read_in and fuse_write_in share this layout. */
+const ReadInOff = { fh: 0, offset: 8, size: 16, ioFlags: 20, lockOwner: 24, flags: 32 } as const;
+
+export function decodeReadIn(body: Buffer): ReadIn {
+  need(body, StructSize.READ_IN, 'read_in');
+  const readFlags = body.readUInt32LE(ReadInOff.ioFlags);
+  return {
+    fh: readU64(body, ReadInOff.fh),
+    offset: readU64(body, ReadInOff.offset),
+    size: body.readUInt32LE(ReadInOff.size),
+    readFlags,
+    lockOwner: (readFlags & READ_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
+    flags: body.readUInt32LE(ReadInOff.flags),
+  };
+}
+
+export interface WriteIn {
+  readonly fh: number;
+  readonly offset: number;
+  readonly writeFlags: number;
+  readonly lockOwner?: bigint;
+  readonly flags: number;
+  /** A view of the request buffer; it stays valid after the handler returns. */
+  readonly data: Buffer;
+}
+
+export function decodeWriteIn(body: Buffer): WriteIn {
+  need(body, StructSize.WRITE_IN, 'write_in');
+  const size = body.readUInt32LE(ReadInOff.size);
+  need(body, StructSize.WRITE_IN + size, 'write data');
+  const writeFlags = body.readUInt32LE(ReadInOff.ioFlags);
+  return {
+    fh: readU64(body, ReadInOff.fh),
+    offset: readU64(body, ReadInOff.offset),
+    writeFlags,
+    lockOwner: (writeFlags & WRITE_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
+    flags: body.readUInt32LE(ReadInOff.flags),
+    data: body.subarray(StructSize.WRITE_IN, StructSize.WRITE_IN + size),
+  };
+}
+
+const ReleaseInOff = { fh: 0, flags: 8, releaseFlags: 12, lockOwner: 16 } as const;
+
+export interface ReleaseIn {
+  readonly fh: number;
+  readonly flags: number;
+  readonly releaseFlags: number;
+  /** RELEASE_FLUSH: the release also stands for a flush (no FLUSH was sent). */
+  readonly flush: boolean;
+  readonly lockOwner: bigint;
+}
+
+export function decodeReleaseIn(body: Buffer): ReleaseIn {
+  need(body, StructSize.RELEASE_IN, 'release_in');
+  const releaseFlags = body.readUInt32LE(ReleaseInOff.releaseFlags);
+  return {
+    fh: readU64(body, ReleaseInOff.fh),
+    flags: body.readUInt32LE(ReleaseInOff.flags),
+    releaseFlags,
+    flush: (releaseFlags & RELEASE_FLUSH) !== 0,
+    lockOwner: body.readBigUInt64LE(ReleaseInOff.lockOwner),
+  };
+}
+
+const FlushInOff = { fh: 0, lockOwner: 16 } as const;
+
+export function decodeFlushIn(body: Buffer): { fh: number; lockOwner: bigint } {
+  need(body, StructSize.FLUSH_IN, 'flush_in');
+  return { fh: readU64(body, FlushInOff.fh), lockOwner: body.readBigUInt64LE(FlushInOff.lockOwner) };
+}
+
+const FsyncInOff = { fh: 0, fsyncFlags: 8 } as const;
+
+export function decodeFsyncIn(body: Buffer): { fh: number; datasync: boolean } {
+  need(body, StructSize.FSYNC_IN, 'fsync_in');
+  return {
+    fh: readU64(body, FsyncInOff.fh),
+    datasync: (body.readUInt32LE(FsyncInOff.fsyncFlags) & FSYNC_FDATASYNC) !== 0,
+  };
+}
+
+const XattrInOff = { size: 0, flags: 4 } as const;
+
+/** fuse_getxattr_in (GETXATTR, LISTXATTR): the caller's buffer size; 0 asks for the size only. */
+export function decodeGetxattrIn(body: Buffer): { size: number; nameOffset: number } {
+  need(body, StructSize.GETXATTR_IN, 'getxattr_in');
+  return { size: body.readUInt32LE(XattrInOff.size), nameOffset: StructSize.GETXATTR_IN };
+}
+
+/** fuse_setxattr_in without SETXATTR_EXT (this layer never negotiates it), then name and value. */
+export function decodeSetxattrIn(body: Buffer): { name: string; value: Buffer; flags: number } {
+  need(body, StructSize.SETXATTR_IN, 'setxattr_in');
+  const size = body.readUInt32LE(XattrInOff.size);
+  const name = readCString(body, StructSize.SETXATTR_IN);
+  need(body, name.next + size, 'setxattr value');
+  return { name: name.value, value: body.subarray(name.next, name.next + size), flags: body.readUInt32LE(XattrInOff.flags) };
+}
+
+const AccessInOff = { mask: 0 } as const;
+
+export function decodeAccessIn(body: Buffer): { mask: number } {
+  need(body, StructSize.ACCESS_IN, 'access_in');
+  return { mask: body.readUInt32LE(AccessInOff.mask) };
+}
+
+const MkdirInOff = { mode: 0, umask: 4 } as const;
+
+export function decodeMkdirIn(body: Buffer): { mode: number; umask: number; name: string } {
+  need(body, StructSize.MKDIR_IN, 'mkdir_in');
+  return {
+    mode: body.readUInt32LE(MkdirInOff.mode),
+    umask: body.readUInt32LE(MkdirInOff.umask),
+    name: decodeName(body, StructSize.MKDIR_IN),
+  };
+}
+
+const MknodInOff = { mode: 0, rdev: 4, umask: 8 } as const;
+
+export function decodeMknodIn(body: Buffer): { mode: number; rdev: number; umask: number; name: string } {
+  need(body, StructSize.MKNOD_IN, 'mknod_in');
+  return {
+    mode: body.readUInt32LE(MknodInOff.mode),
+    rdev: body.readUInt32LE(MknodInOff.rdev),
+    umask: body.readUInt32LE(MknodInOff.umask),
+    name: decodeName(body, StructSize.MKNOD_IN),
+  };
+}
+
+const CreateInOff = { flags: 0, mode: 4, umask: 8, openFlags: 12 } as const;
+
+export function decodeCreateIn(body: Buffer): { flags: number; mode: number; umask: number; openFlags: number; name: string } {
+  need(body, StructSize.CREATE_IN, 'create_in');
+  return {
+    flags: body.readUInt32LE(CreateInOff.flags),
+    mode: body.readUInt32LE(CreateInOff.mode),
+    umask: body.readUInt32LE(CreateInOff.umask),
+    openFlags: body.readUInt32LE(CreateInOff.openFlags),
+    name: decodeName(body, StructSize.CREATE_IN),
+  };
+}
+
+const RenameInOff = { newdir: 0, flags: 8 } as const;
+
+export function decodeRenameIn(body: Buffer): { newParent: number; name: string; newName: string; flags: number } {
+  need(body, StructSize.RENAME_IN, 'rename_in');
+  const [name, newName] = decodeTwoNames(body, StructSize.RENAME_IN);
+  return { newParent: readU64(body, RenameInOff.newdir), name, newName, flags: 0 };
+}
+
+export function decodeRename2In(body: Buffer): { newParent: number; name: string; newName: string; flags: number } {
+  need(body, StructSize.RENAME2_IN, 'rename2_in');
+  const [name, newName] = decodeTwoNames(body, StructSize.RENAME2_IN);
+  return { newParent: readU64(body, RenameInOff.newdir), name, newName, flags: body.readUInt32LE(RenameInOff.flags) };
+}
+
+const LinkInOff = { oldnodeid: 0 } as const;
+
+export function decodeLinkIn(body: Buffer): { oldNodeid: number; newName: string } {
+  need(body, StructSize.LINK_IN, 'link_in');
+  return { oldNodeid: readU64(body, LinkInOff.oldnodeid), newName: decodeName(body, StructSize.LINK_IN) };
+}
+
+const InterruptInOff = { unique: 0 } as const;
+
+export function decodeInterruptIn(body: Buffer): { unique: bigint } {
+  need(body, StructSize.INTERRUPT_IN, 'interrupt_in');
+  return { unique: body.readBigUInt64LE(InterruptInOff.unique) };
+}
+
+const LseekInOff = { fh: 0, offset: 8, whence: 16 } as const;
+
+export function decodeLseekIn(body: Buffer): { fh: number; offset: number; whence: number } {
+  need(body, StructSize.LSEEK_IN, 'lseek_in');
+  return {
+    fh: readU64(body, LseekInOff.fh),
+    offset: readU64(body, LseekInOff.offset),
+    whence: body.readUInt32LE(LseekInOff.whence),
+  };
+}
+
+const FallocateInOff = { fh: 0, offset: 8, length: 16, mode: 24 } as const;
+
+export function decodeFallocateIn(body: Buffer): { fh: number; offset: number; length: number; mode: number } {
+  need(body, StructSize.FALLOCATE_IN, 'fallocate_in');
+  return {
+    fh: readU64(body, FallocateInOff.fh),
+    offset: readU64(body, FallocateInOff.offset),
+    length: readU64(body, FallocateInOff.length),
+    mode: body.readUInt32LE(FallocateInOff.mode),
+  };
+}

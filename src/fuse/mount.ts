@@ -1,0 +1,270 @@
+/**
+ * Mounting and unmounting with mount(8)/umount(8), and recovery of connections whose daemon died.
+ * Nothing here touches a mounted path with stat(): a wedged daemon would hang that call, so the
+ * state of a mount point is always read from /proc/self/mountinfo instead.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { MountError } from './errors.js';
+
+export const FUSE_DEVICE = '/dev/fuse';
+export const FUSECTL_DIR = '/sys/fs/fuse/connections';
+const MOUNTINFO = '/proc/self/mountinfo';
+/** fd number the mount helper sees the /dev/fuse descriptor as (fd=3 in the options). */
+const CHILD_DEVICE_FD = 3;
+/** rootmode is the octal S_IFDIR of the root inode. */
+const ROOT_MODE_OPTION = 'rootmode=40000';
+/** umount(8) exits with 32 ("mount failure") when the target is busy. */
+const UMOUNT_BUSY_HINT = /busy/i;
+const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+
+export interface MountOptions {
+  /** The source column of /proc/mounts (SOURCE of mount(8)); defaults to the subtype. */
+  readonly fsname?: string;
+  /** The type is fuse.<subtype>; default 'fusets'. */
+  readonly subtype?: string;
+  /** Let users other than the mounting one in. */
+  readonly allowOther?: boolean;
+  /** Let the kernel check permissions from the mode bits (no ACCESS requests). */
+  readonly defaultPermissions?: boolean;
+  /** Cap on READ request size (the max_read mount option). */
+  readonly maxRead?: number;
+  /** Mount read-only. */
+  readonly readOnly?: boolean;
+}
+
+export interface CommandResult {
+  readonly code: number | null;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+}
+
+/** Runs a helper with an optional extra fd and a deadline; never throws for a non-zero exit. */
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  options: { timeoutMs?: number; passFd?: number } = {},
+): Promise<CommandResult> {
+  return new Promise((resolvePromise, reject) => {
+    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'ignore', 'pipe'];
+    if (options.passFd !== undefined) stdio.push(options.passFd);
+    const child = spawn(cmd, args, { stdio });
+    let stderr = '';
+    let timedOut = false;
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stderr: stderr.trim(), timedOut });
+    });
+  });
+}
+
+/**
+ * The absolute path the kernel will show for `path`, found without looking at `path` itself
+ * (only its parent is resolved), so it is safe on a hung mount.
+ */
+export async function canonicalMountpoint(path: string): Promise<string> {
+  const abs = resolve(path);
+  if (abs === '/') return abs;
+  return join(await realpath(dirname(abs)), basename(abs));
+}
+
+/** One line of /proc/self/mountinfo. */
+export interface MountInfo {
+  readonly mountId: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly mountpoint: string;
+  readonly fstype: string;
+  readonly source: string;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescapeMountField(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+export function parseMountinfo(text: string): MountInfo[] {
+  const out: MountInfo[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep < 0 || fields.length < sep + 3) continue;
+    const [major, minor] = (fields[2] ?? '0:0').split(':').map(Number);
+    out.push({
+      mountId: Number(fields[0]),
+      major: major ?? 0,
+      minor: minor ?? 0,
+      mountpoint: unescapeMountField(fields[4] ?? ''),
+      fstype: fields[sep + 1] ?? '',
+      source: unescapeMountField(fields[sep + 2] ?? ''),
+    });
+  }
+  return out;
+}
+
+export async function readMounts(): Promise<MountInfo[]> {
+  return parseMountinfo(await readFile(MOUNTINFO, 'utf8'));
+}
+
+function isFuseType(fstype: string): boolean {
+  return fstype === 'fuse' || fstype.startsWith('fuse.') || fstype === 'fuseblk';
+}
+
+/** The topmost FUSE mount exactly at `path`, if any. */
+export async function findFuseMount(path: string): Promise<MountInfo | undefined> {
+  const mnt = await canonicalMountpoint(path);
+  const hits = (await readMounts()).filter((m) => m.mountpoint === mnt && isFuseType(m.fstype));
+  return hits[hits.length - 1];
+}
+
+/** Every FUSE mount at or below `dir` (for test cleanup). */
+export async function listFuseMountsUnder(dir: string): Promise<MountInfo[]> {
+  const root = await canonicalMountpoint(dir);
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  return (await readMounts()).filter((m) => isFuseType(m.fstype) && (m.mountpoint === root || m.mountpoint.startsWith(prefix)));
+}
+
+/**
+ * Checks that `path` can take a new mount: an existing, empty directory that is not already a
+ * FUSE mount. Returns its canonical path.
+ */
+export async function checkMountpoint(path: string): Promise<string> {
+  const mnt = await canonicalMountpoint(path);
+  const existing = await findFuseMount(mnt);
+  if (existing !== undefined) {
+    throw new MountError('EBUSY', `${mnt} is already a FUSE mount (${existing.fstype}); unmount it first (recoverMount() if its daemon died)`);
+  }
+  let st;
+  try {
+    st = await stat(mnt);
+  } catch (err) {
+    throw new MountError('ENOENT', `mount point ${mnt} does not exist: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new MountError('ENOTDIR', `mount point ${mnt} is not a directory`);
+  if ((await readdir(mnt)).length > 0) throw new MountError('ENOTEMPTY', `mount point ${mnt} is not empty`);
+  return mnt;
+}
+
+export function openFuseDevice(): number {
+  try {
+    return openSync(FUSE_DEVICE, 'r+');
+  } catch (err) {
+    throw new MountError('ENODEV', `cannot open ${FUSE_DEVICE}: ${(err as Error).message}`);
+  }
+}
+
+export function mountOptionString(opts: MountOptions): string {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const o = [`fd=${CHILD_DEVICE_FD}`, ROOT_MODE_OPTION, `user_id=${uid}`, `group_id=${gid}`];
+  if (opts.allowOther) o.push('allow_other');
+  if (opts.defaultPermissions) o.push('default_permissions');
+  if (opts.maxRead !== undefined) o.push(`max_read=${opts.maxRead}`);
+  if (opts.readOnly) o.push('ro');
+  return o.join(',');
+}
+
+/**
+ * Mounts the connection behind `fd` at `mountpoint` (already checked) with mount(8), which
+ * receives the device as its fd 3. Returns once mount(2) is done; INIT is answered by the session.
+ */
+export async function mountDevice(fd: number, mountpoint: string, opts: MountOptions = {}): Promise<void> {
+  const subtype = opts.subtype ?? 'fusets';
+  const fsname = opts.fsname ?? subtype;
+  const args = ['-i', '-t', `fuse.${subtype}`, '-o', mountOptionString(opts), fsname, mountpoint];
+  const r = await runCommand('mount', args, { passFd: fd });
+  if (r.code !== 0) {
+    throw new MountError('EIO', `mount ${mountpoint} failed${r.timedOut ? ' (timed out)' : ''}: ${r.stderr || `exit ${r.code}`}`);
+  }
+}
+
+/** Mounts fusectl if needed; returns its directory. */
+export async function ensureFusectl(): Promise<string> {
+  if ((await readMounts()).some((m) => m.fstype === 'fusectl')) return FUSECTL_DIR;
+  const r = await runCommand('mount', ['-t', 'fusectl', 'none', FUSECTL_DIR]);
+  if (r.code !== 0 && !(await readMounts()).some((m) => m.fstype === 'fusectl')) {
+    throw new MountError('ENODEV', `cannot mount fusectl on ${FUSECTL_DIR}: ${r.stderr}`);
+  }
+  return FUSECTL_DIR;
+}
+
+/**
+ * Aborts the FUSE connection of a mount (fusectl `abort`): every pending and future request fails
+ * with ENOTCONN and the daemon's reads end. Returns false if the connection is already gone.
+ */
+export async function abortConnection(mount: MountInfo): Promise<boolean> {
+  const dir = await ensureFusectl();
+  // The connection is named after the minor of the mount's anonymous device.
+  try {
+    await writeFile(join(dir, String(mount.minor), 'abort'), '1');
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export interface UnmountOptions {
+  /** How long a plain umount may take before the connection is aborted; default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Unmounts a FUSE mount and never leaves it hung: umount; if busy, a lazy umount; if umount itself
+ * hangs or fails otherwise, abort the connection and detach lazily. A path that is not a FUSE
+ * mount is left alone.
+ */
+export async function unmount(path: string, options: UnmountOptions = {}): Promise<void> {
+  const info = await findFuseMount(path);
+  if (info === undefined) return;
+  const mnt = info.mountpoint;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  // -c: don't canonicalize (no stat of the mount point); -i: no umount.fuse helper.
+  const first = await runCommand('umount', ['-i', '-c', mnt], { timeoutMs });
+  if (first.code === 0 && !first.timedOut) return;
+  if (!first.timedOut && UMOUNT_BUSY_HINT.test(first.stderr)) {
+    const lazy = await runCommand('umount', ['-i', '-c', '-l', mnt], { timeoutMs });
+    if (lazy.code === 0 && !lazy.timedOut) return;
+  }
+  await abortConnection(info);
+  const last = await runCommand('umount', ['-i', '-c', '-l', mnt], { timeoutMs });
+  if (last.code !== 0 && (await findFuseMount(mnt)) !== undefined) {
+    throw new MountError('EBUSY', `cannot unmount ${mnt}: ${last.stderr || first.stderr}`);
+  }
+}
+
+/**
+ * Recovers a FUSE mount whose daemon is dead or wedged (accesses fail with ENOTCONN or hang):
+ * abort its connection, then detach it. True if there was a mount to recover.
+ */
+export async function recoverMount(path: string, options: UnmountOptions = {}): Promise<boolean> {
+  const info = await findFuseMount(path);
+  if (info === undefined) return false;
+  await abortConnection(info);
+  const r = await runCommand('umount', ['-i', '-c', '-l', info.mountpoint], { timeoutMs: options.timeoutMs });
+  if (r.code !== 0 && (await findFuseMount(info.mountpoint)) !== undefined) {
+    throw new MountError('EBUSY', `cannot detach ${info.mountpoint}: ${r.stderr}`);
+  }
+  return true;
+}
+
+/** Closes a device fd that never got mounted. */
+export function closeDevice(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing left to release.
+  }
+}
