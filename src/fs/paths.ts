@@ -21,9 +21,13 @@ export function splitPath(path: string): string[] {
   return parts;
 }
 
+/** Every mount shows its own `.meta` directory at the root, so no logged name may take it. */
+export const RESERVED_ROOT_NAME = '.meta';
+
 /** The relpath to store for these components; refuses what does not fit the 80-byte field. */
 export function toRelpath(parts: readonly string[]): string {
   if (parts.length === 0) throw new FsError('EINVAL', 'the root directory has no log entry');
+  if (parts[0] === RESERVED_ROOT_NAME) throw new FsError('EINVAL', `'${RESERVED_ROOT_NAME}' at the root is reserved for famfs's meta files`);
   const rel = parts.join('/');
   const len = Buffer.byteLength(rel, 'utf8');
   if (len > MAX_RELPATH_LEN) {

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type CacheMode, type DaemonConfig, defaultConfig } from '../../daemon/config.js';
+import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
+import { liveRecords, runDir } from '../../daemon/registry.js';
+import { FamfsError, FsError, UsageError } from '../../errors.js';
+import { Famfs } from '../../fs/famfs.js';
+import { getSystemUuid } from '../../format/system-uuid.js';
+import { formatUuid } from '../../format/uuid.js';
+import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
+import { findFuseMount, unmount } from '../../fuse/mount.js';
+import { parseUint } from '../args.js';
+import { runCommand } from '../run.js';
+
+const DEFAULT_WAIT_MS = 15_000;
+/** Upstream's status when a failed mount could not even be cleaned up. */
+const EXIT_MOUNT_LEFT = 99;
+const DAEMON = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'daemon', 'main.js');
+
+interface MountOpts {
+  timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
+  follow?: number; abi: string; wait: number;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return a === b;
+  }
+}
+
+/** Everything that can be checked before a daemon starts, each with its own one-line error. */
+function preflight(device: string, mnt: string): { mountpoint: string; systemUuid: string; role: string } {
+  if (process.geteuid && process.geteuid() !== 0) throw new FsError('EPERM', 'must be run as root', 1);
+  let mountpoint: string;
+  try {
+    mountpoint = realpathSync(mnt);
+    if (!statSync(mountpoint).isDirectory()) throw new FsError('ENOTDIR', `mount point ${mnt} is not a directory`, 1);
+  } catch (err) {
+    if (err instanceof FamfsError) throw err;
+    throw new FsError('ENOENT', `mount point ${mnt} does not exist`, 1);
+  }
+  if (readdirSync(mountpoint).length > 0) throw new FsError('ENOTEMPTY', `mount point ${mountpoint} is not an empty directory`, 1);
+  const systemUuid = formatUuid(getSystemUuid());
+  const fs = Famfs.open(device);
+  const role = fs.role;
+  fs.close();
+  const twin = liveRecords().find((r) => sameFile(r.device, device) && r.systemUuid === systemUuid);
+  if (twin) throw new FsError('EBUSY', `${device} is already mounted by this host at ${twin.mountpoint}`, 1);
+  return { mountpoint, systemUuid, role };
+}
+
+function logPath(mountpoint: string): string {
+  return join(runDir(), `${createHash('sha1').update(mountpoint).digest('hex')}.log`);
+}
+
+/** The daemon's first status line, or why there is none. */
+function waitStatus(child: ReturnType<typeof spawn>, ms: number): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => resolve(`error: the daemon did not report within ${ms} ms`), ms);
+    const pipe = child.stdio[3] as NodeJS.ReadableStream | null;
+    pipe?.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text.includes('\n')) {
+        clearTimeout(timer);
+        resolve(text.split('\n')[0]!);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(text.split('\n')[0] || `error: the daemon exited with status ${code} before mounting`);
+    });
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('mount')
+    .description('mount a famfs file system through FUSE (starts the daemon, waits until the mount answers)')
+    .argument('<device>', 'memory device')
+    .argument('<mountpoint>', 'an empty directory')
+    .option('-t, --timeout <sec>', 'FUSE entry and attribute timeout', parseUint)
+    .addOption(new Option('-c, --cache <mode>', 'kernel caching: always | normal | never (direct I/O)').choices(['always', 'normal', 'never']))
+    .option('-d, --debug', 'stay in the foreground and trace every request')
+    .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
+    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
+    .option('--follow <ms>', 'how often to look for new log entries', parseUint)
+    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, 'v10')
+    .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
+    .action((device: string, mnt: string, o: MountOpts) =>
+      runCommand('famfs mount', async () => {
+        if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
+        if (!FAMFS_ABI_PROFILES[o.abi]) throw new InvalidArgumentError(`unknown ABI profile '${o.abi}'`);
+        const pre = preflight(device, mnt);
+        const cfg: DaemonConfig = {
+          ...defaultConfig(device, pre.mountpoint, pre.systemUuid),
+          ...(o.cache ? { cache: o.cache } : {}),
+          ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+          ...(o.follow !== undefined ? { followMs: o.follow } : {}),
+          allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
+        };
+        mkdirSync(runDir(), { recursive: true });
+        const logFd = o.debug ? 'inherit' : openSync(logPath(pre.mountpoint), 'a');
+        const child = spawn(process.execPath, [DAEMON, JSON.stringify(cfg)], {
+          detached: !o.debug, stdio: ['ignore', logFd, logFd, 'pipe'],
+        });
+        if (typeof logFd === 'number') closeSync(logFd);
+        const status = await waitStatus(child, o.wait);
+        if (status !== 'ok') {
+          if (await findFuseMount(pre.mountpoint)) {
+            try {
+              await unmount(pre.mountpoint);
+            } catch {
+              process.stderr.write(`famfs mount: ${status.replace(/^error: /, '')}; and ${pre.mountpoint} could not be unmounted\n`);
+              return EXIT_MOUNT_LEFT;
+            }
+          }
+          child.kill('SIGKILL');
+          throw new FsError('EIO', status.replace(/^error: /, ''), 1);
+        }
+        const st = statSync(join(pre.mountpoint, '.meta', '.superblock'));
+        if (st.size !== SUPERBLOCK_REGION_SIZE) throw new FsError('EIO', `${pre.mountpoint}/.meta/.superblock has the wrong size`, 1);
+        (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
+        if (o.debug) {
+          process.stderr.write(`famfs mount: serving ${device} at ${pre.mountpoint} as ${pre.role}; Ctrl-C unmounts\n`);
+          process.on('SIGINT', () => child.kill('SIGINT'));
+          await new Promise((r) => child.on('exit', r));
+          return 0;
+        }
+        child.unref();
+        return 0;
+      }));
+}
+
+/** Last lines of a mount's daemon log, for error messages. */
+export function daemonLogTail(mountpoint: string, lines = 5): string {
+  try {
+    return readFileSync(logPath(mountpoint), 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { readRecord, removeRecord } from '../../daemon/registry.js';
+import { FsError } from '../../errors.js';
+import { findFuseMount, recoverMount, unmount } from '../../fuse/mount.js';
+import { runCommand } from '../run.js';
+
+const DAEMON_EXIT_WAIT_MS = 5000;
+const POLL_MS = 50;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  return !alive(pid);
+}
+
+/** Not in upstream (which says to use umount): also recovers a mount whose daemon died. */
+export function register(program: Command): void {
+  program
+    .command('umount')
+    .description('unmount a famfs mount and stop its daemon; recovers a mount whose daemon was killed')
+    .argument('<mountpoint>', 'the mount point')
+    .action((mnt: string) =>
+      runCommand('famfs umount', async () => {
+        // No realpath: stat of a mount whose daemon died fails with ENOTCONN.
+        const mountpoint = resolve(mnt);
+        const info = await findFuseMount(mountpoint);
+        const rec = readRecord(mountpoint);
+        if (!info) {
+          removeRecord(mountpoint);
+          throw new FsError('EINVAL', `${mountpoint} is not mounted`, 1);
+        }
+        if (info.fstype !== 'fuse.famfs') throw new FsError('EINVAL', `${mountpoint} is not a famfs mount (${info.fstype})`, 1);
+        if (rec && alive(rec.pid)) {
+          await unmount(mountpoint);
+          if (!(await waitGone(rec.pid, DAEMON_EXIT_WAIT_MS))) process.kill(rec.pid, 'SIGKILL');
+        } else {
+          await recoverMount(mountpoint);
+        }
+        removeRecord(mountpoint);
+      }));
+}

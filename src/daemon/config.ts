@@ -1,0 +1,34 @@
+import { DEFAULT_FAMFS_ABI } from './famfs-abi.js';
+
+/** How the kernel may cache what the daemon says, upstream's `-c` choices. */
+export type CacheMode = 'always' | 'normal' | 'never';
+
+/** Entry and attribute timeouts (seconds) per cache mode when -t is not given: upstream's. */
+export const CACHE_TIMEOUTS: Readonly<Record<CacheMode, number>> = { always: 31536000, normal: 1, never: 0 };
+export const DEFAULT_CACHE: CacheMode = 'normal';
+/** How often a daemon looks for entries another process appended. */
+export const DEFAULT_FOLLOW_MS = 200;
+
+/** Everything `famfs mount` hands the daemon process. */
+export interface DaemonConfig {
+  device: string;
+  mountpoint: string;
+  /** The host this mount acts as (canonical UUID text). */
+  systemUuid: string;
+  cache: CacheMode;
+  /** Entry/attr timeout in seconds; defaults from the cache mode. */
+  timeout?: number;
+  followMs: number;
+  allowOther: boolean;
+  defaultPermissions: boolean;
+  /** famfs kernel ABI profile for GET_FMAP/GET_DAXDEV (see famfs-abi.ts). */
+  abi: string;
+  debug: boolean;
+}
+
+export function defaultConfig(device: string, mountpoint: string, systemUuid: string): DaemonConfig {
+  return {
+    device, mountpoint, systemUuid, cache: DEFAULT_CACHE, followMs: DEFAULT_FOLLOW_MS,
+    allowOther: true, defaultPermissions: true, abi: DEFAULT_FAMFS_ABI, debug: false,
+  };
+}

@@ -1,0 +1,376 @@
+import { constants as fsConstants } from 'node:fs';
+import { DeviceWindows } from '../device/windows.js';
+import { formatUuid } from '../format/uuid.js';
+import type { Famfs } from '../fs/famfs.js';
+import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
+import { resolveRange } from '../fs/resolve.js';
+import { FopenFlag, FileType, InitFlag } from '../fuse/abi.js';
+import { FuseError } from '../fuse/errors.js';
+import type {
+  AccessArgs, AttrReply, DirEntry, Entry, ExtensionOp, FileAttr, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
+  InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
+  RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
+} from '../fuse/filesystem.js';
+import { CACHE_TIMEOUTS, type DaemonConfig } from './config.js';
+import {
+  type FamfsAbiProfile, FAMFS_ABI_PROFILES, FMAP_FILE_TYPE, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn,
+  encodeDaxdevOut, encodeFmapMessage,
+} from './famfs-abi.js';
+import { META_DIR_INO, META_LOG_INO, META_SB_INO, type MetaFiles, makeMetaFiles } from './meta-files.js';
+
+/** statfs block size; the real unit of allocation is reported through f_frsize-independent counts. */
+const STATFS_BSIZE = 4096;
+const MAX_NAME = 255;
+const ST_BLOCK = 512;
+const WRITE_BITS = 0o222;
+/** A famfs kernel speaks minor 46; the layer caps it at the kernel's own. */
+const FAMFS_KERNEL_MINOR = 46;
+const XATTR_PREFIX = 'user.famfs.';
+/** open(2) access mode bits (O_ACCMODE), absent from Node's fs.constants. */
+const O_ACCMODE = 3;
+
+/**
+ * The famfs file system as FUSE serves it: the namespace replayed from the log, data served
+ * straight from the device's memory (READ replies are views of the mapping, written to the
+ * kernel in one writev), creation only on the master and only through the log, and the
+ * famfs GET_FMAP/GET_DAXDEV messages for kernels that resolve faults themselves.
+ */
+export class FamfsFuse implements Filesystem {
+  readonly extensions: readonly ExtensionOp[];
+  private readonly meta: MetaFiles;
+  private readonly windows: DeviceWindows;
+  private readonly profile: FamfsAbiProfile;
+  private readonly timeout: number;
+  private readonly stamp: Timespec;
+  private readonly handles = new Map<number, { node: FileNode; writable: boolean }>();
+  private nextFh = 1;
+  /** Children in listing order, per directory, extended as the log grows (entries are never removed). */
+  private readonly listings = new WeakMap<DirNode, FsNode[]>();
+  /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
+  famfsKernel = false;
+
+  constructor(private readonly fs: Famfs, private readonly config: DaemonConfig) {
+    const profile = FAMFS_ABI_PROFILES[config.abi];
+    if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
+    this.profile = profile;
+    this.meta = makeMetaFiles(fs.sb, fs.role, fs.ns.root);
+    this.windows = new DeviceWindows(fs.device, fs.role === 'master' && fs.device.writable);
+    this.timeout = config.timeout ?? CACHE_TIMEOUTS[config.cache];
+    const now = Date.now();
+    this.stamp = { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 };
+    this.extensions = [
+      { opcode: profile.getFmapOpcode, name: 'GET_FMAP', handle: (req, body) => this.getFmap(req, body) },
+      { opcode: profile.getDaxdevOpcode, name: 'GET_DAXDEV', handle: (req, body) => this.getDaxdev(req, body) },
+    ];
+  }
+
+  get isMaster(): boolean {
+    return this.fs.role === 'master';
+  }
+
+  init(offer: InitOffer): InitWants {
+    const offered = offer.flags;
+    let flags = 0n;
+    const dax = daxFmapMask(this.profile);
+    if ((offered & dax) !== 0n) {
+      this.famfsKernel = true;
+      flags |= dax;
+    }
+    if (this.config.cache === 'never') flags |= InitFlag.DIRECT_IO_ALLOW_MMAP;
+    return { flags, maxMinor: this.famfsKernel ? FAMFS_KERNEL_MINOR : undefined };
+  }
+
+  // ---- namespace ----
+
+  private node(ino: number): FsNode {
+    const n = ino === META_DIR_INO ? this.meta.dir
+      : ino === META_SB_INO ? this.meta.superblock
+        : ino === META_LOG_INO ? this.meta.log
+          : this.fs.ns.getIno(ino);
+    if (!n) throw new FuseError('ENOENT', `no inode ${ino}`);
+    return n;
+  }
+
+  private dir(ino: number): DirNode {
+    const n = this.node(ino);
+    if (n.kind !== 'dir') throw new FuseError('ENOTDIR');
+    return n;
+  }
+
+  private file(ino: number): FileNode {
+    const n = this.node(ino);
+    if (n.kind !== 'file') throw new FuseError('EISDIR');
+    return n;
+  }
+
+  private isMeta(n: FsNode): boolean {
+    return n.ino >= META_DIR_INO;
+  }
+
+  private child(parent: DirNode, name: string): FsNode | undefined {
+    if (parent.ino === ROOT_INO && name === this.meta.dir.name) return this.meta.dir;
+    return parent.children.get(name);
+  }
+
+  /** Catch up with the log: another process may have just created what is being looked for. */
+  refresh(): number {
+    return this.fs.refresh();
+  }
+
+  attr(n: FsNode): FileAttr {
+    const file = n.kind === 'file';
+    // A client may read but never write: its view shows no write bits.
+    const mode = this.isMaster || this.isMeta(n) ? n.mode : n.mode & ~WRITE_BITS;
+    return {
+      ino: n.ino,
+      mode: mode | (file ? FileType.S_IFREG : FileType.S_IFDIR),
+      size: file ? n.size : 0,
+      blocks: file ? Math.ceil(n.size / ST_BLOCK) : 0,
+      atime: this.stamp, mtime: this.stamp, ctime: this.stamp,
+      // 1 for directories: "link count unknown", which tools such as find understand.
+      nlink: 1,
+      uid: n.uid, gid: n.gid, blksize: STATFS_BSIZE,
+    };
+  }
+
+  private entry(n: FsNode): Entry {
+    return { nodeid: n.ino, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
+  }
+
+  lookup(_ctx: RequestContext, a: LookupArgs): Entry {
+    const parent = this.dir(a.parent);
+    let n = this.child(parent, a.name);
+    if (!n && this.refresh() > 0) n = this.child(parent, a.name);
+    if (!n) throw new FuseError('ENOENT');
+    return this.entry(n);
+  }
+
+  forget(): void {
+    // Node ids are inode numbers fixed by the log: nothing to release.
+  }
+
+  getattr(_ctx: RequestContext, a: GetattrArgs): AttrReply {
+    return { attr: this.attr(this.node(a.nodeid)), timeout: this.timeout };
+  }
+
+  /** famfs files have fixed sizes and logged owners: only harmless time updates are accepted. */
+  setattr(_ctx: RequestContext, a: SetattrArgs): AttrReply {
+    const n = this.node(a.nodeid);
+    if (!this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot change attributes');
+    if (a.size !== undefined) throw new FuseError('EINVAL', 'famfs files cannot be resized');
+    if (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined) throw new FuseError('EPERM', 'famfs modes and owners are fixed by the log');
+    return { attr: this.attr(n), timeout: this.timeout };
+  }
+
+  private listing(d: DirNode): FsNode[] {
+    let list = this.listings.get(d);
+    if (!list) {
+      list = d.ino === ROOT_INO ? [this.meta.dir] : [];
+      this.listings.set(d, list);
+    }
+    const logged = d.ino === ROOT_INO ? list.length - 1 : list.length;
+    if (logged < d.children.size) {
+      let i = 0;
+      for (const c of d.children.values()) if (i++ >= logged) list.push(c);
+    }
+    return list;
+  }
+
+  opendir(_ctx: RequestContext, a: OpenArgs): OpenReply {
+    this.dir(a.nodeid);
+    this.refresh();
+    return { fh: 0 };
+  }
+
+  /** Cookies: 1 is ".", 2 is "..", 3 + i is the i-th child; stable because nothing is removed. */
+  private *entriesFrom(d: DirNode, offset: number): Generator<[DirEntry, FsNode | null]> {
+    const dt = (n: FsNode): number => (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
+    if (offset < 1) yield [{ name: '.', ino: d.ino, type: dt(d), offset: 1 }, null];
+    if (offset < 2) yield [{ name: '..', ino: d.parent?.ino ?? d.ino, type: dt(d), offset: 2 }, null];
+    const list = this.listing(d);
+    for (let i = Math.max(0, offset - 2); i < list.length; i++) {
+      const c = list[i]!;
+      yield [{ name: c.name, ino: c.ino, type: dt(c), offset: i + 3 }, c];
+    }
+  }
+
+  readdir(_ctx: RequestContext, a: ReaddirArgs): void {
+    for (const [e] of this.entriesFrom(this.dir(a.nodeid), a.offset)) if (!a.sink.add(e)) break;
+  }
+
+  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): void {
+    for (const [e, n] of this.entriesFrom(this.dir(a.nodeid), a.offset)) if (!a.sink.add(e, n ? this.entry(n) : null)) break;
+  }
+
+  releasedir(): void {}
+
+  // ---- data ----
+
+  open(_ctx: RequestContext, a: OpenArgs): OpenReply {
+    const node = this.file(a.nodeid);
+    const acc = a.flags & O_ACCMODE;
+    const writable = acc === fsConstants.O_WRONLY || acc === fsConstants.O_RDWR;
+    if (writable && !this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot write');
+    if (writable && this.isMeta(node)) throw new FuseError('EPERM', 'famfs meta files are changed only through famfs commands');
+    if (a.flags & fsConstants.O_TRUNC) throw new FuseError('EINVAL', 'famfs files cannot be truncated');
+    const fh = this.nextFh++;
+    this.handles.set(fh, { node, writable });
+    let flags = 0;
+    if (this.config.cache === 'never') flags |= FopenFlag.DIRECT_IO;
+    if (this.config.cache === 'always') flags |= FopenFlag.KEEP_CACHE;
+    return { fh, flags };
+  }
+
+  release(_ctx: RequestContext, a: { fh: number }): void {
+    this.handles.delete(a.fh);
+  }
+
+  flush(): void {}
+
+  read(_ctx: RequestContext, a: ReadArgs): ReadReply {
+    const node = this.handles.get(a.fh)?.node ?? this.file(a.nodeid);
+    const out: Buffer[] = [];
+    for (const p of resolveRange(node.fmap, node.size, a.offset, a.size)) {
+      if (p.devIndex !== 0) throw new FuseError('EIO', `extent on device ${p.devIndex}, which this mount does not have`);
+      this.windows.views(p.offset, p.len, out);
+    }
+    return out;
+  }
+
+  write(_ctx: RequestContext, a: WriteArgs): number {
+    const h = this.handles.get(a.fh);
+    if (!h || !h.writable) throw new FuseError('EBADF');
+    const node = h.node;
+    if (a.offset + a.data.length > node.size) {
+      throw new FuseError('EFBIG', `write of ${a.data.length} bytes at ${a.offset} goes past the preallocated size ${node.size}`);
+    }
+    let src = 0;
+    for (const p of resolveRange(node.fmap, node.size, a.offset, a.data.length)) {
+      for (const v of this.windows.views(p.offset, p.len)) {
+        a.data.copy(v, 0, src, src + v.length);
+        src += v.length;
+      }
+    }
+    return src;
+  }
+
+  fsync(_ctx: RequestContext, a: FsyncArgs): void {
+    const node = this.file(a.nodeid);
+    for (const p of resolveRange(node.fmap, node.size, 0, node.size)) {
+      const m = this.fs.mapDevice(p.offset, p.len, false);
+      try {
+        m.flush();
+      } finally {
+        m.unmap();
+      }
+    }
+  }
+
+  statfs(_ctx: RequestContext, _a: NodeArgs): StatfsReply {
+    const r = this.fs.replay;
+    const total = r.bitmaps.reduce((s, b) => s + b.nbits, 0);
+    const free = r.bitmaps.reduce((s, b) => s + b.freeBits(), 0);
+    const unit = r.devices[0]!.size / Math.max(1, r.bitmaps[0]!.nbits);
+    const h = this.fs.logHeader();
+    const toBlocks = (units: number): number => Math.floor((units * unit) / STATFS_BSIZE);
+    return {
+      blocks: toBlocks(total), bfree: toBlocks(free), bavail: this.isMaster ? toBlocks(free) : 0,
+      files: h.lastIndex + 1, ffree: h.lastIndex + 1 - h.nextIndex, bsize: STATFS_BSIZE, namelen: MAX_NAME, frsize: STATFS_BSIZE,
+    };
+  }
+
+  access(ctx: RequestContext, a: AccessArgs): void {
+    const n = this.node(a.nodeid);
+    if ((a.mask & fsConstants.W_OK) && !this.isMaster) throw new FuseError('EROFS');
+    if (ctx.uid === 0) return;
+    const mode = this.attr(n).mode;
+    const shift = ctx.uid === n.uid ? 6 : ctx.gid === n.gid ? 3 : 0;
+    if (((mode >> shift) & a.mask & 0o7) !== (a.mask & 0o7)) throw new FuseError('EACCES');
+  }
+
+  // ---- creation (master only; always through the log) ----
+
+  mkdir(ctx: RequestContext, a: MkdirArgs): Entry {
+    if (!this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot create directories');
+    const parent = this.dir(a.parent);
+    if (this.isMeta(parent)) throw new FuseError('EPERM');
+    const path = pathOf(parent) ? `${pathOf(parent)}/${a.name}` : a.name;
+    const dir = this.fs.mkdir(path, { mode: a.mode & ~a.umask & 0o7777, uid: ctx.uid, gid: ctx.gid });
+    return this.entry(dir);
+  }
+
+  create(): never {
+    // A famfs file is allocated at creation and needs its size, which open(O_CREAT) cannot give.
+    throw new FuseError('EOPNOTSUPP', 'famfs files are created with `famfs creat -s <size>` or `famfs cp`');
+  }
+
+  mknod(): never {
+    throw new FuseError(this.isMaster ? 'EPERM' : 'EROFS');
+  }
+
+  unlink(): never {
+    throw new FuseError(this.isMaster ? 'EPERM' : 'EROFS', 'famfs has no delete');
+  }
+
+  rmdir(): never {
+    throw new FuseError(this.isMaster ? 'EPERM' : 'EROFS', 'famfs has no delete');
+  }
+
+  rename(): never {
+    throw new FuseError(this.isMaster ? 'EPERM' : 'EROFS', 'famfs has no rename');
+  }
+
+  symlink(): never {
+    throw new FuseError(this.isMaster ? 'EPERM' : 'EROFS');
+  }
+
+  link(): never {
+    throw new FuseError(this.isMaster ? 'EPERM' : 'EROFS');
+  }
+
+  // ---- diagnostics ----
+
+  private xattrs(n: FsNode): Record<string, string> {
+    const out: Record<string, string> = {
+      role: this.fs.role,
+      fs_uuid: formatUuid(this.fs.sb.uuid),
+      device: this.config.device,
+    };
+    if (n.kind === 'file') {
+      out.fmap = JSON.stringify(n.fmap);
+      out.size = String(n.size);
+    }
+    if (n.logIndex >= 0) out.log_index = String(n.logIndex);
+    return out;
+  }
+
+  getxattr(_ctx: RequestContext, a: GetxattrArgs): Buffer {
+    if (!a.name.startsWith(XATTR_PREFIX)) throw new FuseError('ENODATA');
+    const v = this.xattrs(this.node(a.nodeid))[a.name.slice(XATTR_PREFIX.length)];
+    if (v === undefined) throw new FuseError('ENODATA');
+    return Buffer.from(v);
+  }
+
+  listxattr(_ctx: RequestContext, a: NodeArgs): string[] {
+    return Object.keys(this.xattrs(this.node(a.nodeid))).map((k) => XATTR_PREFIX + k);
+  }
+
+  // ---- famfs kernels ----
+
+  private getFmap(req: RequestContext, body: Buffer): Buffer {
+    const node = this.file(req.nodeid);
+    const fileType = node.ino === META_SB_INO ? FMAP_FILE_TYPE.SUPERBLOCK : node.ino === META_LOG_INO ? FMAP_FILE_TYPE.LOG : FMAP_FILE_TYPE.REG;
+    const { bufferBytes } = decodeGetFmapIn(body);
+    return encodeFmapMessage(node.fmap, node.size, this.profile, fileType, bufferBytes ?? this.profile.fmapBufferBytes);
+  }
+
+  private getDaxdev(req: RequestContext, body: Buffer): Buffer {
+    const index = decodeGetDaxdevIn(req.nodeid, body, this.profile);
+    if (index !== 0) throw new FuseError('EINVAL', `no device with index ${index}`);
+    return encodeDaxdevOut(index, this.config.device);
+  }
+
+  close(): void {
+    this.windows.close();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The famfs daemon: one process per mount, started by `famfs mount`. argv[2] is its
+ * DaemonConfig as JSON. It reports "ok" or one error line on fd 3 (the status pipe `famfs
+ * mount` waits on), serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT.
+ */
+import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { Famfs } from '../fs/famfs.js';
+import { inoForLogIndex } from '../fs/namespace.js';
+import { parseUuid } from '../format/uuid.js';
+import { FuseServer } from '../fuse/serve.js';
+import type { DaemonConfig } from './config.js';
+import { FamfsFuse } from './famfs-fs.js';
+import { removeRecord, writeRecord } from './registry.js';
+
+const STATUS_FD = 3;
+
+function report(line: string): void {
+  try {
+    fstatSync(STATUS_FD);
+  } catch {
+    return; // started by hand, without a status pipe
+  }
+  try {
+    writeSync(STATUS_FD, `${line}\n`);
+    closeSync(STATUS_FD);
+  } catch {
+    // `famfs mount` gave up waiting; the log has the story.
+  }
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} famfs daemon[${process.pid}]: ${msg}\n`);
+}
+
+async function main(cfg: DaemonConfig): Promise<void> {
+  const fs = Famfs.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid) });
+  const ffs = new FamfsFuse(fs, cfg);
+  let server: FuseServer;
+  try {
+    server = await FuseServer.mount(ffs, cfg.mountpoint, {
+      fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
+      onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
+      trace: cfg.debug ? (line) => log(line) : undefined,
+    });
+  } catch (err) {
+    ffs.close();
+    fs.close();
+    throw err;
+  }
+  writeRecord({
+    mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
+    pid: process.pid, startedAt: new Date().toISOString(),
+  });
+  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
+
+  // Follow the log: entries other processes append show up without a manual logplay.
+  const follow = setInterval(() => {
+    const before = fs.replay.playedThrough;
+    try {
+      if (ffs.refresh() === 0) return;
+    } catch (err) {
+      log(`log follow: ${(err as Error).message}`);
+      return;
+    }
+    const parents = new Set<number>();
+    for (let i = before; i < fs.replay.playedThrough; i++) {
+      const n = fs.ns.getIno(inoForLogIndex(i));
+      if (n?.parent) parents.add(n.parent.ino);
+    }
+    for (const ino of parents) void server.session.notifyInvalInode(ino);
+  }, cfg.followMs);
+
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${why}: unmounting`);
+    server.unmount().catch((err: unknown) => log(`unmount: ${(err as Error).message}`));
+  };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+
+  report('ok');
+  const end = await server.closed;
+  clearInterval(follow);
+  removeRecord(server.mountpoint);
+  ffs.close();
+  fs.close();
+  log(`stopped (${end.reason}${end.error ? `: ${end.error.message}` : ''})`);
+  process.exit(0);
+}
+
+let cfg: DaemonConfig;
+try {
+  cfg = JSON.parse(process.argv[2] ?? '') as DaemonConfig;
+} catch {
+  process.stderr.write('usage: famfs-daemon <config json>\n');
+  process.exit(2);
+}
+main(cfg).catch((err: unknown) => {
+  const msg = (err as Error)?.message ?? String(err);
+  log(`failed: ${msg}`);
+  report(`error: ${msg}`);
+  process.exit(1);
+});

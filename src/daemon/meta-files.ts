@@ -1,0 +1,41 @@
+import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import type { Superblock } from '../format/superblock.js';
+import type { DirNode, FileNode } from '../fs/namespace.js';
+import { RESERVED_ROOT_NAME } from '../fs/paths.js';
+import type { Role } from '../fs/role.js';
+
+/**
+ * The `.meta` directory every famfs mount shows, as upstream: `.superblock` and `.log` are
+ * files whose extents are the superblock region and the log, so tools can read them like
+ * any file. They are not in the log; each mount makes them.
+ */
+export const META_DIR_NAME = RESERVED_ROOT_NAME;
+/** Inodes above any log slot (a log holds far fewer than 2^40 entries). */
+export const META_DIR_INO = 2 ** 40;
+export const META_SB_INO = META_DIR_INO + 1;
+export const META_LOG_INO = META_DIR_INO + 2;
+const META_DIR_MODE = 0o755;
+const SB_MODE = 0o444;
+const LOG_MODE_MASTER = 0o644;
+const LOG_MODE_CLIENT = 0o444;
+
+export interface MetaFiles {
+  dir: DirNode;
+  superblock: FileNode;
+  log: FileNode;
+}
+
+export function makeMetaFiles(sb: Superblock, role: Role, root: DirNode): MetaFiles {
+  const dir: DirNode = {
+    kind: 'dir', name: META_DIR_NAME, ino: META_DIR_INO, uid: 0, gid: 0, mode: META_DIR_MODE, parent: root, logIndex: -1, children: new Map(),
+  };
+  const file = (name: string, ino: number, mode: number, offset: number, len: number): FileNode => ({
+    kind: 'file', name, ino, uid: 0, gid: 0, mode, parent: dir, logIndex: -1, size: len, flags: 0,
+    fmap: { kind: 'simple', extents: [{ devIndex: 0, offset, len }] },
+  });
+  const superblock = file('.superblock', META_SB_INO, SB_MODE, 0, SUPERBLOCK_REGION_SIZE);
+  const log = file('.log', META_LOG_INO, role === 'master' ? LOG_MODE_MASTER : LOG_MODE_CLIENT, LOG_OFFSET, sb.logLen);
+  dir.children.set(superblock.name, superblock);
+  dir.children.set(log.name, log);
+  return { dir, superblock, log };
+}

@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '../src/daemon/config.js';
+import { FamfsFuse } from '../src/daemon/famfs-fs.js';
+import { readRecord } from '../src/daemon/registry.js';
+import { Famfs } from '../src/fs/famfs.js';
+import { mkfs } from '../src/fs/mkfs.js';
+import { resolveRange } from '../src/fs/resolve.js';
+import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { cleanupMounts, isMounted, mountFamfs, umountFamfs } from './helpers/mounts.js';
+
+after(() => {
+  cleanupMounts();
+  cleanupDevices();
+});
+
+/** Knuth's multiplicative hash constant: patterns where every word differs. */
+const GOLDEN = 2654435761;
+
+/** Deterministic content for file i, a few hundred KiB to a couple of MiB. */
+function contentOf(i: number): Buffer {
+  const n = 1 + ((i * 7919) % (2 * MiB));
+  const b = Buffer.alloc(n);
+  for (let o = 0; o + 4 <= n; o += 4) b.writeUInt32LE((Math.imul(o, GOLDEN) + i) >>> 0, o);
+  return b;
+}
+
+async function eventually(what: string, check: () => boolean, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`${what}: not within ${ms} ms`);
+}
+
+describe('famfs over FUSE: a master and a client mount', () => {
+  let dev = '';
+  let m = '';
+  let c = '';
+  const src = mkdtempSync('/tmp/famfs-test-src-');
+  const N = 200;
+
+  before(() => {
+    dev = emuDevice(8 * GiB, 'fuse');
+    mkfs(dev, { systemUuid: master });
+    m = mountFamfs(dev, MASTER_UUID);
+    c = mountFamfs(dev, CLIENT_UUID, ['--follow', '100']);
+  });
+  after(() => rmSync(src, { recursive: true, force: true }));
+
+  it('shell mkdir on the master appends to the log; creat and write; the client sees it all and every byte matches', async () => {
+    for (let d = 0; d < 10; d++) {
+      const r = spawnSync('mkdir', ['-p', join(m, 'tree', `d${d}`, 'sub')]);
+      assert.equal(r.status, 0, r.stderr?.toString());
+    }
+    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    try {
+      fs.withLog((s) => {
+        for (let i = 0; i < N; i++) s.creat(`tree/d${i % 10}/f${i}`, { size: contentOf(i).length });
+      });
+    } finally {
+      fs.close();
+    }
+    for (let i = 0; i < N; i++) {
+      const rel = join('tree', `d${i % 10}`, `f${i}`);
+      mkdirSync(join(src, 'tree', `d${i % 10}`), { recursive: true });
+      writeFileSync(join(src, rel), contentOf(i));
+      // Preallocated: open read-write without truncating, as any writer of a famfs file must.
+      writeFileSync(join(m, rel), contentOf(i), { flag: 'r+' });
+    }
+    await eventually('the client lists every file', () => {
+      try {
+        return readdirSync(join(c, 'tree'), { recursive: true }).filter((p) => String(p).includes('/f')).length === N;
+      } catch {
+        return false;
+      }
+    });
+    for (let d = 0; d < 10; d++) mkdirSync(join(src, 'tree', `d${d}`, 'sub'), { recursive: true });
+    for (const mnt of [m, c]) {
+      // One diff over the whole tree: every file's bytes, and no file missing or extra.
+      const r = spawnSync('diff', ['-r', join(src, 'tree'), join(mnt, 'tree')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `diff -r via ${mnt}: ${r.stdout}${r.stderr}`);
+    }
+    assert.ok(statSync(join(c, 'tree', 'd3', 'sub')).isDirectory());
+    assert.equal(statSync(join(c, 'tree', 'd3', 'f3')).mode & 0o222, 0, 'a client sees no write bits');
+    const py = spawnSync('python3', ['-c', `
+import mmap, sys
+for p in sys.argv[1:]:
+    with open(p, 'rb') as f:
+        data = f.read()
+        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        assert m[:] == data, p
+print('ok')`, ...[1, 50, 199].map((i) => join(c, 'tree', `d${i % 10}`, `f${i}`))], { encoding: 'utf8' });
+    assert.equal(py.stdout.trim(), 'ok', py.stderr);
+  });
+
+  it('the CLI takes mount paths: famfs creat/mkdir/getmap/fsck through the mount', () => {
+    assert.equal(famfs(['mkdir', join(m, 'cli')], MASTER_UUID).status, 0);
+    const r = famfs(['creat', '-s', '3m', join(m, 'cli', 'f')], MASTER_UUID);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(statSync(join(m, 'cli', 'f')).size, 3 * MiB);
+    const g = famfs(['getmap', '--json', join(c, 'cli', 'f')], CLIENT_UUID);
+    assert.equal(g.status, 0, g.stderr);
+    assert.equal((JSON.parse(g.stdout) as { size: number }[])[0]!.size, 3 * MiB);
+    const refused = famfs(['creat', '-s', '1m', join(c, 'cli', 'g')], CLIENT_UUID);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /client/);
+    const f = famfs(['fsck', c]);
+    assert.equal(f.status, 0, f.stderr);
+    assert.match(f.stdout, /role of this node: Client/);
+  });
+
+  it('refuses what famfs cannot do, with the right errors and no hang', () => {
+    const file = join(m, 'tree', 'd5', 'f5');
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r+');
+    try {
+      assert.throws(() => writeSync(fd, Buffer.alloc(10), 0, 10, size - 5), { code: 'EFBIG' });
+      const tail = Buffer.alloc(5);
+      readSync(fd, tail, 0, 5, size - 5);
+      assert.deepEqual(tail, contentOf(5).subarray(size - 5), 'nothing written');
+      assert.equal(readSync(fd, Buffer.alloc(10), 0, 10, size + 100), 0, 'read past EOF');
+    } finally {
+      closeSync(fd);
+    }
+    assert.throws(() => openSync(join(c, 'tree', 'd5', 'f5'), 'r+'), { code: 'EROFS' });
+    assert.throws(() => mkdirSync(join(c, 'nope')), { code: 'EROFS' });
+    assert.throws(() => writeFileSync(join(m, 'newfile'), 'x'), (e: NodeJS.ErrnoException) => e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP');
+    assert.throws(() => rmSync(file), { code: 'EPERM' });
+    assert.throws(() => openSync(join(m, '.meta', '.log'), 'r+'), { code: 'EPERM' });
+    // An operation the daemon does not implement at all answers ENOSYS/EOPNOTSUPP promptly.
+    const py = spawnSync('python3', ['-c', 'import os,sys\ntry:\n  os.setxattr(sys.argv[1], "user.x", b"1")\nexcept OSError as e:\n  print(e.errno)', file],
+      { encoding: 'utf8', timeout: 5000 });
+    assert.equal(py.error, undefined, 'no hang');
+    assert.ok(['38', '95'].includes(py.stdout.trim()), `errno ${py.stdout}`);
+  });
+
+  it('meta files and diagnostics xattrs, as upstream exposes them', () => {
+    assert.equal(statSync(join(c, '.meta', '.superblock')).size, 2 * MiB);
+    assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o644);
+    assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o444);
+    const sb = Buffer.alloc(8);
+    const fd = openSync(join(c, '.meta', '.superblock'), 'r');
+    readSync(fd, sb, 0, 8, 0);
+    closeSync(fd);
+    assert.equal(sb.readBigUInt64LE(0), 0x87b282ffn);
+    const py = spawnSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "user.famfs.role").decode())', join(c, 'tree')], { encoding: 'utf8' });
+    assert.equal(py.stdout.trim(), 'client');
+  });
+
+  it('a second mount by the same host is refused; a non-empty mount point and a device without famfs too', () => {
+    const again = famfs(['mount', dev, mkdtempSync('/tmp/famfs-test-mnt-')], MASTER_UUID);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /already mounted by this host/);
+    const full = mkdtempSync('/tmp/famfs-test-full-');
+    writeFileSync(join(full, 'x'), 'x');
+    const r1 = famfs(['mount', dev, full], 'aaaaaaaa-2222-3333-4444-555555555555');
+    assert.match(r1.stderr, /not an empty directory/);
+    rmSync(full, { recursive: true });
+    const blank = emuDevice(8 * GiB, 'blank');
+    const empty = mkdtempSync('/tmp/famfs-test-mnt-');
+    const r2 = famfs(['mount', blank, empty], MASTER_UUID);
+    assert.notEqual(r2.status, 0);
+    assert.match(r2.stderr, /bad magic/);
+    assert.equal(isMounted(empty), false);
+    rmSync(empty, { recursive: true });
+  });
+
+  it('a daemon killed with SIGKILL: famfs umount recovers the mount and the next mount works', () => {
+    const rec = readRecord(c);
+    assert.ok(rec, 'the mount is registered');
+    process.kill(rec.pid, 'SIGKILL');
+    assert.throws(() => readdirSync(c), (e: NodeJS.ErrnoException) => e.code === 'ENOTCONN' || e.code === 'ECONNABORTED');
+    const r = famfs(['umount', c]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(isMounted(c), false);
+    const r2 = famfs(['mount', dev, c], CLIENT_UUID);
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.ok(existsSync(join(c, 'tree', 'd1', 'f1')));
+    umountFamfs(c);
+    assert.equal(isMounted(c), false);
+  });
+});
+
+describe('famfs over FUSE: concurrent readers of an interleaved file', () => {
+  it('8 readers (read and mmap, random offsets) find no mismatch and no hang', async () => {
+    const seconds = Number(process.env.FAMFS_STRESS_SECONDS ?? 20);
+    const dev = emuDevice(16 * GiB, 'stress');
+    mkfs(dev, { systemUuid: master });
+    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const size = 64 * MiB + 12345;
+    try {
+      const { file } = fs.creat('striped', { size, interleave: { nbuckets: 8, nstrips: 4, chunkSize: 2 * MiB } });
+      assert.equal(file.fmap.kind, 'interleaved');
+      // The pattern goes straight into device memory at the resolved offsets: word w holds w * 2654435761.
+      for (const p of resolveRange(file.fmap, size, 0, size)) {
+        const map = fs.mapDevice(p.offset, p.len, true);
+        const fileOff = fileOffsetOf(file.fmap, p.offset, size);
+        for (let o = 0; o + 4 <= p.len; o += 4) map.buffer.writeUInt32LE(Math.imul((fileOff + o) / 4, GOLDEN) >>> 0, o);
+        map.flush();
+        map.unmap();
+      }
+    } finally {
+      fs.close();
+    }
+    const mnt = mountFamfs(dev, CLIENT_UUID, ['-c', 'never']);
+    const reader = `
+import mmap, os, random, struct, sys, time
+path, seed, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+rnd = random.Random(seed); size = os.stat(path).st_size; fd = os.open(path, os.O_RDONLY)
+m = mmap.mmap(fd, 0, prot=mmap.PROT_READ) if seed % 2 else None
+n = 0; end = time.time() + secs
+while time.time() < end:
+    off = rnd.randrange(0, size - 8) & ~3; ln = min(size - off, rnd.choice([4, 4096, 65536, 1 << 20]))
+    ln -= ln % 4
+    data = m[off:off + ln] if m else os.pread(fd, ln, off)
+    for i in range(0, len(data), 4 if ln <= 4096 else 4093 * 4):
+        w = (off + i) // 4
+        if struct.unpack_from('<I', data, i)[0] != (w * 2654435761) & 0xffffffff:
+            print('MISMATCH at', off + i); sys.exit(1)
+    n += 1
+print(n)`;
+    const runs = await Promise.all(Array.from({ length: 8 }, (_, k) => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const ch = spawn('python3', ['-c', reader, join(mnt, 'striped'), String(k), String(seconds)]);
+      let out = '';
+      ch.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      ch.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      const kill = setTimeout(() => ch.kill('SIGKILL'), (seconds + 30) * 1000);
+      ch.on('exit', (code) => { clearTimeout(kill); resolve({ code, out }); });
+    })));
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.out);
+      assert.ok(Number(r.out.trim()) > 0, r.out);
+    }
+    umountFamfs(mnt);
+  });
+
+  it('GET_FMAP: the daemon answers with the file map of the log, decoded from bytes', () => {
+    const dev = emuDevice(8 * GiB, 'fmap');
+    mkfs(dev, { systemUuid: master });
+    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    try {
+      const { file } = fs.creat('f', { size: 5 * MiB });
+      const ffs = new FamfsFuse(fs, defaultConfig(dev, '/nowhere', MASTER_UUID));
+      const op = ffs.extensions.find((e) => e.name === 'GET_FMAP')!;
+      assert.equal(op.opcode, 54);
+      const reply = op.handle({ unique: 1n, opcode: 54, nodeid: file.ino, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      assert.equal(reply.readUInt32LE(8), 1);
+      assert.equal(Number(reply.readBigUInt64LE(16)), 5 * MiB);
+      assert.equal(Number(reply.readBigUInt64LE(32 + 8)), (file.fmap.kind === 'simple' ? file.fmap.extents[0]!.offset : -1));
+      const dax = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!.handle({ unique: 2n, opcode: 55, nodeid: 0, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      assert.equal(dax.subarray(24, 24 + dev.length).toString(), dev);
+      ffs.close();
+    } finally {
+      fs.close();
+    }
+  });
+});
+
+/** The file offset held at device offset `devOff` (inverse of the interleave math, for writing a pattern). */
+function fileOffsetOf(fmap: import('../src/format/fmap.js').Fmap, devOff: number, size: number): number {
+  for (let o = 0; o < size; o += 2 * MiB) {
+    const [p] = resolveRange(fmap, size, o, 1);
+    if (p && devOff >= p.offset && devOff < p.offset + 2 * MiB) return o + (devOff - p.offset);
+  }
+  throw new Error('device offset not in the file');
+}
