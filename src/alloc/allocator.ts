@@ -83,6 +83,12 @@ export class Allocator {
     return { kind: 'interleaved', nstrips: p.nstrips, chunkSize: p.chunkSize, strips };
   }
 
+  /** Take memory chosen outside this allocator (a logged fmap), so later allocations avoid it. */
+  claim(fmap: Fmap): void {
+    const list = fmap.kind === 'simple' ? fmap.extents : fmap.strips;
+    for (const e of list) if (e.devIndex === this.devIndex) this.bitmap.markRange(e.offset, e.len);
+  }
+
   /** Give back what `allocate` took, when the entry could not be logged. */
   release(fmap: Fmap): void {
     const list = fmap.kind === 'simple' ? fmap.extents : fmap.strips;

@@ -3,8 +3,8 @@ import type { InterleaveParams } from '../alloc/interleave.js';
 import { type DeviceMapping, MemoryDevice } from '../device/device.js';
 import { FormatError, FsError, RoleError } from '../errors.js';
 import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
-import type { Fmap } from '../format/fmap.js';
-import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/fmap.js';
+import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
 import { type Superblock, decodeSuperblock } from '../format/superblock.js';
@@ -41,6 +41,17 @@ export interface CreatOptions {
   uid?: number;
   gid?: number;
   interleave?: InterleaveParams;
+}
+
+/** A file whose memory the caller chose: see LogSession.addFile. */
+export interface AddFileOptions {
+  size: number;
+  fmap: Fmap;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Allow the fmap to overlap memory other files own (famfs clone's deliberate cross-link). */
+  crossLink?: boolean;
 }
 
 /** The result of creat: the file, and whether this call created it. */
@@ -306,5 +317,59 @@ export class LogSession {
       throw err;
     }
     return { file: this.fs.ns.lookup(parts) as FileNode, created: true };
+  }
+
+  /**
+   * Allocate memory for a file of `size` bytes in this session without logging anything, so a
+   * multi-file operation can find out it does not fit before it creates any file. Memory handed
+   * out here is not offered again in the session; give it to addFile, or just end the session.
+   */
+  allocate(size: number, interleave?: InterleaveParams): Fmap {
+    return this.allocator.allocate(size, interleave);
+  }
+
+  /**
+   * Log a new file with the given memory (from allocate(), from another file for clone, or built
+   * by hand for a multi-extent file, which the allocator never makes). The fmap must cover the
+   * size, lie on the device past the metadata, and — unless crossLink — not overlap any logged file.
+   */
+  addFile(path: string, opts: AddFileOptions): FileNode {
+    const parts = splitPath(path);
+    const rel = toRelpath(parts);
+    if (this.fs.ns.lookup(parts)) throw new FsError('EEXIST', `'${rel}' already exists`);
+    const parent = this.fs.ns.lookup(parts.slice(0, -1));
+    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
+    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
+    if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FsError('EINVAL', `invalid file size ${opts.size}: famfs files are at least 1 byte`);
+    checkFmapShape(opts.fmap);
+    if (fmapCapacity(opts.fmap) < opts.size) {
+      throw new FsError('EINVAL', `'${rel}': the extents hold ${fmapCapacity(opts.fmap)} bytes, less than the size ${opts.size}`);
+    }
+    const metadataEnd = LOG_OFFSET + this.fs.sb.logLen;
+    for (const e of fmapExtents(opts.fmap)) {
+      const dev = this.replayer.devices[e.devIndex];
+      if (!dev) throw new FsError('EINVAL', `'${rel}': extent on unknown device ${e.devIndex}`);
+      if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`);
+      if (e.offset + e.len > dev.size) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`);
+      if (e.devIndex === 0 && e.offset < metadataEnd) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock and log`);
+      if (!opts.crossLink && this.overlapsLoggedFile(e.devIndex, e.offset, e.len)) {
+        throw new FsError('EEXIST', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} overlaps memory another file owns`);
+      }
+    }
+    const free = this.freeSlots();
+    if (free < 1) throw new LogFullError(1, free);
+    this.append({
+      type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
+      uid: opts.uid ?? effectiveUid(), gid: opts.gid ?? effectiveGid(), mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
+    });
+    // Whatever allocate() handed out stays taken; memory chosen elsewhere is taken now.
+    this.allocator.claim(opts.fmap);
+    return this.fs.ns.lookup(parts) as FileNode;
+  }
+
+  private overlapsLoggedFile(devIndex: number, offset: number, len: number): boolean {
+    const bitmap = this.replayer.bitmaps[devIndex]!;
+    for (let u = offset / ALLOC_UNIT; u < (offset + len) / ALLOC_UNIT; u++) if (bitmap.isSet(u)) return true;
+    return false;
   }
 }

@@ -1,15 +1,25 @@
+import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
-import { DEFAULT_FILE_MODE } from '../../fs/famfs.js';
+import { mapFile } from '../../api/file-mapping.js';
+import { randomizeFile } from '../../data/fill.js';
+import { FamfsError, UsageError } from '../../errors.js';
+import { DEFAULT_FILE_MODE, type Famfs } from '../../fs/famfs.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
+import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
+import { Progress } from '../progress.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 interface CreatOpts extends DeviceOption {
   size?: number; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean;
   nstrips?: number; nbuckets?: number; chunksize?: number;
+  randomize?: boolean; seed?: bigint; multi: MultiCreat[]; threadct?: number; quiet?: boolean;
 }
+
+/** Largest seed chosen for `-r` without `-S`: the generator uses 32 bits, and 0 means "none". */
+const MAX_CHOSEN_SEED = 0xffffffff;
 
 /** -N/-B/-C replace the whole interleave setting, unspecified fields 0, as upstream. */
 export function interleaveFrom(o: { nstrips?: number; nbuckets?: number; chunksize?: number }): InterleaveParams | undefined {
@@ -24,26 +34,97 @@ export function addInterleaveOptions(cmd: Command): Command {
     .option('-C, --chunksize <size>', 'interleave: chunk size (default 2M)', parseSize);
 }
 
+/** Fill a file with the test data for `seed` and flush it; prints upstream's line. */
+function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): void {
+  const m = mapFile(fs, rel, { writable: true });
+  try {
+    const bar = new Progress(`randomize ${file}`, m.size, { quiet });
+    randomizeFile(m, seed, (n) => bar.add(n));
+    bar.finish();
+    process.stdout.write(`randomized ${m.size} bytes: ${file}\n`);
+  } finally {
+    m.unmap();
+  }
+}
+
+/** upstream's multi-create: every file attempted, then (if all were created) every seeded one randomized. */
+function creatMulti(fs: Famfs, o: CreatOpts, rels: string[], mode: number): number {
+  let created = 0;
+  let errs = 0;
+  for (const [i, mc] of o.multi.entries()) {
+    try {
+      if (fs.creat(rels[i]!, { size: mc.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) }).created) created++;
+    } catch (err) {
+      if (!(err instanceof FamfsError)) throw err;
+      process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+      errs++;
+    }
+  }
+  process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
+  if (errs) return errs;
+  let randomized = 0;
+  for (const [i, mc] of o.multi.entries()) {
+    if (mc.seed === 0n) continue;
+    randomized++;
+    try {
+      randomizeOne(fs, rels[i]!, mc.file, mc.seed, !!o.quiet);
+    } catch (err) {
+      if (!(err instanceof FamfsError)) throw err;
+      process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+      errs++;
+    }
+  }
+  process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
+  return errs;
+}
+
 export function register(program: Command): void {
   addDeviceOption(addInterleaveOptions(program
     .command('creat')
-    .description('create and allocate a file (master only)')
-    .argument('<file>', 'famfs path')
+    .description('create and allocate a file (master only); -r fills it with test data that verify can check')
+    .argument('[file]', 'famfs path (not with -M)')
     .option('-s, --size <size>', 'file size (k/m/g suffixes); required for a new file', (t: string) => {
       const n = parseSize(t);
       if (n === 0) throw new InvalidArgumentError('a famfs file cannot be empty');
       return n;
     })
+    .option('-r, --randomize', 'fill the file with the seeded test-data stream (spec §6.7)')
+    .option('-S, --seed <n>', 'seed for -r (default: a random one, printed)', parseSeed)
+    .option('-M, --multi <file,size[,seed]>', 'create several files (repeatable); a non-zero seed randomizes',
+      (v: string, prev: MultiCreat[]) => [...prev, parseMultiCreat(v)], [] as MultiCreat[])
+    .option('-t, --threadct <n>', 'accepted for compatibility; randomizing runs on one thread', parseThreads)
     .option('-m, --mode <octal>', 'mode (default 0644, less the umask)', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: effective uid)', parseUint)
     .option('-g, --gid <gid>', 'group (default: effective gid)', parseUint)
+    .option('-q, --quiet', 'no progress bar')
     .option('-v, --verbose', 'print the allocation')
     .option('--json', 'print the file as JSON')))
-    .action((file: string, o: CreatOpts) =>
-      runCommand('famfs creat', () => withTarget([file], o, { writable: true }, (fs, [rel]) => {
-        const mode = o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
-        const { file: node, created } = fs.creat(rel!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
-        if (o.json) printJson({ path: file, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
-        else if (o.verbose) process.stdout.write(`famfs creat: ${created ? 'created' : 'exists'} ${file} (${node.size} bytes)\n`);
-      })));
+    .action((file: string | undefined, o: CreatOpts) =>
+      runCommand('famfs creat', () => {
+        if (o.seed !== undefined && !o.randomize) throw new UsageError('seed (-S) without randomize (-r)');
+        if (o.multi.length > 0 && (file !== undefined || o.seed !== undefined || o.size !== undefined)) {
+          throw new UsageError('-M (multi) cannot be combined with a file name, -s or -S');
+        }
+        if (o.multi.length === 0 && file === undefined) throw new UsageError('must specify a file name (or -M)');
+        const paths = o.multi.length > 0 ? o.multi.map((mc) => mc.file) : [file!];
+        return withTarget(paths, o, { writable: true }, (fs, rels) => {
+          const mode = o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
+          if (o.multi.length > 0) return creatMulti(fs, o, rels, mode);
+          const path = file!;
+          const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
+          if (o.json) printJson({ path, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
+          else if (o.verbose) process.stdout.write(`famfs creat: ${created ? 'created' : 'exists'} ${path} (${node.size} bytes)\n`);
+          if (!o.randomize) return 0;
+          let seed = o.seed;
+          if (seed === undefined) {
+            seed = BigInt(randomInt(1, MAX_CHOSEN_SEED));
+            process.stdout.write(`famfs creat: seed ${seed}\n`);
+          } else if (seed === 0n) {
+            // upstream: seed 0 means "don't randomize".
+            return 0;
+          }
+          randomizeOne(fs, rels[0]!, path, seed, !!o.quiet);
+          return 0;
+        });
+      }));
 }

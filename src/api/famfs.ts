@@ -1,0 +1,217 @@
+import type { Readable, Writable } from 'node:stream';
+import type { InterleaveParams } from '../alloc/interleave.js';
+import type { Fmap } from '../format/fmap.js';
+import { ALLOC_UNIT } from '../format/layout.js';
+import { parseUuid } from '../format/uuid.js';
+import { Famfs as CoreFamfs } from '../fs/famfs.js';
+import { type FsNode, pathOf } from '../fs/namespace.js';
+import type { Role } from '../fs/role.js';
+import { type FileMapping, type MapOptions, fileAt, mapFile } from './file-mapping.js';
+import { type MapPiece, filePieces } from './pieces.js';
+import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from './streams.js';
+
+export interface OpenOptions {
+  /**
+   * This host's identity, which decides the role: the master is the host whose system UUID the
+   * superblock records; every other host is a client. Default: $FAMFS_SYSTEM_UUID, else
+   * /opt/famfs/system_uuid.
+   */
+  systemUuid?: string | Buffer;
+  /** Open read-only even on the master (no creation, no writable mappings). Default false. */
+  readOnly?: boolean;
+}
+
+export interface MkdirOptions {
+  /** Permission bits; default 0755. */
+  mode?: number;
+  /** Default: the effective uid. */
+  uid?: number;
+  /** Default: the effective gid. */
+  gid?: number;
+  /** Create missing parents (one log entry each) and accept an existing directory, like mkdir -p. */
+  parents?: boolean;
+}
+
+export interface CreatOptions {
+  /** Bytes; required for a new file, and must match (or be omitted) for an existing one. */
+  size?: number;
+  /** Permission bits; default 0644. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Stripe the file across buckets of the device (spec §4.3) instead of one contiguous extent. */
+  interleave?: InterleaveParams;
+}
+
+export type NodeKind = 'file' | 'dir';
+
+/** What stat() reports of a file or directory. */
+export interface FamfsStat {
+  /** Path from the root of the file system, without a leading '/' ('' for the root). */
+  path: string;
+  name: string;
+  kind: NodeKind;
+  /** Stable for the life of the file system (derived from the log slot). */
+  ino: number;
+  /** Permission bits only. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bytes; 0 for a directory. */
+  size: number;
+}
+
+export interface DirEntry {
+  name: string;
+  kind: NodeKind;
+  ino: number;
+}
+
+/** A file's memory: the on-media fmap and, derived from it, the device ranges in file order. */
+export interface FileMap {
+  path: string;
+  size: number;
+  fmap: Fmap;
+  /** Device ranges holding file bytes [0, size), in file order (spec §3 math). */
+  pieces: MapPiece[];
+}
+
+/** Space and log use of the file system. */
+export interface FsUsage {
+  /** Bytes of the device the allocator manages. */
+  size: number;
+  /** Bytes allocated, including the superblock and log. */
+  allocated: number;
+  free: number;
+  logSlots: number;
+  logSlotsFree: number;
+  /** Allocation collisions (cross-linked files); 0 on a healthy file system. */
+  collisions: number;
+}
+
+/**
+ * A famfs file system, opened through its memory device. The master (the host the superblock names)
+ * creates directories and files; every host reads the namespace the log describes and maps files
+ * straight into memory with map(). Call close() when done: it unmaps every mapping still live.
+ */
+export class Famfs {
+  readonly #core: CoreFamfs;
+
+  private constructor(core: CoreFamfs) {
+    this.#core = core;
+  }
+
+  /** Open the file system on `device` (a DAX device, pmem device or emulated-device file). */
+  static open(device: string, opts: OpenOptions = {}): Famfs {
+    const systemUuid = typeof opts.systemUuid === 'string' ? parseUuid(opts.systemUuid) : opts.systemUuid;
+    return new Famfs(CoreFamfs.open(device, { writable: !opts.readOnly, ...(systemUuid ? { systemUuid } : {}) }));
+  }
+
+  get role(): Role {
+    return this.#core.role;
+  }
+
+  /** The file system UUID. */
+  get uuid(): string {
+    return this.#core.uuid;
+  }
+
+  /** The device path it was opened by. */
+  get device(): string {
+    return this.#core.device.path;
+  }
+
+  /** Play log entries appended since the last look (by the master, possibly on another host); returns how many. */
+  refresh(): number {
+    return this.#core.refresh();
+  }
+
+  stat(path: string): FamfsStat {
+    this.#core.refresh();
+    return statOf(this.#core.stat(path));
+  }
+
+  exists(path: string): boolean {
+    this.#core.refresh();
+    return this.#core.lookup(path) !== undefined;
+  }
+
+  readdir(path: string): DirEntry[] {
+    this.#core.refresh();
+    return this.#core.readdir(path).map((n) => ({ name: n.name, kind: n.kind, ino: n.ino }));
+  }
+
+  getmap(path: string): FileMap {
+    const node = fileAt(this.#core, path);
+    return { path: pathOf(node), size: node.size, fmap: node.fmap, pieces: filePieces(node.fmap, node.size) };
+  }
+
+  /** Create a directory (master only). */
+  mkdir(path: string, opts: MkdirOptions = {}): FamfsStat {
+    return statOf(this.#core.mkdir(path, opts));
+  }
+
+  /**
+   * Create and allocate a file (master only). An existing file of the same size (or with size
+   * omitted) is returned as it is; a different size is EEXIST. Contents are whatever the memory held.
+   */
+  creat(path: string, opts: CreatOptions): FamfsStat {
+    return statOf(this.#core.creat(path, opts).file);
+  }
+
+  /**
+   * Map a file into this process: `buffer` is the device memory itself, all extents (or interleaved
+   * chunks) shown in file order as one range. Writable only on the master. A file over 4 GiB, or one
+   * needing more kernel mappings than vm.max_map_count allows, comes back in `segments` instead.
+   */
+  map(path: string, opts: MapOptions = {}): FileMapping {
+    return mapFile(this.#core, path, opts);
+  }
+
+  /** Read a file as a stream; the mapping behind it is released when the stream closes. */
+  createReadStream(path: string, opts: ReadStreamOptions = {}): Readable {
+    const m = mapFile(this.#core, path);
+    try {
+      return mappingReadStream(m, opts, { onClose: () => m.unmap() });
+    } catch (err) {
+      m.unmap();
+      throw err;
+    }
+  }
+
+  /** Write a file (master only) as a stream; it is flushed and unmapped when the stream finishes. */
+  createWriteStream(path: string, opts: WriteStreamOptions = {}): Writable {
+    const m = mapFile(this.#core, path, { writable: true });
+    try {
+      return mappingWriteStream(m, opts, { onClose: () => m.unmap() });
+    } catch (err) {
+      m.unmap();
+      throw err;
+    }
+  }
+
+  usage(): FsUsage {
+    this.#core.refresh();
+    const r = this.#core.replay;
+    const h = this.#core.logHeader();
+    const size = r.bitmaps.reduce((s, b) => s + b.nbits * ALLOC_UNIT, 0);
+    const allocated = r.bitmaps.reduce((s, b) => s + b.allocatedBits * ALLOC_UNIT, 0);
+    return {
+      size, allocated, free: size - allocated,
+      logSlots: h.lastIndex + 1, logSlotsFree: h.lastIndex + 1 - h.nextIndex,
+      collisions: r.collisions(),
+    };
+  }
+
+  /** Unmaps every mapping still live and closes the device. Idempotent. */
+  close(): void {
+    this.#core.close();
+  }
+}
+
+function statOf(n: FsNode): FamfsStat {
+  return {
+    path: pathOf(n), name: n.name, kind: n.kind, ino: n.ino, mode: n.mode, uid: n.uid, gid: n.gid,
+    size: n.kind === 'file' ? n.size : 0,
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * famfs for Node applications: open a file system by its memory device, create directories and
+ * files (on the master), and map files straight into memory on any host.
+ *
+ * @example
+ * ```ts
+ * import { Famfs } from 'famfs-ts';
+ * const fs = Famfs.open('/dev/dax0.0');
+ * const m = fs.map('data/table', { writable: fs.role === 'master' });
+ * m.buffer.readUInt32LE(0);
+ * m.unmap();
+ * fs.close();
+ * ```
+ */
+export { Famfs } from './famfs.js';
+export type { CreatOptions, DirEntry, FamfsStat, FileMap, FsUsage, MkdirOptions, NodeKind, OpenOptions } from './famfs.js';
+export { FileMapping } from './file-mapping.js';
+export type { FileSegment, MapLimitOverrides, MapOptions } from './file-mapping.js';
+export { MapLimitError, ReadOnlyMappingError } from './errors.js';
+export type { MapLimit } from './errors.js';
+export type { MapPiece } from './pieces.js';
+export type { ReadStreamOptions, WriteStreamOptions } from './streams.js';
+export { DeviceError, FamfsError, FormatError, FsError, RoleError } from '../errors.js';
+export type { ErrnoName } from '../errors.js';
+export type { InterleaveParams } from '../alloc/interleave.js';
+export type { Fmap, InterleavedFmap, SimpleExtent, SimpleFmap } from '../format/fmap.js';
+export type { Role } from '../fs/role.js';
+export { randomizeBuffer, verifyBuffer, TestDataStream } from '../data/prng.js';
+export type { Seed } from '../data/prng.js';

@@ -1,0 +1,116 @@
+import type { DeviceExtent } from '../device/device.js';
+import type { MapLimit } from './errors.js';
+import type { MapPiece } from './pieces.js';
+
+/**
+ * How a file's pieces become kernel mappings. Pure arithmetic, so the fallbacks can be tested
+ * without 4 GiB files or a process near vm.max_map_count.
+ *
+ * - Composed: the pieces, in file order, are laid back to back in windows of at most
+ *   maxBufferBytes (MemoryDevice.mapExtents: one reservation, one MAP_FIXED mapping per piece). One
+ *   window means one contiguous Buffer. Costs one VMA per piece.
+ * - By device run: the device ranges the file uses are each mapped once, in place, and the file's
+ *   pieces become views into them. Costs one VMA per run (window), however many chunks an
+ *   interleaved file has; but the file is no longer one range of addresses.
+ */
+
+/** One Buffer's worth of device ranges, shown back to back. */
+export interface PlannedWindow {
+  extents: DeviceExtent[];
+  length: number;
+}
+
+/** A file range that is contiguous inside one window. */
+export interface PlannedSegment {
+  fileOffset: number;
+  length: number;
+  window: number;
+  /** Offset of the segment inside its window. */
+  at: number;
+}
+
+export interface MapPlan {
+  windows: PlannedWindow[];
+  segments: PlannedSegment[];
+  /** Kernel mappings the plan creates. */
+  vmas: number;
+  /** Why the file is not one segment; undefined when it is. */
+  limit?: MapLimit;
+}
+
+/** Pieces laid end to end in file order, cut into windows of at most maxBufferBytes. */
+export function planComposed(pieces: readonly MapPiece[], maxBufferBytes: number): MapPlan {
+  const windows: PlannedWindow[] = [];
+  const segments: PlannedSegment[] = [];
+  let current: PlannedWindow | null = null;
+  let vmas = 0;
+  for (const p of pieces) {
+    let done = 0;
+    while (done < p.length) {
+      if (current === null || current.length === maxBufferBytes) {
+        current = { extents: [], length: 0 };
+        windows.push(current);
+        segments.push({ fileOffset: p.fileOffset + done, length: 0, window: windows.length - 1, at: 0 });
+      }
+      const n = Math.min(p.length - done, maxBufferBytes - current.length);
+      current.extents.push({ offset: p.devOffset + done, length: n });
+      current.length += n;
+      segments[segments.length - 1]!.length += n;
+      vmas++;
+      done += n;
+    }
+  }
+  return { windows, segments, vmas, ...(windows.length > 1 ? { limit: 'buffer-size' as const } : {}) };
+}
+
+/**
+ * The device ranges the pieces cover, merged and each cut into windows of at most maxBufferBytes;
+ * the pieces, in file order, become segments inside them.
+ */
+export function planByDeviceRun(pieces: readonly MapPiece[], maxBufferBytes: number): MapPlan {
+  const sorted = [...pieces].sort((a, b) => a.devOffset - b.devOffset);
+  const runs: DeviceExtent[] = [];
+  for (const p of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && p.devOffset <= last.offset + last.length) {
+      last.length = Math.max(last.length, p.devOffset + p.length - last.offset);
+    } else {
+      runs.push({ offset: p.devOffset, length: p.length });
+    }
+  }
+  const windows: PlannedWindow[] = [];
+  for (const r of runs) {
+    for (let done = 0; done < r.length; done += maxBufferBytes) {
+      const length = Math.min(maxBufferBytes, r.length - done);
+      windows.push({ extents: [{ offset: r.offset + done, length }], length });
+    }
+  }
+  const segments: PlannedSegment[] = [];
+  for (const p of pieces) {
+    let done = 0;
+    while (done < p.length) {
+      const dev = p.devOffset + done;
+      const w = windowHolding(windows, dev);
+      const win = windows[w]!;
+      const at = dev - win.extents[0]!.offset;
+      const n = Math.min(p.length - done, win.length - at);
+      const prev = segments[segments.length - 1];
+      if (prev && prev.window === w && prev.at + prev.length === at) prev.length += n;
+      else segments.push({ fileOffset: p.fileOffset + done, length: n, window: w, at });
+      done += n;
+    }
+  }
+  return { windows, segments, vmas: windows.length, ...(segments.length > 1 ? { limit: 'max-map-count' as const } : {}) };
+}
+
+/** Binary search: the window whose single extent holds device offset `dev`. */
+function windowHolding(windows: readonly PlannedWindow[], dev: number): number {
+  let lo = 0;
+  let hi = windows.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (windows[mid]!.extents[0]!.offset <= dev) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

@@ -1,0 +1,197 @@
+import { closeSync, openSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { InterleaveParams } from '../../alloc/interleave.js';
+import { mapFile } from '../../api/file-mapping.js';
+import { compareWithMapping, copyIntoMapping } from '../../data/copy.js';
+import { FamfsError, FsError, UsageError } from '../../errors.js';
+import type { Fmap } from '../../format/fmap.js';
+import { ALLOC_UNIT, roundUp } from '../../format/layout.js';
+import type { Famfs, LogSession } from '../../fs/famfs.js';
+import { LogFullError } from '../../fs/log-writer.js';
+import { parseOctalMode, parseUint } from '../args.js';
+import { type CopyPlan, cpAbort, planCopy } from '../cp-plan.js';
+import { parseThreads } from '../data-args.js';
+import { Progress } from '../progress.js';
+import { runCommand } from '../run.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
+import { addInterleaveOptions, interleaveFrom } from './creat.js';
+
+interface CpOpts extends DeviceOption {
+  recursive?: boolean; threadct?: number; compare?: boolean; mode?: number; uid?: number; gid?: number;
+  verbose?: boolean; quiet?: boolean; nstrips?: number; nbuckets?: number; chunksize?: number;
+}
+
+/** upstream: any per-file failure makes the exit status 1. */
+const EXIT_SOME_FAILED = 1;
+
+/** Memory a new file of `size` bytes takes (spec §4.2, §4.3), for the up-front space check. */
+function allocationBytes(size: number, ip: InterleaveParams | undefined): number {
+  if (!ip || size < ip.chunkSize) return roundUp(size, ALLOC_UNIT);
+  const stripe = ip.nstrips * ip.chunkSize;
+  return Math.ceil(roundUp(size, ALLOC_UNIT) / stripe) * stripe;
+}
+
+function isFailure(err: unknown): err is Error {
+  return err instanceof FamfsError || (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string');
+}
+
+/** How to print a famfs destination: under the path the user gave, as upstream prints it. */
+function displayer(destArg: string, destRel: string): (dest: string) => string {
+  const base = destRel.split('/').filter((c) => c !== '').join('/');
+  const shown = destArg.replace(/\/+$/, '');
+  return (dest) => (dest.startsWith(base) ? `${shown}${dest.slice(base.length)}` : dest);
+}
+
+/**
+ * Create every missing directory and file of the plan under one log lock. Every allocation is made
+ * first, so a copy that does not fit fails here with nothing logged.
+ */
+function createAll(fs: Famfs, s: LogSession, plan: CopyPlan, o: CpOpts): void {
+  const umask = process.umask();
+  const modeFor = (srcMode: number): number => {
+    const m = (o.mode ?? 0) & ~umask;
+    return m === 0 ? srcMode : m;
+  };
+  const uid = o.uid ?? process.getuid?.() ?? 0;
+  const gid = o.gid ?? process.getgid?.() ?? 0;
+  const ip = interleaveFrom(o);
+  const dirs = plan.dirs.filter((d) => !d.exists);
+  const files = plan.files.filter((f) => f.existingSize === undefined);
+  {
+    const slots = s.freeSlots();
+    if (slots < dirs.length + files.length) throw new LogFullError(dirs.length + files.length, slots);
+    const need = files.reduce((sum, f) => sum + allocationBytes(f.size, ip), 0);
+    const bitmap = fs.replay.bitmaps[0]!;
+    const free = bitmap.freeBits() * ALLOC_UNIT;
+    if (need > free) {
+      throw new FsError('ENOSPC', `not enough space: ${files.length} new files need ${need} bytes, ${free} bytes are free; nothing was copied`);
+    }
+    const fmaps: Fmap[] = [];
+    for (const f of files) {
+      try {
+        fmaps.push(s.allocate(f.size, ip));
+      } catch (err) {
+        if (err instanceof FamfsError) throw new FsError(err.code, `no room for ${f.dest} (${f.size} bytes): ${err.message}; nothing was copied`);
+        throw err;
+      }
+    }
+    for (const d of dirs) s.mkdir(d.dest, { mode: modeFor(d.srcMode), uid, gid });
+    files.forEach((f, i) => s.addFile(f.dest, { size: f.size, fmap: fmaps[i]!, mode: modeFor(f.srcMode), uid, gid }));
+    if (o.verbose) {
+      process.stdout.write(`famfs cp: created ${dirs.length} directories and ${files.length} files (${need} bytes allocated); `
+        + `${plan.files.length - files.length} existing files of the right size reused\n`);
+    }
+  }
+}
+
+function copy(fs: Famfs, sources: string[], destArg: string, destRel: string, o: CpOpts): number {
+  // Plan under the log lock too, so what it found is still true when the entries are appended.
+  const plan = fs.withLog((s) => {
+    const p = planCopy(fs, sources, destRel, !!o.recursive);
+    if (p.conflicts.length > 0) throw cpAbort(`${p.conflicts.join('; ')}; nothing was copied`);
+    for (const f of p.files) {
+      if (f.existingSize !== undefined && f.existingSize !== f.size) {
+        throw cpAbort(`${f.dest} exists with size ${f.existingSize}, not the ${f.size} bytes of ${f.src} (famfs cp only reuses a destination of the same size); nothing was copied`);
+      }
+    }
+    createAll(fs, s, p, o);
+    return p;
+  });
+  let errs = 0;
+  for (const s of plan.skipped) {
+    process.stderr.write(`famfs cp: ${s}\n`);
+    errs++;
+  }
+  const show = displayer(destArg, destRel);
+  const bar = new Progress('famfs cp', plan.files.reduce((s, f) => s + f.size, 0), { quiet: !!o.quiet });
+  for (const f of plan.files) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(f.src, 'r');
+      const m = mapFile(fs, f.dest, { writable: true });
+      try {
+        copyIntoMapping(fd, f.src, m, (n) => bar.add(n));
+        m.flush();
+      } finally {
+        m.unmap();
+      }
+      bar.log(`famfs cp: 100%: ${show(f.dest)}`);
+    } catch (err) {
+      if (!isFailure(err)) throw err;
+      bar.clear();
+      process.stderr.write(`famfs cp: ${f.src}: ${err.message}\n`);
+      errs++;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  bar.finish();
+  return errs ? EXIT_SOME_FAILED : 0;
+}
+
+/** -c: compare each source with its destination instead of copying. */
+function compare(fs: Famfs, sources: string[], destArg: string, destRel: string, o: CpOpts): number {
+  const plan = planCopy(fs, sources, destRel, !!o.recursive);
+  const show = displayer(destArg, destRel);
+  let errs = 0;
+  for (const s of [...plan.skipped, ...plan.conflicts]) {
+    process.stderr.write(`famfs cp: ${s}\n`);
+    errs++;
+  }
+  const bar = new Progress('famfs cp -c', plan.files.reduce((s, f) => s + f.size, 0), { quiet: !!o.quiet });
+  for (const f of plan.files) {
+    if (f.existingSize !== f.size) {
+      process.stderr.write(`famfs cp: compare fail: ${show(f.dest)} ${f.existingSize === undefined ? 'does not exist' : `is ${f.existingSize} bytes, ${f.src} is ${f.size}`}\n`);
+      errs++;
+      continue;
+    }
+    let fd: number | undefined;
+    try {
+      fd = openSync(f.src, 'r');
+      const m = mapFile(fs, f.dest);
+      try {
+        const at = compareWithMapping(fd, m, (n) => bar.add(n));
+        if (at >= 0) {
+          bar.clear();
+          process.stderr.write(`famfs cp: compare fail: ${show(f.dest)} differs from ${f.src} at offset ${at}\n`);
+          errs++;
+        } else {
+          bar.log(`famfs cp: compare ok: ${show(f.dest)}`);
+        }
+      } finally {
+        m.unmap();
+      }
+    } catch (err) {
+      if (!isFailure(err)) throw err;
+      process.stderr.write(`famfs cp: ${f.src}: ${err.message}\n`);
+      errs++;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  bar.finish();
+  return errs ? EXIT_SOME_FAILED : 0;
+}
+
+export function register(program: Command): void {
+  addDeviceOption(addInterleaveOptions(program
+    .command('cp')
+    .description('copy host files (and, with -r, directories) into famfs (master only); restartable: a destination of the same size is reused')
+    .argument('<paths...>', 'sources on the host, then the famfs destination')
+    .option('-r, --recursive', 'copy directories')
+    .option('-t, --threadct <n>', 'accepted for compatibility; files are copied on one thread', parseThreads)
+    .option('-c, --compare', 'compare sources with their destinations instead of copying')
+    .option('-m, --mode <octal>', 'mode of new files and directories (default: the source\'s)', parseOctalMode)
+    .option('-u, --uid <uid>', 'owner (default: real uid)', parseUint)
+    .option('-g, --gid <gid>', 'group (default: real gid)', parseUint)
+    .option('-q, --quiet', 'no progress bar')
+    .option('-v, --verbose', 'say what was created')))
+    .action((paths: string[], o: CpOpts) =>
+      runCommand('famfs cp', () => {
+        if (paths.length < 2) throw new UsageError('source and dest args required');
+        const sources = paths.slice(0, -1);
+        const dest = paths[paths.length - 1]!;
+        return withTarget([dest], o, { writable: !o.compare }, (fs, [rel]) =>
+          (o.compare ? compare(fs, sources, dest, rel!, o) : copy(fs, sources, dest, rel!, o)));
+      }));
+}

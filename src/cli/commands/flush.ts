@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { mapFile } from '../../api/file-mapping.js';
+import { FamfsError } from '../../errors.js';
+import type { Famfs } from '../../fs/famfs.js';
+import { runCommand } from '../run.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
+
+/** upstream's per-file results (famfs_flush_file); the command exits with how many failed. */
+const FLUSH_NOT_FOUND = 3;
+const FLUSH_NOT_REGULAR = 2;
+const FLUSH_MAP_FAILED = 1;
+const MAX_EXIT = 127;
+
+function flushOne(fs: Famfs, rel: string, file: string, verbose: number): number {
+  fs.refresh();
+  const node = fs.lookup(rel);
+  if (!node) {
+    process.stderr.write(`famfs flush: file not found (${file})\n`);
+    return FLUSH_NOT_FOUND;
+  }
+  if (node.kind !== 'file') {
+    if (verbose) process.stderr.write(`famfs flush: not a regular file: (${file})\n`);
+    return FLUSH_NOT_REGULAR;
+  }
+  try {
+    const m = mapFile(fs, rel);
+    try {
+      if (verbose) process.stdout.write(`famfs flush: flushing: ${file}\n`);
+      // The caller may need either direction, so both: write back (this host wrote), then drop
+      // (another host wrote).
+      m.flush();
+      m.invalidate();
+    } finally {
+      m.unmap();
+    }
+    return 0;
+  } catch (err) {
+    if (!(err instanceof FamfsError)) throw err;
+    process.stderr.write(`famfs flush: ${file}: ${err.message}\n`);
+    return FLUSH_MAP_FAILED;
+  }
+}
+
+export function register(program: Command): void {
+  addDeviceOption(program
+    .command('flush')
+    .description('write back and invalidate the CPU caches over whole files (for memory that is not cache-coherent across hosts)')
+    .argument('<file...>', 'famfs files')
+    .option('-v, --verbose', 'say what is flushed (repeatable)', (_v: string, prev: number) => prev + 1, 0))
+    .action((files: string[], o: DeviceOption & { verbose: number }) =>
+      runCommand('famfs flush', () => withTarget(files, o, { writable: false }, (fs, rels) => {
+        let errs = 0;
+        for (const [i, f] of files.entries()) if (flushOne(fs, rels[i]!, f, o.verbose) !== 0) errs++;
+        if (errs) process.stdout.write(`do_famfs_cli_flush: ${errs} errors were detected\n`);
+        return Math.min(errs, MAX_EXIT);
+      })));
+}

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { mapFile } from '../../api/file-mapping.js';
+import { verifyFile } from '../../data/fill.js';
+import { FamfsError, UsageError } from '../../errors.js';
+import type { Famfs } from '../../fs/famfs.js';
+import { type MultiVerify, parseMultiVerify, parseSeed, parseThreads } from '../data-args.js';
+import { Progress } from '../progress.js';
+import { runCommand } from '../run.js';
+import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
+
+interface VerifyOpts extends DeviceOption {
+  seed?: bigint; filename?: string; multi: MultiVerify[]; threadct?: number; quiet?: boolean;
+}
+
+/** upstream: 0 verified, 1 anything else (missing seed, no such file, mismatch). */
+const VERIFY_FAIL = 1;
+
+/** Checks one file; prints upstream's lines. Returns 0 or 1. */
+function verifyOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): number {
+  if (seed === 0n) {
+    process.stderr.write('famfs verify: Must specify random seed to verify file data\n');
+    return VERIFY_FAIL;
+  }
+  let m;
+  try {
+    m = mapFile(fs, rel);
+  } catch (err) {
+    if (!(err instanceof FamfsError)) throw err;
+    process.stderr.write(`famfs verify: ${err.message}\n`);
+    return VERIFY_FAIL;
+  }
+  try {
+    const bar = new Progress(`verify ${file}`, m.size, { quiet });
+    const bad = verifyFile(m, seed, (n) => bar.add(n));
+    bar.finish();
+    if (bad >= 0) {
+      process.stderr.write(`Verify fail: ${file} at offset ${bad} of ${m.size} bytes\n`);
+      return VERIFY_FAIL;
+    }
+    if (!quiet) process.stdout.write(`Success: verified ${m.size} bytes in file ${file}\n`);
+    return 0;
+  } finally {
+    m.unmap();
+  }
+}
+
+export function register(program: Command): void {
+  addDeviceOption(program
+    .command('verify')
+    .description('check a file against the test data `creat -r` (or upstream) wrote with a seed')
+    .option('-S, --seed <n>', 'seed the file was randomized with', parseSeed)
+    .option('-f, --filename <file>', 'famfs file to check')
+    .option('-m, --multi <file,seed>', 'check several files (repeatable; not with -S/-f)',
+      (v: string, prev: MultiVerify[]) => [...prev, parseMultiVerify(v)], [] as MultiVerify[])
+    .option('-t, --threadct <n>', 'accepted for compatibility; files are checked one at a time', parseThreads)
+    .option('-q, --quiet', 'no success lines, no progress bar'))
+    .action((o: VerifyOpts) =>
+      runCommand('famfs verify', () => {
+        if (o.multi.length > 0 && (o.seed !== undefined || o.filename !== undefined)) throw new UsageError('-S|-f and -m incompatible');
+        if (o.multi.length === 0) {
+          if (o.filename === undefined) throw new UsageError('Must supply filename');
+          if (o.seed === undefined) throw new UsageError('Must specify random seed to verify file data');
+        }
+        const jobs = o.multi.length > 0 ? o.multi : [{ file: o.filename!, seed: o.seed! }];
+        return withTarget(jobs.map((j) => j.file), o, { writable: false }, (fs, rels) => {
+          let errs = 0;
+          for (const [i, j] of jobs.entries()) errs += verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+          if (o.multi.length === 0) return errs;
+          process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
+          return errs;
+        });
+      }));
+}
