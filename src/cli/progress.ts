@@ -1,19 +1,18 @@
 /**
- * A one-line progress bar with rate and ETA for long data commands (cp, creat -r, verify). Drawn on
- * stderr, and only when stderr is a terminal: in pipes, logs and tests it stays silent, so the
- * commands' stdout lines are all a script sees.
+ * A one-line progress bar with rate and ETA for long data commands (cp, creat -r, verify), drawn by
+ * cli-progress on stderr and only when stderr is a terminal: in pipes, logs and tests it stays
+ * silent, so the commands' stdout lines are all a script sees.
  */
+import { SingleBar } from 'cli-progress';
 
-/** Redraw at most this often; the terminal need not see every chunk. */
-const REDRAW_MS = 100;
 /** Operations that finish sooner than this never draw a bar (no flicker for small files). */
 const FIRST_DRAW_MS = 250;
-const BAR_WIDTH = 30;
+/** Redraws per second; the terminal need not see every chunk. */
+const FPS = 10;
+const MS_PER_S = 1000;
 const KIB = 1024;
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
-const MS_PER_S = 1000;
-const S_PER_MIN = 60;
-const PERCENT = 100;
+/** cli-progress's own: the line is erased when the bar stops. */
 const ERASE_LINE = '\r\x1b[K';
 
 export interface ProgressOptions {
@@ -33,19 +32,12 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${UNITS[u]}`;
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const s = Math.round(seconds);
-  return `${Math.floor(s / S_PER_MIN)}:${String(s % S_PER_MIN).padStart(2, '0')}`;
-}
-
 export class Progress {
   private done = 0;
   private readonly started = Date.now();
-  private lastDraw = 0;
-  private drawn = false;
   private readonly stream: NodeJS.WriteStream;
   private readonly enabled: boolean;
+  private bar: SingleBar | undefined;
 
   constructor(private readonly label: string, private readonly total: number, opts: ProgressOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
@@ -56,40 +48,38 @@ export class Progress {
   add(n: number): void {
     this.done += n;
     if (!this.enabled) return;
-    const now = Date.now();
-    if (now - this.started < FIRST_DRAW_MS || now - this.lastDraw < REDRAW_MS) return;
-    this.lastDraw = now;
-    this.draw(now);
+    const elapsed = Date.now() - this.started;
+    if (!this.bar) {
+      if (elapsed < FIRST_DRAW_MS) return;
+      this.bar = new SingleBar({
+        stream: this.stream, fps: FPS, clearOnComplete: true, hideCursor: true, barsize: 30,
+        format: `${this.label} [{bar}] {percentage}% {done}/{size} {rate}/s ETA {eta_formatted}`,
+      });
+      this.bar.start(this.total, 0, this.payload(elapsed));
+    }
+    this.bar.update(this.done, this.payload(elapsed));
   }
 
   /** Print a line on stdout without tearing the bar. */
   log(line: string): void {
-    if (this.drawn) this.stream.write(ERASE_LINE);
+    if (this.bar) this.stream.write(ERASE_LINE);
     process.stdout.write(`${line}\n`);
-    if (this.drawn) this.draw(Date.now());
+    this.bar?.render();
   }
 
   /** Take the bar off the line (before writing to stderr); the next add() draws it again. */
   clear(): void {
-    if (this.drawn) this.stream.write(ERASE_LINE);
-    this.drawn = false;
+    if (this.bar) this.stream.write(ERASE_LINE);
   }
 
   /** Remove the bar. */
   finish(): void {
-    if (this.drawn) this.stream.write(ERASE_LINE);
-    this.drawn = false;
+    this.bar?.stop();
+    this.bar = undefined;
   }
 
-  private draw(now: number): void {
-    const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
-    const filled = Math.round(frac * BAR_WIDTH);
-    const secs = (now - this.started) / MS_PER_S;
-    const rate = secs > 0 ? this.done / secs : 0;
-    const eta = rate > 0 ? (this.total - this.done) / rate : Number.POSITIVE_INFINITY;
-    const text = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${Math.floor(frac * PERCENT)}% `
-      + `${formatBytes(this.done)}/${formatBytes(this.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
-    this.stream.write(`${ERASE_LINE}${text}`);
-    this.drawn = true;
+  private payload(elapsedMs: number): Record<string, string> {
+    const rate = elapsedMs > 0 ? (this.done * MS_PER_S) / elapsedMs : 0;
+    return { done: formatBytes(this.done), size: formatBytes(this.total), rate: formatBytes(rate) };
   }
 }
