@@ -1,28 +1,9 @@
 import { readSync } from 'node:fs';
 import type { FileMapping } from '../api/file-mapping.js';
-import { FsError } from '../errors.js';
 import type { ProgressFn } from './fill.js';
 
 /** Bytes per read(2): large enough that syscall overhead vanishes, small enough for smooth progress. */
 export const COPY_CHUNK = 8 * 1024 * 1024;
-
-/**
- * Copies a host file (open on `fd`, at least m.size bytes) into the mapped famfs file by reading
- * straight into device memory: no intermediate buffer. The caller flushes.
- */
-export function copyIntoMapping(fd: number, src: string, m: FileMapping, progress?: ProgressFn): void {
-  for (const r of m.ranges()) {
-    for (let at = 0; at < r.buffer.length;) {
-      const want = Math.min(COPY_CHUNK, r.buffer.length - at);
-      const got = readSync(fd, r.buffer, at, want, r.offset + at);
-      if (got === 0) {
-        throw new FsError('EIO', `${src}: ended at ${r.offset + at} bytes, short of ${m.size} (did it shrink while being copied?)`);
-      }
-      at += got;
-      progress?.(got);
-    }
-  }
-}
 
 /**
  * Compares a host file with the mapped famfs file (invalidating caches first). Returns the first

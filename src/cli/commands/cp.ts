@@ -2,7 +2,8 @@ import { closeSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { mapFile } from '../../api/file-mapping.js';
-import { compareWithMapping, copyIntoMapping } from '../../data/copy.js';
+import { compareWithMapping } from '../../data/copy.js';
+import { copyFiles } from '../../data/parallel-copy.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import type { Fmap } from '../../format/fmap.js';
 import { ALLOC_UNIT, roundUp } from '../../format/layout.js';
@@ -84,7 +85,7 @@ function createAll(fs: Famfs, s: LogSession, plan: CopyPlan, o: CpOpts): void {
   }
 }
 
-function copy(fs: Famfs, sources: string[], destArg: string, destRel: string, o: CpOpts): number {
+async function copy(fs: Famfs, sources: string[], destArg: string, destRel: string, o: CpOpts): Promise<number> {
   // Plan under the log lock too, so what it found is still true when the entries are appended.
   const plan = fs.withLog((s) => {
     const p = planCopy(fs, sources, destRel, !!o.recursive);
@@ -104,27 +105,33 @@ function copy(fs: Famfs, sources: string[], destArg: string, destRel: string, o:
   }
   const show = displayer(destArg, destRel);
   const bar = new Progress('famfs cp', plan.files.reduce((s, f) => s + f.size, 0), { quiet: !!o.quiet });
-  for (const f of plan.files) {
-    let fd: number | undefined;
-    try {
-      fd = openSync(f.src, 'r');
-      const m = mapFile(fs, f.dest, { writable: true });
+  const jobs = plan.files.map((f) => ({
+    src: f.src,
+    dest: f.dest,
+    open: () => {
+      const fd = openSync(f.src, 'r');
       try {
-        copyIntoMapping(fd, f.src, m, (n) => bar.add(n));
-        m.flush();
-      } finally {
-        m.unmap();
+        return { fd, mapping: mapFile(fs, f.dest, { writable: true }) };
+      } catch (err) {
+        closeSync(fd);
+        throw err;
       }
-      bar.log(`famfs cp: 100%: ${show(f.dest)}`);
-    } catch (err) {
+    },
+  }));
+  await copyFiles(jobs, Math.max(1, o.threadct ?? 1), {
+    progress: (n) => bar.add(n),
+    done: (job) => bar.log(`famfs cp: 100%: ${show(job.dest)}`),
+    failed: (job, err) => {
       if (!isFailure(err)) throw err;
       bar.clear();
-      process.stderr.write(`famfs cp: ${f.src}: ${err.message}\n`);
+      process.stderr.write(`famfs cp: ${job.src}: ${err.message}\n`);
       errs++;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
-  }
+    },
+    release: (_job, fd, mapping) => {
+      mapping.unmap();
+      closeSync(fd);
+    },
+  });
   bar.finish();
   return errs ? EXIT_SOME_FAILED : 0;
 }
@@ -179,7 +186,7 @@ export function register(program: Command): void {
     .description('copy host files (and, with -r, directories) into famfs (master only); restartable: a destination of the same size is reused')
     .argument('<paths...>', 'sources on the host, then the famfs destination')
     .option('-r, --recursive', 'copy directories')
-    .option('-t, --threadct <n>', 'accepted for compatibility; files are copied on one thread', parseThreads)
+    .option('-t, --threadct <n>', 'reads in flight (default 1; they run on libuv\'s pool of 4 threads)', parseThreads)
     .option('-c, --compare', 'compare sources with their destinations instead of copying')
     .option('-m, --mode <octal>', 'mode of new files and directories (default: the source\'s)', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: real uid)', parseUint)
