@@ -6,13 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Famfs, FsError, MapLimitError, ReadOnlyMappingError, randomizeBuffer, verifyBuffer } from '../src/api/index.js';
+import { Famfs, FamfsError, FsError, MapLimitError, ReadOnlyMappingError, RoleError, randomizeBuffer, verifyBuffer } from '../src/api/index.js';
 import type { FileMapping, Fmap, SimpleExtent } from '../src/api/index.js';
 import { planByDeviceRun, planComposed } from '../src/api/map-plan.js';
 import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { CLIENT_UUID, cleanupDevices, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 
 after(cleanupDevices);
 
@@ -352,5 +353,50 @@ describe('mapping plans', () => {
     assert.equal(p.limit, 'max-map-count');
     assert.deepEqual(p.windows.map((w) => w.extents[0]), [{ offset: 10 * MiB, length: 4 * MiB }, { offset: 50 * MiB, length: 4 * MiB }]);
     assert.deepEqual(p.segments.map((s) => [s.fileOffset, s.window, s.at]), [[0, 1, 0], [chunk, 0, 0], [2 * chunk, 1, chunk], [3 * chunk, 0, chunk]]);
+  });
+});
+
+describe('Famfs.open by mount and role', () => {
+  let dev = '';
+  let mnt = '';
+  before(() => {
+    dev = emuDevice(4 * GiB, 'api-open');
+    mkfs(dev, { systemUuid: master });
+    mnt = mountFamfs(dev, MASTER_UUID);
+  });
+  after(cleanupMounts);
+
+  it('a mount root names its device and acts as the host that mounted it', () => {
+    const fs = Famfs.open(mnt);
+    try {
+      assert.equal(fs.device, dev);
+      assert.equal(fs.role, 'master');
+      fs.creat('via-mount', { size: MiB });
+    } finally {
+      fs.close();
+    }
+    const client = Famfs.open(dev, { systemUuid: CLIENT_UUID });
+    try {
+      assert.equal(client.role, 'client');
+      assert.equal(client.stat('via-mount').size, MiB);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("role 'client' opens read-only on the master's host; role 'master' refuses a client host", () => {
+    const fs = Famfs.open(mnt, { role: 'client' });
+    try {
+      assert.equal(fs.role, 'client');
+      assert.throws(() => fs.creat('no', { size: MiB }), (e: unknown) => e instanceof FamfsError);
+      assert.throws(() => fs.map('via-mount', { writable: true }), ReadOnlyMappingError);
+    } finally {
+      fs.close();
+    }
+    assert.throws(() => Famfs.open(dev, { systemUuid: CLIENT_UUID, role: 'master' }), RoleError);
+  });
+
+  it('a directory that is not a mount root is refused with one line', () => {
+    assert.throws(() => Famfs.open('/tmp'), (e: unknown) => e instanceof FsError && e.code === 'ENODEV' && /not the root of a famfs mount/.test(e.message));
   });
 });

@@ -1,8 +1,11 @@
+import { statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { InterleaveParams } from '../alloc/interleave.js';
 import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { parseUuid } from '../format/uuid.js';
+import { mountOf } from '../daemon/registry.js';
+import { FsError, RoleError } from '../errors.js';
 import { Famfs as CoreFamfs } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';
 import type { Role } from '../fs/role.js';
@@ -19,6 +22,12 @@ export interface OpenOptions {
   systemUuid?: string | Buffer;
   /** Open read-only even on the master (no creation, no writable mappings). Default false. */
   readOnly?: boolean;
+  /**
+   * The role the caller expects: 'master' fails (RoleError) unless this host is the master;
+   * 'client' opens read-only, as a client would, whichever host this is. Default: whatever the
+   * system UUID makes this host.
+   */
+  role?: Role;
 }
 
 export interface MkdirOptions {
@@ -89,6 +98,14 @@ export interface FsUsage {
   collisions: number;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A famfs file system, opened through its memory device. The master (the host the superblock names)
  * creates directories and files; every host reads the namespace the log describes and maps files
@@ -96,19 +113,38 @@ export interface FsUsage {
  */
 export class Famfs {
   readonly #core: CoreFamfs;
+  readonly #role: Role;
 
-  private constructor(core: CoreFamfs) {
+  private constructor(core: CoreFamfs, role: Role) {
     this.#core = core;
+    this.#role = role;
   }
 
-  /** Open the file system on `device` (a DAX device, pmem device or emulated-device file). */
-  static open(device: string, opts: OpenOptions = {}): Famfs {
-    const systemUuid = typeof opts.systemUuid === 'string' ? parseUuid(opts.systemUuid) : opts.systemUuid;
-    return new Famfs(CoreFamfs.open(device, { writable: !opts.readOnly, ...(systemUuid ? { systemUuid } : {}) }));
+  /**
+   * Open the file system on `target`: a DAX device, pmem device or emulated-device file, or the
+   * root of a famfs mount (which names its device and, unless `systemUuid` says otherwise, acts as
+   * the host that made the mount).
+   */
+  static open(target: string, opts: OpenOptions = {}): Famfs {
+    let device = target;
+    let systemUuid = typeof opts.systemUuid === 'string' ? parseUuid(opts.systemUuid) : opts.systemUuid;
+    if (isDirectory(target)) {
+      const m = mountOf(target);
+      if (!m || m.relpath !== '') throw new FsError('ENODEV', `'${target}' is a directory but not the root of a famfs mount`);
+      device = m.record.device;
+      systemUuid ??= parseUuid(m.record.systemUuid);
+    }
+    const core = CoreFamfs.open(device, { writable: !opts.readOnly && opts.role !== 'client', ...(systemUuid ? { systemUuid } : {}) });
+    if (opts.role === 'master' && core.role !== 'master') {
+      core.close();
+      throw new RoleError(`this host is a client of famfs ${core.uuid}, not its master`);
+    }
+    return new Famfs(core, opts.role ?? core.role);
   }
 
+  /** 'client' also for the master's host when opened with role 'client'. */
   get role(): Role {
-    return this.#core.role;
+    return this.#role;
   }
 
   /** The file system UUID. */
