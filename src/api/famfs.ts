@@ -3,9 +3,10 @@ import type { Readable, Writable } from 'node:stream';
 import type { InterleaveParams } from '../alloc/interleave.js';
 import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
-import { parseUuid } from '../format/uuid.js';
+import { formatUuid, parseUuid } from '../format/uuid.js';
+import { addDevice } from '../fs/adddev.js';
 import { mountOf } from '../daemon/registry.js';
-import { FsError, RoleError } from '../errors.js';
+import { FamfsError, FsError, RoleError } from '../errors.js';
 import { Famfs as CoreFamfs } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';
 import type { Role } from '../fs/role.js';
@@ -28,6 +29,22 @@ export interface OpenOptions {
    * system UUID makes this host.
    */
   role?: Role;
+  /**
+   * Where this host sees the devices added with `famfs adddev` (device index → path). Default:
+   * $FAMFS_DEVICE_MAP, and any device not named there is found by the UUID its superblock carries.
+   */
+  deviceMap?: Readonly<Record<number, string>>;
+}
+
+/** A memory device of the file system: index 0 is the primary; the others were added with adddev. */
+export interface FamfsDevice {
+  index: number;
+  /** The device's own UUID (what the log records, since each host may see it under another path). */
+  uuid: string;
+  size: number;
+  /** Where this host sees it; undefined when it cannot be found here (`problem` says why). */
+  path?: string;
+  problem?: string;
 }
 
 export interface MkdirOptions {
@@ -134,7 +151,10 @@ export class Famfs {
       device = m.record.device;
       systemUuid ??= parseUuid(m.record.systemUuid);
     }
-    const core = CoreFamfs.open(device, { writable: !opts.readOnly && opts.role !== 'client', ...(systemUuid ? { systemUuid } : {}) });
+    const deviceMap = opts.deviceMap ? new Map(Object.entries(opts.deviceMap).map(([i, p]) => [Number(i), p])) : undefined;
+    const core = CoreFamfs.open(device, {
+      writable: !opts.readOnly && opts.role !== 'client', ...(systemUuid ? { systemUuid } : {}), ...(deviceMap ? { deviceMap } : {}),
+    });
     if (opts.role === 'master' && core.role !== 'master') {
       core.close();
       throw new RoleError(`this host is a client of famfs ${core.uuid}, not its master`);
@@ -155,6 +175,29 @@ export class Famfs {
   /** The device path it was opened by. */
   get device(): string {
     return this.#core.device.path;
+  }
+
+  /** The file system's devices, in index order, and where this host sees each. */
+  devices(): FamfsDevice[] {
+    this.#core.refresh();
+    return this.#core.deviceRecords().map((d) => {
+      const base = { index: d.index, uuid: formatUuid(d.uuid), size: d.size };
+      try {
+        return { ...base, path: this.#core.deviceAt(d.index).path };
+      } catch (err) {
+        if (!(err instanceof FamfsError)) throw err;
+        return { ...base, problem: err.message };
+      }
+    });
+  }
+
+  /**
+   * Add the memory device at `path` to the file system (master only; `famfs adddev`). New files
+   * may then be allocated on it, and interleaved files spread across every device.
+   */
+  addDevice(path: string, opts: { force?: boolean } = {}): FamfsDevice {
+    const r = addDevice(this.#core, path, opts);
+    return { index: r.index, uuid: r.devUuid, size: r.size, path: r.path };
   }
 
   /** Play log entries appended since the last look (by the master, possibly on another host); returns how many. */

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
-import { type DeviceMapping, MAX_MAPPING_BYTES } from '../device/device.js';
-import { DeviceError, FamfsError, FsError } from '../errors.js';
-import { fmapCapacity } from '../format/fmap.js';
+import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
+import { FamfsError, FsError } from '../errors.js';
+import { fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { formatUuid } from '../format/uuid.js';
 import type { Famfs as CoreFamfs } from '../fs/famfs.js';
 import type { FileNode } from '../fs/namespace.js';
@@ -232,10 +232,11 @@ export function mapFile(fs: CoreFamfs, path: string, opts: MapOptions = {}): Fil
   if (writable && !fs.device.writable) {
     throw new ReadOnlyMappingError(`'${path}': the file system was opened read-only, so the mapping is read-only`);
   }
-  for (const e of node.fmap.kind === 'simple' ? node.fmap.extents : node.fmap.strips) {
-    if (e.devIndex !== 0) throw new DeviceError('ENODEV', `'${path}' has memory on device ${e.devIndex}; only device 0 can be mapped`);
-  }
-  const alignment = fs.device.alignment;
+  // Every device the file uses is found (ENODEV when this host cannot) before anything is mapped.
+  const devices = new Map<number, MemoryDevice>();
+  for (const e of fmapExtents(node.fmap)) if (!devices.has(e.devIndex)) devices.set(e.devIndex, fs.deviceAt(e.devIndex));
+  // Alignments are powers of two: the largest is a multiple of all, so pieces cut to it suit every device.
+  const alignment = Math.max(...[...devices.values()].map((d) => d.alignment));
   const maxBuffer = Math.floor(Math.min(opts.limits?.maxBufferBytes ?? MAX_MAPPING_BYTES, MAX_MAPPING_BYTES) / alignment) * alignment;
   if (maxBuffer < alignment) throw new FsError('EINVAL', `maxBufferBytes must be at least the device alignment (${alignment} bytes)`);
   // Whole pages (device alignment units) are mapped; the buffers show only the file's bytes.
@@ -276,7 +277,9 @@ function vmaMessage(path: string, needed: number, budget: number | 'fewer', plan
 function build(fs: CoreFamfs, path: string, size: number, writable: boolean, plan: MapPlan, why: string | undefined): FileMapping {
   const mappings: DeviceMapping[] = [];
   try {
-    for (const w of plan.windows) mappings.push(fs.device.mapExtents(w.extents, { writable }));
+    for (const w of plan.windows) {
+      mappings.push(MemoryDevice.mapAcross(w.extents.map((e, i) => ({ ...e, device: fs.deviceAt(w.devices[i]!) })), { writable }));
+    }
   } catch (err) {
     for (const m of mappings) m.unmap();
     throw err;

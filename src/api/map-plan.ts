@@ -17,6 +17,8 @@ import type { MapPiece } from './pieces.js';
 /** One Buffer's worth of device ranges, shown back to back. */
 export interface PlannedWindow {
   extents: DeviceExtent[];
+  /** The device index of each extent (a file system may span several devices). */
+  devices: number[];
   length: number;
 }
 
@@ -48,12 +50,13 @@ export function planComposed(pieces: readonly MapPiece[], maxBufferBytes: number
     let done = 0;
     while (done < p.length) {
       if (current === null || current.length === maxBufferBytes) {
-        current = { extents: [], length: 0 };
+        current = { extents: [], devices: [], length: 0 };
         windows.push(current);
         segments.push({ fileOffset: p.fileOffset + done, length: 0, window: windows.length - 1, at: 0 });
       }
       const n = Math.min(p.length - done, maxBufferBytes - current.length);
       current.extents.push({ offset: p.devOffset + done, length: n });
+      current.devices.push(p.devIndex);
       current.length += n;
       segments[segments.length - 1]!.length += n;
       vmas++;
@@ -63,26 +66,31 @@ export function planComposed(pieces: readonly MapPiece[], maxBufferBytes: number
   return { windows, segments, vmas, ...(windows.length > 1 ? { limit: 'buffer-size' as const } : {}) };
 }
 
+/** Device order first, then offset: how runs and windows of several devices are sorted. */
+function byDeviceThenOffset(aDev: number, aOff: number, bDev: number, bOff: number): number {
+  return aDev !== bDev ? aDev - bDev : aOff - bOff;
+}
+
 /**
- * The device ranges the pieces cover, merged and each cut into windows of at most maxBufferBytes;
- * the pieces, in file order, become segments inside them.
+ * The device ranges the pieces cover, merged (per device) and each cut into windows of at most
+ * maxBufferBytes; the pieces, in file order, become segments inside them.
  */
 export function planByDeviceRun(pieces: readonly MapPiece[], maxBufferBytes: number): MapPlan {
-  const sorted = [...pieces].sort((a, b) => a.devOffset - b.devOffset);
-  const runs: DeviceExtent[] = [];
+  const sorted = [...pieces].sort((a, b) => byDeviceThenOffset(a.devIndex, a.devOffset, b.devIndex, b.devOffset));
+  const runs: (DeviceExtent & { devIndex: number })[] = [];
   for (const p of sorted) {
     const last = runs[runs.length - 1];
-    if (last && p.devOffset <= last.offset + last.length) {
+    if (last && last.devIndex === p.devIndex && p.devOffset <= last.offset + last.length) {
       last.length = Math.max(last.length, p.devOffset + p.length - last.offset);
     } else {
-      runs.push({ offset: p.devOffset, length: p.length });
+      runs.push({ devIndex: p.devIndex, offset: p.devOffset, length: p.length });
     }
   }
   const windows: PlannedWindow[] = [];
   for (const r of runs) {
     for (let done = 0; done < r.length; done += maxBufferBytes) {
       const length = Math.min(maxBufferBytes, r.length - done);
-      windows.push({ extents: [{ offset: r.offset + done, length }], length });
+      windows.push({ extents: [{ offset: r.offset + done, length }], devices: [r.devIndex], length });
     }
   }
   const segments: PlannedSegment[] = [];
@@ -90,7 +98,7 @@ export function planByDeviceRun(pieces: readonly MapPiece[], maxBufferBytes: num
     let done = 0;
     while (done < p.length) {
       const dev = p.devOffset + done;
-      const w = windowHolding(windows, dev);
+      const w = windowHolding(windows, p.devIndex, dev);
       const win = windows[w]!;
       const at = dev - win.extents[0]!.offset;
       const n = Math.min(p.length - done, win.length - at);
@@ -103,13 +111,14 @@ export function planByDeviceRun(pieces: readonly MapPiece[], maxBufferBytes: num
   return { windows, segments, vmas: windows.length, ...(segments.length > 1 ? { limit: 'max-map-count' as const } : {}) };
 }
 
-/** Binary search: the window whose single extent holds device offset `dev`. */
-function windowHolding(windows: readonly PlannedWindow[], dev: number): number {
+/** Binary search: the window whose single extent holds offset `dev` of device `devIndex`. */
+function windowHolding(windows: readonly PlannedWindow[], devIndex: number, dev: number): number {
   let lo = 0;
   let hi = windows.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (windows[mid]!.extents[0]!.offset <= dev) lo = mid;
+    const w = windows[mid]!;
+    if (byDeviceThenOffset(w.devices[0]!, w.extents[0]!.offset, devIndex, dev) <= 0) lo = mid;
     else hi = mid - 1;
   }
   return lo;

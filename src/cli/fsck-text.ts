@@ -24,6 +24,11 @@ export function fsckText(r: FsckReport, o: { human: boolean; verbose: number }):
   L.push(`  sizeof superblock: ${sb.size}`);
   L.push(`  log size (bytes):  ${sb.logLen}`);
   L.push(`  primary: ${sb.devName}   ${sb.devSize}`);
+  // Added devices (famfs adddev), in upstream's "primary:" style; absent on a one-device file system.
+  for (const d of r.deviceTable.slice(1)) {
+    L.push(`  device ${d.index}: ${d.path ?? 'NOT FOUND'}   ${d.size}   ${d.uuid}`);
+    if (d.problem) L.push(`  ERROR: ${d.problem}`);
+  }
   L.push('');
   L.push('Log stats:');
   L.push(`  # of log entries in use: ${r.log.entriesUsed} of ${r.log.slots}`);

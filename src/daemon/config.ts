@@ -24,6 +24,8 @@ export interface DaemonConfig {
   /** famfs kernel ABI profile for GET_FMAP/GET_DAXDEV (see famfs-abi.ts). */
   abi: string;
   debug: boolean;
+  /** Where this host sees devices added with `famfs adddev` (index → path); others are found by UUID. */
+  deviceMap?: Record<string, string>;
 }
 
 export function defaultConfig(device: string, mountpoint: string, systemUuid: string): DaemonConfig {

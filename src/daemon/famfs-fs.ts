@@ -1,5 +1,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { DeviceWindows } from '../device/windows.js';
+import { FamfsError } from '../errors.js';
+import { fmapExtents } from '../format/fmap.js';
 import { formatUuid } from '../format/uuid.js';
 import type { Famfs } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
@@ -38,7 +40,8 @@ const O_ACCMODE = 3;
 export class FamfsFuse implements Filesystem {
   readonly extensions: readonly ExtensionOp[];
   private readonly meta: MetaFiles;
-  private readonly windows: DeviceWindows;
+  /** Windows onto each device the data path has touched, by device index; opened on first use. */
+  private readonly windows = new Map<number, DeviceWindows>();
   private readonly profile: FamfsAbiProfile;
   private readonly timeout: number;
   private readonly stamp: Timespec;
@@ -54,7 +57,6 @@ export class FamfsFuse implements Filesystem {
     if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
     this.profile = profile;
     this.meta = makeMetaFiles(fs.sb, fs.role, fs.ns.root);
-    this.windows = new DeviceWindows(fs.device, fs.role === 'master' && fs.device.writable);
     this.timeout = config.timeout ?? CACHE_TIMEOUTS[config.cache];
     const now = Date.now();
     this.stamp = { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 };
@@ -231,8 +233,7 @@ export class FamfsFuse implements Filesystem {
     const node = this.handles.get(a.fh)?.node ?? this.file(a.nodeid);
     const out: Buffer[] = [];
     for (const p of resolveRange(node.fmap, node.size, a.offset, a.size)) {
-      if (p.devIndex !== 0) throw new FuseError('EIO', `extent on device ${p.devIndex}, which this mount does not have`);
-      this.windows.views(p.offset, p.len, out);
+      this.windowsOf(p.devIndex).views(p.offset, p.len, out);
     }
     return out;
   }
@@ -246,7 +247,7 @@ export class FamfsFuse implements Filesystem {
     }
     let src = 0;
     for (const p of resolveRange(node.fmap, node.size, a.offset, a.data.length)) {
-      for (const v of this.windows.views(p.offset, p.len)) {
+      for (const v of this.windowsOf(p.devIndex).views(p.offset, p.len)) {
         a.data.copy(v, 0, src, src + v.length);
         src += v.length;
       }
@@ -257,7 +258,7 @@ export class FamfsFuse implements Filesystem {
   fsync(_ctx: RequestContext, a: FsyncArgs): void {
     const node = this.file(a.nodeid);
     for (const p of resolveRange(node.fmap, node.size, 0, node.size)) {
-      const m = this.fs.mapDevice(p.offset, p.len, false);
+      const m = this.deviceCall(() => this.fs.mapDevice(p.offset, p.len, false, p.devIndex));
       try {
         m.flush();
       } finally {
@@ -360,17 +361,48 @@ export class FamfsFuse implements Filesystem {
   private getFmap(req: RequestContext, body: Buffer): Buffer {
     const node = this.file(req.nodeid);
     const fileType = node.ino === META_SB_INO ? FMAP_FILE_TYPE.SUPERBLOCK : node.ino === META_LOG_INO ? FMAP_FILE_TYPE.LOG : FMAP_FILE_TYPE.REG;
+    const far = fmapExtents(node.fmap).find((e) => e.devIndex >= this.profile.maxDaxdevs);
+    if (far) throw new FuseError('ERANGE', `extent on device ${far.devIndex}, past the ${this.profile.name} table of ${this.profile.maxDaxdevs}`);
     const { bufferBytes } = decodeGetFmapIn(body);
     return encodeFmapMessage(node.fmap, node.size, this.profile, fileType, bufferBytes ?? this.profile.fmapBufferBytes);
   }
 
+  /**
+   * The path of device `index` on this host, for the kernel to open: the primary as mounted, an
+   * added device wherever the device map or its UUID says it is. EINVAL for an index the log (or
+   * the profile's table) does not have; ENODEV when this host cannot find the device.
+   */
   private getDaxdev(req: RequestContext, body: Buffer): Buffer {
     const index = decodeGetDaxdevIn(req.nodeid, body, this.profile);
-    if (index !== 0) throw new FuseError('EINVAL', `no device with index ${index}`);
-    return encodeDaxdevOut(index, this.config.device);
+    if (index >= this.profile.maxDaxdevs) throw new FuseError('EINVAL', `device index ${index} is past the ${this.profile.name} table of ${this.profile.maxDaxdevs}`);
+    if (index >= this.fs.deviceRecords().length) this.refresh();
+    if (index >= this.fs.deviceRecords().length) throw new FuseError('EINVAL', `no device with index ${index}`);
+    const path = index === 0 ? this.config.device : this.deviceCall(() => this.fs.deviceAt(index)).path;
+    return encodeDaxdevOut(index, path);
+  }
+
+  /** Device lookups fail as one FUSE errno (the kernel has no use for the famfs error class). */
+  private deviceCall<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof FamfsError) throw new FuseError(err.code === 'ENODEV' ? 'ENODEV' : 'EIO', err.message);
+      throw err;
+    }
+  }
+
+  private windowsOf(devIndex: number): DeviceWindows {
+    let w = this.windows.get(devIndex);
+    if (!w) {
+      const device = this.deviceCall(() => this.fs.deviceAt(devIndex));
+      w = new DeviceWindows(device, this.isMaster && device.writable);
+      this.windows.set(devIndex, w);
+    }
+    return w;
   }
 
   close(): void {
-    this.windows.close();
+    for (const w of this.windows.values()) w.close();
+    this.windows.clear();
   }
 }

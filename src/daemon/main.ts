@@ -33,7 +33,8 @@ function log(msg: string): void {
 }
 
 async function main(cfg: DaemonConfig): Promise<void> {
-  const fs = Famfs.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid) });
+  const deviceMap = new Map(Object.entries(cfg.deviceMap ?? {}).map(([i, p]) => [Number(i), p]));
+  const fs = Famfs.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid), deviceMap });
   const ffs = new FamfsFuse(fs, cfg);
   let server: FuseServer;
   try {

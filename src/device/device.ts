@@ -26,6 +26,11 @@ export interface DeviceExtent {
   length: number;
 }
 
+/** A byte range of a given device, for mappings that span several (MemoryDevice.mapAcross). */
+export interface DevicePart extends DeviceExtent {
+  device: MemoryDevice;
+}
+
 const GIB = 1024 ** 3;
 /** Largest window: Node 20 refuses bigger ArrayBuffers, and newer Nodes keep the same limit here
  * so behaviour (and the vm.max_map_count budget) does not depend on the Node version. */
@@ -330,6 +335,63 @@ export class MemoryDevice {
       throw deviceErrorFrom(err, context);
     }
     return this.#track(region, 0, copy[0]!.offset, total, copy, writable);
+  }
+
+  /**
+   * Ranges of several devices shown back to back as one Buffer: a file interleaved across the
+   * devices of a file system. Each range follows mapExtents' rules for its own device, and must
+   * also start at a place in the Buffer aligned for its device. The mapping is tracked by every
+   * device it touches, so closing any of them unmaps it.
+   */
+  static mapAcross(parts: readonly DevicePart[], opts: { writable: boolean }): DeviceMapping {
+    if (parts.length === 0) throw new DeviceError('EINVAL', 'map across devices: no extents given');
+    const devices = [...new Set(parts.map((p) => p.device))];
+    if (devices.length === 1) return devices[0]!.mapExtents(parts.map((p) => ({ offset: p.offset, length: p.length })), opts);
+    const context = `map of ${parts.length} extents across ${devices.map((d) => d.path).join(', ')}`;
+    for (const d of devices) {
+      d.#checkOpen(context);
+      d.#checkWritable(opts, context);
+    }
+    let total = 0;
+    for (const p of parts) {
+      p.device.#checkExtent(p, context);
+      const a = p.device.alignment;
+      if (p.offset % a !== 0 || p.length % a !== 0 || total % a !== 0) {
+        throw new DeviceError('EINVAL', `${context}: extent ${p.offset}+${p.length} of ${p.device.path} at ${total} is not aligned to ${a} bytes`);
+      }
+      total += p.length;
+    }
+    const first = devices[0]!;
+    first.#checkWindow(total, context);
+    const native = first.#native;
+    const alignment = Math.max(...devices.map((d) => d.alignment));
+    let region: ArrayBuffer;
+    try {
+      region = native.reserve(total, alignment);
+    } catch (err) {
+      throw deviceErrorFrom(err, context);
+    }
+    try {
+      let at = 0;
+      for (const p of parts) {
+        native.mapFixed(region, at, p.device.fd, p.offset, p.length, p.device.#prot(opts.writable));
+        at += p.length;
+      }
+    } catch (err) {
+      native.munmap(region);
+      throw deviceErrorFrom(err, context);
+    }
+    const mapping = new DeviceMapping({
+      native, region, regionOffset: 0, offset: parts[0]!.offset, length: total,
+      extents: parts.map((p) => ({ offset: p.offset, length: p.length })), writable: opts.writable,
+      syncOnFlush: devices.some((d) => d.kind !== 'devdax'),
+      path: devices.map((d) => d.path).join('+'),
+      onUnmap: (m) => {
+        for (const d of devices) d.#mappings.delete(m);
+      },
+    });
+    for (const d of devices) d.#mappings.add(mapping);
+    return mapping;
   }
 
   /**

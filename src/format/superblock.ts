@@ -12,6 +12,11 @@ export const OMF_VER_MAJOR = 2;
 export const OMF_VER_MINOR = 2;
 /** The CRC covers the fields before it, not the flags nor the device record. */
 export const SB_CRC_COVERED = 96;
+/**
+ * ts_sb_flags bits (upstream defines them, never writes them). A primary keeps 0 as upstream
+ * writes it; a device added with `famfs adddev` carries SECONDARY and no log (offset and length 0).
+ */
+export const SB_FLAG = { PRIMARY: 1 << 0, SECONDARY: 1 << 1 } as const;
 
 const OFF = {
   magic: 0,
@@ -116,7 +121,8 @@ export function decodeSuperblock(bytes: Buffer): Superblock {
   if (sb.omfMajor !== OMF_VER_MAJOR) {
     throw new SuperblockError(`unsupported on-media format ${sb.omfMajor}.${sb.omfMinor}`, 'field');
   }
-  if (sb.logOffset !== LOG_OFFSET) {
+  // A secondary device's superblock has no log (offset and length 0); its readers check that.
+  if (sb.logOffset !== LOG_OFFSET && (sb.flags & SB_FLAG.SECONDARY) === 0) {
     throw new SuperblockError(`superblock has an invalid log offset 0x${sb.logOffset.toString(16)}`, 'field');
   }
   return sb;

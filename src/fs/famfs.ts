@@ -7,12 +7,14 @@ import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
+import { SecondaryDeviceError, isSecondary } from '../format/secondary-superblock.js';
 import { type Superblock, decodeSuperblock } from '../format/superblock.js';
 import { formatUuid } from '../format/uuid.js';
+import { type DeviceMap, DeviceSet, deviceMapFromEnv } from './device-set.js';
 import { LogFullError, type NewEntry, appendEntry, freeSlots } from './log-writer.js';
 import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, type Namespace, pathOf } from './namespace.js';
 import { splitPath, toRelpath } from './paths.js';
-import { LogReplayer, type ReplayStats } from './replay.js';
+import { type DeviceRecord, LogReplayer, type ReplayStats } from './replay.js';
 import { type Role, roleOf } from './role.js';
 
 export const DEFAULT_FILE_MODE = 0o644;
@@ -24,6 +26,8 @@ export interface OpenOptions {
   systemUuid?: Buffer;
   /** Bucket order for interleaved allocation (tests make it deterministic). */
   random?: RandomInt;
+  /** Where this host sees devices added with `famfs adddev` (index → path); default $FAMFS_DEVICE_MAP, else found by UUID. */
+  deviceMap?: DeviceMap;
 }
 
 export interface MkdirOptions {
@@ -71,6 +75,7 @@ const effectiveGid = (): number => process.getegid?.() ?? 0;
 export class Famfs {
   readonly role: Role;
   private readonly replayer: LogReplayer;
+  private readonly devices: DeviceSet;
   private closed = false;
 
   private constructor(
@@ -79,8 +84,10 @@ export class Famfs {
     private readonly meta: DeviceMapping,
     role: Role,
     private readonly random: RandomInt,
+    deviceMap: DeviceMap,
   ) {
     this.role = role;
+    this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen);
     this.refresh();
   }
@@ -103,7 +110,7 @@ export class Famfs {
     }
     try {
       const meta = device.map(0, LOG_OFFSET + sb.logLen, { writable: device.writable });
-      return new Famfs(device, sb, meta, role, opts.random ?? mathRandomInt);
+      return new Famfs(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
     } catch (err) {
       device.close();
       throw err;
@@ -199,16 +206,34 @@ export class Famfs {
     if (!this.device.writable) throw new FsError('EROFS', 'the file system was opened read-only');
   }
 
-  /** A writable (master) or read-only (client) window of the device's memory. */
-  mapDevice(offset: number, length: number, writable: boolean): DeviceMapping {
-    return this.device.map(offset, length, { writable: writable && this.device.writable });
+  /** A writable (master) or read-only (client) window of the memory of device `devIndex`. */
+  mapDevice(offset: number, length: number, writable: boolean, devIndex = 0): DeviceMapping {
+    const device = this.deviceAt(devIndex);
+    return device.map(offset, length, { writable: writable && device.writable });
+  }
+
+  /** The devices the log knows, in index order (0 is the primary). */
+  deviceRecords(): readonly DeviceRecord[] {
+    return this.replayer.devices;
+  }
+
+  /**
+   * Device `index` of the file system, opened on first use: found through the device map or by
+   * its UUID (see DeviceSet). ENODEV when the log has no such device or this host cannot find it.
+   */
+  deviceAt(index: number): MemoryDevice {
+    if (index === 0) return this.device;
+    let rec = this.replayer.devices[index];
+    if (!rec && this.refresh() > 0) rec = this.replayer.devices[index];
+    if (!rec) throw new FsError('ENODEV', `famfs ${this.uuid} has no device ${index} (it has ${this.replayer.devices.length})`);
+    return this.devices.get(rec);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.meta.unmap();
-    this.device.close();
+    this.devices.close();
   }
 }
 
@@ -219,6 +244,7 @@ export function readSuperblock(device: MemoryDevice): Superblock {
   try {
     m.invalidate();
     const sb = decodeSuperblock(m.buffer);
+    if (isSecondary(sb)) throw new SecondaryDeviceError(device.path, sb);
     if (sb.devSize > device.size) {
       throw new FormatError(`superblock says the device holds ${sb.devSize} bytes but ${device.path} has ${device.size}`);
     }
@@ -240,6 +266,26 @@ export class LogSession {
     random: RandomInt,
   ) {
     this.allocator = new Allocator(replayer.bitmaps[0]!.clone(), replayer.devices[0]!.size, 0, random);
+    for (const d of replayer.devices.slice(1)) this.allocator.addDevice(replayer.bitmaps[d.index]!.clone(), d.size, d.index);
+  }
+
+  /** Devices the log records, so far (0 is the primary). */
+  get deviceCount(): number {
+    return this.replayer.devices.length;
+  }
+
+  /**
+   * Log an ADD_DAXDEV entry: the device of `size` bytes whose secondary superblock carries
+   * `devUuid` becomes the next device index, which is returned. The caller (addDevice) has
+   * checked the device and written that superblock.
+   */
+  appendDevice(devSize: number, devUuid: Buffer): number {
+    const free = this.freeSlots();
+    if (free < 1) throw new LogFullError(1, free);
+    const devIndex = this.replayer.devices.length;
+    this.append({ type: 'add_daxdev', devSize, devUuid, devIndex });
+    if (this.replayer.devices.length !== devIndex + 1) throw new FsError('EIO', `the log did not take device ${devIndex}`);
+    return devIndex;
   }
 
   freeSlots(): number {
@@ -352,6 +398,7 @@ export class LogSession {
       if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`);
       if (e.offset + e.len > dev.size) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`);
       if (e.devIndex === 0 && e.offset < metadataEnd) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock and log`);
+      if (e.offset < SUPERBLOCK_REGION_SIZE) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock of device ${e.devIndex}`);
       if (!opts.crossLink && this.overlapsLoggedFile(e.devIndex, e.offset, e.len)) {
         throw new FsError('EEXIST', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} overlaps memory another file owns`);
       }

@@ -1,4 +1,5 @@
-import { ALLOC_UNIT, LOG_OFFSET } from '../format/layout.js';
+import { FamfsError } from '../errors.js';
+import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE } from '../format/log-header.js';
 import { SUPERBLOCK_SIZE } from '../format/superblock.js';
@@ -6,6 +7,20 @@ import { formatUuid } from '../format/uuid.js';
 import type { Famfs } from './famfs.js';
 import type { BadEntry } from './replay.js';
 import type { Role } from './role.js';
+
+/** One device of the file system: what the log records and where this host found it. */
+export interface FsckDevice {
+  index: number;
+  uuid: string;
+  size: number;
+  /** Where this host opened it; undefined when it could not be found. */
+  path?: string;
+  /** Why it could not be found or checked. */
+  problem?: string;
+  /** Bytes its bitmap covers and bytes allocated on it (its superblock, and the log on the primary, included). */
+  bitmap: number;
+  allocated: number;
+}
 
 /** Everything fsck reports, as data: the CLI prints it in upstream's layout or as JSON. */
 export interface FsckReport {
@@ -24,6 +39,8 @@ export interface FsckReport {
   files: number;
   directories: number;
   devices: number;
+  /** Per device, in index order; a file system without added devices has one. */
+  deviceTable: FsckDevice[];
   badEntries: BadEntry[];
   skipped: BadEntry[];
 }
@@ -34,7 +51,8 @@ export function fsck(fs: Famfs): FsckReport {
   const r = fs.replay;
   const bitmapBytes = r.bitmaps.reduce((s, b) => s + b.nbits * ALLOC_UNIT, 0);
   const allocated = r.bitmaps.reduce((s, b) => s + b.allocatedBits * ALLOC_UNIT, 0);
-  const metadata = LOG_OFFSET + fs.sb.logLen;
+  // The primary's superblock and log, and each added device's superblock, are not file memory.
+  const metadata = LOG_OFFSET + fs.sb.logLen + (r.devices.length - 1) * SUPERBLOCK_REGION_SIZE;
   const fileAlloc = allocated - metadata;
   const st = r.stats;
   return {
@@ -61,7 +79,19 @@ export function fsck(fs: Famfs): FsckReport {
     files: st.files,
     directories: st.dirs,
     devices: r.devices.length,
+    deviceTable: r.devices.map((d) => ({ ...locate(fs, d.index), index: d.index, uuid: formatUuid(d.uuid), size: d.size,
+      bitmap: r.bitmaps[d.index]!.nbits * ALLOC_UNIT, allocated: r.bitmaps[d.index]!.allocatedBits * ALLOC_UNIT })),
     badEntries: [...st.badEntries],
     skipped: [...st.skipped],
   };
+}
+
+/** Where this host sees device `index`, or why it cannot (an added device is checked by its superblock). */
+function locate(fs: Famfs, index: number): { path?: string; problem?: string } {
+  try {
+    return { path: fs.deviceAt(index).path };
+  } catch (err) {
+    if (err instanceof FamfsError) return { problem: err.message };
+    throw err;
+  }
 }

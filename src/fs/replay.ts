@@ -1,10 +1,16 @@
 import { Bitmap } from '../alloc/bitmap.js';
 import { FamfsError } from '../errors.js';
 import { type Fmap, fmapCapacity, fmapExtents } from '../format/fmap.js';
-import { ALLOC_UNIT } from '../format/layout.js';
+import { ALLOC_UNIT, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
 import { loggedPathProblem } from './paths.js';
+
+/**
+ * Most devices one file system spans: the V10 famfs kernel's daxdev table, the smallest table of
+ * the kernels that take more than one device (GET_DAXDEV must be able to answer every index).
+ */
+export const MAX_DEVICES = 24;
 
 /** A memory device of the file system as the log knows it (index 0 is the superblock's). */
 export interface DeviceRecord {
@@ -102,9 +108,14 @@ export class LogReplayer {
       }
       case 'add_daxdev': {
         if (e.devIndex !== this.devices.length) return `device index ${e.devIndex} is not the next one (${this.devices.length})`;
+        if (e.devIndex >= MAX_DEVICES) return `device index ${e.devIndex} is over the limit of ${MAX_DEVICES} devices`;
         if (this.devices.some((d) => d.uuid.equals(e.devUuid))) return `device ${e.devIndex} was already added`;
+        if (e.devSize <= SUPERBLOCK_REGION_SIZE) return `device ${e.devIndex} of ${e.devSize} bytes cannot hold its superblock and data`;
         this.devices.push({ index: e.devIndex, size: e.devSize, uuid: e.devUuid });
-        this.bitmaps.push(Bitmap.forDevice(e.devSize));
+        const bitmap = Bitmap.forDevice(e.devSize);
+        // An added device starts with its own (secondary) superblock, never handed out.
+        bitmap.markRange(0, SUPERBLOCK_REGION_SIZE);
+        this.bitmaps.push(bitmap);
         this.stats.devicesAdded++;
         return undefined;
       }
@@ -121,7 +132,7 @@ export class LogReplayer {
       const dev = this.devices[e.devIndex];
       if (!dev) return `extent on unknown device ${e.devIndex}`;
       if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) return `extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`;
-      if (e.offset === 0 && e.devIndex === 0) return 'extent at offset 0 (the superblock)';
+      if (e.offset < SUPERBLOCK_REGION_SIZE) return `extent at offset 0x${e.offset.toString(16)} (the superblock of device ${e.devIndex})`;
       if (e.offset + e.len > dev.size) return `extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`;
     }
     if (size <= 0) return 'size 0';

@@ -77,7 +77,13 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
 
 function checkFile(fs: Famfs, rel: string, file: string): number {
   const m = mapFile(fs, rel);
-  const raw = new RawReader(fs.device);
+  // One reader per device the file uses: a file system may span several (famfs adddev).
+  const readers = new Map<number, RawReader>();
+  const rawOf = (devIndex: number): RawReader => {
+    let r = readers.get(devIndex);
+    if (!r) readers.set(devIndex, (r = new RawReader(fs.deviceAt(devIndex))));
+    return r;
+  };
   try {
     const node = fs.stat(rel);
     if (node.kind !== 'file') throw new FsError('EISDIR', `'${file}' is a directory`);
@@ -89,7 +95,7 @@ function checkFile(fs: Famfs, rel: string, file: string): number {
     for (const p of filePieces(node.fmap, node.size)) {
       for (let at = 0; at < p.length && bad < 0; at += scratch.length) {
         const n = Math.min(scratch.length, p.length - at);
-        const chunk = scratch.subarray(0, raw.read(scratch.subarray(0, n), p.devOffset + at));
+        const chunk = scratch.subarray(0, rawOf(p.devIndex).read(scratch.subarray(0, n), p.devOffset + at));
         got += chunk.length;
         m.invalidate(p.fileOffset + at, n);
         const mapped = mappedScratch.subarray(0, n);
@@ -110,7 +116,7 @@ function checkFile(fs: Famfs, rel: string, file: string): number {
     process.stdout.write('Read and mmap match\n');
     return 0;
   } finally {
-    raw.close();
+    for (const r of readers.values()) r.close();
     m.unmap();
   }
 }

@@ -4,13 +4,14 @@ import { Famfs } from '../../fs/famfs.js';
 import { parseUuid } from '../../format/uuid.js';
 import { fsck } from '../../fs/fsck.js';
 import { fsckText } from '../fsck-text.js';
+import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
 
 /** Upstream caps exit statuses at 127; fsck's is the number of allocation collisions. */
 const MAX_EXIT = 127;
 
 export function register(program: Command): void {
-  program
+  addDeviceMapOption(program
     .command('fsck')
     .description('check a famfs file system and report its superblock, log and capacity')
     .argument('<device|path>', 'memory device holding the file system, or a path in a famfs mount')
@@ -18,13 +19,14 @@ export function register(program: Command): void {
     .helpOption('-?, --help', 'display help')
     .option('-h, --human', 'sizes in GiB')
     .option('-v, --verbose', 'more detail (repeatable)', (_v: string, prev: number) => prev + 1, 0)
-    .option('--json', 'machine-readable report')
-    .action((device: string, o: { human?: boolean; verbose: number; json?: boolean }) =>
+    .option('--json', 'machine-readable report'))
+    .action((device: string, o: DeviceMapOption & { human?: boolean; verbose: number; json?: boolean }) =>
       runCommand('famfs fsck', () => {
         const m = mountOf(device);
+        const deviceMap = deviceMapOf(o);
         const fs = m
-          ? Famfs.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid) })
-          : Famfs.open(device, { writable: false });
+          ? Famfs.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid), deviceMap })
+          : Famfs.open(device, { writable: false, deviceMap });
         try {
           const report = fsck(fs);
           if (o.json) printJson(report);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { FsError } from '../../errors.js';
-import { fmapExtents } from '../../format/fmap.js';
+import { FamfsError, FsError } from '../../errors.js';
+import { type Fmap, fmapExtents } from '../../format/fmap.js';
+import type { Famfs } from '../../fs/famfs.js';
+import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -8,15 +10,29 @@ import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 const EXIT_NOT_FOUND = 9;
 const EXIT_NOT_REGULAR = 21;
 
+/** Where this host sees each device a map uses (index → path), so offsets can be read off the devices. */
+function devicePaths(fs: Famfs, m: Fmap): Record<number, string> {
+  const out: Record<number, string> = {};
+  for (const i of [...new Set(fmapExtents(m).map((e) => e.devIndex))].sort((a, b) => a - b)) {
+    try {
+      out[i] = fs.deviceAt(i).path;
+    } catch (err) {
+      if (!(err instanceof FamfsError)) throw err;
+      out[i] = '(not found on this host)';
+    }
+  }
+  return out;
+}
+
 export function register(program: Command): void {
-  addDeviceOption(program
+  addDeviceMapOption(addDeviceOption(program
     .command('getmap')
     .description("print a file's extent map (device offsets and lengths)")
     .argument('<file...>', 'famfs paths')
     .option('-q, --quiet', 'only the exit status')
-    .option('--json', 'print the maps as JSON'))
-    .action((files: string[], o: DeviceOption & { quiet?: boolean; json?: boolean }) =>
-      runCommand('famfs getmap', () => withTarget(files, o, { writable: false }, (fs, rels) => {
+    .option('--json', 'print the maps as JSON')))
+    .action((files: string[], o: DeviceOption & DeviceMapOption & { quiet?: boolean; json?: boolean }) =>
+      runCommand('famfs getmap', () => withTarget(files, o, { writable: false, deviceMap: deviceMapOf(o) }, (fs, rels) => {
         const out: unknown[] = [];
         for (const [i, f] of files.entries()) {
           const node = fs.lookup(rels[i]!);
@@ -24,7 +40,7 @@ export function register(program: Command): void {
           if (node.kind !== 'file') throw new FsError('EISDIR', `'${f}' is not a regular file`, EXIT_NOT_REGULAR);
           const m = node.fmap;
           if (o.json) {
-            out.push({ file: f, size: node.size, fmap: m });
+            out.push({ file: f, size: node.size, fmap: m, devices: devicePaths(fs, m) });
             continue;
           }
           if (o.quiet) continue;
@@ -36,6 +52,11 @@ export function register(program: Command): void {
             lines.push(`\tstrips:  ${m.strips.length}`);
           }
           for (const e of fmapExtents(m)) lines.push(`\t\t0x${e.offset.toString(16)}\t${e.len}${e.devIndex ? `\tdevice ${e.devIndex}` : ''}`);
+          // Only for maps that leave the primary: one-device output stays upstream's.
+          const paths = devicePaths(fs, m);
+          if (Object.keys(paths).some((i) => i !== '0')) {
+            lines.push(`\tdevices: ${Object.entries(paths).map(([i, p]) => `${i}=${p}`).join(' ')}`);
+          }
           lines.push(`famfs_getmap: good file ${f}`);
           process.stdout.write(`${lines.join('\n')}\n`);
         }

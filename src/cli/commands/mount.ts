@@ -14,6 +14,7 @@ import { formatUuid } from '../../format/uuid.js';
 import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { findFuseMount, unmount } from '../../fuse/mount.js';
 import { parseUint } from '../args.js';
+import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { runCommand } from '../run.js';
 
 const DEFAULT_WAIT_MS = 15_000;
@@ -21,7 +22,7 @@ const DEFAULT_WAIT_MS = 15_000;
 const EXIT_MOUNT_LEFT = 99;
 const DAEMON = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'daemon', 'main.js');
 
-interface MountOpts {
+interface MountOpts extends DeviceMapOption {
   timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
   follow?: number; abi: string; wait: number;
 }
@@ -80,7 +81,7 @@ function waitStatus(child: ReturnType<typeof spawn>, ms: number): Promise<string
 }
 
 export function register(program: Command): void {
-  program
+  addDeviceMapOption(program
     .command('mount')
     .description('mount a famfs file system through FUSE (starts the daemon, waits until the mount answers)')
     .argument('<device>', 'memory device')
@@ -92,7 +93,7 @@ export function register(program: Command): void {
     .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, 'v10')
-    .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
+    .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
@@ -104,6 +105,7 @@ export function register(program: Command): void {
           ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
           ...(o.follow !== undefined ? { followMs: o.follow } : {}),
           allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
+          deviceMap: Object.fromEntries(deviceMapOf(o)),
         };
         mkdirSync(runDir(), { recursive: true });
         const logFd = o.debug ? 'inherit' : openSync(logPath(pre.mountpoint), 'a');
