@@ -629,7 +629,11 @@ static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback
   napi_set_named_property(env, obj, name, fn);
 }
 
+/* native/bpf.c: the bpf(2) wrappers, registered on the same exports. */
+void famfs_bpf_init(napi_env env, napi_value exports);
+
 static napi_value Init(napi_env env, napi_value exports) {
+  famfs_bpf_init(env, exports);
   long page = sysconf(_SC_PAGESIZE);
   g_page_size = page > 0 ? (size_t)page : 4096;
   detect_flush_method();
