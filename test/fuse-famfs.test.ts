@@ -10,7 +10,7 @@ import { Famfs } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
-import { cleanupMounts, isMounted, mountFamfs, umountFamfs } from './helpers/mounts.js';
+import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 
 after(() => {
   cleanupMounts();
@@ -28,6 +28,11 @@ function contentOf(i: number): Buffer {
   return b;
 }
 
+/** Every path under `dir` (files and directories), relative and sorted. */
+function listing(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
+}
+
 async function eventually(what: string, check: () => boolean, ms = 3000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end;) {
     if (check()) return;
@@ -42,58 +47,68 @@ describe('famfs over FUSE: a master and a client mount', () => {
   let c = '';
   const src = mkdtempSync('/tmp/famfs-test-src-');
   const N = 200;
+  const DIRS = 10;
+  const FOLLOW_MS = 100;
+  /** The client polls the log every FOLLOW_MS; allow for a loaded machine on top of that. */
+  const FOLLOW_BOUND_MS = 20 * FOLLOW_MS;
+  const MMAP_SAMPLE_EVERY = 10;
 
   before(() => {
     dev = emuDevice(8 * GiB, 'fuse');
     mkfs(dev, { systemUuid: master });
     m = mountFamfs(dev, MASTER_UUID);
-    c = mountFamfs(dev, CLIENT_UUID, ['--follow', '100']);
+    c = mountFamfs(dev, CLIENT_UUID, ['--follow', String(FOLLOW_MS)]);
   });
   after(() => rmSync(src, { recursive: true, force: true }));
 
-  it('shell mkdir on the master appends to the log; creat and write; the client sees it all and every byte matches', async () => {
-    for (let d = 0; d < 10; d++) {
+  it('famfs cp -r and shell mkdir on the master; the client lists the tree within the follow interval; every byte matches', async () => {
+    const srcTree = join(src, 'tree');
+    const files = Array.from({ length: N }, (_, i) => join(`d${i % DIRS}`, `f${i}`));
+    for (let d = 0; d < DIRS; d++) mkdirSync(join(srcTree, `d${d}`, 'sub'), { recursive: true });
+    files.forEach((rel, i) => writeFileSync(join(srcTree, rel), contentOf(i)));
+    // Plain shell mkdir through the master's mount: one log entry per directory.
+    for (let d = 0; d < DIRS; d++) {
       const r = spawnSync('mkdir', ['-p', join(m, 'tree', `d${d}`, 'sub')]);
       assert.equal(r.status, 0, r.stderr?.toString());
     }
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
-    try {
-      fs.withLog((s) => {
-        for (let i = 0; i < N; i++) s.creat(`tree/d${i % 10}/f${i}`, { size: contentOf(i).length });
-      });
-    } finally {
-      fs.close();
-    }
-    for (let i = 0; i < N; i++) {
-      const rel = join('tree', `d${i % 10}`, `f${i}`);
-      mkdirSync(join(src, 'tree', `d${i % 10}`), { recursive: true });
-      writeFileSync(join(src, rel), contentOf(i));
-      // Preallocated: open read-write without truncating, as any writer of a famfs file must.
-      writeFileSync(join(m, rel), contentOf(i), { flag: 'r+' });
-    }
-    await eventually('the client lists every file', () => {
+    // The CLI given mount paths: the existing directories are reused, every file is created and filled.
+    const cp = famfs(['cp', '-r', '-q', srcTree, join(m, 'tree')], MASTER_UUID);
+    assert.equal(cp.status, 0, cp.stderr);
+
+    const want = listing(srcTree);
+    await eventually('the client lists the same tree', () => {
       try {
-        return readdirSync(join(c, 'tree'), { recursive: true }).filter((p) => String(p).includes('/f')).length === N;
+        return listing(join(c, 'tree')).join('\n') === want.join('\n');
       } catch {
         return false;
       }
-    });
-    for (let d = 0; d < 10; d++) mkdirSync(join(src, 'tree', `d${d}`, 'sub'), { recursive: true });
+    }, FOLLOW_BOUND_MS);
+
+    // A write through the master's mount lands in memory (a preallocated file: open without truncating).
+    const rewritten = Buffer.from(contentOf(7)).reverse();
+    writeFileSync(join(m, 'tree', files[7]!), rewritten, { flag: 'r+' });
+    writeFileSync(join(srcTree, files[7]!), rewritten);
+
     for (const mnt of [m, c]) {
-      // One diff over the whole tree: every file's bytes, and no file missing or extra.
-      const r = spawnSync('diff', ['-r', join(src, 'tree'), join(mnt, 'tree')], { encoding: 'utf8' });
+      // One diff over the whole tree: every file's bytes, and no file or directory missing or extra.
+      const r = spawnSync('diff', ['-r', srcTree, join(mnt, 'tree')], { encoding: 'utf8' });
       assert.equal(r.status, 0, `diff -r via ${mnt}: ${r.stdout}${r.stderr}`);
     }
     assert.ok(statSync(join(c, 'tree', 'd3', 'sub')).isDirectory());
     assert.equal(statSync(join(c, 'tree', 'd3', 'f3')).mode & 0o222, 0, 'a client sees no write bits');
+    const sample = files.filter((_f, i) => i % MMAP_SAMPLE_EVERY === 0 || i === 7);
+    const args = [m, c].flatMap((mnt) => sample.flatMap((rel) => [join(mnt, 'tree', rel), join(srcTree, rel)]));
     const py = spawnSync('python3', ['-c', `
 import mmap, sys
-for p in sys.argv[1:]:
+a = sys.argv[1:]
+for p, s in zip(a[::2], a[1::2]):
+    with open(s, 'rb') as f: want = f.read()
     with open(p, 'rb') as f:
         data = f.read()
         m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-        assert m[:] == data, p
-print('ok')`, ...[1, 50, 199].map((i) => join(c, 'tree', `d${i % 10}`, `f${i}`))], { encoding: 'utf8' });
+        assert m[:] == data, 'mmap differs from read: ' + p
+        assert data == want, 'read differs from the source: ' + p
+print('ok')`, ...args], { encoding: 'utf8' });
     assert.equal(py.stdout.trim(), 'ok', py.stderr);
   });
 
@@ -152,7 +167,7 @@ print('ok')`, ...[1, 50, 199].map((i) => join(c, 'tree', `d${i % 10}`, `f${i}`))
   });
 
   it('a second mount by the same host is refused; a non-empty mount point and a device without famfs too', () => {
-    const again = famfs(['mount', dev, mkdtempSync('/tmp/famfs-test-mnt-')], MASTER_UUID);
+    const again = famfs(['mount', dev, trackedMountpoint()], MASTER_UUID);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already mounted by this host/);
     const full = mkdtempSync('/tmp/famfs-test-full-');

@@ -1,10 +1,21 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
+import { RUN_DIR_ENV } from '../../src/daemon/registry.js';
 import { parseUuid } from '../../src/format/uuid.js';
+
+/**
+ * Mount records and daemon logs of this test process go to a private directory, never to
+ * /run/famfs/mounts: set before any CLI child or daemon starts, so they all inherit it, and
+ * removed at exit (after mounts.ts has unmounted; it puts its exit hook first).
+ */
+export const TEST_RUN_DIR = mkdtempSync(join(tmpdir(), 'famfs-test-run-'));
+process.env[RUN_DIR_ENV] = TEST_RUN_DIR;
+process.on('exit', () => rmSync(TEST_RUN_DIR, { recursive: true, force: true }));
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readRecord, removeRecord } from '../../daemon/registry.js';
@@ -8,13 +9,21 @@ import { runCommand } from '../run.js';
 const DAEMON_EXIT_WAIT_MS = 5000;
 const POLL_MS = 50;
 
+/** Fields of /proc/<pid>/stat after the ")" that closes the command name, up to the state letter. */
+const STAT_STATE_AFTER_NAME = 2;
+
+/**
+ * A daemon that exited is a zombie until pid 1 reaps it (its parent, `famfs mount`, is gone), which
+ * can take seconds; kill(pid, 0) still succeeds on a zombie, so read its state instead.
+ */
 function alive(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return false;
   }
+  return stat.slice(stat.lastIndexOf(')') + STAT_STATE_AFTER_NAME)[0] !== 'Z';
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
