@@ -1,19 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { register as registerChkread } from './commands/chkread.js';
-import { register as registerClone } from './commands/clone.js';
-import { register as registerCp } from './commands/cp.js';
-import { register as registerCreat } from './commands/creat.js';
-import { register as registerEmu } from './commands/emu.js';
-import { register as registerFlush } from './commands/flush.js';
-import { register as registerFsck } from './commands/fsck.js';
-import { register as registerGetmap } from './commands/getmap.js';
-import { register as registerLogplay } from './commands/logplay.js';
-import { register as registerLs } from './commands/ls.js';
-import { register as registerMkdir } from './commands/mkdir.js';
-import { register as registerMount } from './commands/mount.js';
-import { register as registerUmount } from './commands/umount.js';
-import { register as registerVerify } from './commands/verify.js';
+
+type CommandModule = { register(program: Command): void };
 
 /** Upstream's statuses for a missing and an unknown command. */
 const EXIT_NO_COMMAND = 1;
@@ -24,10 +12,32 @@ const program = new Command('famfs')
   .exitOverride()
   // Usage errors are one line, prefixed like every other error of the command.
   .configureOutput({ outputError: (str, write) => write(`famfs: ${str.replace(/^error: /, '')}`) });
-for (const register of [registerFsck, registerMkdir, registerCreat, registerLogplay, registerGetmap, registerLs, registerEmu,
-  registerCp, registerVerify, registerFlush, registerClone, registerChkread, registerMount, registerUmount]) {
-  register(program);
-}
+
+/**
+ * Every command's module, in help order. Only the one named on the command line is loaded (each
+ * pulls in its own dependencies, and a script that runs `famfs creat` per file pays start-up every
+ * time); help, an unknown name or no name loads them all.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
+  fsck: () => import('./commands/fsck.js'),
+  mkdir: () => import('./commands/mkdir.js'),
+  creat: () => import('./commands/creat.js'),
+  logplay: () => import('./commands/logplay.js'),
+  getmap: () => import('./commands/getmap.js'),
+  ls: () => import('./commands/ls.js'),
+  emu: () => import('./commands/emu.js'),
+  cp: () => import('./commands/cp.js'),
+  verify: () => import('./commands/verify.js'),
+  flush: () => import('./commands/flush.js'),
+  clone: () => import('./commands/clone.js'),
+  chkread: () => import('./commands/chkread.js'),
+  mount: () => import('./commands/mount.js'),
+  umount: () => import('./commands/umount.js'),
+  adddev: () => import('./commands/adddev.js'),
+  bpf: () => import('./commands/bpf.js'),
+};
+const named = Object.hasOwn(COMMANDS, process.argv[2] ?? '') ? COMMANDS[process.argv[2]!] : undefined;
+for (const mod of await Promise.all(named ? [named()] : Object.values(COMMANDS).map((load) => load()))) mod.register(program);
 
 try {
   if (process.argv.length <= 2) {

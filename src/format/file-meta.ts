@@ -53,7 +53,11 @@ export function encodeRelpath(path: string): Buffer {
   return bytes;
 }
 
+/** A stored relpath is NUL-terminated within its field (at most 79 bytes): 80 bytes without a NUL are corrupt. */
 export function decodeRelpath(b: Buffer, off: number): string {
+  if (b.subarray(off, off + RELPATH_FIELD_SIZE).indexOf(0) < 0) {
+    throw new FormatError(`relative path is not NUL-terminated within its ${RELPATH_FIELD_SIZE} bytes`);
+  }
   return readCString(b, off, RELPATH_FIELD_SIZE, 'utf8');
 }
 

@@ -75,6 +75,7 @@ export function encodeFmap(b: Buffer, off: number, fmap: Fmap): void {
 }
 
 export function decodeFmap(b: Buffer, off: number): Fmap {
+  if (b.length < off + FMAP_SIZE) throw new FormatError('fmap is truncated');
   const extType = readU32(b, off + OFF.extType);
   const count = readU32(b, off + OFF.count);
   let fmap: Fmap;

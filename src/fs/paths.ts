@@ -46,6 +46,8 @@ const BAD_LOGGED = /^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
  */
 export function loggedPathProblem(rel: string): string | undefined {
   if (rel === '') return 'empty path';
+  // Every mount shows its own .meta at the root; a logged one would stand beside it.
+  if (rel === RESERVED_ROOT_NAME || rel.startsWith(`${RESERVED_ROOT_NAME}/`)) return `'${RESERVED_ROOT_NAME}' at the root is reserved`;
   if (!BAD_LOGGED.test(rel)) return undefined;
   if (rel.startsWith('/')) return `absolute path '${rel}'`;
   return `path '${rel}' has an empty, '.' or '..' component`;
