@@ -20,6 +20,7 @@ import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 /** famfs allocates in 2 MiB units; the kernel insists extents are PMD-aligned. */
 const UNIT = 2 * MiB;
@@ -299,6 +300,57 @@ describe('famfs bpf publish / dump / unpublish', { skip: unavailable }, () => {
     const again = famfs(['bpf', 'dump', '--device', dev, 'late']);
     assert.notEqual(again.status, 0);
     assert.match(again.stderr, /no published fmaps/);
+  });
+});
+
+describe('famfs mount -o bpf-fmap', { skip: unavailable }, () => {
+  let mountedBpffs = false;
+  let dev: string;
+  let uuid: string;
+  before(() => {
+    mountedBpffs = ensureBpffs();
+    dev = emuDevice(8 * GiB, 'bpf-mount');
+    mkfs(dev, { systemUuid: master });
+    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    try {
+      uuid = fs.uuid;
+      fs.creat('first', { size: 3 * MiB });
+    } finally {
+      fs.close();
+    }
+  });
+  after(() => {
+    cleanupMounts();
+    if (uuid) unpublish(uuid);
+    cleanupDevices();
+    if (mountedBpffs && bpffsMounted() && !existsSync(FAMFS_PIN_ROOT)) loadBpfNative().umount(BPFFS_ROOT);
+  });
+
+  it('publishes while mounted, follows the log, and removes the pins at unmount', async () => {
+    const mnt = mountFamfs(dev, MASTER_UUID, ['-o', 'bpf-fmap', '--follow', '50']);
+    assert.deepEqual(readdirSync(pinDir(uuid)).sort(), ['fmap', 'resolve', 'resolve_xdp']);
+    let r = famfs(['bpf', 'dump', '--json', join(mnt, 'first')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { size: number }).size, 3 * MiB);
+    r = famfs(['creat', '-s', '5m', join(mnt, 'second')]);
+    assert.equal(r.status, 0, r.stderr);
+    const fs = Famfs.open(dev, { systemUuid: master });
+    try {
+      const second = fs.lookup('second');
+      assert.ok(second && second.kind === 'file');
+      for (const end = Date.now() + 3000; !lookupPublished(uuid, second.ino) && Date.now() < end;) await new Promise((res) => setTimeout(res, 50));
+      assert.deepEqual(lookupPublished(uuid, second.ino), { size: second.size, fmap: second.fmap });
+    } finally {
+      fs.close();
+    }
+    umountFamfs(mnt);
+    assert.equal(existsSync(pinDir(uuid)), false, 'the pins went with the mount');
+  });
+
+  it('refuses an unknown -o option with one line', () => {
+    const r = famfs(['mount', '-o', 'bpf-fmap,turbo', dev, '/tmp']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /unknown mount option 'turbo'/);
   });
 });
 

@@ -26,6 +26,8 @@ export interface DaemonConfig {
   debug: boolean;
   /** Where this host sees devices added with `famfs adddev` (index → path); others are found by UUID. */
   deviceMap?: Record<string, string>;
+  /** Publish fmaps to a pinned BPF map while mounted (`-o bpf-fmap`). */
+  bpfFmap?: boolean;
 }
 
 export function defaultConfig(device: string, mountpoint: string, systemUuid: string): DaemonConfig {

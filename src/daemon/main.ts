@@ -9,6 +9,7 @@ import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/serve.js';
 import type { DaemonConfig } from './config.js';
+import { type BpfFmaps, startBpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
 import { removeRecord, writeRecord } from './registry.js';
 
@@ -48,6 +49,15 @@ async function main(cfg: DaemonConfig): Promise<void> {
     fs.close();
     throw err;
   }
+  let bpf: BpfFmaps | undefined;
+  try {
+    if (cfg.bpfFmap) bpf = await startBpfFmaps(fs, log);
+  } catch (err) {
+    await server.unmount();
+    ffs.close();
+    fs.close();
+    throw err;
+  }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
     pid: process.pid, startedAt: new Date().toISOString(),
@@ -63,6 +73,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
       log(`log follow: ${(err as Error).message}`);
       return;
     }
+    bpf?.sync();
     const parents = new Set<number>();
     for (let i = before; i < fs.replay.playedThrough; i++) {
       const n = fs.ns.getIno(inoForLogIndex(i));
@@ -83,6 +94,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   report('ok');
   const end = await server.closed;
   clearInterval(follow);
+  bpf?.stop();
   removeRecord(server.mountpoint);
   ffs.close();
   fs.close();

@@ -24,7 +24,17 @@ const DAEMON = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'daemon
 
 interface MountOpts extends DeviceMapOption {
   timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
-  follow?: number; abi: string; wait: number;
+  follow?: number; abi: string; wait: number; options: string[];
+}
+
+/** `-o` options this mount understands. */
+const MOUNT_OPTIONS = ['bpf-fmap'] as const;
+
+function parseMountOptions(text: string, previous: string[]): string[] {
+  const opts = text.split(',').filter((o) => o !== '');
+  const bad = opts.find((o) => !(MOUNT_OPTIONS as readonly string[]).includes(o));
+  if (bad !== undefined) throw new InvalidArgumentError(`unknown mount option '${bad}' (known: ${MOUNT_OPTIONS.join(', ')})`);
+  return [...previous, ...opts];
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -93,7 +103,8 @@ export function register(program: Command): void {
     .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, 'v10')
-    .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS))
+    .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted', parseMountOptions, [] as string[]))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
@@ -106,6 +117,7 @@ export function register(program: Command): void {
           ...(o.follow !== undefined ? { followMs: o.follow } : {}),
           allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
           deviceMap: Object.fromEntries(deviceMapOf(o)),
+          bpfFmap: o.options.includes('bpf-fmap'),
         };
         mkdirSync(runDir(), { recursive: true });
         const logFd = o.debug ? 'inherit' : openSync(logPath(pre.mountpoint), 'a');
