@@ -1,0 +1,126 @@
+// Mounting both servers the same way for the FUSE cases, and dd as the one reader for both.
+// The C reference is ../shared/anchors/cfuse (libfuse3 low level): its sources are built by its own
+// build.sh in a cache directory outside the work tree (the anchor folder is read-only by intent),
+// and the binary is started and stopped here; nothing of it is copied into the project.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_PREFIX, FAMFS_CLI, GB, MIB, famfs, isMounted, onCleanup, run, cleanupNow } from './common.mjs';
+
+export const CFUSE_SRC = process.env.CFUSE_DIR ?? join('/work', 'shared', 'anchors', 'cfuse');
+const CFUSE_BUILD = join('/var/tmp', `${BENCH_PREFIX}cfuse`);
+const CFUSE_FILES = ['build.sh', 'memfs_ll.c', 'statloop.c'];
+/** 1 MiB requests, the anchor's own setting (libfuse 3.14's upper bound); ours negotiates the same. */
+export const MAX_PAGES = 256;
+/** Generous: on a loaded 2-CPU machine a daemon start has taken seconds. */
+const MOUNT_WAIT_MS = 30_000;
+const POLL_MS = 20;
+
+/** Builds memfs_ll and statloop (build.sh is a no-op when they are up to date). */
+export function buildCfuse() {
+  mkdirSync(CFUSE_BUILD, { recursive: true });
+  for (const f of CFUSE_FILES) {
+    const dst = join(CFUSE_BUILD, f);
+    // A fresh copy is newer than the binaries: copy only what changed, so build.sh stays a no-op.
+    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(join(CFUSE_SRC, f)))) continue;
+    copyFileSync(join(CFUSE_SRC, f), dst);
+    chmodSync(dst, 0o755);
+  }
+  run(join(CFUSE_BUILD, 'build.sh'), [], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return { memfs: join(CFUSE_BUILD, 'memfs_ll'), statloop: join(CFUSE_BUILD, 'statloop') };
+}
+
+/** An empty mount point removed on cleanup (after any unmount registered later). */
+export function mountPoint(tag) {
+  const dir = mkdtempSync(join('/tmp', `${BENCH_PREFIX}${tag}-${process.pid}-`));
+  onCleanup(() => rmdirSync(dir));
+  return dir;
+}
+
+function sleep(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function waitMounted(mnt, alive) {
+  const deadline = Date.now() + MOUNT_WAIT_MS;
+  while (!isMounted(mnt)) {
+    if (!alive()) throw new Error(`server for ${mnt} exited before mounting`);
+    if (Date.now() > deadline) throw new Error(`${mnt} not mounted after ${MOUNT_WAIT_MS} ms`);
+    sleep(POLL_MS);
+  }
+}
+
+/** Detaches whatever is still mounted at mnt; the last resort of every cleanup. */
+function forceUnmount(mnt) {
+  if (!isMounted(mnt)) return;
+  spawnSync('fusermount3', ['-u', mnt]);
+  if (isMounted(mnt)) spawnSync('umount', ['-l', mnt]);
+}
+
+/**
+ * memfs_ll BACKING MNT -f -o max_pages=256,nopopulate,<opts>; returns a stop() that unmounts and
+ * reaps it. nopopulate: the backing is a sparse device, and MAP_POPULATE would allocate tmpfs pages
+ * for all of it; the pages read are resident anyway and each case reads once untimed first.
+ */
+export function startCfuse(bin, backing, mnt, opts) {
+  const child = spawn(bin, [backing, mnt, '-f', '-o', [`max_pages=${MAX_PAGES}`, 'nopopulate', ...opts].join(',')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  const undo = onCleanup(() => {
+    forceUnmount(mnt);
+    if (!exited) child.kill('SIGKILL');
+  });
+  waitMounted(mnt, () => !exited && child.exitCode === null);
+  return {
+    pid: child.pid,
+    stop: () => cleanupNow(() => {
+      forceUnmount(mnt);
+      // memfs_ll exits by itself once unmounted; the SIGKILL is for a server that hung.
+      const deadline = Date.now() + MOUNT_WAIT_MS;
+      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+        if (spawnSync('kill', ['-0', String(child.pid)]).status !== 0) break;
+        sleep(POLL_MS);
+      }
+      child.kill('SIGKILL');
+      undo();
+    }),
+  };
+}
+
+/** `famfs mount <args> dev mnt` as the master; returns the daemon pid and a stop() (famfs umount). */
+export function startFamfs(dev, mnt, args) {
+  const undo = onCleanup(() => {
+    if (isMounted(mnt)) spawnSync(process.execPath, [FAMFS_CLI, 'umount', mnt]);
+    forceUnmount(mnt);
+  });
+  famfs(['mount', ...args, dev, mnt]);
+  return {
+    pid: daemonPid(mnt),
+    stop: () => cleanupNow(() => {
+      famfs(['umount', mnt]);
+      undo();
+    }),
+  };
+}
+
+/** The daemon serving mnt: the node process whose config names that mount point. */
+export function daemonPid(mnt) {
+  const out = spawnSync('pgrep', ['-f', `"mountpoint":"${mnt}"`], { encoding: 'utf8' }).stdout.trim();
+  const pid = Number(out.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/**
+ * dd if=file bs=bs count=bytes/bs skip=skipBytes/bs of=/dev/null, as the anchor's bench.sh does:
+ * GB/s from dd's own byte count and time. iflag=skip_bytes keeps skip independent of bs.
+ */
+export function ddRate(file, bs, bytes, skipBytes = 0) {
+  const r = spawnSync('dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${Math.floor(bytes / bs)}`, `skip=${skipBytes}`, 'iflag=skip_bytes'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dd ${file}: ${r.stderr}`);
+  const m = /(\d+) bytes .* copied, ([\d.e-]+) s/.exec(r.stderr);
+  if (!m) throw new Error(`dd ${file}: cannot parse ${r.stderr}`);
+  return Number(m[1]) / Number(m[2]) / GB;
+}
+
+export const BS_1M = MIB;
+export const BS_128K = 128 * 1024;
