@@ -1,5 +1,5 @@
 import { FormatError } from '../errors.js';
-import { readCString, readU32, readU64, writeCString, writeU32, writeU64 } from './bytes.js';
+import { readU32, readU64, writeCString, writeU32, writeU64 } from './bytes.js';
 import { type Fmap, FMAP_SIZE, decodeFmap, encodeFmap } from './fmap.js';
 import { RELPATH_FIELD_SIZE } from './layout.js';
 
@@ -32,16 +32,26 @@ export function encodeFileMeta(b: Buffer, off: number, m: FileMeta): void {
   encodeFmap(b, off + OFF.fmap, m.fmap);
 }
 
+/** Offset of the fmap within the FILE payload, for readers that take it in place. */
+export const FILE_META_FMAP_OFFSET = OFF.fmap;
+
+/** The FILE payload without its fmap: what log replay reads in place for every file. */
+export type FileMetaHead = Omit<FileMeta, 'fmap'>;
+
+/** Read the payload's scalar fields and path into `out` (reused across entries by replay). */
+export function readFileMetaHead(b: Buffer, off: number, out: FileMetaHead): void {
+  out.size = readU64(b, off + OFF.size, 'file size');
+  out.flags = readU32(b, off + OFF.flags);
+  out.uid = readU32(b, off + OFF.uid);
+  out.gid = readU32(b, off + OFF.gid);
+  out.mode = readU32(b, off + OFF.mode);
+  out.path = decodeRelpath(b, off + OFF.relpath);
+}
+
 export function decodeFileMeta(b: Buffer, off: number): FileMeta {
-  return {
-    size: readU64(b, off + OFF.size, 'file size'),
-    flags: readU32(b, off + OFF.flags),
-    uid: readU32(b, off + OFF.uid),
-    gid: readU32(b, off + OFF.gid),
-    mode: readU32(b, off + OFF.mode),
-    path: decodeRelpath(b, off + OFF.relpath),
-    fmap: decodeFmap(b, off + OFF.fmap),
-  };
+  const head: FileMetaHead = { size: 0, flags: 0, uid: 0, gid: 0, mode: 0, path: '' };
+  readFileMetaHead(b, off, head);
+  return { ...head, fmap: decodeFmap(b, off + OFF.fmap) };
 }
 
 /** A relpath must leave room for its NUL: longer names are refused, never truncated. */
@@ -55,10 +65,11 @@ export function encodeRelpath(path: string): Buffer {
 
 /** A stored relpath is NUL-terminated within its field (at most 79 bytes): 80 bytes without a NUL are corrupt. */
 export function decodeRelpath(b: Buffer, off: number): string {
-  if (b.subarray(off, off + RELPATH_FIELD_SIZE).indexOf(0) < 0) {
-    throw new FormatError(`relative path is not NUL-terminated within its ${RELPATH_FIELD_SIZE} bytes`);
-  }
-  return readCString(b, off, RELPATH_FIELD_SIZE, 'utf8');
+  const limit = off + RELPATH_FIELD_SIZE;
+  let nul = off;
+  while (nul < limit && b[nul] !== 0) nul++;
+  if (nul === limit) throw new FormatError(`relative path is not NUL-terminated within its ${RELPATH_FIELD_SIZE} bytes`);
+  return b.toString('utf8', off, nul);
 }
 
 if (FILE_META_SIZE !== OFF.fmap + FMAP_SIZE) throw new Error('file meta layout does not add up');

@@ -69,6 +69,14 @@ export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0): void
   }
 }
 
+/** Offset of the payload union within an entry. */
+export const LOG_ENTRY_PAYLOAD_OFFSET = OFF.payload;
+
+/** The entry's type code (ENTRY_TYPE), read in place; check the frame first. */
+export function logEntryType(bytes: Buffer, base = 0): number {
+  return readU32(bytes, base + OFF.type);
+}
+
 /** Decode the entry of slot `index` found at `base` in `bytes`; a bad CRC, seqnum or payload is a FormatError. */
 export function decodeLogEntry(bytes: Buffer, index: number, base = 0): LogEntry {
   checkLogEntryFrame(bytes, index, base);

@@ -147,9 +147,13 @@ export class Famfs {
     }
     if (h.nextIndex === from) return 0;
     // One invalidation for the whole new range: per entry it costs more than the decode.
-    this.meta.invalidate(LOG_OFFSET + entryOffset(from), (h.nextIndex - from) * LOG_ENTRY_SIZE);
-    const log = this.meta.buffer.subarray(LOG_OFFSET);
-    for (let i = from; i < h.nextIndex; i++) this.replayer.applySlot(i, log, entryOffset(i));
+    const start = LOG_OFFSET + entryOffset(from);
+    const len = (h.nextIndex - from) * LOG_ENTRY_SIZE;
+    this.meta.invalidate(start, len);
+    // Replay a private copy: what was checked is what files decode their fmaps from later, whatever
+    // is written to the shared memory meanwhile, and after the file system is closed.
+    const entries = Buffer.from(this.meta.buffer.subarray(start, start + len));
+    for (let i = from; i < h.nextIndex; i++) this.replayer.applySlot(i, entries, (i - from) * LOG_ENTRY_SIZE);
     return h.nextIndex - from;
   }
 

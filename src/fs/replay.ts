@@ -1,8 +1,10 @@
 import { Bitmap } from '../alloc/bitmap.js';
 import { FamfsError } from '../errors.js';
-import { type Fmap, fmapCapacity, fmapExtents } from '../format/fmap.js';
+import { FILE_META_FMAP_OFFSET, type FileMetaHead, readFileMetaHead } from '../format/file-meta.js';
+import { type FmapScan, newFmapScan, scanFmap } from '../format/fmap.js';
 import { ALLOC_UNIT, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
-import { decodeLogEntry, type LogEntry } from '../format/log-entry.js';
+import { ENTRY_TYPE, LOG_ENTRY_PAYLOAD_OFFSET, checkLogEntryFrame, decodeLogEntry, logEntryType, type LogEntry } from '../format/log-entry.js';
+import { LoggedFile } from './logged-file.js';
 import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
 import { loggedPathProblem } from './paths.js';
 
@@ -60,40 +62,50 @@ export class LogReplayer {
   }
 
   /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes at `base` in `bytes`. */
-  applySlot(index: number, bytes: Buffer, base = 0): LogEntry | undefined {
+  applySlot(index: number, bytes: Buffer, base = 0): void {
     if (index !== this.playedThrough) throw new Error(`replay out of order: slot ${index}, expected ${this.playedThrough}`);
     this.playedThrough++;
     this.stats.entries++;
-    let entry: LogEntry;
+    let problem: string | undefined;
     try {
-      entry = decodeLogEntry(bytes, index, base);
+      checkLogEntryFrame(bytes, index, base);
+      // Files are nearly every entry: they are read in place, without an entry object.
+      if (logEntryType(bytes, base) === ENTRY_TYPE.FILE) problem = this.applyFile(index, bytes, base);
+      else problem = this.apply(index, decodeLogEntry(bytes, index, base));
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
-      this.stats.badEntries.push({ index, reason: err.message });
-      return undefined;
+      this.stats.badEntries.push({ index, reason: err.message.startsWith('log entry ') ? err.message : `log entry ${index}: ${err.message}` });
+      return;
     }
-    const problem = this.apply(index, entry);
     if (problem) this.stats.skipped.push({ index, reason: problem });
-    return entry;
+  }
+
+  private readonly head: FileMetaHead = { size: 0, flags: 0, uid: 0, gid: 0, mode: 0, path: '' };
+  private readonly scan = newFmapScan();
+
+  private applyFile(index: number, bytes: Buffer, base: number): string | undefined {
+    const payload = base + LOG_ENTRY_PAYLOAD_OFFSET;
+    const head = this.head;
+    const scan = this.scan;
+    readFileMetaHead(bytes, payload, head);
+    scanFmap(bytes, payload + FILE_META_FMAP_OFFSET, scan);
+    const placement = this.checkPlacement(scan, head.size);
+    if (placement) return `file '${head.path}': ${placement}`;
+    // Space is claimed even when the name cannot be placed: the memory is in use.
+    for (let i = 0; i < scan.count; i++) this.bitmaps[scan.devIndex[i]!]!.markRange(scan.offset[i]!, scan.len[i]!);
+    this.stats.fileBytes += head.size;
+    const where = this.parentFor(head.path);
+    if (typeof where === 'string') return `file '${head.path}': ${where}`;
+    this.ns.add(where.parent, new LoggedFile(where.name, inoForLogIndex(index), head.uid, head.gid, head.mode & 0o7777,
+      where.parent, index, head.size, head.flags, bytes, base));
+    this.stats.files++;
+    return undefined;
   }
 
   private apply(index: number, e: LogEntry): string | undefined {
     switch (e.type) {
-      case 'file': {
-        const placement = this.checkPlacement(e.fmap, e.size);
-        if (placement) return `file '${e.path}': ${placement}`;
-        // Space is claimed even when the name cannot be placed: the memory is in use.
-        this.markFmap(e.fmap);
-        this.stats.fileBytes += e.size;
-        const where = this.parentFor(e.path);
-        if (typeof where === 'string') return `file '${e.path}': ${where}`;
-        this.ns.add(where.parent, {
-          kind: 'file', name: where.name, ino: inoForLogIndex(index), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777,
-          parent: where.parent, logIndex: index, size: e.size, flags: e.flags, fmap: e.fmap,
-        });
-        this.stats.files++;
-        return undefined;
-      }
+      case 'file':
+        throw new Error('FILE entries are applied in place by applyFile');
       case 'mkdir': {
         const where = this.parentFor(e.path);
         if (typeof where === 'string') return `directory '${e.path}': ${where}`;
@@ -127,21 +139,20 @@ export class LogReplayer {
   }
 
   /** Every extent aligned, on a known device and inside it; the map covers the size. */
-  private checkPlacement(fmap: Fmap, size: number): string | undefined {
-    for (const e of fmapExtents(fmap)) {
-      const dev = this.devices[e.devIndex];
-      if (!dev) return `extent on unknown device ${e.devIndex}`;
-      if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) return `extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`;
-      if (e.offset < SUPERBLOCK_REGION_SIZE) return `extent at offset 0x${e.offset.toString(16)} (the superblock of device ${e.devIndex})`;
-      if (e.offset + e.len > dev.size) return `extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`;
+  private checkPlacement(scan: FmapScan, size: number): string | undefined {
+    for (let i = 0; i < scan.count; i++) {
+      const devIndex = scan.devIndex[i]!;
+      const offset = scan.offset[i]!;
+      const len = scan.len[i]!;
+      const dev = this.devices[devIndex];
+      if (!dev) return `extent on unknown device ${devIndex}`;
+      if (offset % ALLOC_UNIT !== 0 || len % ALLOC_UNIT !== 0) return `extent 0x${offset.toString(16)}+0x${len.toString(16)} is not 2 MiB aligned`;
+      if (offset < SUPERBLOCK_REGION_SIZE) return `extent at offset 0x${offset.toString(16)} (the superblock of device ${devIndex})`;
+      if (offset + len > dev.size) return `extent 0x${offset.toString(16)}+0x${len.toString(16)} is past the end of device ${devIndex}`;
     }
     if (size <= 0) return 'size 0';
-    if (fmapCapacity(fmap) < size) return `extents hold ${fmapCapacity(fmap)} bytes, less than the size ${size}`;
+    if (scan.capacity < size) return `extents hold ${scan.capacity} bytes, less than the size ${size}`;
     return undefined;
-  }
-
-  private markFmap(fmap: Fmap): void {
-    for (const e of fmapExtents(fmap)) this.bitmaps[e.devIndex]!.markRange(e.offset, e.len);
   }
 
   /** Directories by relpath, so placing an entry costs one lookup, not a walk. */
