@@ -21,6 +21,7 @@ import { resolveRange } from '../src/fs/resolve.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
+import { readRecord } from '../src/daemon/registry.js';
 
 /** famfs allocates in 2 MiB units; the kernel insists extents are PMD-aligned. */
 const UNIT = 2 * MiB;
@@ -345,6 +346,16 @@ describe('famfs mount -o bpf-fmap', { skip: unavailable }, () => {
     }
     umountFamfs(mnt);
     assert.equal(existsSync(pinDir(uuid)), false, 'the pins went with the mount');
+  });
+
+  it('a daemon killed with SIGKILL leaves its pins to famfs umount, which removes them', () => {
+    const mnt = mountFamfs(dev, MASTER_UUID, ['-o', 'bpf-fmap']);
+    const rec = readRecord(mnt);
+    assert.ok(rec?.bpfFmap, 'the mount record says the daemon publishes');
+    process.kill(rec.pid, 'SIGKILL');
+    assert.ok(existsSync(pinDir(uuid)), 'a killed daemon cannot remove its pins');
+    umountFamfs(mnt);
+    assert.equal(existsSync(pinDir(uuid)), false);
   });
 
   it('refuses an unknown -o option with one line', () => {

@@ -60,7 +60,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
-    pid: process.pid, startedAt: new Date().toISOString(),
+    pid: process.pid, startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
   });
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
 

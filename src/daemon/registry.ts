@@ -21,6 +21,8 @@ export interface MountRecord {
   role: 'master' | 'client';
   pid: number;
   startedAt: string;
+  /** The daemon publishes fmaps to pinned BPF maps (`-o bpf-fmap`): umount removes them if it died. */
+  bpfFmap?: boolean;
 }
 
 export function runDir(): string {

@@ -57,6 +57,8 @@ export function register(program: Command): void {
         } else {
           await recoverMount(mountpoint);
         }
+        // A daemon that was killed could not take its BPF pins down; removing them twice is harmless.
+        if (rec?.bpfFmap) (await import('../../bpf/publish.js')).unpublish(rec.fsUuid);
         removeRecord(mountpoint);
       }));
 }
