@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { MAX_MAPPING_BYTES } from '../device/device.js';
 
 /**
  * The two limits a zero-copy file mapping runs into: the size of one Node Buffer, and the number of

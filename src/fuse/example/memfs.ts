@@ -9,7 +9,7 @@ import { direntTypeOfMode, FileType, FopenFlag, FUSE_ROOT_ID, InitFlag } from '.
 import { FuseError } from '../errors.js';
 import type {
   AttrReply, CreateArgs, CreateReply, Filesystem, ForgetOne, GetattrArgs, GetxattrArgs, InitWants, ListxattrArgs,
-  LookupArgs, MkdirArgs, MknodArgs, NameArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs,
+  LookupArgs, MkdirArgs, MknodArgs, NameArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs,
   ReadReply, RenameArgs, RequestContext, SetattrArgs, StatfsReply, WriteArgs,
 } from '../filesystem.js';
 
