@@ -4,7 +4,7 @@
  * and removes the device afterwards whatever happens.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,8 +23,51 @@ function run(host: 'master' | 'client', cmd: string, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
 }
 
+function sh(host: 'master' | 'client', cmd: string, ...args: string[]): void {
+  process.stdout.write(`\n[${host}] $ ${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+/** Mount points made by the FUSE part, unmounted whatever happens. */
+const mounts: string[] = [];
+let mountRoot: string | undefined;
+
 function cleanup(): void {
+  for (const mnt of mounts.splice(0)) {
+    spawnSync(process.execPath, [BIN.famfs!, 'umount', mnt], { stdio: 'ignore' });
+  }
+  if (mountRoot) rmSync(mountRoot, { recursive: true, force: true });
   if (existsSync(DEVICE)) rmSync(DEVICE);
+}
+
+/** FUSE needs root and /dev/fuse; elsewhere the tour stops before mounting. */
+function canMount(): boolean {
+  return process.getuid?.() === 0 && existsSync('/dev/fuse');
+}
+
+/** Both hosts mount the file system; the master copies a tree in, the client reads it back. */
+function fuseTour(): void {
+  mountRoot = mkdtempSync('/tmp/famfs-demo-');
+  const m = join(mountRoot, 'master');
+  const c = join(mountRoot, 'client');
+  mkdirSync(m);
+  mkdirSync(c);
+  mounts.push(m);
+  run('master', 'famfs', 'mount', DEVICE, m);
+  mounts.push(c);
+  run('client', 'famfs', 'mount', '--follow', '100', DEVICE, c);
+  sh('master', 'mkdir', join(m, 'results'));
+  run('master', 'famfs', 'cp', '-r', join(here, 'alloc'), join(m, 'results', 'alloc'));
+  run('master', 'famfs', 'creat', '-r', '-S', '7', '-s', '16m', join(m, 'results', 'sample'));
+  spawnSync('sleep', ['0.3']);
+  sh('client', 'ls', '-l', join(c, 'results'));
+  run('client', 'famfs', 'verify', '-S', '7', '-f', join(c, 'results', 'sample'));
+  const first = readdirSync(join(here, 'alloc')).find((f) => f.endsWith('.js'))!;
+  sh('client', 'cmp', join(here, 'format', first), join(c, 'results', 'alloc', first));
+  run('client', 'famfs', 'umount', c);
+  run('master', 'famfs', 'umount', m);
+  mounts.length = 0;
 }
 
 process.on('SIGINT', () => {
@@ -48,6 +91,8 @@ try {
   });
   process.stdout.write(`[client] $ famfs creat -s 1m nope\n${refused.stderr}(exit ${refused.status})\n`);
   run('client', 'famfs', 'fsck', DEVICE);
+  if (canMount()) fuseTour();
+  else process.stdout.write('\n(famfs mount needs root and /dev/fuse: the FUSE part of the tour is skipped)\n');
   process.stdout.write('\ndemo complete\n');
 } catch (err) {
   process.stderr.write(`demo failed: ${(err as Error).message}\n`);
