@@ -64,7 +64,7 @@ function fuseTour(): void {
   sh('client', 'ls', '-l', join(c, 'results'));
   run('client', 'famfs', 'verify', '-S', '7', '-f', join(c, 'results', 'sample'));
   const first = readdirSync(join(here, 'alloc')).find((f) => f.endsWith('.js'))!;
-  sh('client', 'cmp', join(here, 'format', first), join(c, 'results', 'alloc', first));
+  sh('client', 'cmp', join(here, 'alloc', first), join(c, 'results', 'alloc', first));
   run('client', 'famfs', 'umount', c);
   run('master', 'famfs', 'umount', m);
   mounts.length = 0;
