@@ -301,7 +301,9 @@ export class FamfsFuse implements Filesystem {
   }
 
   create(): never {
-    // A famfs file is allocated at creation and needs its size, which open(O_CREAT) cannot give.
+    // A client's mount is read-only whatever the call; on the master, a famfs file is allocated
+    // at creation and needs its size, which open(O_CREAT) cannot give.
+    if (!this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot create files');
     throw new FuseError('EOPNOTSUPP', 'famfs files are created with `famfs creat -s <size>` or `famfs cp`');
   }
 

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Cluster } from '../hosts/harness.js';
+import { inspect } from './support.js';
+
+/**
+ * What a host and a user may do: a client cannot append to the log, write a file's memory or
+ * change modes; mounts carry upstream's allow_other and default_permissions; an unprivileged
+ * user gets exactly what the modes say, on the master's mount and on a client's.
+ */
+
+const NOBODY = 65534;
+
+/** Try `op` on `path` as uid/gid 65534; returns 'ok' or the errno code. */
+function asNobody(op: 'read' | 'write' | 'list' | 'stat', path: string): string {
+  const script = `
+    const fs = require('node:fs');
+    try {
+      const op = process.argv[1], p = process.argv[2];
+      if (op === 'read') fs.readFileSync(p);
+      else if (op === 'write') { const fd = fs.openSync(p, 'r+'); fs.writeSync(fd, Buffer.from('x'), 0, 1, 0); fs.closeSync(fd); }
+      else if (op === 'list') fs.readdirSync(p);
+      else fs.statSync(p);
+      process.stdout.write('ok');
+    } catch (e) { process.stdout.write(e.code || String(e)); }`;
+  const r = spawnSync(process.execPath, ['-e', script, op, path], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+function errCode(fn: () => void): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
+describe('security', () => {
+  let c: Cluster;
+  let m = '';
+  let cl = '';
+
+  before(async () => {
+    c = await Cluster.up({ clients: 2, noMount: true, tag: 'sec' });
+    const steps: string[][] = [
+      ['mkdir', '-m', '0755', 'pub'], ['mkdir', '-m', '0700', 'priv'],
+      ['creat', '-s', '1m', '-m', '0644', 'pub/world'], ['creat', '-s', '1m', '-m', '0600', 'pub/rootonly'],
+      ['creat', '-s', '1m', '-m', '0640', 'pub/group0'], ['creat', '-s', '1m', '-m', '0600', '-u', String(NOBODY), '-g', String(NOBODY), 'pub/nobodys'],
+      ['creat', '-s', '1m', '-m', '0644', 'priv/hidden'],
+    ];
+    for (const s of steps) {
+      const r = c.master.onDevice(s);
+      assert.equal(r.status, 0, `${s.join(' ')}: ${r.stderr}`);
+    }
+    m = await c.master.mount();
+    cl = await c.clients[0]!.mount();
+  });
+  after(() => c?.down());
+
+  it('a client cannot append to the log: famfs creat/mkdir, shell mkdir, writes to .meta/.log all fail and the log is unchanged', () => {
+    const before = inspect(c.device).report.log.entriesUsed;
+    const client = c.clients[0]!;
+    assert.notEqual(client.famfs(['creat', '-s', '1m', join(cl, 'x')]).status, 0);
+    assert.notEqual(client.famfs(['mkdir', join(cl, 'd')]).status, 0);
+    assert.notEqual(client.onDevice(['creat', '-s', '1m', 'y']).status, 0);
+    assert.notEqual(client.onDevice(['mkdir', '-p', 'z/z']).status, 0);
+    assert.equal(errCode(() => mkdirSync(join(cl, 'shell'))), 'EROFS');
+    assert.equal(errCode(() => writeFileSync(join(cl, 'new'), 'x')), 'EROFS');
+    assert.notEqual(errCode(() => closeSync(openSync(join(cl, '.meta', '.log'), 'r+'))), 'ok');
+    assert.equal(inspect(c.device).report.log.entriesUsed, before);
+  });
+
+  it("a client cannot write a file's memory through FUSE", () => {
+    const f = join(cl, 'pub', 'world');
+    const before = readFileSync(join(m, 'pub', 'world'));
+    assert.notEqual(errCode(() => closeSync(openSync(f, 'r+'))), 'ok');
+    assert.notEqual(errCode(() => writeFileSync(f, 'overwrite', { flag: 'r+' })), 'ok');
+    assert.ok(readFileSync(join(m, 'pub', 'world')).equals(before));
+    assert.equal(statSync(f).mode & 0o222, 0, 'a client shows write bits');
+  });
+
+  it('modes cannot be changed: chmod fails on a client, and on the master leaves the logged mode', () => {
+    assert.equal(errCode(() => chmodSync(join(cl, 'pub', 'world'), 0o666)), 'EROFS');
+    const r = errCode(() => chmodSync(join(m, 'pub', 'world'), 0o666));
+    const logged = inspect(c.device).nodes.get('pub/world')!;
+    assert.equal(logged.mode, 0o644);
+    if (r === 'ok') assert.equal(statSync(join(m, 'pub', 'world')).mode & 0o7777, 0o644, 'chmod "succeeded" and the mount shows a mode the log does not hold');
+  });
+
+  it('mounts carry allow_other and default_permissions, as upstream; -u drops allow_other', async () => {
+    const opts = (mnt: string): string[] => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt)!.split(' ').at(-1)!.split(',');
+    for (const mnt of [m, cl]) assert.ok(opts(mnt).includes('allow_other') && opts(mnt).includes('default_permissions'), opts(mnt).join(','));
+    const h = c.clients[1]!;
+    const mnt = await h.mount(['-u']);
+    try {
+      assert.equal(opts(mnt).includes('allow_other'), false);
+      assert.equal(asNobody('stat', join(mnt, 'pub', 'world')), 'EACCES');
+    } finally {
+      h.umount();
+    }
+  });
+
+  it('an unprivileged user gets what the modes say, on the master and on a client', () => {
+    for (const [mnt, role] of [[m, 'master'], [cl, 'client']] as const) {
+      const p = (rel: string): string => join(mnt, rel);
+      assert.equal(asNobody('read', p('pub/world')), 'ok', role);
+      assert.equal(asNobody('read', p('pub/rootonly')), 'EACCES', role);
+      assert.equal(asNobody('read', p('pub/group0')), 'EACCES', role);
+      assert.equal(asNobody('read', p('pub/nobodys')), 'ok', role);
+      assert.equal(asNobody('list', p('priv')), 'EACCES', role);
+      assert.equal(asNobody('stat', p('priv/hidden')), 'EACCES', role);
+      // On a client the kernel refuses first: default_permissions sees no write bits.
+      assert.equal(asNobody('write', p('pub/world')), 'EACCES', role);
+    }
+    // The owner may write its file's memory on the master; a client stays read-only.
+    assert.equal(asNobody('write', join(m, 'pub/nobodys')), 'ok');
+    assert.match(asNobody('write', join(cl, 'pub/nobodys')), /^(EACCES|EROFS)$/);
+    assert.equal(readFileSync(join(m, 'pub/nobodys')).subarray(0, 1).toString(), 'x');
+  });
+});

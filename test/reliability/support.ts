@@ -1,0 +1,117 @@
+import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fsck, type FsckReport } from '../../src/fs/fsck.js';
+import { Famfs } from '../../src/fs/famfs.js';
+import { filePieces } from '../../src/api/pieces.js';
+import type { FileNode, FsNode } from '../../src/fs/namespace.js';
+import { pathOf } from '../../src/fs/namespace.js';
+import { parseUuid } from '../../src/format/uuid.js';
+
+/**
+ * Shared by the reliability tests: run lengths from the environment (CI defaults, bench/torture
+ * raises them), a seeded PRNG so a failure can be replayed, figures reported to the torture
+ * bench, and an independent look at a device (its bytes read from the file, not through a mapping).
+ */
+
+/** A positive integer from the environment, or the CI default. */
+export function envInt(name: string, ciDefault: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return ciDefault;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative integer`);
+  return n;
+}
+
+/** The seed of this run: FAMFS_TORTURE_SEED to replay a failure, else the clock. */
+export const RUN_SEED = envInt('FAMFS_TORTURE_SEED', Date.now() % 0x7fffffff);
+
+/** mulberry32: small, fast, good enough to pick fault points; not for anything secret. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
+
+export const randInt = (rnd: () => number, lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
+
+/** Figures for bench/torture: one JSON line per test appended to $FAMFS_TORTURE_REPORT. */
+export function reportFigure(name: string, value: number): void {
+  const file = process.env.FAMFS_TORTURE_REPORT;
+  if (file) appendFileSync(file, `${JSON.stringify({ name, value })}\n`);
+}
+
+/** An observer with no claim on the file system: any UUID but the master's. */
+export const OBSERVER_UUID = parseUuid('33333333-3333-4333-8333-333333333333');
+
+/** Replay the device as a client and run fsck. */
+export function inspect(device: string): { report: FsckReport; nodes: Map<string, FsNode> } {
+  const fs = Famfs.open(device, { systemUuid: OBSERVER_UUID });
+  try {
+    const report = fsck(fs);
+    const nodes = new Map<string, FsNode>();
+    const walk = (n: FsNode): void => {
+      if (n.kind === 'dir') for (const c of n.children.values()) walk(c);
+      if (n !== fs.ns.root) nodes.set(pathOf(n), n);
+    };
+    walk(fs.ns.root);
+    return { report, nodes };
+  } finally {
+    fs.close();
+  }
+}
+
+/** What makes an fsck report clean: no collision, no bad or skipped entry. */
+export function cleanProblems(r: FsckReport): string[] {
+  const out: string[] = [];
+  if (r.collisions !== 0) out.push(`${r.collisions} allocation collisions`);
+  for (const b of r.badEntries) out.push(`bad entry ${b.index}: ${b.reason}`);
+  for (const s of r.skipped) out.push(`skipped entry ${s.index}: ${s.reason}`);
+  return out;
+}
+
+/** A file's bytes read from the device file with pread at its fmap's offsets (single-device file systems). */
+export function readFileBytes(device: string, node: FileNode): Buffer {
+  const out = Buffer.alloc(node.size);
+  const fd = openSync(device, 'r');
+  try {
+    for (const p of filePieces(node.fmap, node.size)) {
+      if (p.devIndex !== 0) throw new Error(`piece on device ${p.devIndex}: only single-device images are read here`);
+      let done = 0;
+      while (done < p.length) {
+        const n = readSync(fd, out, p.fileOffset + done, p.length - done, p.devOffset + done);
+        if (n <= 0) throw new Error(`short read of ${device} at ${p.devOffset + done}`);
+        done += n;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  ms: number;
+}
+
+/** Run node `args` as host `uuid`; SIGKILL it after `killAfterMs` unless it is done by then. */
+export function runKillable(args: string[], env: Record<string, string>, killAfterMs?: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('close', (status, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status, signal, stderr, ms: Number(process.hrtime.bigint() - start) / 1e6 });
+    });
+  });
+}
