@@ -22,6 +22,7 @@ import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 import { readRecord } from '../src/daemon/registry.js';
+import { prng } from './helpers/prng.js';
 
 /** famfs allocates in 2 MiB units; the kernel insists extents are PMD-aligned. */
 const UNIT = 2 * MiB;
@@ -34,17 +35,6 @@ const XDP_SAMPLE_EVERY = 7;
 /** Map room beyond the random files, for the hand-made records. */
 const SPARE_ENTRIES = 16;
 
-/** A small seeded generator (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 const rand = prng(SEED);
 const between = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
 

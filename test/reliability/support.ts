@@ -6,6 +6,7 @@ import { filePieces } from '../../src/api/pieces.js';
 import type { FileNode, FsNode } from '../../src/fs/namespace.js';
 import { pathOf } from '../../src/fs/namespace.js';
 import { parseUuid } from '../../src/format/uuid.js';
+export { prng } from '../helpers/prng.js';
 
 /**
  * Shared by the reliability tests: run lengths from the environment (CI defaults, bench/torture
@@ -25,17 +26,6 @@ export function envInt(name: string, ciDefault: number): number {
 /** The seed of this run: FAMFS_TORTURE_SEED to replay a failure, else the clock. */
 export const RUN_SEED = envInt('FAMFS_TORTURE_SEED', Date.now() % 0x7fffffff);
 
-/** mulberry32: small, fast, good enough to pick fault points; not for anything secret. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 export const randInt = (rnd: () => number, lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
 
