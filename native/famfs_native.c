@@ -102,6 +102,12 @@ static void throw_errno(napi_env env, const char *syscall, int err, const char *
   napi_throw(env, error);
 }
 
+/* The same, for the addon's other source files (poll.c). */
+void famfs_throw_errno(napi_env env, const char *syscall, int err, const char *detail);
+void famfs_throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
+  throw_errno(env, syscall, err, detail);
+}
+
 /* An exception may already be pending (e.g. from a failed napi call); replace it with ours. */
 static void rethrow_errno(napi_env env, const char *syscall, int err, const char *detail) {
   bool pending = false;
@@ -631,9 +637,12 @@ static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback
 
 /* native/bpf.c: the bpf(2) wrappers, registered on the same exports. */
 void famfs_bpf_init(napi_env env, napi_value exports);
+/* native/poll.c: fd readiness on the event loop (the FUSE session's reader). */
+void famfs_poll_init(napi_env env, napi_value exports);
 
 static napi_value Init(napi_env env, napi_value exports) {
   famfs_bpf_init(env, exports);
+  famfs_poll_init(env, exports);
   long page = sysconf(_SC_PAGESIZE);
   g_page_size = page > 0 ? (size_t)page : 4096;
   detect_flush_method();

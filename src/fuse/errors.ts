@@ -58,10 +58,3 @@ export function errnoOf(err: unknown): number | undefined {
   }
   return undefined;
 }
-
-/** Node's `code` of a failed syscall ('ENODEV', …), if any. */
-export function syscallCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}

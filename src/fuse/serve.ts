@@ -35,8 +35,9 @@ export class FuseServer {
    * Mounts `fs` at `mountpoint` (an existing empty directory) and starts serving. Resolves once the
    * kernel's INIT has been answered, so the mount is usable.
    *
-   * The process then stays alive until the mount goes away. Always call unmount() before exiting:
-   * process.exit() hangs while a reader thread is blocked on /dev/fuse.
+   * The process then stays alive until the mount goes away (the session watches /dev/fuse on the
+   * event loop). Call unmount() before exiting: a process that exits while mounted leaves a mount
+   * that answers ENOTCONN until `famfs umount` or umount -l detaches it.
    */
   static async mount(fs: Filesystem, mountpoint: string, options: ServeOptions = {}): Promise<FuseServer> {
     const mnt = await checkMountpoint(mountpoint);

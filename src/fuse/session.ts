@@ -2,36 +2,37 @@
  * The FUSE session: reads requests from a mounted /dev/fuse fd, dispatches them to a Filesystem
  * through the opcode table, writes each reply with ONE write/writev, and answers INIT.
  *
- * Threading (measured on this 2-vCPU VM, Linux 6.18, Node 20; memfs with FOPEN_DIRECT_IO, TTL 0,
- * `dd` of a 512 MiB file, python os.stat loops; medians of 3–5 runs, the VM is noisy ±30 %):
+ * Reading (src/fuse/device-reader.ts): like libfuse's single-threaded loop, one thread reads a
+ * request, handles it and writes the reply, and that thread is the main thread. The /dev/fuse fd
+ * is non-blocking and watched by the event loop (a uv_poll_t from the addon, native/poll.c); on
+ * each wake-up the reader reads requests until EAGAIN and dispatches each. Synchronous handlers
+ * reply before the next read; asynchronous ones reply from their promise, and reading pauses
+ * while maxInflight requests are unanswered. The event loop stays free for timers and I/O between
+ * wake-ups, and the watcher keeps the process alive only while the session reads.
  *
- *   device reads on                  dd bs=1M   dd bs=128K   stat/s (1 client)   stat/s each (2 clients)
- *   1 worker thread (chosen)         3.0 GB/s   1.6 GB/s     7 000               5 500
- *   2 worker threads                 2.5 GB/s   1.4 GB/s     6 000               4 300
- *   libuv pool, fs.read × 4          2.2 GB/s   1.2 GB/s     7 000               3 500
- *   libuv pool, fs.read × 2          2.1 GB/s   1.2 GB/s     4 700               3 400
- *   async (pool) writev of replies   no gain (2.4 GB/s with 2 workers)
+ * Measured against the design it replaced (a worker thread blocked in read(2) posting each request
+ * to the main thread: two cross-thread wake-ups in series per request), interleaved run by run
+ * with the C libfuse server (bench's memfs_ll, multi-threaded loop) in one run on this 2-vCPU VM,
+ * Linux 6.18, Node 20; medians of 5, the VM is shared and noisy:
  *
- * So a dedicated reader thread blocks in read(2) and posts each request (copied to its own
- * ArrayBuffer, or the whole buffer moved for big WRITEs) to the main thread, which runs the
- * Filesystem and writes the reply with writevSync: one syscall, straight from the file system's
- * buffers (zero copy for views of mapped memory, which cannot be handed to another thread anyway).
- * The reader does not wait for the reply, so many requests are in flight (up to maxInflight) while
- * the main thread's event loop stays free for timers and I/O.
+ *                                  worker thread   event loop (chosen)   C server
+ *   dd bs=1M, direct I/O           3.5 GB/s        4.2 GB/s              5.5 GB/s
+ *   dd bs=128K, direct I/O         1.9 GB/s        3.1 GB/s              3.1 GB/s
+ *   stat(), zero timeouts          5 800 /s        12 000 /s             20 000 /s
+ *   readdir, 10 000 entries        62 /s           69 /s                 153 /s
  *
- * The pool variant lost, and it has two traps besides: every pending read pins one of the 4
- * default pool threads (starving fs.promises, dns, zlib — and deadlocking a process that serves and
- * uses its own mount), and UV_THREADPOOL_SIZE cannot be raised from an ESM entry module (verified:
- * the ESM loader's own async reads start the pool before the first line runs; only the real
- * environment works). Worker readers need no pool threads; the pool is used only for
- * notifications (see below). More readers only added wake-ups on 2 vCPUs; `readers` raises it.
+ * Earlier measurements of the worker design (1 worker thread beat 2 workers and libuv-pool reads
+ * with fs.read, which besides pin pool threads) are in git history.
  *
- * Shutdown: a reader blocked in read(2) keeps the process alive and makes process.exit() hang, so
- * unmount first (FuseServer.unmount / mount.ts unmount); every reader then gets ENODEV (or
- * ECONNABORTED after an abort), the fd is closed and `closed` resolves.
+ * Each reply is one writev(2) straight from the file system's buffers (zero copy for views of
+ * mapped memory), made by the addon: fs.writevSync's bookkeeping cost more than the system call
+ * for small replies. Notifications go through the libuv pool instead (see below).
+ *
+ * Shutdown: unmount (FuseServer.unmount / mount.ts unmount); the next read fails with ENODEV (or
+ * ECONNABORTED after an abort), the watcher is closed, then the fd, and `closed` resolves.
  */
-import { closeSync, writev as fsWritev, writevSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { closeSync, writev as fsWritev } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
 import {
   EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, INIT_FLAGS_WORD_BITS, U32_MASK_BIG, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
   PAGE_SIZE, READ_BUFFER_HEADROOM,
@@ -40,10 +41,11 @@ import { decodeInHeader, encodeOutHeader, requestBody, type InHeader } from './a
 import { decodeInitIn, describeInitFlags, encodeInitOut } from './abi/init.js';
 import { encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode } from './abi/notify.js';
 import { StructSize } from './abi/sizes.js';
-import { errno, errnoOf, FuseError, MAX_REPLY_ERRNO, syscallCode } from './errors.js';
+import { errno, errnoOf, FuseError, MAX_REPLY_ERRNO } from './errors.js';
 import type { ExtensionOp, Filesystem, InitResult, MaybePromise, RequestContext } from './filesystem.js';
 import { NOT_IMPLEMENTED, OPCODES, opcodeName, type ReplyPayload } from './opcodes.js';
-import { CTL_INFLIGHT, CTL_SLOTS, type ReaderConfig, type ReaderEnd } from './reader-protocol.js';
+import { DeviceReader } from './device-reader.js';
+import { loadPollNative, type PollNative } from './native-poll.js';
 
 const MiB = 1024 * 1024;
 export const DEFAULT_MAX_WRITE = MiB;
@@ -51,7 +53,6 @@ export const DEFAULT_MAX_BACKGROUND = 64;
 /** The kernel's default congestion threshold is 3/4 of max_background; keep that ratio. */
 const CONGESTION_NUM = 3;
 const CONGESTION_DEN = 4;
-export const DEFAULT_READERS = 1;
 export const DEFAULT_MAX_INFLIGHT = 256;
 /** Timestamps are kept to the nanosecond. */
 const TIME_GRAN_NS = 1;
@@ -66,11 +67,9 @@ export interface SessionOptions {
   readonly maxWrite?: number;
   /** Async requests (readahead, async direct I/O) the kernel may queue; default 64. */
   readonly maxBackground?: number;
-  /** Device-reader threads; default 1 (see the measurements above). */
-  readonly readers?: number;
-  /** Unanswered requests after which readers pause; default 256. */
+  /** Unanswered (asynchronous) requests after which reading pauses; default 256. */
   readonly maxInflight?: number;
-  /** Handler errors without an errno (answered EIO), failed reply writes, reader failures. */
+  /** Handler errors without an errno (answered EIO), failed reply writes, device read failures. */
   readonly onError?: (err: unknown, where: string) => void;
   /** One line per request and per INIT decision, for debugging. */
   readonly trace?: (line: string) => void;
@@ -113,20 +112,17 @@ export class FuseSession {
   private readonly fs: Filesystem;
   private readonly maxWrite: number;
   private readonly maxBackground: number;
-  private readonly readerCount: number;
   private readonly maxInflight: number;
   private readonly onError: (err: unknown, where: string) => void;
   private readonly trace: ((line: string) => void) | undefined;
   private readonly extensions = new Map<number, ExtensionOp>();
-  private readonly control = new SharedArrayBuffer(CTL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
-  private readonly ctl = new Int32Array(this.control);
-  private readonly workers: Worker[] = [];
+  private reader: DeviceReader | undefined;
+  private native: PollNative | undefined;
   private readonly counts = new Map<string, number>();
   private requestCount = 0;
   private started = false;
   private ending = false;
   private ended = false;
-  private liveReaders = 0;
   private endReason: SessionEnd | undefined;
   private negotiatedInit: InitResult | undefined;
   private notifyChain: Promise<unknown> = Promise.resolve();
@@ -143,7 +139,6 @@ export class FuseSession {
       throw new FuseError('EINVAL', `maxWrite must be a multiple of ${PAGE_SIZE}`);
     }
     this.maxBackground = Math.min(options.maxBackground ?? DEFAULT_MAX_BACKGROUND, U16_MAX);
-    this.readerCount = options.readers ?? DEFAULT_READERS;
     this.maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
     this.onError = options.onError ?? ((err, where) => console.error(`fuse: ${where}:`, err));
     this.trace = options.trace;
@@ -168,41 +163,30 @@ export class FuseSession {
   }
 
   get inflight(): number {
-    return Atomics.load(this.ctl, CTL_INFLIGHT);
+    return this.reader?.pending ?? 0;
   }
 
   get stats(): SessionStats {
     return { requests: this.requestCount, byOpcode: new Map(this.counts) };
   }
 
-  /** Starts the reader threads. Call after the mount(2) succeeded (reads fail with EPERM before). */
+  /** Starts reading requests. Call after the mount(2) succeeded (reads fail with EPERM before). */
   start(): void {
     if (this.started) throw new FuseError('EBUSY', 'session already started');
     this.started = true;
     const bufferSize = Math.max(FUSE_MIN_READ_BUFFER, this.maxWrite + READ_BUFFER_HEADROOM);
-    const cfg: ReaderConfig = {
-      fd: this.fd,
-      bufferSize,
-      control: this.control,
-      maxInflight: this.maxInflight,
-      transferThreshold: TRANSFER_THRESHOLD,
-    };
-    this.liveReaders = this.readerCount;
-    for (let i = 0; i < this.readerCount; i++) {
-      const w = new Worker(new URL('./reader-worker.js', import.meta.url), { workerData: cfg, name: `fuse-reader-${i}` });
-      w.on('message', (msg: ArrayBuffer | ReaderEnd) => {
-        if (msg instanceof ArrayBuffer) this.onRequest(Buffer.from(msg));
-        else this.readerEnded(msg.code, new Error(msg.message));
-      });
-      w.on('error', (err) => this.readerEnded('EIO', err));
-      this.workers.push(w);
-    }
+    this.native = loadPollNative();
+    this.reader = new DeviceReader(this.fd, { bufferSize, maxInflight: this.maxInflight, transferThreshold: TRANSFER_THRESHOLD }, {
+      onRequest: (req) => this.onRequest(req),
+      onEnd: (code, err) => this.readerEnded(code, err),
+    });
+    this.reader.start();
   }
 
   // ---------------------------------------------------------------------------------------------
   // Requests
 
-  /** `raw` may be a whole transferred read buffer; the request is as long as its header says. */
+  /** `raw` may be a whole handed-over read buffer; the request is as long as its header says. */
   private onRequest(raw: Buffer): void {
     const buf = raw.length >= StructSize.IN_HEADER ? raw.subarray(0, Math.min(raw.readUInt32LE(0), raw.length)) : raw;
     let hdr: InHeader;
@@ -397,26 +381,22 @@ export class FuseSession {
 
   /** One reply = one writev(2). The kernel rejects split replies. */
   private write(unique: bigint, iov: Buffer[]): void {
-    if (this.ended) return;
-    try {
-      writevSync(this.fd, iov);
-    } catch (err) {
-      this.writeFailed(unique, err);
-    }
+    if (this.ended || this.native === undefined) return;
+    const n = this.native.writevOrErrno(this.fd, iov);
+    if (n < 0) this.writeFailed(unique, -n);
     this.requestDone();
   }
 
-  private writeFailed(unique: bigint, err: unknown): void {
-    const code = syscallCode(err);
+  private writeFailed(unique: bigint, err: number): void {
+    const code = getSystemErrorName(-err);
     // ENOENT: the request is gone (interrupted, aborted, or raced with unmount). Not an error.
     if (code === 'ENOENT') return;
     if (code === 'ENODEV' || code === 'ECONNABORTED' || code === 'EBADF') return;
-    this.onError(err, `reply unique=${unique}`);
+    this.onError(new FuseError(err, `writev /dev/fuse: ${code}`), `reply unique=${unique}`);
   }
 
   private requestDone(): void {
-    Atomics.sub(this.ctl, CTL_INFLIGHT, 1);
-    Atomics.notify(this.ctl, CTL_INFLIGHT);
+    this.reader?.requestDone();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -464,24 +444,24 @@ export class FuseSession {
   // ---------------------------------------------------------------------------------------------
   // End of session
 
+  /** The device read failed for good (the reader has already stopped): ENODEV after unmount. */
   private readerEnded(code: string, err: Error): void {
-    if (this.endReason === undefined) {
-      if (code === 'ENODEV') this.endReason = { reason: 'unmounted' };
-      else if (code === 'ECONNABORTED') this.endReason = { reason: 'aborted' };
-      else {
-        this.endReason = { reason: 'error', error: err };
-        this.onError(err, 'device read');
-      }
+    if (this.ending) return;
+    if (code === 'ENODEV') this.endReason = { reason: 'unmounted' };
+    else if (code === 'ECONNABORTED') this.endReason = { reason: 'aborted' };
+    else {
+      this.endReason = { reason: 'error', error: err };
+      this.onError(err, 'device read');
     }
     this.ending = true;
-    this.liveReaders--;
-    if (this.liveReaders > 0) return;
     void this.finish();
   }
 
   private async finish(): Promise<void> {
     await this.notifyChain;
     this.ended = true;
+    // The watcher must be gone before its fd is closed (libuv polls the fd number).
+    this.reader?.close();
     try {
       closeSync(this.fd);
     } catch {
