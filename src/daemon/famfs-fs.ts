@@ -7,9 +7,10 @@ import type { Famfs } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
 import { FopenFlag, FileType, InitFlag } from '../fuse/abi.js';
+import { EncodedDirents } from '../fuse/dirent-list.js';
 import { FuseError } from '../fuse/errors.js';
 import type {
-  AccessArgs, AttrReply, DirEntry, Entry, ExtensionOp, FileAttr, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
+  AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
   RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
 } from '../fuse/filesystem.js';
@@ -37,6 +38,9 @@ const O_ACCMODE = 3;
  * kernel in one writev), creation only on the master and only through the log, and the
  * famfs GET_FMAP/GET_DAXDEV messages for kernels that resolve faults themselves.
  */
+/** "." and ".." come first in every listing. */
+const DOT_ENTRIES = 2;
+
 export class FamfsFuse implements Filesystem {
   readonly extensions: readonly ExtensionOp[];
   private readonly meta: MetaFiles;
@@ -49,6 +53,7 @@ export class FamfsFuse implements Filesystem {
   private nextFh = 1;
   /** Children in listing order, per directory, extended as the log grows (entries are never removed). */
   private readonly listings = new WeakMap<DirNode, FsNode[]>();
+  private readonly direntLists = new WeakMap<DirNode, [EncodedDirents, EncodedDirents]>();
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
   famfsKernel = false;
 
@@ -184,24 +189,36 @@ export class FamfsFuse implements Filesystem {
     return { fh: 0 };
   }
 
-  /** Cookies: 1 is ".", 2 is "..", 3 + i is the i-th child; stable because nothing is removed. */
-  private *entriesFrom(d: DirNode, offset: number): Generator<[DirEntry, FsNode | null]> {
-    const dt = (n: FsNode): number => (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
-    if (offset < 1) yield [{ name: '.', ino: d.ino, type: dt(d), offset: 1 }, null];
-    if (offset < 2) yield [{ name: '..', ino: d.parent?.ino ?? d.ino, type: dt(d), offset: 2 }, null];
-    const list = this.listing(d);
-    for (let i = Math.max(0, offset - 2); i < list.length; i++) {
-      const c = list[i]!;
-      yield [{ name: c.name, ino: c.ino, type: dt(c), offset: i + 3 }, c];
+  /**
+   * Each directory's records are encoded once, as the log adds names, and replies are slices of
+   * them. Cookies: 1 is ".", 2 is "..", 3 + i is the i-th child; stable because nothing is removed.
+   */
+  private dirents(d: DirNode, plus: boolean): EncodedDirents {
+    let lists = this.direntLists.get(d);
+    if (!lists) {
+      lists = [new EncodedDirents(false), new EncodedDirents(true)];
+      this.direntLists.set(d, lists);
     }
+    const enc = lists[plus ? 1 : 0];
+    const dt = (n: FsNode): number => (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
+    if (enc.length === 0) {
+      enc.append({ name: '.', ino: d.ino, type: dt(d) });
+      enc.append({ name: '..', ino: d.parent?.ino ?? d.ino, type: dt(d) });
+    }
+    const list = this.listing(d);
+    for (let i = enc.length - DOT_ENTRIES; i < list.length; i++) {
+      const c = list[i]!;
+      enc.append({ name: c.name, ino: c.ino, type: dt(c) }, plus ? this.entry(c) : null);
+    }
+    return enc;
   }
 
-  readdir(_ctx: RequestContext, a: ReaddirArgs): void {
-    for (const [e] of this.entriesFrom(this.dir(a.nodeid), a.offset)) if (!a.sink.add(e)) break;
+  readdir(_ctx: RequestContext, a: ReaddirArgs): Buffer {
+    return this.dirents(this.dir(a.nodeid), false).slice(a.offset, a.size);
   }
 
-  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): void {
-    for (const [e, n] of this.entriesFrom(this.dir(a.nodeid), a.offset)) if (!a.sink.add(e, n ? this.entry(n) : null)) break;
+  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): Buffer {
+    return this.dirents(this.dir(a.nodeid), true).slice(a.offset, a.size);
   }
 
   releasedir(): void {}

@@ -34,7 +34,7 @@
 import { closeSync, writev as fsWritev } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import {
-  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, INIT_FLAGS_WORD_BITS, U32_MASK_BIG, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
+  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, U32_MASK_BIG, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
   PAGE_SIZE, READ_BUFFER_HEADROOM,
 } from './abi/constants.js';
 import { decodeInHeader, encodeOutHeader, requestBody, type InHeader } from './abi/header.js';
