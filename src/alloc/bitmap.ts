@@ -1,5 +1,9 @@
 import { ALLOC_UNIT } from '../format/layout.js';
 
+const BITS_PER_BYTE = 8;
+const BYTE_MASK = BITS_PER_BYTE - 1;
+const FULL_BYTE = 0xff;
+
 /**
  * One bit per allocation unit of a device, LSB first within each byte as upstream. Never
  * stored: rebuilt from the log. Marking a bit that is already set is a collision (two
@@ -78,10 +82,22 @@ export class Bitmap {
     const end = Math.min(to, this.nbits);
     let run = 0;
     for (let i = from; i < end; i++) {
+      // A full byte cannot hold the start of a run: step over it whole. Files are laid out from
+      // the start of the device, so a search from 0 on a busy device is mostly full bytes.
+      if ((i & BYTE_MASK) === 0 && this.bits[i >> 3] === FULL_BYTE && i + BITS_PER_BYTE <= end) {
+        run = 0;
+        i += BITS_PER_BYTE - 1;
+        continue;
+      }
       if (this.isSet(i)) run = 0;
       else if (++run === count) return i - count + 1;
     }
     return -1;
+  }
+
+  /** Same size and the same counts of marked units and collisions (a cheap check that two copies agree). */
+  sameCounts(other: Bitmap): boolean {
+    return this.nbits === other.nbits && this.allocatedBits === other.allocatedBits && this.collisions === other.collisions;
   }
 
   freeBits(): number {

@@ -69,6 +69,11 @@ export interface CreatOptions {
   interleave?: InterleaveParams;
 }
 
+/** One file of creatMany(): its path and creat()'s options. */
+export interface CreatManyItem extends CreatOptions {
+  path: string;
+}
+
 export type NodeKind = 'file' | 'dir';
 
 /** What stat() reports of a file or directory. */
@@ -236,6 +241,16 @@ export class Famfs {
    */
   creat(path: string, opts: CreatOptions): FamfsStat {
     return statOf(this.#core.creat(path, opts).file);
+  }
+
+  /**
+   * creat() of many files holding the log lock once (master only): each file is still its own
+   * log entry, flushed and published before the next is written, so every file created is
+   * durable; only the lock, the catch-up with the log and the allocator set-up are shared. On an
+   * error the files before the failing one stay created and the error is thrown.
+   */
+  creatMany(files: readonly CreatManyItem[]): FamfsStat[] {
+    return this.#core.withLog((s) => files.map(({ path, ...opts }) => statOf(s.creat(path, opts).file)));
   }
 
   /**

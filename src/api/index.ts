@@ -13,7 +13,7 @@
  * ```
  */
 export { Famfs } from './famfs.js';
-export type { CreatOptions, DirEntry, FamfsDevice, FamfsStat, FileMap, FsUsage, MkdirOptions, NodeKind, OpenOptions } from './famfs.js';
+export type { CreatManyItem, CreatOptions, DirEntry, FamfsDevice, FamfsStat, FileMap, FsUsage, MkdirOptions, NodeKind, OpenOptions } from './famfs.js';
 export { FileMapping } from './file-mapping.js';
 export type { FileSegment, MapLimitOverrides, MapOptions } from './file-mapping.js';
 export { MapLimitError, ReadOnlyMappingError } from './errors.js';

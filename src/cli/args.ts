@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from './commander.js';
 
 /**
  * Argument parsers shared by the commands. Sizes take upstream's syntax (a decimal or 0x

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 
 type CommandModule = { register(program: Command): void };
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import { Famfs } from '../fs/famfs.js';
 import { fsck } from '../fs/fsck.js';
 import { mkfs } from '../fs/mkfs.js';

@@ -1,4 +1,5 @@
 import { Allocator, type RandomInt, mathRandomInt } from '../alloc/allocator.js';
+import type { Bitmap } from '../alloc/bitmap.js';
 import type { InterleaveParams } from '../alloc/interleave.js';
 import { type DeviceMapping, MemoryDevice } from '../device/device.js';
 import { FormatError, FsError, RoleError } from '../errors.js';
@@ -6,16 +7,18 @@ import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
 import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
-import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
-import { SecondaryDeviceError, isSecondary } from '../format/secondary-superblock.js';
-import { type Superblock, decodeSuperblock } from '../format/superblock.js';
+import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset, lastIndexFor } from '../format/log-header.js';
+import type { Superblock } from '../format/superblock.js';
 import { formatUuid } from '../format/uuid.js';
 import { type DeviceMap, DeviceSet, deviceMapFromEnv } from './device-set.js';
-import { LogFullError, type NewEntry, appendEntry, freeSlots } from './log-writer.js';
+import { LogFullError, type NewEntry, appendEntryAt } from './log-writer.js';
 import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, type Namespace, pathOf } from './namespace.js';
 import { splitPath, toRelpath } from './paths.js';
 import { type DeviceRecord, LogReplayer, type ReplayStats } from './replay.js';
-import { type Role, roleOf } from './role.js';
+import { type Role, readSuperblock, roleOf } from './role.js';
+
+// Kept here too: callers found it in this module before the mount preflight needed it alone.
+export { readSuperblock };
 
 export const DEFAULT_FILE_MODE = 0o644;
 
@@ -77,6 +80,12 @@ export class Famfs {
   private readonly replayer: LogReplayer;
   private readonly devices: DeviceSet;
   private closed = false;
+  /**
+   * The allocation bitmaps of the last log session, kept when they ended equal to the replayed
+   * ones (every allocation logged): the next session on an unchanged log starts from them
+   * instead of copying every device's bitmap again.
+   */
+  private spare: { through: number; bitmaps: Bitmap[] } | undefined;
 
   private constructor(
     readonly device: MemoryDevice,
@@ -89,7 +98,7 @@ export class Famfs {
     this.role = role;
     this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen);
-    this.refresh();
+    this.firstReplay();
   }
 
   static open(devicePath: string, opts: OpenOptions = {}): Famfs {
@@ -134,13 +143,36 @@ export class Famfs {
   }
 
   logHeader(): LogHeader {
-    this.meta.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
-    return decodeLogHeader(this.meta.buffer.subarray(LOG_OFFSET), this.sb.logLen);
+    return this.headerIn(this.meta);
+  }
+
+  private headerIn(view: DeviceMapping): LogHeader {
+    view.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
+    return decodeLogHeader(view.buffer.subarray(LOG_OFFSET), this.sb.logLen);
+  }
+
+  /**
+   * The first replay reads every entry once, through a mapping of its own that is dropped after:
+   * those pages then leave the process's resident set (8 MiB for a full log), where reading them
+   * through the long-lived mapping would keep them resident for the life of a mount's daemon.
+   * Later entries are read through that mapping, a page at a time as they come.
+   */
+  private firstReplay(): void {
+    const scratch = this.device.map(0, LOG_OFFSET + this.sb.logLen, { writable: false });
+    try {
+      this.playFrom(scratch);
+    } finally {
+      scratch.unmap();
+    }
   }
 
   /** Play the entries appended since the last call; returns how many. */
   refresh(): number {
-    const h = this.logHeader();
+    return this.playFrom(this.meta);
+  }
+
+  private playFrom(view: DeviceMapping): number {
+    const h = this.headerIn(view);
     const from = this.replayer.playedThrough;
     if (h.nextIndex < from) {
       throw new FormatError(`the log went back from ${from} to ${h.nextIndex} entries: was the file system re-created?`);
@@ -149,10 +181,10 @@ export class Famfs {
     // One invalidation for the whole new range: per entry it costs more than the decode.
     const start = LOG_OFFSET + entryOffset(from);
     const len = (h.nextIndex - from) * LOG_ENTRY_SIZE;
-    this.meta.invalidate(start, len);
+    view.invalidate(start, len);
     // Replay a private copy: what was checked is what files decode their fmaps from later, whatever
     // is written to the shared memory meanwhile, and after the file system is closed.
-    const entries = Buffer.from(this.meta.buffer.subarray(start, start + len));
+    const entries = Buffer.from(view.buffer.subarray(start, start + len));
     for (let i = from; i < h.nextIndex; i++) this.replayer.applySlot(i, entries, (i - from) * LOG_ENTRY_SIZE);
     return h.nextIndex - from;
   }
@@ -189,10 +221,27 @@ export class Famfs {
     const unlock = this.device.lock();
     try {
       this.refresh();
-      return fn(new LogSession(this, this.meta, this.replayer, this.random));
+      const session = new LogSession(this, this.meta, this.replayer, this.random, this.sessionBitmaps());
+      const result = fn(session);
+      if (session.inStep) this.spare = { through: this.replayer.playedThrough, bitmaps: session.bitmaps };
+      return result;
     } finally {
       unlock();
     }
+  }
+
+  /**
+   * Bitmaps a new session may allocate from: the last session's when nothing was appended since
+   * and they still match the replayed ones, else fresh copies. Taken, never shared: a session
+   * that fails midway leaves no spare behind.
+   */
+  private sessionBitmaps(): Bitmap[] {
+    const spare = this.spare;
+    this.spare = undefined;
+    const live = this.replayer.bitmaps;
+    if (spare && spare.through === this.replayer.playedThrough && spare.bitmaps.length === live.length
+      && spare.bitmaps.every((b, i) => b.sameCounts(live[i]!))) return spare.bitmaps;
+    return live.map((b) => b.clone());
   }
 
   mkdir(path: string, opts: MkdirOptions = {}): DirNode {
@@ -241,36 +290,38 @@ export class Famfs {
   }
 }
 
-/** Read and validate the superblock of an open device, checking it fits the device. */
-export function readSuperblock(device: MemoryDevice): Superblock {
-  if (device.size < SUPERBLOCK_REGION_SIZE) throw new FormatError(`${device.path} is too small to hold a famfs superblock`);
-  const m = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: false });
-  try {
-    m.invalidate();
-    const sb = decodeSuperblock(m.buffer);
-    if (isSecondary(sb)) throw new SecondaryDeviceError(device.path, sb);
-    if (sb.devSize > device.size) {
-      throw new FormatError(`superblock says the device holds ${sb.devSize} bytes but ${device.path} has ${device.size}`);
-    }
-    if (LOG_OFFSET + sb.logLen > sb.devSize) throw new FormatError(`the log (${sb.logLen} bytes) does not fit the device`);
-    return sb;
-  } finally {
-    m.unmap();
-  }
-}
-
 /** Metadata changes made while holding the log lock. */
 export class LogSession {
   private readonly allocator: Allocator;
+  private readonly lastIndex: number;
+  /**
+   * False once memory was handed out that the log may never record (allocate()): the bitmaps
+   * then differ from the replayed ones and must not seed another session.
+   */
+  private allocatedOnly = false;
+  private owner: { uid: number; gid: number } | undefined;
 
+  /** `bitmaps`: this session's copies of the replayed ones, by device index. */
   constructor(
     private readonly fs: Famfs,
     private readonly meta: DeviceMapping,
     private readonly replayer: LogReplayer,
     random: RandomInt,
+    readonly bitmaps: Bitmap[],
   ) {
-    this.allocator = new Allocator(replayer.bitmaps[0]!.clone(), replayer.devices[0]!.size, 0, random);
-    for (const d of replayer.devices.slice(1)) this.allocator.addDevice(replayer.bitmaps[d.index]!.clone(), d.size, d.index);
+    this.allocator = new Allocator(bitmaps[0]!, replayer.devices[0]!.size, 0, random);
+    for (const d of replayer.devices.slice(1)) this.allocator.addDevice(bitmaps[d.index]!, d.size, d.index);
+    this.lastIndex = lastIndexFor(fs.sb.logLen);
+  }
+
+  /** Every allocation of the session is in the log, and the devices are those it started with. */
+  get inStep(): boolean {
+    return !this.allocatedOnly && this.bitmaps.length === this.replayer.bitmaps.length;
+  }
+
+  /** The effective uid/gid, read once per session (two system calls saved per entry of a batch). */
+  private get defaultOwner(): { uid: number; gid: number } {
+    return (this.owner ??= { uid: effectiveUid(), gid: effectiveGid() });
   }
 
   /** Devices the log records, so far (0 is the primary). */
@@ -292,13 +343,25 @@ export class LogSession {
     return devIndex;
   }
 
+  /**
+   * Slots still free. The session holds the lock and replayed the log after taking it, and
+   * replays each of its own entries as it appends, so next_index is the replayer's position.
+   */
   freeSlots(): number {
-    return freeSlots(this.meta, this.fs.sb.logLen);
+    return this.lastIndex + 1 - this.replayer.playedThrough;
   }
 
+  /**
+   * Log one entry in the next slot and play it from a private copy of the slot, as refresh() plays
+   * every entry (files decode their fmaps from it later). The bytes were just written and flushed
+   * through this mapping, so there is nothing stale to invalidate and no header to read back.
+   */
   private append(entry: NewEntry): void {
-    appendEntry(this.meta, this.fs.sb.logLen, entry);
-    this.fs.refresh();
+    const index = this.replayer.playedThrough;
+    if (index > this.lastIndex) throw new LogFullError(1, 0);
+    appendEntryAt(this.meta, index, entry);
+    const at = LOG_OFFSET + entryOffset(index);
+    this.replayer.applySlot(index, Buffer.from(this.meta.buffer.subarray(at, at + LOG_ENTRY_SIZE)), 0);
   }
 
   mkdir(path: string, opts: MkdirOptions = {}): DirNode {
@@ -330,8 +393,8 @@ export class LogSession {
     const free = this.freeSlots();
     if (free < needed) throw new LogFullError(needed, free);
     const mode = (opts.mode ?? DEFAULT_DIR_MODE) & 0o7777;
-    const uid = opts.uid ?? effectiveUid();
-    const gid = opts.gid ?? effectiveGid();
+    const uid = opts.uid ?? this.defaultOwner.uid;
+    const gid = opts.gid ?? this.defaultOwner.gid;
     for (let i = firstMissing; i < parts.length; i++) {
       this.append({ type: 'mkdir', path: toRelpath(parts.slice(0, i + 1)), mode, uid, gid });
     }
@@ -360,7 +423,7 @@ export class LogSession {
     try {
       this.append({
         type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-        uid: opts.uid ?? effectiveUid(), gid: opts.gid ?? effectiveGid(), mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
+        uid: opts.uid ?? this.defaultOwner.uid, gid: opts.gid ?? this.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
       });
     } catch (err) {
       this.allocator.release(fmap);
@@ -375,6 +438,7 @@ export class LogSession {
    * out here is not offered again in the session; give it to addFile, or just end the session.
    */
   allocate(size: number, interleave?: InterleaveParams): Fmap {
+    this.allocatedOnly = true;
     return this.allocator.allocate(size, interleave);
   }
 
@@ -411,7 +475,7 @@ export class LogSession {
     if (free < 1) throw new LogFullError(1, free);
     this.append({
       type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-      uid: opts.uid ?? effectiveUid(), gid: opts.gid ?? effectiveGid(), mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
+      uid: opts.uid ?? this.defaultOwner.uid, gid: opts.gid ?? this.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
     });
     // Whatever allocate() handed out stays taken; memory chosen elsewhere is taken now.
     this.allocator.claim(opts.fmap);

@@ -11,6 +11,9 @@ export interface MetadataView {
   invalidate(offset?: number, length?: number): void;
 }
 
+/** next_seqnum and next_index: adjacent u64s, flushed together when an entry is published. */
+const NEXT_FIELDS_BYTES = 16;
+
 export type NewEntry = LogEntry extends infer E ? (E extends LogEntry ? Omit<E, 'seqnum'> : never) : never;
 
 /** An append would not fit in the log: no slot is left. */
@@ -34,16 +37,25 @@ export function freeSlots(meta: MetadataView, logLen: number): number {
  */
 export function appendEntry(meta: MetadataView, logLen: number, entry: NewEntry): number {
   meta.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
-  const log = meta.buffer.subarray(LOG_OFFSET);
-  const h = decodeLogHeader(log, logLen);
+  const h = decodeLogHeader(meta.buffer.subarray(LOG_OFFSET), logLen);
   if (h.nextIndex > h.lastIndex) throw new LogFullError(1, 0);
-  const index = h.nextIndex;
+  appendEntryAt(meta, h.nextIndex, entry);
+  return h.nextIndex;
+}
+
+/**
+ * appendEntry for a caller that already knows next_index: one that holds the log lock and has
+ * read the header since taking it (nobody else can move next_index meanwhile), so reading it
+ * again per entry would only cost a cache invalidation and a CRC. Same protocol: the entry
+ * written and flushed, then next_index (and next_seqnum) advanced and flushed.
+ */
+export function appendEntryAt(meta: MetadataView, index: number, entry: NewEntry): void {
+  const log = meta.buffer.subarray(LOG_OFFSET);
   const bytes = encodeLogEntry({ ...entry, seqnum: index } as LogEntry);
   const at = entryOffset(index);
   log.set(bytes, at);
   meta.flush(LOG_OFFSET + at, LOG_ENTRY_SIZE);
   writeU64(log, LOG_HEADER_OFF.nextSeqnum, index + 1);
   writeU64(log, LOG_HEADER_OFF.nextIndex, index + 1);
-  meta.flush(LOG_OFFSET + LOG_HEADER_OFF.nextSeqnum, 16);
-  return index;
+  meta.flush(LOG_OFFSET + LOG_HEADER_OFF.nextSeqnum, NEXT_FIELDS_BYTES);
 }

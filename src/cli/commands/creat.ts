@@ -1,14 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from '../commander.js';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
-import { mapFile } from '../../api/file-mapping.js';
-import { randomizeFile } from '../../data/fill.js';
 import { FamfsError, UsageError } from '../../errors.js';
 import { DEFAULT_FILE_MODE, type Famfs } from '../../fs/famfs.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
-import { Progress } from '../progress.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -34,8 +31,15 @@ export function addInterleaveOptions(cmd: Command): Command {
     .option('-C, --chunksize <size>', 'interleave: chunk size (default 2M)', parseSize);
 }
 
-/** Fill a file with the test data for `seed` and flush it; prints upstream's line. */
-function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): void {
+/**
+ * Fill a file with the test data for `seed` and flush it; prints upstream's line. The mapping,
+ * generator and progress bar are loaded here, not with the command: a plain creat (a script
+ * running one process per file) never needs them and would pay their start-up every time.
+ */
+async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
+  const [{ mapFile }, { randomizeFile }, { Progress }] = await Promise.all([
+    import('../../api/file-mapping.js'), import('../../data/fill.js'), import('../progress.js'),
+  ]);
   const m = mapFile(fs, rel, { writable: true });
   try {
     const bar = new Progress(`randomize ${file}`, m.size, { quiet });
@@ -48,7 +52,7 @@ function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet:
 }
 
 /** upstream's multi-create: every file attempted, then (if all were created) every seeded one randomized. */
-function creatMulti(fs: Famfs, o: CreatOpts, rels: string[], mode: number): number {
+async function creatMulti(fs: Famfs, o: CreatOpts, rels: string[], mode: number): Promise<number> {
   let created = 0;
   let errs = 0;
   for (const [i, mc] of o.multi.entries()) {
@@ -67,7 +71,7 @@ function creatMulti(fs: Famfs, o: CreatOpts, rels: string[], mode: number): numb
     if (mc.seed === 0n) continue;
     randomized++;
     try {
-      randomizeOne(fs, rels[i]!, mc.file, mc.seed, !!o.quiet);
+      await randomizeOne(fs, rels[i]!, mc.file, mc.seed, !!o.quiet);
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
       process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
@@ -107,7 +111,7 @@ export function register(program: Command): void {
         }
         if (o.multi.length === 0 && file === undefined) throw new UsageError('must specify a file name (or -M)');
         const paths = o.multi.length > 0 ? o.multi.map((mc) => mc.file) : [file!];
-        return withTarget(paths, o, { writable: true }, (fs, rels) => {
+        return withTarget(paths, o, { writable: true }, async (fs, rels) => {
           const mode = o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
           if (o.multi.length > 0) return creatMulti(fs, o, rels, mode);
           const path = file!;
@@ -123,7 +127,7 @@ export function register(program: Command): void {
             // upstream: seed 0 means "don't randomize".
             return 0;
           }
-          randomizeOne(fs, rels[0]!, path, seed, !!o.quiet);
+          await randomizeOne(fs, rels[0]!, path, seed, !!o.quiet);
           return 0;
         });
       }));

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Famfs, FsError } from '../src/api/index.js';
+import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
+import { fsck } from '../src/fs/fsck.js';
+import { mkfs } from '../src/fs/mkfs.js';
+import { cleanupDevices, emuDevice, master, MASTER_UUID } from './helpers/emu.js';
+
+after(cleanupDevices);
+
+const MiB = 1024 * 1024;
+
+/** Allocation collisions a fresh replay of the device finds. */
+function collisions(dev: string): number {
+  const fs = CoreFamfs.open(dev, { systemUuid: master });
+  try {
+    return fsck(fs).collisions;
+  } finally {
+    fs.close();
+  }
+}
+
+function freshFs(): string {
+  const dev = emuDevice();
+  mkfs(dev, { systemUuid: master });
+  return dev;
+}
+
+/** Every file's first extent offset, by path, as a fresh open replays them. */
+function layout(dev: string): Map<string, number> {
+  const fs = CoreFamfs.open(dev, { systemUuid: master });
+  try {
+    const out = new Map<string, number>();
+    const walk = (path: string): void => {
+      for (const n of fs.readdir(path)) {
+        const p = path ? `${path}/${n.name}` : n.name;
+        if (n.kind === 'dir') walk(p);
+        else out.set(p, n.fmap.kind === 'simple' ? n.fmap.extents[0]!.offset : n.fmap.strips[0]!.offset);
+      }
+    };
+    walk('');
+    return out;
+  } finally {
+    fs.close();
+  }
+}
+
+describe('log sessions: per-call creates reuse what the lock already knows', () => {
+  it('creatMany logs one durable entry per file, and a fresh replay agrees', () => {
+    const dev = freshFs();
+    const api = Famfs.open(dev, { systemUuid: MASTER_UUID });
+    try {
+      api.mkdir('d');
+      const made = api.creatMany(Array.from({ length: 50 }, (_, i) => ({ path: `d/f${i}`, size: 1 + i * MiB })));
+      assert.equal(made.length, 50);
+      assert.deepEqual(made.map((s) => s.size), Array.from({ length: 50 }, (_, i) => 1 + i * MiB));
+      assert.equal(api.usage().logSlotsFree, api.usage().logSlots - 51);
+    } finally {
+      api.close();
+    }
+    assert.equal(layout(dev).size, 50);
+    assert.equal(collisions(dev), 0);
+  });
+
+  it('creatMany stops at the first failure and keeps the files before it', () => {
+    const dev = freshFs();
+    const api = Famfs.open(dev, { systemUuid: MASTER_UUID });
+    try {
+      assert.throws(() => api.creatMany([{ path: 'a', size: 1 }, { path: 'missing/b', size: 1 }, { path: 'c', size: 1 }]),
+        (err: unknown) => err instanceof FsError && err.code === 'ENOENT');
+      assert.ok(api.exists('a'));
+      assert.ok(!api.exists('c'));
+    } finally {
+      api.close();
+    }
+  });
+
+  it('one creat per call allocates as a fresh process would, also after another process appended', () => {
+    const dev = freshFs();
+    const a = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const b = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    try {
+      for (let i = 0; i < 5; i++) {
+        a.creat(`a${i}`, { size: 3 * MiB });
+        // b's append moves the log on under a's feet: a must not reuse its stale bitmaps.
+        b.creat(`b${i}`, { size: MiB });
+      }
+      // A session that failed midway must not leave its bitmaps behind either.
+      assert.throws(() => a.withLog((s) => {
+        s.creat('x', { size: MiB });
+        throw new FsError('EIO', 'abandoned');
+      }));
+      a.creat('after', { size: MiB });
+    } finally {
+      a.close();
+      b.close();
+    }
+    const offsets = [...layout(dev).values()];
+    assert.equal(new Set(offsets).size, offsets.length, 'no two files share memory');
+    assert.equal(collisions(dev), 0);
+  });
+
+  it('a file made in a session keeps its fmap after the file system is closed, as a replayed one does', () => {
+    const dev = freshFs();
+    const fs = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const made = fs.creat('kept', { size: 3 * MiB }).file;
+    fs.close();
+    assert.equal(made.fmap.kind, 'simple');
+    assert.equal(made.fmap.kind === 'simple' && made.fmap.extents[0]!.len, 4 * MiB);
+  });
+
+  it('memory handed out by allocate() and never logged is not offered to the next session', () => {
+    const dev = freshFs();
+    const fs = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    try {
+      fs.creat('first', { size: MiB });
+      const stray = fs.withLog((s) => s.allocate(MiB));
+      const next = fs.creat('second', { size: MiB }).file;
+      // Not logged, so a later session may use it again: exactly what a fresh copy of the log gives.
+      assert.equal(next.fmap.kind, 'simple');
+      assert.equal(next.fmap.kind === 'simple' && next.fmap.extents[0]!.offset, stray.kind === 'simple' && stray.extents[0]!.offset);
+    } finally {
+      fs.close();
+    }
+    assert.equal(collisions(dev), 0);
+  });
+});
