@@ -29,7 +29,7 @@
 #define BPF_DEFAULT_LOG_SIZE (1u << 20)
 #define BPF_LOG_LEVEL_ERRORS 1
 
-void famfs_bpf_init(napi_env env, napi_value exports);
+#include "native.h"
 
 static long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));

@@ -23,6 +23,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "native.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define FAMFS_X86 1
@@ -81,7 +83,7 @@ static const char *errno_name(int err) {
 }
 
 /* Throws Error(`${syscall}: ${strerror} (${detail})`) with .code = errno name, .errno, .syscall. */
-static void throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
+void famfs_throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
   char msg[ERR_MSG_LEN];
   if (detail != NULL)
     snprintf(msg, sizeof msg, "%s: %s (%s)", syscall, strerror(err), detail);
@@ -102,30 +104,24 @@ static void throw_errno(napi_env env, const char *syscall, int err, const char *
   napi_throw(env, error);
 }
 
-/* The same, for the addon's other source files (poll.c). */
-void famfs_throw_errno(napi_env env, const char *syscall, int err, const char *detail);
-void famfs_throw_errno(napi_env env, const char *syscall, int err, const char *detail) {
-  throw_errno(env, syscall, err, detail);
-}
-
 /* An exception may already be pending (e.g. from a failed napi call); replace it with ours. */
 static void rethrow_errno(napi_env env, const char *syscall, int err, const char *detail) {
   bool pending = false;
   napi_value ignored;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
     napi_get_and_clear_last_exception(env, &ignored);
-  throw_errno(env, syscall, err, detail);
+  famfs_throw_errno(env, syscall, err, detail);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* argument helpers: each returns 0 after throwing, 1 on success */
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv,
+int famfs_get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv,
                     const char *fn) {
   size_t argc = MAX_ARGS;
   napi_value all[MAX_ARGS];
   if (napi_get_cb_info(env, info, &argc, all, NULL, NULL) != napi_ok) {
-    throw_errno(env, fn, EINVAL, "cannot read arguments");
+    famfs_throw_errno(env, fn, EINVAL, "cannot read arguments");
     return 0;
   }
   napi_value undef;
@@ -135,14 +131,14 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 }
 
 /* A non-negative integer from a JS number (exact up to 2^53) or a BigInt. */
-static int get_u64(napi_env env, napi_value v, const char *fn, const char *what, uint64_t *out) {
+int famfs_get_u64(napi_env env, napi_value v, const char *fn, const char *what, uint64_t *out) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (t == napi_bigint) {
     bool lossless = false;
     uint64_t x;
     if (napi_get_value_bigint_uint64(env, v, &x, &lossless) != napi_ok || !lossless) {
-      throw_errno(env, fn, EINVAL, what);
+      famfs_throw_errno(env, fn, EINVAL, what);
       return 0;
     }
     *out = x;
@@ -152,19 +148,19 @@ static int get_u64(napi_env env, napi_value v, const char *fn, const char *what,
   /* the range test comes first: it rejects NaN and keeps the cast below defined */
   if (t != napi_number || napi_get_value_double(env, v, &d) != napi_ok ||
       !(d >= 0 && d < TWO_POW_64) || d != (double)(uint64_t)d) {
-    throw_errno(env, fn, EINVAL, what);
+    famfs_throw_errno(env, fn, EINVAL, what);
     return 0;
   }
   *out = (uint64_t)d;
   return 1;
 }
 
-static int get_int(napi_env env, napi_value v, const char *fn, const char *what, int *out) {
+int famfs_get_int(napi_env env, napi_value v, const char *fn, const char *what, int *out) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
   int32_t x;
   if (t != napi_number || napi_get_value_int32(env, v, &x) != napi_ok) {
-    throw_errno(env, fn, EINVAL, what);
+    famfs_throw_errno(env, fn, EINVAL, what);
     return 0;
   }
   *out = x;
@@ -172,7 +168,7 @@ static int get_int(napi_env env, napi_value v, const char *fn, const char *what,
 }
 
 /* Bytes of an ArrayBuffer, TypedArray/Buffer or DataView. A detached buffer has length 0. */
-static int get_bytes(napi_env env, napi_value v, const char *fn, uint8_t **data, size_t *len) {
+int famfs_get_bytes(napi_env env, napi_value v, const char *fn, uint8_t **data, size_t *len) {
   bool is = false;
   void *p = NULL;
   size_t n = 0;
@@ -204,25 +200,25 @@ static int get_bytes(napi_env env, napi_value v, const char *fn, uint8_t **data,
   *len = n;
   return 1;
 bad:
-  throw_errno(env, fn, EINVAL, "expected an ArrayBuffer, Buffer or TypedArray");
+  famfs_throw_errno(env, fn, EINVAL, "expected an ArrayBuffer, Buffer or TypedArray");
   return 0;
 }
 
 /* Reads (buf, off, len) and checks the range lies inside the buffer. */
-static int get_range(napi_env env, napi_value *argv, const char *fn, uint8_t **start,
+int famfs_get_range(napi_env env, napi_value *argv, const char *fn, uint8_t **start,
                      size_t *len) {
   uint8_t *data;
   size_t size;
   uint64_t off, n;
-  if (!get_bytes(env, argv[0], fn, &data, &size) ||
-      !get_u64(env, argv[1], fn, "offset must be a non-negative integer", &off) ||
-      !get_u64(env, argv[2], fn, "length must be a non-negative integer", &n))
+  if (!famfs_get_bytes(env, argv[0], fn, &data, &size) ||
+      !famfs_get_u64(env, argv[1], fn, "offset must be a non-negative integer", &off) ||
+      !famfs_get_u64(env, argv[2], fn, "length must be a non-negative integer", &n))
     return 0;
   if (off > size || n > size - off) {
     char detail[ERR_MSG_LEN];
     snprintf(detail, sizeof detail, "range %llu+%llu is outside a buffer of %zu bytes",
              (unsigned long long)off, (unsigned long long)n, size);
-    throw_errno(env, fn, ERANGE, detail);
+    famfs_throw_errno(env, fn, ERANGE, detail);
     return 0;
   }
   *start = data + off;
@@ -240,7 +236,7 @@ static mapping_record *record_of(napi_env env, napi_value ab) {
   return rec;
 }
 
-static napi_value undefined_value(napi_env env) {
+napi_value famfs_undefined(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
   return u;
@@ -270,7 +266,7 @@ static napi_value wrap_region(napi_env env, void *addr, size_t len, int kind, co
   mapping_record *rec = calloc(1, sizeof *rec);
   if (rec == NULL) {
     munmap(addr, len);
-    throw_errno(env, fn, ENOMEM, "mapping record");
+    famfs_throw_errno(env, fn, ENOMEM, "mapping record");
     return NULL;
   }
   rec->addr = addr;
@@ -312,20 +308,20 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   int fd, prot, flags;
   uint64_t off, len;
-  if (!get_args(env, info, 5, argv, "mmap") ||
-      !get_int(env, argv[0], "mmap", "fd must be an integer", &fd) ||
-      !get_u64(env, argv[1], "mmap", "offset must be a non-negative integer", &off) ||
-      !get_u64(env, argv[2], "mmap", "length must be a non-negative integer", &len) ||
-      !get_int(env, argv[3], "mmap", "prot must be an integer", &prot) ||
-      !get_int(env, argv[4], "mmap", "flags must be an integer", &flags))
+  if (!famfs_get_args(env, info, 5, argv, "mmap") ||
+      !famfs_get_int(env, argv[0], "mmap", "fd must be an integer", &fd) ||
+      !famfs_get_u64(env, argv[1], "mmap", "offset must be a non-negative integer", &off) ||
+      !famfs_get_u64(env, argv[2], "mmap", "length must be a non-negative integer", &len) ||
+      !famfs_get_int(env, argv[3], "mmap", "prot must be an integer", &prot) ||
+      !famfs_get_int(env, argv[4], "mmap", "flags must be an integer", &flags))
     return NULL;
   if (len == 0 || len > SIZE_MAX || off > INT64_MAX) {
-    throw_errno(env, "mmap", EINVAL, "length must be positive and offset must fit off_t");
+    famfs_throw_errno(env, "mmap", EINVAL, "length must be positive and offset must fit off_t");
     return NULL;
   }
   void *addr = mmap(NULL, (size_t)len, prot, flags, fd, (off_t)off);
   if (addr == MAP_FAILED) {
-    throw_errno(env, "mmap", errno, NULL);
+    famfs_throw_errno(env, "mmap", errno, NULL);
     return NULL;
   }
   return wrap_region(env, addr, (size_t)len, REGION_MAPPING, "mmap");
@@ -338,23 +334,23 @@ static napi_value js_reserve(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint64_t len, align = 0;
   napi_valuetype t;
-  if (!get_args(env, info, 2, argv, "reserve") ||
-      !get_u64(env, argv[0], "reserve", "length must be a non-negative integer", &len))
+  if (!famfs_get_args(env, info, 2, argv, "reserve") ||
+      !famfs_get_u64(env, argv[0], "reserve", "length must be a non-negative integer", &len))
     return NULL;
   napi_typeof(env, argv[1], &t);
   if (t != napi_undefined &&
-      !get_u64(env, argv[1], "reserve", "alignment must be a non-negative integer", &align))
+      !famfs_get_u64(env, argv[1], "reserve", "alignment must be a non-negative integer", &align))
     return NULL;
   if (align < g_page_size) align = g_page_size;
   if (len == 0 || len > SIZE_MAX / 2 || (align & (align - 1)) != 0 || align > SIZE_MAX / 2) {
-    throw_errno(env, "reserve", EINVAL, "length must be positive, alignment a power of two");
+    famfs_throw_errno(env, "reserve", EINVAL, "length must be positive, alignment a power of two");
     return NULL;
   }
   size_t want = (size_t)len, slack = (size_t)align - g_page_size;
   uint8_t *raw = mmap(NULL, want + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                       -1, 0);
   if (raw == MAP_FAILED) {
-    throw_errno(env, "reserve", errno, NULL);
+    famfs_throw_errno(env, "reserve", errno, NULL);
     return NULL;
   }
   uint8_t *base = (uint8_t *)(((uintptr_t)raw + (size_t)align - 1) & ~((uintptr_t)align - 1));
@@ -375,25 +371,25 @@ static napi_value js_map_fixed(napi_env env, napi_callback_info info) {
   size_t len;
   napi_valuetype t;
   napi_value range_args[3];
-  if (!get_args(env, info, 7, argv, "mapFixed")) return NULL;
+  if (!famfs_get_args(env, info, 7, argv, "mapFixed")) return NULL;
   mapping_record *rec = record_of(env, argv[0]);
   if (rec == NULL || rec->kind != REGION_RESERVATION || !rec->live) {
-    throw_errno(env, "mapFixed", EINVAL, "first argument must be a live reservation");
+    famfs_throw_errno(env, "mapFixed", EINVAL, "first argument must be a live reservation");
     return NULL;
   }
   range_args[0] = argv[0];
   range_args[1] = argv[1];
   range_args[2] = argv[4];
-  if (!get_range(env, range_args, "mapFixed", &start, &len) ||
-      !get_int(env, argv[2], "mapFixed", "fd must be an integer", &fd) ||
-      !get_u64(env, argv[3], "mapFixed", "fileOffset must be a non-negative integer", &file_off) ||
-      !get_int(env, argv[5], "mapFixed", "prot must be an integer", &prot))
+  if (!famfs_get_range(env, range_args, "mapFixed", &start, &len) ||
+      !famfs_get_int(env, argv[2], "mapFixed", "fd must be an integer", &fd) ||
+      !famfs_get_u64(env, argv[3], "mapFixed", "fileOffset must be a non-negative integer", &file_off) ||
+      !famfs_get_int(env, argv[5], "mapFixed", "prot must be an integer", &prot))
     return NULL;
   napi_typeof(env, argv[6], &t);
-  if (t != napi_undefined && !get_int(env, argv[6], "mapFixed", "flags must be an integer", &extra))
+  if (t != napi_undefined && !famfs_get_int(env, argv[6], "mapFixed", "flags must be an integer", &extra))
     return NULL;
   if (len == 0 || file_off > INT64_MAX) {
-    throw_errno(env, "mapFixed", EINVAL, "length must be positive and offset must fit off_t");
+    famfs_throw_errno(env, "mapFixed", EINVAL, "length must be positive and offset must fit off_t");
     return NULL;
   }
   void *got = mmap(start, len, prot, MAP_SHARED | MAP_FIXED | extra, fd, (off_t)file_off);
@@ -402,27 +398,27 @@ static napi_value js_map_fixed(napi_env env, napi_callback_info info) {
     /* A failed MAP_FIXED may already have torn down the old pages. Put the PROT_NONE
      * reservation back so no other mapping can land in our range and later be unmapped by us. */
     mmap(start, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    throw_errno(env, "mapFixed", err, NULL);
+    famfs_throw_errno(env, "mapFixed", err, NULL);
     return NULL;
   }
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* munmap(ab): idempotent. */
 static napi_value js_munmap(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv, "munmap")) return NULL;
+  if (!famfs_get_args(env, info, 1, argv, "munmap")) return NULL;
   bool is = false, detached = false, tagged = false;
   if (napi_is_arraybuffer(env, argv[0], &is) != napi_ok || !is ||
       napi_check_object_type_tag(env, argv[0], &REGION_TAG, &tagged) != napi_ok || !tagged) {
-    throw_errno(env, "munmap", EINVAL, "not an ArrayBuffer made by mmap or reserve");
+    famfs_throw_errno(env, "munmap", EINVAL, "not an ArrayBuffer made by mmap or reserve");
     return NULL;
   }
   napi_is_detached_arraybuffer(env, argv[0], &detached);
   mapping_record *rec = record_of(env, argv[0]);
-  if (detached || rec == NULL || !rec->live) return undefined_value(env);
+  if (detached || rec == NULL || !rec->live) return famfs_undefined(env);
   if (munmap(rec->addr, rec->len) != 0) {
-    throw_errno(env, "munmap", errno, NULL);
+    famfs_throw_errno(env, "munmap", errno, NULL);
     return NULL;
   }
   rec->live = 0;
@@ -431,7 +427,7 @@ static napi_value js_munmap(napi_env env, napi_callback_info info) {
   void *ignored;
   napi_remove_wrap(env, argv[0], &ignored);
   napi_detach_arraybuffer(env, argv[0]);
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -443,17 +439,17 @@ static napi_value js_msync(napi_env env, napi_callback_info info) {
   uint8_t *start;
   size_t len;
   int flags;
-  if (!get_args(env, info, 4, argv, "msync") || !get_range(env, argv, "msync", &start, &len) ||
-      !get_int(env, argv[3], "msync", "flags must be an integer", &flags))
+  if (!famfs_get_args(env, info, 4, argv, "msync") || !famfs_get_range(env, argv, "msync", &start, &len) ||
+      !famfs_get_int(env, argv[3], "msync", "flags must be an integer", &flags))
     return NULL;
-  if (len == 0) return undefined_value(env);
+  if (len == 0) return famfs_undefined(env);
   uintptr_t first = (uintptr_t)start & ~(uintptr_t)(g_page_size - 1);
   size_t span = (size_t)((uintptr_t)start + len - first);
   if (msync((void *)first, span, flags) != 0) {
-    throw_errno(env, "msync", errno, NULL);
+    famfs_throw_errno(env, "msync", errno, NULL);
     return NULL;
   }
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* madvise(ab, off, len, advice): not widened, since some advice (DONTNEED) discards data. */
@@ -462,14 +458,14 @@ static napi_value js_madvise(napi_env env, napi_callback_info info) {
   uint8_t *start;
   size_t len;
   int advice;
-  if (!get_args(env, info, 4, argv, "madvise") || !get_range(env, argv, "madvise", &start, &len) ||
-      !get_int(env, argv[3], "madvise", "advice must be an integer", &advice))
+  if (!famfs_get_args(env, info, 4, argv, "madvise") || !famfs_get_range(env, argv, "madvise", &start, &len) ||
+      !famfs_get_int(env, argv[3], "madvise", "advice must be an integer", &advice))
     return NULL;
   if (madvise(start, len, advice) != 0) {
-    throw_errno(env, "madvise", errno, NULL);
+    famfs_throw_errno(env, "madvise", errno, NULL);
     return NULL;
   }
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -522,11 +518,11 @@ static napi_value js_flush_cache(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   uint8_t *start;
   size_t len;
-  if (!get_args(env, info, 3, argv, "flushCache") ||
-      !get_range(env, argv, "flushCache", &start, &len))
+  if (!famfs_get_args(env, info, 3, argv, "flushCache") ||
+      !famfs_get_range(env, argv, "flushCache", &start, &len))
     return NULL;
   if (len > 0) flush_lines(start, len);
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* invalidateCache(ab, off, len): on x86 there is no invalidate-without-write-back for user
@@ -535,11 +531,11 @@ static napi_value js_invalidate_cache(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   uint8_t *start;
   size_t len;
-  if (!get_args(env, info, 3, argv, "invalidateCache") ||
-      !get_range(env, argv, "invalidateCache", &start, &len))
+  if (!famfs_get_args(env, info, 3, argv, "invalidateCache") ||
+      !famfs_get_range(env, argv, "invalidateCache", &start, &len))
     return NULL;
   if (len > 0) flush_lines(start, len);
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -549,9 +545,9 @@ static napi_value js_invalidate_cache(napi_env env, napi_callback_info info) {
 static napi_value js_flock(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
   int fd, op, rc;
-  if (!get_args(env, info, 2, argv, "flock") ||
-      !get_int(env, argv[0], "flock", "fd must be an integer", &fd) ||
-      !get_int(env, argv[1], "flock", "op must be an integer", &op))
+  if (!famfs_get_args(env, info, 2, argv, "flock") ||
+      !famfs_get_int(env, argv[0], "flock", "fd must be an integer", &fd) ||
+      !famfs_get_int(env, argv[1], "flock", "op must be an integer", &op))
     return NULL;
   do {
     rc = flock(fd, op);
@@ -561,7 +557,7 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
       napi_get_boolean(env, false, &result);
       return result;
     }
-    throw_errno(env, "flock", errno, NULL);
+    famfs_throw_errno(env, "flock", errno, NULL);
     return NULL;
   }
   napi_get_boolean(env, true, &result);
@@ -573,21 +569,21 @@ static napi_value js_memcpy(napi_env env, napi_callback_info info) {
   napi_value argv[5], dst_args[3], src_args[3];
   uint8_t *dst, *src;
   size_t dst_len, src_len;
-  if (!get_args(env, info, 5, argv, "memcpy")) return NULL;
+  if (!famfs_get_args(env, info, 5, argv, "memcpy")) return NULL;
   dst_args[0] = argv[0];
   dst_args[1] = argv[1];
   dst_args[2] = argv[4];
   src_args[0] = argv[2];
   src_args[1] = argv[3];
   src_args[2] = argv[4];
-  if (!get_range(env, dst_args, "memcpy", &dst, &dst_len) ||
-      !get_range(env, src_args, "memcpy", &src, &src_len))
+  if (!famfs_get_range(env, dst_args, "memcpy", &dst, &dst_len) ||
+      !famfs_get_range(env, src_args, "memcpy", &src, &src_len))
     return NULL;
   if (dst + dst_len <= src || src + src_len <= dst)
     memcpy(dst, src, dst_len);
   else
     memmove(dst, src, dst_len);
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 /* ioctl(fd, request, buffer | number | undefined) -> the ioctl's return value */
@@ -596,24 +592,24 @@ static napi_value js_ioctl(napi_env env, napi_callback_info info) {
   int fd, rc;
   uint64_t request, number = 0;
   napi_valuetype t;
-  if (!get_args(env, info, 3, argv, "ioctl") ||
-      !get_int(env, argv[0], "ioctl", "fd must be an integer", &fd) ||
-      !get_u64(env, argv[1], "ioctl", "request must be a non-negative integer", &request))
+  if (!famfs_get_args(env, info, 3, argv, "ioctl") ||
+      !famfs_get_int(env, argv[0], "ioctl", "fd must be an integer", &fd) ||
+      !famfs_get_u64(env, argv[1], "ioctl", "request must be a non-negative integer", &request))
     return NULL;
   napi_typeof(env, argv[2], &t);
   if (t == napi_undefined || t == napi_number || t == napi_bigint) {
     if (t != napi_undefined &&
-        !get_u64(env, argv[2], "ioctl", "argument must be a non-negative integer", &number))
+        !famfs_get_u64(env, argv[2], "ioctl", "argument must be a non-negative integer", &number))
       return NULL;
     rc = ioctl(fd, (unsigned long)request, (unsigned long)number);
   } else {
     uint8_t *data;
     size_t len;
-    if (!get_bytes(env, argv[2], "ioctl", &data, &len)) return NULL;
+    if (!famfs_get_bytes(env, argv[2], "ioctl", &data, &len)) return NULL;
     rc = ioctl(fd, (unsigned long)request, data);
   }
   if (rc == -1) {
-    throw_errno(env, "ioctl", errno, NULL);
+    famfs_throw_errno(env, "ioctl", errno, NULL);
     return NULL;
   }
   napi_create_int32(env, rc, &result);
@@ -629,35 +625,32 @@ static void set_int(napi_env env, napi_value obj, const char *name, int64_t valu
   napi_set_named_property(env, obj, name, v);
 }
 
-static void set_fn(napi_env env, napi_value obj, const char *name, napi_callback cb) {
+void famfs_set_fn(napi_env env, napi_value obj, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
   napi_set_named_property(env, obj, name, fn);
 }
 
-/* native/bpf.c: the bpf(2) wrappers, registered on the same exports. */
-void famfs_bpf_init(napi_env env, napi_value exports);
-/* native/poll.c: fd readiness on the event loop (the FUSE session's reader). */
-void famfs_poll_init(napi_env env, napi_value exports);
 
 static napi_value Init(napi_env env, napi_value exports) {
   famfs_bpf_init(env, exports);
   famfs_poll_init(env, exports);
+  famfs_crc32_init(env, exports);
   long page = sysconf(_SC_PAGESIZE);
   g_page_size = page > 0 ? (size_t)page : 4096;
   detect_flush_method();
 
-  set_fn(env, exports, "mmap", js_mmap);
-  set_fn(env, exports, "munmap", js_munmap);
-  set_fn(env, exports, "reserve", js_reserve);
-  set_fn(env, exports, "mapFixed", js_map_fixed);
-  set_fn(env, exports, "msync", js_msync);
-  set_fn(env, exports, "madvise", js_madvise);
-  set_fn(env, exports, "flushCache", js_flush_cache);
-  set_fn(env, exports, "invalidateCache", js_invalidate_cache);
-  set_fn(env, exports, "flock", js_flock);
-  set_fn(env, exports, "memcpy", js_memcpy);
-  set_fn(env, exports, "ioctl", js_ioctl);
+  famfs_set_fn(env, exports, "mmap", js_mmap);
+  famfs_set_fn(env, exports, "munmap", js_munmap);
+  famfs_set_fn(env, exports, "reserve", js_reserve);
+  famfs_set_fn(env, exports, "mapFixed", js_map_fixed);
+  famfs_set_fn(env, exports, "msync", js_msync);
+  famfs_set_fn(env, exports, "madvise", js_madvise);
+  famfs_set_fn(env, exports, "flushCache", js_flush_cache);
+  famfs_set_fn(env, exports, "invalidateCache", js_invalidate_cache);
+  famfs_set_fn(env, exports, "flock", js_flock);
+  famfs_set_fn(env, exports, "memcpy", js_memcpy);
+  famfs_set_fn(env, exports, "ioctl", js_ioctl);
 
 #define C(x) set_int(env, exports, #x, x);
   C(PROT_NONE) C(PROT_READ) C(PROT_WRITE) C(PROT_EXEC)

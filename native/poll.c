@@ -33,6 +33,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "native.h"
+
 #define WATCH_ARGS 2
 #define READ_ARGS 2
 #define NONBLOCK_ARGS 2
@@ -42,9 +44,6 @@
 #define CALLBACK_PROPERTY "onReadable"
 #define RESOURCE_NAME "famfs.FdWatch"
 
-/* famfs_native.c: Error with .code/.errno/.syscall, the addon's one error shape. */
-void famfs_throw_errno(napi_env env, const char *syscall, int err, const char *detail);
-void famfs_poll_init(napi_env env, napi_value exports);
 
 typedef struct {
   uv_poll_t poll; /* first: the uv callbacks get this pointer */

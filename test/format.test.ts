@@ -6,6 +6,8 @@ import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_SIZE, type LogEntry } from '.
 import { decodeSuperblock, encodeSuperblock, newSuperblock, SUPERBLOCK_SIZE, SuperblockError } from '../src/format/superblock.js';
 import { decodeSystemUuidFile, encodeSystemUuidFile } from '../src/format/system-uuid.js';
 import { formatUuid, parseUuid } from '../src/format/uuid.js';
+import { famfsCrc, famfsCrcFrames } from '../src/format/crc.js';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 
 const seqBytes = (start: number): Buffer => Buffer.from(Array.from({ length: 16 }, (_, i) => start + i));
 const crcOf = (b: Buffer, off: number): number => Number(b.readBigUInt64LE(off));
@@ -147,5 +149,28 @@ describe('uuids and the system uuid file (spec §1.4)', () => {
     assert.equal(f.length, 37);
     assert.equal(f[36], 0);
     assert.deepEqual(decodeSystemUuidFile(f), u);
+  });
+});
+
+describe('CRC-32 (native/crc32.c)', () => {
+  it('equals zlib crc32 on every length 0..600 at every alignment 0..7, and on random data', () => {
+    const data = Buffer.alloc(1 << 16);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    for (let off = 0; off < 8; off++) {
+      for (let len = 0; len <= 600; len++) assert.equal(famfsCrc(data, off, len), zlibCrc32(data.subarray(off, off + len)), `off ${off} len ${len}`);
+    }
+    assert.equal(famfsCrc(data), zlibCrc32(data));
+  });
+
+  it('frames: one CRC per entry, and ranges outside the buffers refused', () => {
+    const n = 37;
+    const log = Buffer.alloc(n * LOG_ENTRY_SIZE + 3);
+    for (let i = 0; i < log.length; i++) log[i] = (i * 40503) >>> 8;
+    const out = new Uint32Array(n);
+    famfsCrcFrames(log, 3, LOG_ENTRY_SIZE, 536, n, out);
+    for (let i = 0; i < n; i++) assert.equal(out[i], zlibCrc32(log.subarray(3 + i * LOG_ENTRY_SIZE, 3 + i * LOG_ENTRY_SIZE + 536)));
+    assert.throws(() => famfsCrcFrames(log, 4, LOG_ENTRY_SIZE, LOG_ENTRY_SIZE, n, out), /ERANGE|outside/);
+    assert.throws(() => famfsCrcFrames(log, 0, LOG_ENTRY_SIZE, 536, n + 1, out), /ERANGE|outside/);
+    assert.throws(() => famfsCrc(log, log.length - 1, 2), /ERANGE|outside/);
   });
 });

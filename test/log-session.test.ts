@@ -4,7 +4,12 @@ import { Famfs, FsError } from '../src/api/index.js';
 import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, emuDevice, master, MASTER_UUID } from './helpers/emu.js';
+import { cleanupDevices, client, emuDevice, master, MASTER_UUID } from './helpers/emu.js';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { LOG_OFFSET } from '../src/format/layout.js';
+import { entryOffset } from '../src/format/log-header.js';
+import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_SIZE } from '../src/format/log-entry.js';
+import type { FileNode } from '../src/fs/namespace.js';
 
 after(cleanupDevices);
 
@@ -107,6 +112,30 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
     fs.close();
     assert.equal(made.fmap.kind, 'simple');
     assert.equal(made.fmap.kind === 'simple' && made.fmap.extents[0]!.len, 4 * MiB);
+  });
+
+  it('a replayed file whose entry is rewritten afterwards (with a valid CRC) refuses its map: EIO, never the new extents', () => {
+    const dev = freshFs();
+    const setup = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    setup.creat('victim', { size: 2 * MiB });
+    setup.creat('untouched', { size: 2 * MiB });
+    setup.close();
+    const reader = CoreFamfs.open(dev, { systemUuid: client });
+    const victim = reader.stat('victim') as FileNode;
+    const untouched = reader.stat('untouched') as FileNode;
+    // Another writer points entry 0 at other memory and recomputes its CRC.
+    const fd = openSync(dev, 'r+');
+    const at = LOG_OFFSET + entryOffset(victim.logIndex);
+    const entry = Buffer.alloc(LOG_ENTRY_SIZE);
+    readSync(fd, entry, 0, LOG_ENTRY_SIZE, at);
+    const decoded = decodeLogEntry(entry, victim.logIndex);
+    assert.ok(decoded.type === 'file' && decoded.fmap.kind === 'simple');
+    decoded.fmap.extents[0]!.offset += 64 * MiB;
+    writeSync(fd, encodeLogEntry(decoded), 0, LOG_ENTRY_SIZE, at);
+    closeSync(fd);
+    assert.throws(() => victim.fmap, (e: unknown) => e instanceof FsError && e.code === 'EIO' && /changed after it was replayed/.test(e.message));
+    assert.equal(untouched.fmap.kind, 'simple');
+    reader.close();
   });
 
   it('memory handed out by allocate() and never logged is not offered to the next session', () => {

@@ -18,6 +18,8 @@ export interface OpenOptions {
 export interface MapOptions {
   /** Defaults to the device's own writability; a writable map of a read-only device is refused. */
   writable?: boolean;
+  /** Fault every page in now, in one system call (MAP_POPULATE), for a range about to be read whole. */
+  populate?: boolean;
 }
 
 /** A byte range of the device. */
@@ -209,6 +211,19 @@ export class DeviceMapping {
     parts.onUnmap(this);
   }
 
+  /**
+   * Lets go of the mapping without unmapping it: views taken from buffer earlier stay valid, and
+   * the memory is unmapped when the last of them is collected. For read-only state that outlives
+   * its owner (replayed files decode their maps from the log they were replayed from).
+   */
+  release(): void {
+    const parts = this.#parts;
+    if (parts === null) return;
+    this.#parts = null;
+    this.#buffer = Buffer.alloc(0);
+    parts.onUnmap(this);
+  }
+
   #live(op: string): MappingParts {
     if (this.#parts === null) throw new DeviceError('EBADF', `${op}: mapping of device offset ${this.offset} was unmapped`);
     return this.#parts;
@@ -291,7 +306,8 @@ export class MemoryDevice {
     this.#checkWindow(end - start, context);
     let region: ArrayBuffer;
     try {
-      region = this.#native.mmap(this.fd, start, end - start, this.#prot(writable), this.#native.MAP_SHARED);
+      const flags = this.#native.MAP_SHARED | (opts.populate ? this.#native.MAP_POPULATE : 0);
+      region = this.#native.mmap(this.fd, start, end - start, this.#prot(writable), flags);
     } catch (err) {
       throw deviceErrorFrom(err, context);
     }

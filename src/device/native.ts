@@ -35,6 +35,10 @@ export interface FamfsNative {
   /** flock(2); false only when LOCK_NB was given and someone else holds a conflicting lock. */
   flock(fd: number, op: number): boolean;
   memcpy(dst: Bytes, dstOffset: number, src: Bytes, srcOffset: number, length: number): void;
+  /** zlib's CRC-32 (seed 0) of bytes[offset, offset + length). */
+  crc32(bytes: Bytes, offset: number, length: number): number;
+  /** The CRC-32 of the first `covered` bytes of `count` frames `stride` bytes apart from `offset`, into `out`. */
+  crc32Frames(bytes: Bytes, offset: number, stride: number, covered: number, count: number, out: Uint32Array): void;
   /** ioctl(2) with a pointer to the bytes, or an integer argument; returns its result. */
   ioctl(fd: number, request: number, arg?: Bytes | number | bigint): number;
 

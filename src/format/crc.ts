@@ -1,6 +1,14 @@
-import { crc32 } from 'node:zlib';
+import { loadNative } from '../device/native.js';
 
-/** zlib crc32 seeded with 0: what upstream computes for every CRC field. */
-export function famfsCrc(bytes: Buffer): number {
-  return crc32(bytes, 0) >>> 0;
+/**
+ * zlib's crc32 seeded with 0: what upstream computes for every CRC field. Computed by the addon
+ * (native/crc32.c) on a range in place, so callers need no subarray per structure.
+ */
+export function famfsCrc(bytes: Uint8Array, offset = 0, length = bytes.length - offset): number {
+  return loadNative().crc32(bytes, offset, length);
+}
+
+/** CRCs of `count` frames of `covered` bytes, `stride` bytes apart from `offset`: a log's entries in one call. */
+export function famfsCrcFrames(bytes: Uint8Array, offset: number, stride: number, covered: number, count: number, out: Uint32Array): void {
+  loadNative().crc32Frames(bytes, offset, stride, covered, count, out);
 }

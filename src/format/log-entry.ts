@@ -1,7 +1,7 @@
 import { FormatError } from '../errors.js';
 import { type AddDaxdevMeta, decodeAddDaxdev, encodeAddDaxdev } from './add-daxdev-entry.js';
 import { readU32, readU64Big, u64EqualsU32, writeU32, writeU64 } from './bytes.js';
-import { famfsCrc } from './crc.js';
+import { famfsCrc, famfsCrcFrames } from './crc.js';
 import { type FileMeta, decodeFileMeta, encodeFileMeta } from './file-meta.js';
 import { type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
 
@@ -50,7 +50,7 @@ export function encodeLogEntry(e: LogEntry): Buffer {
       writeU32(b, OFF.type, ENTRY_TYPE.INVALID);
       break;
   }
-  writeU64(b, OFF.crc, famfsCrc(b.subarray(0, LOG_ENTRY_CRC_COVERED)));
+  writeU64(b, OFF.crc, famfsCrc(b, 0, LOG_ENTRY_CRC_COVERED));
   return b;
 }
 
@@ -58,15 +58,25 @@ export function encodeLogEntry(e: LogEntry): Buffer {
  * The CRC and seqnum checks alone: what proves the slot holds a whole entry written for it.
  * `base` is the entry's offset in `bytes`, so a replay reads the log in place.
  */
-export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0): void {
+export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0, crc?: number): void {
   if (bytes.length < base + LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
-  const computed = famfsCrc(bytes.subarray(base, base + LOG_ENTRY_CRC_COVERED));
+  const computed = crc ?? famfsCrc(bytes, base, LOG_ENTRY_CRC_COVERED);
   if (!u64EqualsU32(bytes, base + OFF.crc, computed)) {
     throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${readU64Big(bytes, base + OFF.crc).toString(16)}, computed 0x${computed.toString(16)})`);
   }
   if (!u64EqualsU32(bytes, base + OFF.seqnum, index)) {
     throw new FormatError(`log entry ${index}: seqnum ${readU64Big(bytes, base + OFF.seqnum)} does not match its slot`);
   }
+}
+
+/** The CRCs of `count` consecutive entries from `base`, into `out` (for checkLogEntryFrame's `crc`). */
+export function logEntryCrcs(bytes: Buffer, base: number, count: number, out: Uint32Array): void {
+  famfsCrcFrames(bytes, base, LOG_ENTRY_SIZE, LOG_ENTRY_CRC_COVERED, count, out);
+}
+
+/** The CRC stored in the entry at `base` (a u32 in a u64 field; checkLogEntryFrame proves the rest zero). */
+export function logEntryStoredCrc(bytes: Buffer, base: number): number {
+  return readU32(bytes, base + OFF.crc);
 }
 
 /** Offset of the payload union within an entry. */

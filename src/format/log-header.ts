@@ -39,7 +39,7 @@ export function encodeLogHeader(h: LogHeader): Buffer {
   writeU64(b, LOG_HEADER_OFF.magic, LOG_MAGIC);
   writeU64(b, LOG_HEADER_OFF.len, h.len);
   writeU64(b, LOG_HEADER_OFF.lastIndex, h.lastIndex);
-  writeU64(b, LOG_HEADER_OFF.crc, famfsCrc(b.subarray(0, LOG_HEADER_CRC_COVERED)));
+  writeU64(b, LOG_HEADER_OFF.crc, famfsCrc(b, 0, LOG_HEADER_CRC_COVERED));
   writeU64(b, LOG_HEADER_OFF.nextSeqnum, h.nextSeqnum);
   writeU64(b, LOG_HEADER_OFF.nextIndex, h.nextIndex);
   return b;
@@ -54,7 +54,7 @@ export function decodeLogHeader(bytes: Buffer, expectedLen: number): LogHeader {
   if (bytes.length < LOG_HEADER_SIZE) throw new FormatError('log header is truncated');
   if (readU64Big(bytes, LOG_HEADER_OFF.magic) !== LOG_MAGIC) throw new FormatError('log header has a bad magic');
   const stored = readU64Big(bytes, LOG_HEADER_OFF.crc);
-  const computed = famfsCrc(bytes.subarray(0, LOG_HEADER_CRC_COVERED));
+  const computed = famfsCrc(bytes, 0, LOG_HEADER_CRC_COVERED);
   if (stored !== BigInt(computed)) {
     throw new FormatError(`log header CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`);
   }

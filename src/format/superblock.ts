@@ -65,7 +65,7 @@ export function encodeSuperblock(sb: Superblock): Buffer {
   b.set(sb.uuid.subarray(0, UUID_SIZE), OFF.uuid);
   b.set(sb.devUuid.subarray(0, UUID_SIZE), OFF.devUuid);
   b.set(sb.systemUuid.subarray(0, UUID_SIZE), OFF.systemUuid);
-  writeU64(b, OFF.crc, famfsCrc(b.subarray(0, SB_CRC_COVERED)));
+  writeU64(b, OFF.crc, famfsCrc(b, 0, SB_CRC_COVERED));
   writeU32(b, OFF.flags, sb.flags);
   writeU64(b, OFF.devSize, sb.devSize);
   writeCString(b, OFF.devName, DEVNAME_FIELD_SIZE, Buffer.from(sb.devName));
@@ -96,7 +96,7 @@ export function decodeSuperblock(bytes: Buffer): Superblock {
       `unsupported superblock version ${versionBig} (this famfs reads version ${CURRENT_VERSION})`, 'version', v);
   }
   const stored = readU64Big(bytes, OFF.crc);
-  const computed = famfsCrc(bytes.subarray(0, SB_CRC_COVERED));
+  const computed = famfsCrc(bytes, 0, SB_CRC_COVERED);
   if (stored !== BigInt(computed)) {
     throw new SuperblockError(
       `superblock CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`, 'crc');

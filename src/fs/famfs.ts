@@ -98,7 +98,7 @@ export class Famfs {
     this.role = role;
     this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen);
-    this.firstReplay();
+    this.refresh();
   }
 
   static open(devicePath: string, opts: OpenOptions = {}): Famfs {
@@ -152,41 +152,23 @@ export class Famfs {
   }
 
   /**
-   * The first replay reads every entry once, through a mapping of its own that is dropped after:
-   * those pages then leave the process's resident set (8 MiB for a full log), where reading them
-   * through the long-lived mapping would keep them resident for the life of a mount's daemon.
-   * Later entries are read through that mapping, a page at a time as they come.
+   * Play the entries appended since the last call, in place in the shared log; returns how many.
+   * There is no private copy of the log: on a VM the first touch of 8 MiB of fresh pages costs
+   * more than the replay. Files keep where their entry is and check it again when they decode
+   * their map (LoggedFile).
    */
-  private firstReplay(): void {
-    const scratch = this.device.map(0, LOG_OFFSET + this.sb.logLen, { writable: false });
-    try {
-      this.playFrom(scratch);
-    } finally {
-      scratch.unmap();
-    }
-  }
-
-  /** Play the entries appended since the last call; returns how many. */
   refresh(): number {
-    return this.playFrom(this.meta);
-  }
-
-  private playFrom(view: DeviceMapping): number {
-    const h = this.headerIn(view);
+    const nextIndex = this.headerIn(this.meta).nextIndex;
     const from = this.replayer.playedThrough;
-    if (h.nextIndex < from) {
-      throw new FormatError(`the log went back from ${from} to ${h.nextIndex} entries: was the file system re-created?`);
+    if (nextIndex < from) {
+      throw new FormatError(`the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
     }
-    if (h.nextIndex === from) return 0;
+    if (nextIndex === from) return 0;
     // One invalidation for the whole new range: per entry it costs more than the decode.
     const start = LOG_OFFSET + entryOffset(from);
-    const len = (h.nextIndex - from) * LOG_ENTRY_SIZE;
-    view.invalidate(start, len);
-    // Replay a private copy: what was checked is what files decode their fmaps from later, whatever
-    // is written to the shared memory meanwhile, and after the file system is closed.
-    const entries = Buffer.from(view.buffer.subarray(start, start + len));
-    for (let i = from; i < h.nextIndex; i++) this.replayer.applySlot(i, entries, (i - from) * LOG_ENTRY_SIZE);
-    return h.nextIndex - from;
+    this.meta.invalidate(start, (nextIndex - from) * LOG_ENTRY_SIZE);
+    this.replayer.applySlots(from, nextIndex - from, this.meta.buffer, start);
+    return nextIndex - from;
   }
 
   /** Look a path up; undefined when absent. */
@@ -285,7 +267,8 @@ export class Famfs {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.meta.unmap();
+    // Replayed files read their maps from it later: it is unmapped when they are collected.
+    this.meta.release();
     this.devices.close();
   }
 }
@@ -352,16 +335,16 @@ export class LogSession {
   }
 
   /**
-   * Log one entry in the next slot and play it from a private copy of the slot, as refresh() plays
-   * every entry (files decode their fmaps from it later). The bytes were just written and flushed
-   * through this mapping, so there is nothing stale to invalidate and no header to read back.
+   * Log one entry in the next slot and play it in place, as refresh() plays every entry. The
+   * bytes were just written and flushed through this mapping, so there is nothing stale to
+   * invalidate and no header to read back.
    */
   private append(entry: NewEntry): void {
     const index = this.replayer.playedThrough;
     if (index > this.lastIndex) throw new LogFullError(1, 0);
     appendEntryAt(this.meta, index, entry);
     const at = LOG_OFFSET + entryOffset(index);
-    this.replayer.applySlot(index, Buffer.from(this.meta.buffer.subarray(at, at + LOG_ENTRY_SIZE)), 0);
+    this.replayer.applySlot(index, this.meta.buffer, at);
   }
 
   mkdir(path: string, opts: MkdirOptions = {}): DirNode {

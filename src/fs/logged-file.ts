@@ -1,12 +1,15 @@
+import { FsError } from '../errors.js';
 import { FILE_META_FMAP_OFFSET } from '../format/file-meta.js';
 import { type Fmap, decodeFmap } from '../format/fmap.js';
-import { LOG_ENTRY_PAYLOAD_OFFSET } from '../format/log-entry.js';
+import { LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame, logEntryStoredCrc } from '../format/log-entry.js';
 import type { DirNode, FileNode } from './namespace.js';
 
 /**
- * A file as log replay makes it. Replay checks the fmap in place (placement, bitmap) but builds
- * its objects only when someone asks: a mount replays 15,000 files and opens a few. `log` is the
- * replay's private copy of the entries, so the bytes decoded are the bytes that were checked.
+ * A file as log replay makes it. Replay checks the fmap in place in the shared log (placement,
+ * bitmap) but builds its objects only when someone asks (a mount replays 15,000 files and opens
+ * a few), also after the file system is closed. The fmap is then decoded from a private copy of
+ * the entry whose CRC must still be the one replay checked, so the bytes used are the bytes that
+ * were checked, whatever is written to the shared memory meanwhile.
  */
 export class LoggedFile implements FileNode {
   readonly kind = 'file' as const;
@@ -22,8 +25,10 @@ export class LoggedFile implements FileNode {
     public logIndex: number,
     public size: number,
     public flags: number,
+    /** The log as mapped (it stays mapped while files refer to it) and the entry's offset in it. */
     private readonly log: Buffer,
     private readonly base: number,
+    private readonly crc: number,
   ) {}
 
   get fmap(): Fmap {
@@ -32,6 +37,12 @@ export class LoggedFile implements FileNode {
   }
 
   private decodeFmap(): Fmap {
-    return decodeFmap(this.log, this.base + LOG_ENTRY_PAYLOAD_OFFSET + FILE_META_FMAP_OFFSET);
+    const entry = Buffer.from(this.log.subarray(this.base, this.base + LOG_ENTRY_SIZE));
+    // A FormatError names the entry: its CRC or seqnum no longer hold.
+    checkLogEntryFrame(entry, this.logIndex, 0);
+    if (logEntryStoredCrc(entry, 0) !== this.crc) {
+      throw new FsError('EIO', `'${this.name}': log entry ${this.logIndex} changed after it was replayed`);
+    }
+    return decodeFmap(entry, LOG_ENTRY_PAYLOAD_OFFSET + FILE_META_FMAP_OFFSET);
   }
 }

@@ -3,7 +3,7 @@ import { FamfsError } from '../errors.js';
 import { FILE_META_FMAP_OFFSET, type FileMetaHead, readFileMetaHead } from '../format/file-meta.js';
 import { type FmapScan, newFmapScan, scanFmap } from '../format/fmap.js';
 import { ALLOC_UNIT, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
-import { ENTRY_TYPE, LOG_ENTRY_PAYLOAD_OFFSET, checkLogEntryFrame, decodeLogEntry, logEntryType, type LogEntry } from '../format/log-entry.js';
+import { ENTRY_TYPE, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame, decodeLogEntry, logEntryCrcs, logEntryStoredCrc, logEntryType, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
 import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
 import { loggedPathProblem } from './paths.js';
@@ -61,16 +61,27 @@ export class LogReplayer {
     this.bitmaps[0]!.markRange(0, metadataBytes);
   }
 
+  /** CRCs of a batch of slots, computed in one native call; grown as batches grow. */
+  private crcs = new Uint32Array(0);
+
+  /** Apply `count` consecutive slots from `first` (which must be `playedThrough`), laid from `base` in `bytes`. */
+  applySlots(first: number, count: number, bytes: Buffer, base = 0): void {
+    if (bytes.length < base + count * LOG_ENTRY_SIZE) throw new Error(`replay: ${count} slots do not fit the ${bytes.length} bytes given`);
+    if (this.crcs.length < count) this.crcs = new Uint32Array(count);
+    logEntryCrcs(bytes, base, count, this.crcs);
+    for (let i = 0; i < count; i++) this.applySlot(first + i, bytes, base + i * LOG_ENTRY_SIZE, this.crcs[i]);
+  }
+
   /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes at `base` in `bytes`. */
-  applySlot(index: number, bytes: Buffer, base = 0): void {
+  applySlot(index: number, bytes: Buffer, base = 0, crc?: number): void {
     if (index !== this.playedThrough) throw new Error(`replay out of order: slot ${index}, expected ${this.playedThrough}`);
     this.playedThrough++;
     this.stats.entries++;
     let problem: string | undefined;
     try {
-      checkLogEntryFrame(bytes, index, base);
+      checkLogEntryFrame(bytes, index, base, crc);
       // Files are nearly every entry: they are read in place, without an entry object.
-      if (logEntryType(bytes, base) === ENTRY_TYPE.FILE) problem = this.applyFile(index, bytes, base);
+      if (logEntryType(bytes, base) === ENTRY_TYPE.FILE) problem = this.applyFile(index, bytes, base, logEntryStoredCrc(bytes, base));
       else problem = this.apply(index, decodeLogEntry(bytes, index, base));
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
@@ -83,7 +94,7 @@ export class LogReplayer {
   private readonly head: FileMetaHead = { size: 0, flags: 0, uid: 0, gid: 0, mode: 0, path: '' };
   private readonly scan = newFmapScan();
 
-  private applyFile(index: number, bytes: Buffer, base: number): string | undefined {
+  private applyFile(index: number, bytes: Buffer, base: number, crc: number): string | undefined {
     const payload = base + LOG_ENTRY_PAYLOAD_OFFSET;
     const head = this.head;
     const scan = this.scan;
@@ -97,7 +108,7 @@ export class LogReplayer {
     const where = this.parentFor(head.path);
     if (typeof where === 'string') return `file '${head.path}': ${where}`;
     this.ns.add(where.parent, new LoggedFile(where.name, inoForLogIndex(index), head.uid, head.gid, head.mode & 0o7777,
-      where.parent, index, head.size, head.flags, bytes, base));
+      where.parent, index, head.size, head.flags, bytes, base, crc));
     this.stats.files++;
     return undefined;
   }
