@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { InterleaveParams } from '../alloc/interleave.js';
+import type { CreatOptions, MkdirOptions } from '../fs/famfs.js';
 import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid, parseUuid } from '../format/uuid.js';
@@ -47,27 +47,7 @@ export interface FamfsDevice {
   problem?: string;
 }
 
-export interface MkdirOptions {
-  /** Permission bits; default 0755. */
-  mode?: number;
-  /** Default: the effective uid. */
-  uid?: number;
-  /** Default: the effective gid. */
-  gid?: number;
-  /** Create missing parents (one log entry each) and accept an existing directory, like mkdir -p. */
-  parents?: boolean;
-}
-
-export interface CreatOptions {
-  /** Bytes; required for a new file, and must match (or be omitted) for an existing one. */
-  size?: number;
-  /** Permission bits; default 0644. */
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** Stripe the file across buckets of the device (spec §4.3) instead of one contiguous extent. */
-  interleave?: InterleaveParams;
-}
+export type { CreatOptions, MkdirOptions } from '../fs/famfs.js';
 
 /** One file of creatMany(): its path and creat()'s options. */
 export interface CreatManyItem extends CreatOptions {

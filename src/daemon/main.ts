@@ -9,7 +9,7 @@ import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/serve.js';
 import type { DaemonConfig } from './config.js';
-import { type BpfFmaps, startBpfFmaps } from './bpf-fmaps.js';
+import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
 import { removeRecord, writeRecord } from './registry.js';
 
@@ -51,7 +51,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
   }
   let bpf: BpfFmaps | undefined;
   try {
-    if (cfg.bpfFmap) bpf = await startBpfFmaps(fs, log);
+    // Loaded only when asked for: the BPF modules are start-up time every other mount would pay.
+    if (cfg.bpfFmap) bpf = await (await import('./bpf-fmaps.js')).startBpfFmaps(fs, log);
   } catch (err) {
     await server.unmount();
     ffs.close();

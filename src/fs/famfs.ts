@@ -34,19 +34,24 @@ export interface OpenOptions {
 }
 
 export interface MkdirOptions {
+  /** Permission bits; default 0755. */
   mode?: number;
+  /** Default: the effective uid. */
   uid?: number;
+  /** Default: the effective gid. */
   gid?: number;
-  /** Create missing parents, one log entry per component, like mkdir -p. */
+  /** Create missing parents (one log entry each) and accept an existing directory, like mkdir -p. */
   parents?: boolean;
 }
 
 export interface CreatOptions {
-  /** Required for a new file; for an existing one it must match (or be omitted). */
+  /** Bytes; required for a new file, and must match (or be omitted) for an existing one. */
   size?: number;
+  /** Permission bits; default 0644. */
   mode?: number;
   uid?: number;
   gid?: number;
+  /** Stripe the file across buckets of the device (spec §4.3) instead of one contiguous extent. */
   interleave?: InterleaveParams;
 }
 
