@@ -159,8 +159,9 @@ export class Famfs {
   /**
    * Play the entries appended since the last call, in place in the shared log; returns how many.
    * There is no private copy of the log: on a VM the first touch of 8 MiB of fresh pages costs
-   * more than the replay. Files keep where their entry is and check it again when they decode
-   * their map (LoggedFile).
+   * more than the replay. Entries below next_index are never rewritten by famfs, so reading them
+   * in place sees what was committed; a writer that changes one anyway is caught when the file
+   * decodes its map from a private copy whose CRC must still be the one replayed (LoggedFile).
    */
   refresh(): number {
     const nextIndex = this.headerIn(this.meta).nextIndex;
