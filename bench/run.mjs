@@ -19,6 +19,8 @@ const TABLE_BEGIN = '<!-- bench table: begin (written by bench/run.mjs) -->';
 const TABLE_END = '<!-- bench table: end -->';
 /** Order of the table: data path first, then metadata, then whole-system costs. */
 const ORDER = ['map.mjs', 'fuse.mjs', 'replay.mjs', 'system.mjs'];
+/** Long runs with no table row, left out of --quick (npm test runs the CI-sized reliability suite). */
+const FULL_ONLY = ['torture.mjs'];
 
 function argValue(name) {
   const i = process.argv.indexOf(name);
@@ -29,7 +31,8 @@ function benchmarks() {
   const only = argValue('--only');
   const found = readdirSync(HERE).filter((f) => f.endsWith('.mjs') && f !== basename(fileURLToPath(import.meta.url)));
   const rank = (f) => (ORDER.includes(f) ? ORDER.indexOf(f) : ORDER.length);
-  return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).filter((f) => !only || f.includes(only));
+  return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .filter((f) => (only ? f.includes(only) : !(QUICK && FULL_ONLY.includes(f))));
 }
 
 let current = null;

@@ -51,6 +51,19 @@ function waitMounted(mnt, alive) {
 }
 
 /** Detaches whatever is still mounted at mnt; the last resort of every cleanup. */
+/**
+ * Has the process exited? This loop is synchronous, so Node has not reaped the child yet: an
+ * exited one is a zombie, which `kill -0` still finds (every stop used to wait out the deadline).
+ */
+function exitedOrZombie(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
 function forceUnmount(mnt) {
   if (!isMounted(mnt)) return;
   spawnSync('fusermount3', ['-u', mnt]);
@@ -78,7 +91,7 @@ export function startCfuse(bin, backing, mnt, opts) {
       // memfs_ll exits by itself once unmounted; the SIGKILL is for a server that hung.
       const deadline = Date.now() + MOUNT_WAIT_MS;
       while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
-        if (spawnSync('kill', ['-0', String(child.pid)]).status !== 0) break;
+        if (exitedOrZombie(child.pid)) break;
         sleep(POLL_MS);
       }
       child.kill('SIGKILL');
