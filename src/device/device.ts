@@ -18,8 +18,6 @@ export interface OpenOptions {
 export interface MapOptions {
   /** Defaults to the device's own writability; a writable map of a read-only device is refused. */
   writable?: boolean;
-  /** Fault every page in now, in one system call (MAP_POPULATE), for a range about to be read whole. */
-  populate?: boolean;
 }
 
 /** A byte range of the device. */
@@ -306,8 +304,7 @@ export class MemoryDevice {
     this.#checkWindow(end - start, context);
     let region: ArrayBuffer;
     try {
-      const flags = this.#native.MAP_SHARED | (opts.populate ? this.#native.MAP_POPULATE : 0);
-      region = this.#native.mmap(this.fd, start, end - start, this.#prot(writable), flags);
+      region = this.#native.mmap(this.fd, start, end - start, this.#prot(writable), this.#native.MAP_SHARED);
     } catch (err) {
       throw deviceErrorFrom(err, context);
     }
