@@ -154,6 +154,22 @@ describe('DeviceMapping', () => {
     }
   });
 
+  test('release(): earlier views stay mapped and readable after the device closes; the mapping itself is done', () => {
+    const offset = 6 * GIB;
+    const data = pattern(64 * 1024, 9);
+    writeFile(offset, data);
+    const own = MemoryDevice.open(devPath, { writable: false });
+    const m = own.map(offset, data.length);
+    const view = m.buffer.subarray(0, data.length);
+    m.release();
+    own.close();
+    assert.equal(m.mapped, false);
+    assert.equal(m.buffer.length, 0);
+    assert.throws(() => m.invalidate(), (e: unknown) => e instanceof DeviceError && e.code === 'EBADF');
+    assert.ok(view.equals(data), 'the view still shows the device bytes');
+    m.release(); // idempotent
+  });
+
   test('an unaligned offset maps the enclosing pages and shows exactly the asked range', () => {
     const offset = 5 * GIB + 12_345;
     const length = 10_000;
