@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fmapExtents } from '../../src/format/fmap.js';
@@ -7,8 +7,9 @@ import { LOG_OFFSET } from '../../src/format/layout.js';
 import { Famfs } from '../../src/fs/famfs.js';
 import type { FsNode } from '../../src/fs/namespace.js';
 import { FAMFS_BIN, GiB } from '../helpers/emu.js';
+import { MemoryDevice } from '../../src/device/device.js';
 import { Cluster } from '../hosts/harness.js';
-import { OBSERVER_UUID, RUN_SEED, cleanProblems, envInt, inspect, prng, randInt, reportFigure, runKillable } from './support.js';
+import { OBSERVER_UUID, RUN_SEED, type RunResult, cleanProblems, envInt, inspect, prng, randInt, reportFigure, runKillable } from './support.js';
 
 /**
  * Several writers and readers at once: two master processes appending under the log lock must
@@ -53,6 +54,25 @@ function overlapProblems(nodes: Map<string, FsNode>, devSize: number, metadataEn
   return out;
 }
 
+/** How long the writers may take to start and reach the log lock. */
+const LOCK_WAIT_MS = 20_000;
+const POLL_MS = 10;
+
+/** Processes blocked in flock(2) on this file, from /proc/locks ("-> FLOCK" lines name its inode). */
+function flockWaiters(path: string): number {
+  const ino = statSync(path).ino;
+  return readFileSync('/proc/locks', 'utf8').split('\n')
+    .filter((l) => l.includes('-> FLOCK') && l.split(/\s+/).some((f) => f.endsWith(`:${ino}`))).length;
+}
+
+async function waitUntil(ready: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`not ready within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
 /** The tree a mount shows: path → size (-1 for a directory), without the meta files. */
 function mountTree(mnt: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -80,10 +100,22 @@ describe('concurrency', () => {
       const a = multiArgs('a', FILES_PER_WRITER, rnd);
       const b = multiArgs('b', FILES_PER_WRITER, rnd);
       // One writer allocates interleaved files, the other contiguous ones: both allocators share the bitmap.
-      const [ra, rb] = await Promise.all([
-        runKillable([FAMFS_BIN, 'creat', '-q', ...a.args], env),
-        runKillable([FAMFS_BIN, 'creat', '-q', '-N', '2', '-B', '8', ...b.args], env),
-      ]);
+      // Both start while this process holds the log lock, and are let go together once both wait
+      // on it: process start-up varies by more than the time either needs for its 1,000 files.
+      const holder = MemoryDevice.open(c.device, { writable: false });
+      const unlock = holder.lock();
+      let running: Promise<RunResult[]>;
+      try {
+        running = Promise.all([
+          runKillable([FAMFS_BIN, 'creat', '-q', ...a.args], env),
+          runKillable([FAMFS_BIN, 'creat', '-q', '-N', '2', '-B', '8', ...b.args], env),
+        ]);
+        await waitUntil(() => flockWaiters(c.device) >= 2, LOCK_WAIT_MS);
+      } finally {
+        unlock();
+        holder.close();
+      }
+      const [ra, rb] = (await running) as [RunResult, RunResult];
       assert.equal(ra.status, 0, ra.stderr);
       assert.equal(rb.status, 0, rb.stderr);
       const { report, nodes } = inspect(c.device);
