@@ -3,8 +3,9 @@
  * libfuse's single-threaded loop reads, handles and replies on one thread: the kernel wakes one
  * thread per request, where a reader thread posting to the main thread woke two in series.
  *
- * The fd is put in O_NONBLOCK mode and each wake-up reads requests until EAGAIN, so a burst (the
- * kernel's readahead, several callers) is taken in one turn of the loop. Synchronous handlers have
+ * The fd is put in O_NONBLOCK mode and each wake-up reads requests until several reads in a row
+ * find nothing (SPIN_READS), so a burst (the kernel's readahead, several callers) and a caller's
+ * next request are taken in one turn of the loop. Synchronous handlers have
  * replied before the next read; asynchronous ones reply later from their promise, and reading
  * pauses while maxInflight requests are unanswered (the kernel then queues, as with a slow server).
  */

@@ -16,7 +16,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const fs = new MemFs({ directIo: argv.includes('--direct-io'), entryTimeout: ttl, attrTimeout: ttl });
   const server = await FuseServer.mount(fs, mnt, { fsname: 'memfs', subtype: 'memfs' });
   const stop = (): void => {
-    // Unmount first: exiting while a reader thread sits in read(2) on /dev/fuse would hang.
+    // Unmount first: a process that exits with its mount still up leaves callers hanging on it.
     void server.unmount();
   };
   process.on('SIGINT', stop);
