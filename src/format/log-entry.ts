@@ -56,9 +56,10 @@ export function encodeLogEntry(e: LogEntry): Buffer {
 
 /**
  * The CRC and seqnum checks alone: what proves the slot holds a whole entry written for it.
- * `base` is the entry's offset in `bytes`, so a replay reads the log in place.
+ * `base` is the entry's offset in `bytes`, so a replay reads the log in place; `crc`, when given,
+ * is the CRC already computed over those bytes. Returns the CRC the entry was checked against.
  */
-export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0, crc?: number): void {
+export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0, crc?: number): number {
   if (bytes.length < base + LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
   const computed = crc ?? famfsCrc(bytes, base, LOG_ENTRY_CRC_COVERED);
   if (!u64EqualsU32(bytes, base + OFF.crc, computed)) {
@@ -67,16 +68,12 @@ export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0, crc?:
   if (!u64EqualsU32(bytes, base + OFF.seqnum, index)) {
     throw new FormatError(`log entry ${index}: seqnum ${readU64Big(bytes, base + OFF.seqnum)} does not match its slot`);
   }
+  return computed;
 }
 
 /** The CRCs of `count` consecutive entries from `base`, into `out` (for checkLogEntryFrame's `crc`). */
 export function logEntryCrcs(bytes: Buffer, base: number, count: number, out: Uint32Array): void {
   famfsCrcFrames(bytes, base, LOG_ENTRY_SIZE, LOG_ENTRY_CRC_COVERED, count, out);
-}
-
-/** The CRC stored in the entry at `base` (a u32 in a u64 field; checkLogEntryFrame proves the rest zero). */
-export function logEntryStoredCrc(bytes: Buffer, base: number): number {
-  return readU32(bytes, base + OFF.crc);
 }
 
 /** Offset of the payload union within an entry. */

@@ -1,7 +1,7 @@
 import { FsError } from '../errors.js';
 import { FILE_META_FMAP_OFFSET } from '../format/file-meta.js';
 import { type Fmap, decodeFmap } from '../format/fmap.js';
-import { LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame, logEntryStoredCrc } from '../format/log-entry.js';
+import { LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame } from '../format/log-entry.js';
 import type { DirNode, FileNode } from './namespace.js';
 
 /**
@@ -28,6 +28,7 @@ export class LoggedFile implements FileNode {
     /** The log as mapped (it stays mapped while files refer to it) and the entry's offset in it. */
     private readonly log: Buffer,
     private readonly base: number,
+    /** The CRC replay checked the entry against. */
     private readonly crc: number,
   ) {}
 
@@ -39,8 +40,7 @@ export class LoggedFile implements FileNode {
   private decodeFmap(): Fmap {
     const entry = Buffer.from(this.log.subarray(this.base, this.base + LOG_ENTRY_SIZE));
     // A FormatError names the entry: its CRC or seqnum no longer hold.
-    checkLogEntryFrame(entry, this.logIndex, 0);
-    if (logEntryStoredCrc(entry, 0) !== this.crc) {
+    if (checkLogEntryFrame(entry, this.logIndex, 0) !== this.crc) {
       throw new FsError('EIO', `'${this.name}': log entry ${this.logIndex} changed after it was replayed`);
     }
     return decodeFmap(entry, LOG_ENTRY_PAYLOAD_OFFSET + FILE_META_FMAP_OFFSET);

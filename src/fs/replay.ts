@@ -3,7 +3,7 @@ import { FamfsError } from '../errors.js';
 import { FILE_META_FMAP_OFFSET, type FileMetaHead, readFileMetaHead } from '../format/file-meta.js';
 import { type FmapScan, newFmapScan, scanFmap } from '../format/fmap.js';
 import { ALLOC_UNIT, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
-import { ENTRY_TYPE, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame, decodeLogEntry, logEntryCrcs, logEntryStoredCrc, logEntryType, type LogEntry } from '../format/log-entry.js';
+import { ENTRY_TYPE, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame, decodeLogEntry, logEntryCrcs, logEntryType, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
 import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
 import { loggedPathProblem } from './paths.js';
@@ -79,9 +79,9 @@ export class LogReplayer {
     this.stats.entries++;
     let problem: string | undefined;
     try {
-      checkLogEntryFrame(bytes, index, base, crc);
+      const checked = checkLogEntryFrame(bytes, index, base, crc);
       // Files are nearly every entry: they are read in place, without an entry object.
-      if (logEntryType(bytes, base) === ENTRY_TYPE.FILE) problem = this.applyFile(index, bytes, base, logEntryStoredCrc(bytes, base));
+      if (logEntryType(bytes, base) === ENTRY_TYPE.FILE) problem = this.applyFile(index, bytes, base, checked);
       else problem = this.apply(index, decodeLogEntry(bytes, index, base));
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
