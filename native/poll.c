@@ -44,7 +44,6 @@
 #define CALLBACK_PROPERTY "onReadable"
 #define RESOURCE_NAME "famfs.FdWatch"
 
-
 typedef struct {
   uv_poll_t poll; /* first: the uv callbacks get this pointer */
   napi_env env;

@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../../dist/src/daemon/process-state.js';
 import { BENCH_PREFIX, FAMFS_CLI, GB, MIB, famfs, isMounted, onCleanup, run, cleanupNow } from './common.mjs';
 
 export const CFUSE_SRC = process.env.CFUSE_DIR ?? join('/work', 'shared', 'anchors', 'cfuse');
@@ -51,19 +52,6 @@ function waitMounted(mnt, alive) {
 }
 
 /** Detaches whatever is still mounted at mnt; the last resort of every cleanup. */
-/**
- * Has the process exited? This loop is synchronous, so Node has not reaped the child yet: an
- * exited one is a zombie, which `kill -0` still finds (every stop used to wait out the deadline).
- */
-function exitedOrZombie(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
 function forceUnmount(mnt) {
   if (!isMounted(mnt)) return;
   spawnSync('fusermount3', ['-u', mnt]);
@@ -91,7 +79,8 @@ export function startCfuse(bin, backing, mnt, opts) {
       // memfs_ll exits by itself once unmounted; the SIGKILL is for a server that hung.
       const deadline = Date.now() + MOUNT_WAIT_MS;
       while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
-        if (exitedOrZombie(child.pid)) break;
+        // This loop is synchronous, so Node has not reaped the child: an exited one is a zombie.
+        if (!processAlive(child.pid)) break;
         sleep(POLL_MS);
       }
       child.kill('SIGKILL');

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitProcessGone } from '../../src/daemon/process-state.js';
 import { readRecord } from '../../src/daemon/registry.js';
 import { mkfs } from '../../src/fs/mkfs.js';
 import { emuDevice, famfs, GiB, master, MASTER_UUID } from './emu.js';
@@ -48,29 +49,8 @@ export function walk(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).map(String);
 }
 
-/** Field of /proc/<pid>/stat holding the state letter, counted after the ")" closing the name. */
-const STAT_STATE_AFTER_NAME = 2;
-
-/**
- * Running, as opposed to gone or a zombie: a daemon whose parent exited is reaped by pid 1, which
- * here can take a second or two, and kill(pid, 0) still succeeds on the zombie.
- */
-export function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  return stat.slice(stat.lastIndexOf(')') + STAT_STATE_AFTER_NAME)[0] !== 'Z';
-}
-
 export async function waitGone(pid: number, ms = EXIT_TIMEOUT_MS): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  return !alive(pid);
+  return waitProcessGone(pid, ms, POLL_MS);
 }
 
 /** MemFs in its own process (memfs-main), filled with GNU cp through the mount. */

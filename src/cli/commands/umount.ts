@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { processAlive, waitProcessGone } from '../../daemon/process-state.js';
 import { readRecord, removeRecord } from '../../daemon/registry.js';
 import { FsError } from '../../errors.js';
 import { findFuseMount, recoverMount, unmount } from '../../fuse/mount.js';
@@ -8,31 +8,6 @@ import { runCommand } from '../run.js';
 
 const DAEMON_EXIT_WAIT_MS = 5000;
 const POLL_MS = 50;
-
-/** Fields of /proc/<pid>/stat after the ")" that closes the command name, up to the state letter. */
-const STAT_STATE_AFTER_NAME = 2;
-
-/**
- * A daemon that exited is a zombie until pid 1 reaps it (its parent, `famfs mount`, is gone), which
- * can take seconds; kill(pid, 0) still succeeds on a zombie, so read its state instead.
- */
-function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  return stat.slice(stat.lastIndexOf(')') + STAT_STATE_AFTER_NAME)[0] !== 'Z';
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  return !alive(pid);
-}
 
 /** Not in upstream (which says to use umount): also recovers a mount whose daemon died. */
 export function register(program: Command): void {
@@ -51,9 +26,9 @@ export function register(program: Command): void {
           throw new FsError('EINVAL', `${mountpoint} is not mounted`, 1);
         }
         if (info.fstype !== 'fuse.famfs') throw new FsError('EINVAL', `${mountpoint} is not a famfs mount (${info.fstype})`, 1);
-        if (rec && alive(rec.pid)) {
+        if (rec && processAlive(rec.pid)) {
           await unmount(mountpoint);
-          if (!(await waitGone(rec.pid, DAEMON_EXIT_WAIT_MS))) process.kill(rec.pid, 'SIGKILL');
+          if (!(await waitProcessGone(rec.pid, DAEMON_EXIT_WAIT_MS, POLL_MS))) process.kill(rec.pid, 'SIGKILL');
         } else {
           await recoverMount(mountpoint);
         }
