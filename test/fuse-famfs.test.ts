@@ -10,6 +10,7 @@ import { Famfs } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { eventually } from './helpers/wait.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 
 after(() => {
@@ -31,14 +32,6 @@ function contentOf(i: number): Buffer {
 /** Every path under `dir` (files and directories), relative and sorted. */
 function listing(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
-}
-
-async function eventually(what: string, check: () => boolean, ms = 3000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
 }
 
 describe('famfs over FUSE: a master and a client mount', () => {

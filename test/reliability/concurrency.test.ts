@@ -7,6 +7,7 @@ import { LOG_OFFSET } from '../../src/format/layout.js';
 import { Famfs } from '../../src/fs/famfs.js';
 import type { FsNode } from '../../src/fs/namespace.js';
 import { FAMFS_BIN, GiB } from '../helpers/emu.js';
+import { eventually } from '../helpers/wait.js';
 import { MemoryDevice } from '../../src/device/device.js';
 import { Cluster } from '../hosts/harness.js';
 import { OBSERVER_UUID, RUN_SEED, type RunResult, cleanProblems, envInt, inspect, prng, randInt, reportFigure, runKillable } from './support.js';
@@ -65,14 +66,6 @@ function flockWaiters(path: string): number {
     .filter((l) => l.includes('-> FLOCK') && l.split(/\s+/).some((f) => f.endsWith(`:${ino}`))).length;
 }
 
-async function waitUntil(ready: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`not ready within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
-
 /** The tree a mount shows: path → size (-1 for a directory), without the meta files. */
 function mountTree(mnt: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -110,7 +103,7 @@ describe('concurrency', () => {
           runKillable([FAMFS_BIN, 'creat', '-q', ...a.args], env),
           runKillable([FAMFS_BIN, 'creat', '-q', '-N', '2', '-B', '8', ...b.args], env),
         ]);
-        await waitUntil(() => flockWaiters(c.device) >= 2, LOCK_WAIT_MS);
+        await eventually('both writers waiting on the log lock', () => flockWaiters(c.device) >= 2, LOCK_WAIT_MS, POLL_MS);
       } finally {
         unlock();
         holder.close();
