@@ -1,7 +1,7 @@
 /*
  * CRC-32 as zlib computes it (reflected polynomial 0xEDB88320, initial value and final XOR
- * 0xffffffff): the CRC of every famfs structure. In the addon so that log replay checks
- * thousands of entries in one call, with no JS object per entry (slice-by-8 tables).
+ * 0xffffffff): the CRC of every famfs structure, slice-by-8. The replay loop (replay.c) checks
+ * every log entry with it.
  */
 #include <node_api.h>
 
@@ -28,7 +28,7 @@ static void crc_init_tables(void) {
 }
 
 /* zlib's crc32(seed, p, n), little-endian hosts (x86_64, aarch64). */
-static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t n) {
+uint32_t famfs_crc32(uint32_t crc, const uint8_t *p, size_t n) {
   crc = ~crc;
   while (n > 0 && ((uintptr_t)p & 7) != 0) {
     crc = g_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
@@ -56,43 +56,11 @@ static napi_value js_crc32(napi_env env, napi_callback_info info) {
   size_t len;
   if (!famfs_get_args(env, info, 3, argv, "crc32") || !famfs_get_range(env, argv, "crc32", &start, &len))
     return NULL;
-  napi_create_uint32(env, crc_update(0, start, len), &result);
+  napi_create_uint32(env, famfs_crc32(0, start, len), &result);
   return result;
-}
-
-/*
- * crc32Frames(bytes, offset, stride, covered, count, out: Uint32Array): the CRC of the first
- * `covered` bytes of each of `count` frames laid `stride` bytes apart from `offset`.
- */
-static napi_value js_crc32_frames(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  uint8_t *data, *out_bytes;
-  size_t size, out_len;
-  uint64_t offset, stride, covered, count;
-  const char *fn = "crc32Frames";
-  if (!famfs_get_args(env, info, 6, argv, fn) || !famfs_get_bytes(env, argv[0], fn, &data, &size) ||
-      !famfs_get_u64(env, argv[1], fn, "offset must be a non-negative integer", &offset) ||
-      !famfs_get_u64(env, argv[2], fn, "stride must be a non-negative integer", &stride) ||
-      !famfs_get_u64(env, argv[3], fn, "covered must be a non-negative integer", &covered) ||
-      !famfs_get_u64(env, argv[4], fn, "count must be a non-negative integer", &count) ||
-      !famfs_get_bytes(env, argv[5], fn, &out_bytes, &out_len))
-    return NULL;
-  if (count == 0) return famfs_undefined(env);
-  /* every frame, and the CRC slots, must lie inside their buffers: checked once, up front */
-  if (covered > stride || offset > size || count - 1 > (size - offset) / (stride ? stride : 1) ||
-      (count - 1) * stride + covered > size - offset || count > out_len / sizeof(uint32_t)) {
-    famfs_throw_errno(env, fn, ERANGE, "frames or results outside their buffers");
-    return NULL;
-  }
-  for (uint64_t i = 0; i < count; i++) {
-    uint32_t crc = crc_update(0, data + offset + i * stride, (size_t)covered);
-    memcpy(out_bytes + i * sizeof crc, &crc, sizeof crc);
-  }
-  return famfs_undefined(env);
 }
 
 void famfs_crc32_init(napi_env env, napi_value exports) {
   crc_init_tables();
   famfs_set_fn(env, exports, "crc32", js_crc32);
-  famfs_set_fn(env, exports, "crc32Frames", js_crc32_frames);
 }

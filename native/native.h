@@ -27,7 +27,10 @@ void famfs_set_fn(napi_env env, napi_value obj, const char *name, napi_callback 
 void famfs_bpf_init(napi_env env, napi_value exports);
 /* native/poll.c: fd readiness on the event loop (the FUSE session's reader). */
 void famfs_poll_init(napi_env env, napi_value exports);
-/* native/crc32.c: zlib's CRC-32, one range or many frames per call. */
+/* native/crc32.c: zlib's CRC-32. */
 void famfs_crc32_init(napi_env env, napi_value exports);
+uint32_t famfs_crc32(uint32_t seed, const uint8_t *p, size_t n);
+/* native/replay.c: the log replay's per-entry loop and its path index. */
+void famfs_replay_init(napi_env env, napi_value exports);
 
 #endif

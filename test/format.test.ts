@@ -6,7 +6,7 @@ import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_SIZE, type LogEntry } from '.
 import { decodeSuperblock, encodeSuperblock, newSuperblock, SUPERBLOCK_SIZE, SuperblockError } from '../src/format/superblock.js';
 import { decodeSystemUuidFile, encodeSystemUuidFile } from '../src/format/system-uuid.js';
 import { formatUuid, parseUuid } from '../src/format/uuid.js';
-import { famfsCrc, famfsCrcFrames } from '../src/format/crc.js';
+import { famfsCrc } from '../src/format/crc.js';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 
 const seqBytes = (start: number): Buffer => Buffer.from(Array.from({ length: 16 }, (_, i) => start + i));
@@ -162,15 +162,8 @@ describe('CRC-32 (native/crc32.c)', () => {
     assert.equal(famfsCrc(data), zlibCrc32(data));
   });
 
-  it('frames: one CRC per entry, and ranges outside the buffers refused', () => {
-    const n = 37;
-    const log = Buffer.alloc(n * LOG_ENTRY_SIZE + 3);
-    for (let i = 0; i < log.length; i++) log[i] = (i * 40503) >>> 8;
-    const out = new Uint32Array(n);
-    famfsCrcFrames(log, 3, LOG_ENTRY_SIZE, 536, n, out);
-    for (let i = 0; i < n; i++) assert.equal(out[i], zlibCrc32(log.subarray(3 + i * LOG_ENTRY_SIZE, 3 + i * LOG_ENTRY_SIZE + 536)));
-    assert.throws(() => famfsCrcFrames(log, 4, LOG_ENTRY_SIZE, LOG_ENTRY_SIZE, n, out), /ERANGE|outside/);
-    assert.throws(() => famfsCrcFrames(log, 0, LOG_ENTRY_SIZE, 536, n + 1, out), /ERANGE|outside/);
-    assert.throws(() => famfsCrc(log, log.length - 1, 2), /ERANGE|outside/);
+  it('ranges outside the buffer are refused', () => {
+    const data = Buffer.alloc(100);
+    assert.throws(() => famfsCrc(data, data.length - 1, 2), /ERANGE|outside/);
   });
 });

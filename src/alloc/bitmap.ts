@@ -26,6 +26,17 @@ export class Bitmap {
     return new Bitmap(Math.floor(devSize / ALLOC_UNIT));
   }
 
+  /** The bits themselves, for the addon's replay loop, which marks them in place (countMarks). */
+  get bytes(): Uint8Array {
+    return this.bits;
+  }
+
+  /** Counts marks made in `bytes` by someone else: `units` newly set, `collisions` already set. */
+  countMarks(units: number, collisions: number): void {
+    this.allocatedBits += units;
+    this.collisions += collisions;
+  }
+
   /** An independent copy, for an allocation session that must not disturb the replayed state. */
   clone(): Bitmap {
     const c = new Bitmap(this.nbits);

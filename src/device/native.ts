@@ -37,8 +37,27 @@ export interface FamfsNative {
   memcpy(dst: Bytes, dstOffset: number, src: Bytes, srcOffset: number, length: number): void;
   /** zlib's CRC-32 (seed 0) of bytes[offset, offset + length). */
   crc32(bytes: Bytes, offset: number, length: number): number;
-  /** The CRC-32 of the first `covered` bytes of `count` frames `stride` bytes apart from `offset`, into `out`. */
-  crc32Frames(bytes: Bytes, offset: number, stride: number, covered: number, count: number, out: Uint32Array): void;
+  /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
+  replayIndex(slots: number, primarySize: number): ReplayIndexHandle;
+  replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
+  /** Consumes the next slot without reading it (it holds no whole entry). */
+  replayIndexSkip(index: ReplayIndexHandle, slot: number): void;
+  /**
+   * Applies slots `first`.. (entries from `base` in `log`) until one it does not apply; returns how
+   * many it applied. That slot, first + the result, is consumed too: `out` says why it stopped.
+   */
+  replayScan(index: ReplayIndexHandle, log: Bytes, base: number, first: number, count: number,
+    bitmaps: readonly Uint8Array[], out: Float64Array): number;
+  /** The name of a placed node (-1: the root), its fields into `out` (replayNode). */
+  replayIndexNode(index: ReplayIndexHandle, slot: number, out: Float64Array): string;
+  replayIndexChildren(index: ReplayIndexHandle, slot: number): Int32Array;
+  /** The slot placed at this relpath, or -1. */
+  replayIndexFind(index: ReplayIndexHandle, path: string): number;
+  readonly replayStatus: Readonly<Record<ReplayStatus, number>>;
+  readonly replayOut: Readonly<Record<'STATUS' | 'DETAIL' | 'FILES' | 'DIRS' | 'FILE_BYTES' | 'DEVICES', number>>;
+  readonly REPLAY_OUT_LENGTH: number;
+  readonly replayNode: Readonly<Record<'KIND' | 'PARENT' | 'UID' | 'GID' | 'MODE' | 'FLAGS' | 'SIZE' | 'CRC' | 'LENGTH', number>>;
+  readonly replayKind: Readonly<Record<'NONE' | 'FILE' | 'DIR', number>>;
   /** ioctl(2) with a pointer to the bytes, or an integer argument; returns its result. */
   ioctl(fd: number, request: number, arg?: Bytes | number | bigint): number;
 
@@ -68,6 +87,14 @@ export interface FamfsNative {
   /** 'fence' means this CPU has no user-space flush the addon knows: not enough for shared CXL memory. */
   readonly CACHE_FLUSH_METHOD: 'clflushopt' | 'clflush' | 'fence';
 }
+
+/** Why replayScan stopped at an entry. */
+export type ReplayStatus = 'OK' | 'FRAME' | 'PAYLOAD' | 'OTHER_TYPE' | 'UNKNOWN_DEVICE' | 'UNALIGNED' | 'IN_SUPERBLOCK'
+  | 'PAST_END' | 'SIZE_ZERO' | 'SHORT' | 'PATH_EMPTY' | 'PATH_RESERVED' | 'PATH_ABSOLUTE' | 'PATH_COMPONENT'
+  | 'PATH_ENCODING' | 'PARENT_MISSING' | 'PARENT_FILE' | 'EXISTS';
+
+/** The addon's replay index: opaque, freed when collected. */
+export type ReplayIndexHandle = { readonly __replayIndex: unique symbol };
 
 /** What the addon throws: the errno name in `code`, its number in `errno`. */
 export interface NativeError extends Error {

@@ -7,8 +7,3 @@ import { loadNative } from '../device/native.js';
 export function famfsCrc(bytes: Uint8Array, offset = 0, length = bytes.length - offset): number {
   return loadNative().crc32(bytes, offset, length);
 }
-
-/** CRCs of `count` frames of `covered` bytes, `stride` bytes apart from `offset`: a log's entries in one call. */
-export function famfsCrcFrames(bytes: Uint8Array, offset: number, stride: number, covered: number, count: number, out: Uint32Array): void {
-  loadNative().crc32Frames(bytes, offset, stride, covered, count, out);
-}

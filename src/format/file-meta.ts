@@ -35,23 +35,16 @@ export function encodeFileMeta(b: Buffer, off: number, m: FileMeta): void {
 /** Offset of the fmap within the FILE payload, for readers that take it in place. */
 export const FILE_META_FMAP_OFFSET = OFF.fmap;
 
-/** The FILE payload without its fmap: what log replay reads in place for every file. */
-export type FileMetaHead = Omit<FileMeta, 'fmap'>;
-
-/** Read the payload's scalar fields and path into `out` (reused across entries by replay). */
-export function readFileMetaHead(b: Buffer, off: number, out: FileMetaHead): void {
-  out.size = readU64(b, off + OFF.size, 'file size');
-  out.flags = readU32(b, off + OFF.flags);
-  out.uid = readU32(b, off + OFF.uid);
-  out.gid = readU32(b, off + OFF.gid);
-  out.mode = readU32(b, off + OFF.mode);
-  out.path = decodeRelpath(b, off + OFF.relpath);
-}
-
 export function decodeFileMeta(b: Buffer, off: number): FileMeta {
-  const head: FileMetaHead = { size: 0, flags: 0, uid: 0, gid: 0, mode: 0, path: '' };
-  readFileMetaHead(b, off, head);
-  return { ...head, fmap: decodeFmap(b, off + OFF.fmap) };
+  return {
+    size: readU64(b, off + OFF.size, 'file size'),
+    flags: readU32(b, off + OFF.flags),
+    uid: readU32(b, off + OFF.uid),
+    gid: readU32(b, off + OFF.gid),
+    mode: readU32(b, off + OFF.mode),
+    path: decodeRelpath(b, off + OFF.relpath),
+    fmap: decodeFmap(b, off + OFF.fmap),
+  };
 }
 
 /** A relpath must leave room for its NUL: longer names are refused, never truncated. */

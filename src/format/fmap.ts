@@ -66,57 +66,28 @@ export function encodeFmap(b: Buffer, off: number, fmap: Fmap): void {
   }
 }
 
-/**
- * An fmap read in place into reusable arrays: what log replay needs (placement checks and bitmap
- * marks) without building objects for 15,000 files. decodeFmap builds its objects from one.
- */
-export interface FmapScan {
-  kind: Fmap['kind'];
-  /** Extents, or strips of an interleaved map. */
-  count: number;
-  nstrips: number;
-  chunkSize: number;
-  /** Bytes the map can address (fmapCapacity). */
-  capacity: number;
-  readonly devIndex: Float64Array;
-  readonly offset: Float64Array;
-  readonly len: Float64Array;
-}
-
-export function newFmapScan(): FmapScan {
-  const n = Math.max(MAX_SIMPLE_EXTENTS, MAX_STRIPS);
-  return {
-    kind: 'simple', count: 0, nstrips: 0, chunkSize: 0, capacity: 0,
-    devIndex: new Float64Array(n), offset: new Float64Array(n), len: new Float64Array(n),
-  };
-}
-
-function scanExtents(b: Buffer, at: number, count: number, out: FmapScan): void {
+function readExtents(b: Buffer, at: number, count: number): SimpleExtent[] {
+  const list: SimpleExtent[] = [];
   for (let i = 0; i < count; i++, at += SIMPLE_EXTENT_SIZE) {
-    out.devIndex[i] = readU64(b, at + SEXT.devIndex, 'extent device index');
-    out.offset[i] = readU64(b, at + SEXT.offset, 'extent offset');
+    const devIndex = readU64(b, at + SEXT.devIndex, 'extent device index');
+    const offset = readU64(b, at + SEXT.offset, 'extent offset');
     const len = readU64(b, at + SEXT.len, 'extent length');
     if (len === 0) throw new FormatError('fmap has an empty extent');
-    out.len[i] = len;
+    list.push({ devIndex, offset, len });
   }
-  out.count = count;
+  return list;
 }
 
-/** Read and shape-check the fmap at `off` into `out`; a bad one is a FormatError, as in decodeFmap. */
-export function scanFmap(b: Buffer, off: number, out: FmapScan): void {
+/** The fmap at `off`, shape-checked; a bad one is a FormatError. Placement is checked against devices by replay. */
+export function decodeFmap(b: Buffer, off: number): Fmap {
   if (b.length < off + FMAP_SIZE) throw new FormatError('fmap is truncated');
   const extType = readU32(b, off + OFF.extType);
   const count = readU32(b, off + OFF.count);
   if (extType === EXT_TYPE_SIMPLE) {
     if (count < 1 || count > MAX_SIMPLE_EXTENTS) throw new FormatError(`fmap has ${count} simple extents (1..${MAX_SIMPLE_EXTENTS})`);
-    out.kind = 'simple';
-    out.nstrips = 0;
-    out.chunkSize = 0;
-    scanExtents(b, off + OFF.union, count, out);
-    let capacity = 0;
-    for (let i = 0; i < count; i++) capacity += out.len[i]!;
-    out.capacity = capacity;
-  } else if (extType === EXT_TYPE_INTERLEAVE) {
+    return { kind: 'simple', extents: readExtents(b, off + OFF.union, count) };
+  }
+  if (extType === EXT_TYPE_INTERLEAVE) {
     if (count !== MAX_INTERLEAVED_EXTENTS) throw new FormatError(`fmap has ${count} interleaved extents (must be 1)`);
     const ie = off + OFF.union;
     const nstrips = readU64(b, ie + IEXT.nstrips, 'interleave strip count');
@@ -125,28 +96,9 @@ export function scanFmap(b: Buffer, off: number, out: FmapScan): void {
     if (!isPowerOfTwo(chunkSize) || chunkSize % ALLOC_UNIT !== 0) {
       throw new FormatError(`interleave chunk size 0x${chunkSize.toString(16)} is not a power-of-two multiple of 2 MiB`);
     }
-    out.kind = 'interleaved';
-    out.nstrips = nstrips;
-    out.chunkSize = chunkSize;
-    scanExtents(b, ie + IEXT.strips, nstrips, out);
-    let minStrip = Infinity;
-    for (let i = 0; i < nstrips; i++) minStrip = Math.min(minStrip, out.len[i]!);
-    out.capacity = Math.floor(minStrip / chunkSize) * chunkSize * nstrips;
-  } else {
-    throw new FormatError(`fmap has an unknown extent type ${extType}`);
+    return { kind: 'interleaved', nstrips, chunkSize, strips: readExtents(b, ie + IEXT.strips, nstrips) };
   }
-}
-
-const decodeScratch = newFmapScan();
-
-export function decodeFmap(b: Buffer, off: number): Fmap {
-  const scan = decodeScratch;
-  scanFmap(b, off, scan);
-  const list: SimpleExtent[] = [];
-  for (let i = 0; i < scan.count; i++) list.push({ devIndex: scan.devIndex[i]!, offset: scan.offset[i]!, len: scan.len[i]! });
-  return scan.kind === 'simple'
-    ? { kind: 'simple', extents: list }
-    : { kind: 'interleaved', nstrips: scan.nstrips, chunkSize: scan.chunkSize, strips: list };
+  throw new FormatError(`fmap has an unknown extent type ${extType}`);
 }
 
 /** Structure alone (counts, chunk size, non-empty extents); placement is checked against devices elsewhere. */

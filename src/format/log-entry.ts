@@ -1,7 +1,7 @@
 import { FormatError } from '../errors.js';
 import { type AddDaxdevMeta, decodeAddDaxdev, encodeAddDaxdev } from './add-daxdev-entry.js';
 import { readU32, readU64Big, u64EqualsU32, writeU32, writeU64 } from './bytes.js';
-import { famfsCrc, famfsCrcFrames } from './crc.js';
+import { famfsCrc } from './crc.js';
 import { type FileMeta, decodeFileMeta, encodeFileMeta } from './file-meta.js';
 import { type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
 
@@ -56,12 +56,11 @@ export function encodeLogEntry(e: LogEntry): Buffer {
 
 /**
  * The CRC and seqnum checks alone: what proves the slot holds a whole entry written for it.
- * `base` is the entry's offset in `bytes`, so a replay reads the log in place; `crc`, when given,
- * is the CRC already computed over those bytes. Returns the CRC the entry was checked against.
+ * `base` is the entry's offset in `bytes`. Returns the CRC the entry was checked against.
  */
-export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0, crc?: number): number {
+export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0): number {
   if (bytes.length < base + LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
-  const computed = crc ?? famfsCrc(bytes, base, LOG_ENTRY_CRC_COVERED);
+  const computed = famfsCrc(bytes, base, LOG_ENTRY_CRC_COVERED);
   if (!u64EqualsU32(bytes, base + OFF.crc, computed)) {
     throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${readU64Big(bytes, base + OFF.crc).toString(16)}, computed 0x${computed.toString(16)})`);
   }
@@ -71,18 +70,8 @@ export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0, crc?:
   return computed;
 }
 
-/** The CRCs of `count` consecutive entries from `base`, into `out` (for checkLogEntryFrame's `crc`). */
-export function logEntryCrcs(bytes: Buffer, base: number, count: number, out: Uint32Array): void {
-  famfsCrcFrames(bytes, base, LOG_ENTRY_SIZE, LOG_ENTRY_CRC_COVERED, count, out);
-}
-
 /** Offset of the payload union within an entry. */
 export const LOG_ENTRY_PAYLOAD_OFFSET = OFF.payload;
-
-/** The entry's type code (ENTRY_TYPE), read in place; check the frame first. */
-export function logEntryType(bytes: Buffer, base = 0): number {
-  return readU32(bytes, base + OFF.type);
-}
 
 /** Decode the entry of slot `index` found at `base` in `bytes`; a bad CRC, seqnum or payload is a FormatError. */
 export function decodeLogEntry(bytes: Buffer, index: number, base = 0): LogEntry {

@@ -102,7 +102,9 @@ export class Famfs {
   ) {
     this.role = role;
     this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
-    this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen);
+    // The header says first whether the superblock's log length is the log's.
+    this.logHeader();
+    this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen, sb.logLen);
     this.refresh();
   }
 

@@ -1,10 +1,13 @@
 import { FsError } from '../errors.js';
 import type { Fmap } from '../format/fmap.js';
+import { type IndexedNode, ROOT_SLOT, type ReplayIndex } from './replay-index.js';
 
 /** Inode number of the root directory; every other node's is its log index + FIRST_LOGGED_INO. */
 export const ROOT_INO = 1;
 export const FIRST_LOGGED_INO = 2;
 export const DEFAULT_DIR_MODE = 0o755;
+/** What a node keeps of a logged mode: the file type comes from the entry type, not from it. */
+export const PERMISSION_BITS = 0o7777;
 
 interface NodeBase {
   name: string;
@@ -20,7 +23,7 @@ interface NodeBase {
 
 export interface DirNode extends NodeBase {
   kind: 'dir';
-  children: Map<string, FsNode>;
+  readonly children: Map<string, FsNode>;
 }
 
 export interface FileNode extends NodeBase {
@@ -36,49 +39,71 @@ export function inoForLogIndex(index: number): number {
   return index + FIRST_LOGGED_INO;
 }
 
-/** The tree a log replay builds; lookups by path or by inode. */
+/** Makes the file object of a slot (it knows where the slot's entry lies). */
+export type FileMaker = (slot: number, node: IndexedNode, parent: DirNode) => FileNode;
+
+/** A replayed directory: its children become objects the first time someone asks for them. */
+class IndexedDir implements DirNode {
+  readonly kind = 'dir' as const;
+  #children: Map<string, FsNode> | undefined;
+
+  constructor(
+    private readonly load: (dir: IndexedDir) => Map<string, FsNode>,
+    public name: string,
+    public ino: number,
+    public uid: number,
+    public gid: number,
+    public mode: number,
+    public parent: DirNode | null,
+    public logIndex: number,
+  ) {}
+
+  get children(): Map<string, FsNode> {
+    this.#children ??= this.load(this);
+    return this.#children;
+  }
+
+  /** The children made so far, or undefined when none were asked for. */
+  get loaded(): Map<string, FsNode> | undefined {
+    return this.#children;
+  }
+}
+
+/**
+ * The tree a log replay builds, over the replay's path index: a mount replays 15,000 entries
+ * and looks at a few, so a node becomes an object when it is looked up, listed or asked for by
+ * inode, and stays one (its inode's object is the same for the life of the namespace).
+ */
 export class Namespace {
   readonly root: DirNode;
   /** Indexed by inode number, which is dense (log slot + 2), so an array beats a Map. */
   private readonly byIno: (FsNode | undefined)[] = [];
-  fileCount = 0;
-  dirCount = 0;
+  /** Directories whose children were made: new entries must be added to them. */
+  private loadedDirs = 0;
 
-  constructor(rootUid = 0, rootGid = 0) {
-    this.root = { kind: 'dir', name: '', ino: ROOT_INO, uid: rootUid, gid: rootGid, mode: DEFAULT_DIR_MODE, parent: null, logIndex: -1, children: new Map() };
+  constructor(private readonly index: ReplayIndex, private readonly makeFile: FileMaker, rootUid = 0, rootGid = 0) {
+    this.root = new IndexedDir((d) => this.load(d), '', ROOT_INO, rootUid, rootGid, DEFAULT_DIR_MODE, null, ROOT_SLOT);
     this.byIno[ROOT_INO] = this.root;
   }
 
   getIno(ino: number): FsNode | undefined {
-    return this.byIno[ino];
+    const known = this.byIno[ino];
+    if (known || ino < FIRST_LOGGED_INO || !Number.isSafeInteger(ino)) return known;
+    return this.nodeAt(ino - FIRST_LOGGED_INO);
   }
 
   /** The node at these components, or undefined; throws ENOTDIR when a file is in the way. */
   lookup(parts: readonly string[]): FsNode | undefined {
-    let node: FsNode = this.root;
-    for (const c of parts) {
-      if (node.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(node)}' is a file, not a directory`);
-      const next = node.children.get(c);
-      if (!next) return undefined;
-      node = next;
+    if (parts.length === 0) return this.root;
+    const slot = this.index.find(parts.join('/'));
+    if (slot >= 0) return this.nodeAt(slot);
+    for (let i = 1; i < parts.length; i++) {
+      const above = this.index.find(parts.slice(0, i).join('/'));
+      if (above < 0) return undefined;
+      const node = this.nodeAt(above);
+      if (node?.kind === 'file') throw new FsError('ENOTDIR', `'${pathOf(node)}' is a file, not a directory`);
     }
-    return node;
-  }
-
-  /** lookup() of a '/'-separated path that may run into files: undefined then. */
-  lookupPath(path: string): FsNode | undefined {
-    try {
-      return this.lookup(path.split('/'));
-    } catch {
-      return undefined;
-    }
-  }
-
-  add(parent: DirNode, node: FsNode): void {
-    parent.children.set(node.name, node);
-    this.byIno[node.ino] = node;
-    if (node.kind === 'file') this.fileCount++;
-    else this.dirCount++;
+    return undefined;
   }
 
   *walk(dir: DirNode = this.root): Generator<FsNode> {
@@ -86,6 +111,44 @@ export class Namespace {
       yield child;
       if (child.kind === 'dir') yield* this.walk(child);
     }
+  }
+
+  /** Slots [first, end) were replayed: their nodes join the directories already made. */
+  replayed(first: number, end: number): void {
+    if (this.loadedDirs === 0) return;
+    for (let slot = first; slot < end; slot++) {
+      const placed = this.index.node(slot);
+      if (!placed) continue;
+      const parent = placed.parent === ROOT_SLOT ? this.root : this.byIno[inoForLogIndex(placed.parent)];
+      const children = parent instanceof IndexedDir ? parent.loaded : undefined;
+      if (!children) continue;
+      const node = this.nodeAt(slot)!;
+      children.set(node.name, node);
+    }
+  }
+
+  private nodeAt(slot: number): FsNode | undefined {
+    const ino = inoForLogIndex(slot);
+    const known = this.byIno[ino];
+    if (known) return known;
+    const placed = this.index.node(slot);
+    if (!placed) return undefined;
+    const parent = placed.parent === ROOT_SLOT ? this.root : this.nodeAt(placed.parent) as DirNode;
+    const node: FsNode = placed.kind === 'dir'
+      ? new IndexedDir((d) => this.load(d), placed.name, ino, placed.uid, placed.gid, placed.mode & PERMISSION_BITS, parent, slot)
+      : this.makeFile(slot, placed, parent);
+    this.byIno[ino] = node;
+    return node;
+  }
+
+  private load(dir: IndexedDir): Map<string, FsNode> {
+    const children = new Map<string, FsNode>();
+    for (const slot of this.index.children(dir.logIndex)) {
+      const node = this.nodeAt(slot)!;
+      children.set(node.name, node);
+    }
+    this.loadedDirs++;
+    return children;
   }
 }
 

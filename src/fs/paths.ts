@@ -35,20 +35,3 @@ export function toRelpath(parts: readonly string[]): string {
   }
   return rel;
 }
-
-/** Any empty, '.' or '..' component, or a leading or trailing '/'. */
-const BAD_LOGGED = /^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
-
-/**
- * Why a relpath read from the log cannot be placed, or undefined when it can. A logged
- * path is foreign input: it may be empty, absolute or contain '..'; those are reported,
- * not followed.
- */
-export function loggedPathProblem(rel: string): string | undefined {
-  if (rel === '') return 'empty path';
-  // Every mount shows its own .meta at the root; a logged one would stand beside it.
-  if (rel === RESERVED_ROOT_NAME || rel.startsWith(`${RESERVED_ROOT_NAME}/`)) return `'${RESERVED_ROOT_NAME}' at the root is reserved`;
-  if (!BAD_LOGGED.test(rel)) return undefined;
-  if (rel.startsWith('/')) return `absolute path '${rel}'`;
-  return `path '${rel}' has an empty, '.' or '..' component`;
-}

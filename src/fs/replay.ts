@@ -1,18 +1,22 @@
 import { Bitmap } from '../alloc/bitmap.js';
-import { FamfsError } from '../errors.js';
-import { FILE_META_FMAP_OFFSET, type FileMetaHead, readFileMetaHead } from '../format/file-meta.js';
-import { type FmapScan, newFmapScan, scanFmap } from '../format/fmap.js';
-import { ALLOC_UNIT, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
-import { ENTRY_TYPE, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame, decodeLogEntry, logEntryCrcs, logEntryType, type LogEntry } from '../format/log-entry.js';
+import { FamfsError, FormatError } from '../errors.js';
+import { fmapCapacity, fmapExtents } from '../format/fmap.js';
+import { SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { lastIndexFor } from '../format/log-header.js';
+import { LOG_ENTRY_SIZE, decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
-import { type DirNode, Namespace, inoForLogIndex } from './namespace.js';
-import { loggedPathProblem } from './paths.js';
+import { type DirNode, Namespace, PERMISSION_BITS, inoForLogIndex } from './namespace.js';
+import { RESERVED_ROOT_NAME } from './paths.js';
+import { type IndexedNode, ReplayIndex, type ScanStop } from './replay-index.js';
 
 /**
  * Most devices one file system spans: the V10 famfs kernel's daxdev table, the smallest table of
  * the kernels that take more than one device (GET_DAXDEV must be able to answer every index).
  */
 export const MAX_DEVICES = 24;
+
+/** Entries a log may hold here: a 9 GiB log; upstream makes 8 MiB ones (15,420 entries). */
+export const MAX_LOG_SLOTS = 1 << 24;
 
 /** A memory device of the file system as the log knows it (index 0 is the superblock's). */
 export interface DeviceRecord {
@@ -41,10 +45,20 @@ export interface ReplayStats {
   fileBytes: number;
 }
 
+/** Entries applied from one buffer: slot i's entry lies at origin + i * LOG_ENTRY_SIZE in bytes. */
+interface LogSegment {
+  from: number;
+  bytes: Buffer;
+  origin: number;
+}
+
+type FileEntry = Extract<LogEntry, { type: 'file' }>;
+
 /**
- * Rebuilds the namespace and the allocation bitmaps from log entries, one slot at a time,
- * so the same code serves the first replay, a client following the master, and the
- * master catching up before it appends. Upstream aborts a replay at the first bad entry;
+ * Rebuilds the namespace and the allocation bitmaps from log entries, so the same code serves
+ * the first replay, a client following the master, and the master playing each entry it
+ * appends. The per-entry work runs in the addon (ReplayIndex); each entry it stops at is
+ * decoded here to say what is wrong with it. Upstream aborts a replay at the first bad entry;
  * here a bad entry is counted and skipped and the replay goes on.
  */
 export class LogReplayer {
@@ -53,82 +67,78 @@ export class LogReplayer {
   readonly bitmaps: Bitmap[];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0 };
   playedThrough = 0;
+  private readonly index: ReplayIndex;
+  private readonly segments: LogSegment[] = [];
 
-  constructor(primary: DeviceRecord, metadataBytes: number) {
-    this.ns = new Namespace();
+  /** `logLen`: the log's length, which sets how many slots it has. */
+  constructor(primary: DeviceRecord, metadataBytes: number, logLen: number) {
+    const slots = lastIndexFor(logLen) + 1;
+    if (!(slots >= 0 && slots <= MAX_LOG_SLOTS)) throw new FormatError(`a log of ${logLen} bytes is outside what famfs replays (0..${MAX_LOG_SLOTS} entries)`);
+    this.index = new ReplayIndex(slots, primary.size);
+    this.ns = new Namespace(this.index, (slot, node, parent) => this.fileAt(slot, node, parent));
     this.devices = [primary];
     this.bitmaps = [Bitmap.forDevice(primary.size)];
     this.bitmaps[0]!.markRange(0, metadataBytes);
   }
 
-  /** CRCs of a batch of slots, computed in one native call; grown as batches grow. */
-  private crcs = new Uint32Array(0);
-
   /** Apply `count` consecutive slots from `first` (which must be `playedThrough`), laid from `base` in `bytes`. */
   applySlots(first: number, count: number, bytes: Buffer, base = 0): void {
-    if (bytes.length < base + count * LOG_ENTRY_SIZE) throw new Error(`replay: ${count} slots do not fit the ${bytes.length} bytes given`);
-    if (this.crcs.length < count) this.crcs = new Uint32Array(count);
-    logEntryCrcs(bytes, base, count, this.crcs);
-    for (let i = 0; i < count; i++) this.applySlot(first + i, bytes, base + i * LOG_ENTRY_SIZE, this.crcs[i]);
+    if (first !== this.playedThrough) throw new Error(`replay out of order: slot ${first}, expected ${this.playedThrough}`);
+    this.noteSegment(first, bytes, base - first * LOG_ENTRY_SIZE);
+    // Slots whose bytes end early are bad entries, as the decoder says, not a reason to stop.
+    const whole = Math.max(0, Math.min(count, Math.floor((bytes.length - base) / LOG_ENTRY_SIZE)));
+    const marked = (d: number, units: number, collisions: number): void => this.bitmaps[d]!.countMarks(units, collisions);
+    for (let at = 0; at < whole;) {
+      const stop = this.index.scan(bytes, base + at * LOG_ENTRY_SIZE, first + at, whole - at, this.bitmaps.map((b) => b.bytes), marked);
+      if (!stop) break;
+      this.stopped(stop, bytes, base + (stop.slot - first) * LOG_ENTRY_SIZE);
+      at = stop.slot - first + 1;
+    }
+    for (let slot = first + whole; slot < first + count; slot++) {
+      this.index.skip(slot);
+      this.stopped({ slot, status: 'FRAME', detail: 0 }, bytes, base + (slot - first) * LOG_ENTRY_SIZE);
+    }
+    this.playedThrough = first + count;
+    this.stats.entries += count;
+    this.stats.files = this.index.files;
+    this.stats.dirs = this.index.dirs;
+    this.stats.fileBytes = this.index.fileBytes;
+    this.ns.replayed(first, first + count);
   }
 
   /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes at `base` in `bytes`. */
-  applySlot(index: number, bytes: Buffer, base = 0, crc?: number): void {
-    if (index !== this.playedThrough) throw new Error(`replay out of order: slot ${index}, expected ${this.playedThrough}`);
-    this.playedThrough++;
-    this.stats.entries++;
-    let problem: string | undefined;
+  applySlot(index: number, bytes: Buffer, base = 0): void {
+    this.applySlots(index, 1, bytes, base);
+  }
+
+  /** Collisions across all devices: units claimed by more than one file. */
+  collisions(): number {
+    return this.bitmaps.reduce((s, b) => s + b.collisions, 0);
+  }
+
+  /** An entry the scan did not apply: a bad one, one it leaves to JS, or a file or directory it could not place. */
+  private stopped(stop: ScanStop, bytes: Buffer, base: number): void {
+    const index = stop.slot;
+    let e: LogEntry;
     try {
-      const checked = checkLogEntryFrame(bytes, index, base, crc);
-      // Files are nearly every entry: they are read in place, without an entry object.
-      if (logEntryType(bytes, base) === ENTRY_TYPE.FILE) problem = this.applyFile(index, bytes, base, checked);
-      else problem = this.apply(index, decodeLogEntry(bytes, index, base));
+      e = decodeLogEntry(bytes, index, base);
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
+      if (stop.status !== 'FRAME' && stop.status !== 'PAYLOAD' && stop.status !== 'OTHER_TYPE') throw disagree(index, stop, err.message);
       this.stats.badEntries.push({ index, reason: err.message.startsWith('log entry ') ? err.message : `log entry ${index}: ${err.message}` });
       return;
     }
+    let problem: string | undefined;
+    if (e.type === 'file') problem = `file '${e.path}': ${fileProblem(stop, e)}`;
+    else if (e.type === 'mkdir') problem = `directory '${e.path}': ${pathProblem(stop, e.path)}`;
+    else if (stop.status === 'OTHER_TYPE') problem = this.apply(e);
+    else throw disagree(index, stop, 'the decoder takes it');
     if (problem) this.stats.skipped.push({ index, reason: problem });
   }
 
-  private readonly head: FileMetaHead = { size: 0, flags: 0, uid: 0, gid: 0, mode: 0, path: '' };
-  private readonly scan = newFmapScan();
-
-  private applyFile(index: number, bytes: Buffer, base: number, crc: number): string | undefined {
-    const payload = base + LOG_ENTRY_PAYLOAD_OFFSET;
-    const head = this.head;
-    const scan = this.scan;
-    readFileMetaHead(bytes, payload, head);
-    scanFmap(bytes, payload + FILE_META_FMAP_OFFSET, scan);
-    const placement = this.checkPlacement(scan, head.size);
-    if (placement) return `file '${head.path}': ${placement}`;
-    // Space is claimed even when the name cannot be placed: the memory is in use.
-    for (let i = 0; i < scan.count; i++) this.bitmaps[scan.devIndex[i]!]!.markRange(scan.offset[i]!, scan.len[i]!);
-    this.stats.fileBytes += head.size;
-    const where = this.parentFor(head.path);
-    if (typeof where === 'string') return `file '${head.path}': ${where}`;
-    this.ns.add(where.parent, new LoggedFile(where.name, inoForLogIndex(index), head.uid, head.gid, head.mode & 0o7777,
-      where.parent, index, head.size, head.flags, bytes, base, crc));
-    this.stats.files++;
-    return undefined;
-  }
-
-  private apply(index: number, e: LogEntry): string | undefined {
+  /** Entries other than FILE and MKDIR, which the scan leaves to JS. */
+  private apply(e: Exclude<LogEntry, { type: 'file' | 'mkdir' }>): string | undefined {
     switch (e.type) {
-      case 'file':
-        throw new Error('FILE entries are applied in place by applyFile');
-      case 'mkdir': {
-        const where = this.parentFor(e.path);
-        if (typeof where === 'string') return `directory '${e.path}': ${where}`;
-        const dir: DirNode = {
-          kind: 'dir', name: where.name, ino: inoForLogIndex(index), uid: e.uid, gid: e.gid, mode: e.mode & 0o7777,
-          parent: where.parent, logIndex: index, children: new Map(),
-        };
-        this.ns.add(where.parent, dir);
-        this.dirs.set(e.path, dir);
-        this.stats.dirs++;
-        return undefined;
-      }
       case 'add_daxdev': {
         if (e.devIndex !== this.devices.length) return `device index ${e.devIndex} is not the next one (${this.devices.length})`;
         if (e.devIndex >= MAX_DEVICES) return `device index ${e.devIndex} is over the limit of ${MAX_DEVICES} devices`;
@@ -139,6 +149,7 @@ export class LogReplayer {
         // An added device starts with its own (secondary) superblock, never handed out.
         bitmap.markRange(0, SUPERBLOCK_REGION_SIZE);
         this.bitmaps.push(bitmap);
+        this.index.addDevice(e.devSize);
         this.stats.devicesAdded++;
         return undefined;
       }
@@ -149,44 +160,51 @@ export class LogReplayer {
     }
   }
 
-  /** Every extent aligned, on a known device and inside it; the map covers the size. */
-  private checkPlacement(scan: FmapScan, size: number): string | undefined {
-    for (let i = 0; i < scan.count; i++) {
-      const devIndex = scan.devIndex[i]!;
-      const offset = scan.offset[i]!;
-      const len = scan.len[i]!;
-      const dev = this.devices[devIndex];
-      if (!dev) return `extent on unknown device ${devIndex}`;
-      if (offset % ALLOC_UNIT !== 0 || len % ALLOC_UNIT !== 0) return `extent 0x${offset.toString(16)}+0x${len.toString(16)} is not 2 MiB aligned`;
-      if (offset < SUPERBLOCK_REGION_SIZE) return `extent at offset 0x${offset.toString(16)} (the superblock of device ${devIndex})`;
-      if (offset + len > dev.size) return `extent 0x${offset.toString(16)}+0x${len.toString(16)} is past the end of device ${devIndex}`;
-    }
-    if (size <= 0) return 'size 0';
-    if (scan.capacity < size) return `extents hold ${scan.capacity} bytes, less than the size ${size}`;
-    return undefined;
+  private noteSegment(from: number, bytes: Buffer, origin: number): void {
+    const last = this.segments[this.segments.length - 1];
+    if (last && last.bytes === bytes && last.origin === origin) return;
+    this.segments.push({ from, bytes, origin });
   }
 
-  /** Directories by relpath, so placing an entry costs one lookup, not a walk. */
-  private readonly dirs = new Map<string, DirNode>();
-
-  private parentFor(rel: string): { parent: DirNode; name: string } | string {
-    const problem = loggedPathProblem(rel);
-    if (problem) return problem;
-    const slash = rel.lastIndexOf('/');
-    const name = rel.slice(slash + 1);
-    let parent: DirNode | undefined;
-    if (slash < 0) parent = this.ns.root;
-    else {
-      const parentPath = rel.slice(0, slash);
-      parent = this.dirs.get(parentPath);
-      if (!parent) return this.ns.lookupPath(parentPath) ? 'parent is a file' : 'parent directory does not exist';
-    }
-    if (parent.children.has(name)) return 'already exists';
-    return { parent, name };
+  private fileAt(slot: number, node: IndexedNode, parent: DirNode): LoggedFile {
+    let i = this.segments.length - 1;
+    while (i > 0 && this.segments[i]!.from > slot) i--;
+    const seg = this.segments[i]!;
+    return new LoggedFile(node.name, inoForLogIndex(slot), node.uid, node.gid, node.mode & PERMISSION_BITS, parent, slot,
+      node.size, node.flags, seg.bytes, seg.origin + slot * LOG_ENTRY_SIZE, node.crc);
   }
+}
 
-  /** Collisions across all devices: units claimed by more than one file. */
-  collisions(): number {
-    return this.bitmaps.reduce((s, b) => s + b.collisions, 0);
+function disagree(index: number, stop: ScanStop, what: string): Error {
+  return new Error(`replay: the scan stopped at entry ${index} (${stop.status}) but ${what}`);
+}
+
+/** Why a valid FILE entry was not placed: its extents, or its path. */
+function fileProblem(stop: ScanStop, e: FileEntry): string {
+  const x = fmapExtents(e.fmap)[stop.detail];
+  const at = x && `0x${x.offset.toString(16)}+0x${x.len.toString(16)}`;
+  switch (stop.status) {
+    case 'UNKNOWN_DEVICE': return `extent on unknown device ${x?.devIndex}`;
+    case 'UNALIGNED': return `extent ${at} is not 2 MiB aligned`;
+    case 'IN_SUPERBLOCK': return `extent at offset 0x${x?.offset.toString(16)} (the superblock of device ${x?.devIndex})`;
+    case 'PAST_END': return `extent ${at} is past the end of device ${x?.devIndex}`;
+    case 'SIZE_ZERO': return 'size 0';
+    case 'SHORT': return `extents hold ${fmapCapacity(e.fmap)} bytes, less than the size ${e.size}`;
+    default: return pathProblem(stop, e.path);
+  }
+}
+
+/** Why a logged path cannot be placed. A logged path is foreign input: reported, never followed. */
+function pathProblem(stop: ScanStop, path: string): string {
+  switch (stop.status) {
+    case 'PATH_EMPTY': return 'empty path';
+    case 'PATH_RESERVED': return `'${RESERVED_ROOT_NAME}' at the root is reserved`;
+    case 'PATH_ABSOLUTE': return `absolute path '${path}'`;
+    case 'PATH_COMPONENT': return `path '${path}' has an empty, '.' or '..' component`;
+    case 'PATH_ENCODING': return 'path is not UTF-8';
+    case 'PARENT_MISSING': return 'parent directory does not exist';
+    case 'PARENT_FILE': return 'parent is a file';
+    case 'EXISTS': return 'already exists';
+    default: throw new Error(`replay: no reason for scan status ${stop.status}`);
   }
 }

@@ -161,7 +161,7 @@ function expectTyped(fn: () => void, what: string): boolean {
 }
 
 function replayer(): LogReplayer {
-  return new LogReplayer({ index: 0, size: DEV_SIZE, uuid: Buffer.alloc(16, 2) }, METADATA_END);
+  return new LogReplayer({ index: 0, size: DEV_SIZE, uuid: Buffer.alloc(16, 2) }, METADATA_END, DEFAULT_LOG_LEN);
 }
 
 /** A small valid log: header + entries, as bytes from the start of the log. */

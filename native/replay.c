@@ -1,0 +1,644 @@
+/*
+ * The log replay's per-entry loop. A full log holds 15,420 entries, and a JS loop over them
+ * runs mostly in the interpreter (a replay happens once per process), ~3 µs an entry. Here each
+ * entry's frame (CRC, seqnum) is checked, a FILE or MKDIR payload is read in place, an fmap's
+ * shape and placement are checked, the allocation bitmaps are marked and every placed path goes
+ * into a path index. JS (src/fs/replay.ts, src/fs/namespace.ts) makes objects only for the
+ * nodes someone asks for, and gives every entry this scan stops at (bad bytes, problems, other
+ * entry types) to the TypeScript decoders, which say what is wrong with it.
+ *
+ * Offsets and sizes below are the on-media format 2.2 (src/format/log-entry.ts, file-meta.ts,
+ * mkdir-entry.ts, fmap.ts, layout.ts); test/replay-scan.test.ts replays the same logs through
+ * both and compares.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "native.h"
+
+/* struct famfs_log_entry */
+#define ENTRY_SIZE 544
+#define ENTRY_CRC_COVERED 536
+#define ENTRY_SEQNUM 0
+#define ENTRY_TYPE 8
+#define ENTRY_PAYLOAD 16
+#define ENTRY_CRC 536
+#define TYPE_FILE 0
+#define TYPE_MKDIR 1
+/* struct famfs_log_file_meta */
+#define FM_SIZE 0
+#define FM_FLAGS 8
+#define FM_UID 12
+#define FM_GID 16
+#define FM_MODE 20
+#define FM_RELPATH 24
+#define FM_FMAP 104
+/* struct famfs_log_mkdir */
+#define MD_UID 0
+#define MD_GID 4
+#define MD_MODE 8
+#define MD_RELPATH 12
+#define RELPATH_FIELD 80
+/* struct famfs_log_fmap and its extents */
+#define FMAP_EXT_TYPE 0
+#define FMAP_COUNT 8
+#define FMAP_UNION 16
+#define EXT_SIMPLE 0
+#define EXT_INTERLEAVE 1
+#define SEXT_SIZE 24
+#define SEXT_DEV 0
+#define SEXT_OFFSET 8
+#define SEXT_LEN 16
+#define IEXT_NSTRIPS 0
+#define IEXT_CHUNK 8
+#define IEXT_STRIPS 16
+#define MAX_EXTENTS 16
+#define ALLOC_UNIT 0x200000ull
+#define SUPERBLOCK_REGION ALLOC_UNIT
+/* Every size and offset famfs stores fits in 53 bits: larger values are corrupt (bytes.ts). */
+#define SAFE_LIMIT (1ull << 53)
+/* src/fs/replay.ts MAX_DEVICES */
+#define MAX_DEVICES 24
+
+#define META_NAME ".meta"
+#define META_NAME_LEN 5
+
+/* Why the scan stopped at an entry. JS reads these names from the addon (replayStatus). */
+enum status {
+  ST_OK = 0,
+  ST_FRAME,          /* CRC or seqnum: the slot does not hold an entry written for it */
+  ST_PAYLOAD,        /* a field the decoder refuses (range, NUL, fmap shape) */
+  ST_OTHER_TYPE,     /* not FILE or MKDIR: JS applies it */
+  ST_UNKNOWN_DEVICE, /* detail: extent index */
+  ST_UNALIGNED,
+  ST_IN_SUPERBLOCK,
+  ST_PAST_END,
+  ST_SIZE_ZERO,
+  ST_SHORT,          /* the extents hold less than the size */
+  ST_PATH_EMPTY,
+  ST_PATH_RESERVED,
+  ST_PATH_ABSOLUTE,
+  ST_PATH_COMPONENT, /* an empty, '.' or '..' component */
+  ST_PATH_ENCODING,  /* not UTF-8 */
+  ST_PARENT_MISSING,
+  ST_PARENT_FILE,
+  ST_EXISTS,
+};
+
+enum kind { KIND_NONE = 0, KIND_FILE = 1, KIND_DIR = 2 };
+
+/* The scan's results (a Float64Array of OUT_LENGTH). Device deltas are per call. */
+enum out_field { OUT_STATUS = 0, OUT_DETAIL, OUT_FILES, OUT_DIRS, OUT_FILE_BYTES, OUT_DEVICES };
+#define OUT_LENGTH (OUT_DEVICES + 2 * MAX_DEVICES)
+
+/* A node as replayIndexNode reports it (a Float64Array of NODE_LENGTH). */
+enum node_field { NODE_KIND = 0, NODE_PARENT, NODE_UID, NODE_GID, NODE_MODE, NODE_FLAGS, NODE_SIZE, NODE_CRC, NODE_LENGTH };
+
+/* JS names the root -1; inside, it is the slot after the last. */
+#define JS_ROOT (-1)
+#define NONE (-1)
+
+typedef struct {
+  double size;
+  uint32_t crc, uid, gid, mode, flags;
+  /* Links are slot + 1, 0 for none, so that a calloc'd index needs no setting up: a corrupt
+   * superblock may give a huge log, and untouched slots cost no memory. */
+  uint32_t parent;
+  uint32_t first_child, last_child, next_sibling;
+  uint8_t kind;
+  uint8_t path_len;
+  uint8_t name_off;
+  /* A private copy: the log may be rewritten after it was checked, the index must not change. */
+  char path[RELPATH_FIELD];
+} slot_t;
+
+typedef struct {
+  uint32_t nslots;
+  uint32_t next;
+  slot_t *slots; /* nslots + 1: the root last */
+  uint32_t *table; /* slot + 1 by path hash; 0 is empty */
+  uint32_t mask;
+  uint32_t ndev;
+  uint64_t dev_size[MAX_DEVICES];
+  double files, dirs, file_bytes;
+} replay_index;
+
+static const napi_type_tag INDEX_TAG = {0x66616d66735f7278ULL, 0x5e0c9a7d31b24e86ULL};
+
+static uint64_t rd64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static uint32_t rd32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static uint32_t path_hash(const char *p, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
+  return h;
+}
+
+static int32_t index_find(const replay_index *rx, const char *p, size_t n) {
+  for (uint32_t i = path_hash(p, n) & rx->mask;; i = (i + 1) & rx->mask) {
+    uint32_t v = rx->table[i];
+    if (v == 0) return NONE;
+    const slot_t *s = &rx->slots[v - 1];
+    if (s->path_len == n && memcmp(s->path, p, n) == 0) return (int32_t)(v - 1);
+  }
+}
+
+static void index_insert(replay_index *rx, uint32_t slot) {
+  const slot_t *s = &rx->slots[slot];
+  uint32_t i = path_hash(s->path, s->path_len) & rx->mask;
+  while (rx->table[i] != 0) i = (i + 1) & rx->mask;
+  rx->table[i] = slot + 1;
+}
+
+/* Strict UTF-8: what decodes without replacement characters. */
+static int utf8_valid(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    if (c < 0x80) { i++; continue; }
+    size_t len;
+    uint32_t cp, min;
+    if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; min = 0x80; }
+    else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; min = 0x800; }
+    else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (i + len > n) return 0;
+    for (size_t k = 1; k < len; k++) {
+      if ((p[i + k] & 0xc0) != 0x80) return 0;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    i += len;
+  }
+  return 1;
+}
+
+/* As loggedPathProblem in src/fs/paths.ts, plus UTF-8 (a name must decode to itself). */
+static enum status path_problem(const uint8_t *p, size_t n) {
+  if (n == 0) return ST_PATH_EMPTY;
+  if (n >= META_NAME_LEN && memcmp(p, META_NAME, META_NAME_LEN) == 0 && (n == META_NAME_LEN || p[META_NAME_LEN] == '/'))
+    return ST_PATH_RESERVED;
+  if (p[0] == '/') return ST_PATH_ABSOLUTE;
+  size_t start = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n && p[i] != '/') continue;
+    size_t len = i - start;
+    if (len == 0 || (len == 1 && p[start] == '.') || (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+      return ST_PATH_COMPONENT;
+    start = i + 1;
+  }
+  return utf8_valid(p, n) ? ST_OK : ST_PATH_ENCODING;
+}
+
+/* The relpath's length within its field, or -1 without a NUL. */
+static int relpath_len(const uint8_t *field) {
+  const uint8_t *nul = memchr(field, 0, RELPATH_FIELD);
+  return nul ? (int)(nul - field) : -1;
+}
+
+typedef struct {
+  int count;
+  uint64_t dev[MAX_EXTENTS], off[MAX_EXTENTS], len[MAX_EXTENTS];
+  uint64_t capacity;
+} fmap_scan;
+
+/* As scanFmap in src/format/fmap.ts: ST_PAYLOAD for anything it refuses. */
+static enum status read_fmap(const uint8_t *f, fmap_scan *out) {
+  uint32_t ext_type = rd32(f + FMAP_EXT_TYPE), count = rd32(f + FMAP_COUNT);
+  const uint8_t *ext;
+  uint64_t chunk = 0;
+  if (ext_type == EXT_SIMPLE) {
+    if (count < 1 || count > MAX_EXTENTS) return ST_PAYLOAD;
+    ext = f + FMAP_UNION;
+  } else if (ext_type == EXT_INTERLEAVE) {
+    if (count != 1) return ST_PAYLOAD;
+    const uint8_t *ie = f + FMAP_UNION;
+    uint64_t nstrips = rd64(ie + IEXT_NSTRIPS);
+    chunk = rd64(ie + IEXT_CHUNK);
+    if (nstrips >= SAFE_LIMIT || chunk >= SAFE_LIMIT) return ST_PAYLOAD;
+    if (nstrips < 1 || nstrips > MAX_EXTENTS) return ST_PAYLOAD;
+    if (chunk == 0 || (chunk & (chunk - 1)) != 0 || chunk % ALLOC_UNIT != 0) return ST_PAYLOAD;
+    count = (uint32_t)nstrips;
+    ext = ie + IEXT_STRIPS;
+  } else {
+    return ST_PAYLOAD;
+  }
+  uint64_t sum = 0, min_len = UINT64_MAX;
+  for (uint32_t i = 0; i < count; i++, ext += SEXT_SIZE) {
+    out->dev[i] = rd64(ext + SEXT_DEV);
+    out->off[i] = rd64(ext + SEXT_OFFSET);
+    out->len[i] = rd64(ext + SEXT_LEN);
+    if (out->dev[i] >= SAFE_LIMIT || out->off[i] >= SAFE_LIMIT || out->len[i] >= SAFE_LIMIT) return ST_PAYLOAD;
+    if (out->len[i] == 0) return ST_PAYLOAD;
+    sum += out->len[i];
+    if (out->len[i] < min_len) min_len = out->len[i];
+  }
+  out->count = (int)count;
+  out->capacity = ext_type == EXT_SIMPLE ? sum : (min_len / chunk) * chunk * count;
+  return ST_OK;
+}
+
+/* As checkPlacement in src/fs/replay.ts; *detail is the extent at fault. */
+static enum status placement(const replay_index *rx, const fmap_scan *m, uint64_t size, int *detail) {
+  for (int i = 0; i < m->count; i++) {
+    *detail = i;
+    if (m->dev[i] >= rx->ndev) return ST_UNKNOWN_DEVICE;
+    if (m->off[i] % ALLOC_UNIT != 0 || m->len[i] % ALLOC_UNIT != 0) return ST_UNALIGNED;
+    if (m->off[i] < SUPERBLOCK_REGION) return ST_IN_SUPERBLOCK;
+    if (m->off[i] + m->len[i] > rx->dev_size[m->dev[i]]) return ST_PAST_END;
+  }
+  *detail = 0;
+  if (size == 0) return ST_SIZE_ZERO;
+  if (m->capacity < size) return ST_SHORT;
+  return ST_OK;
+}
+
+typedef struct {
+  napi_env env;
+  napi_value bitmaps;
+  uint8_t *bits[MAX_DEVICES];
+  double *out;
+} scan_ctx;
+
+/* Marks the extents' units; a unit already marked is a collision (Bitmap.markRange). */
+static int mark(scan_ctx *cx, const replay_index *rx, const fmap_scan *m) {
+  for (int i = 0; i < m->count; i++) {
+    uint32_t d = (uint32_t)m->dev[i];
+    uint64_t nbits = rx->dev_size[d] / ALLOC_UNIT;
+    if (!cx->bits[d]) {
+      napi_value v;
+      size_t n;
+      if (napi_get_element(cx->env, cx->bitmaps, d, &v) != napi_ok ||
+          !famfs_get_bytes(cx->env, v, "replayScan", &cx->bits[d], &n))
+        return 0;
+      if (n < (nbits + 7) / 8) {
+        famfs_throw_errno(cx->env, "replayScan", ERANGE, "a bitmap is smaller than its device");
+        return 0;
+      }
+    }
+    uint8_t *bits = cx->bits[d];
+    uint64_t first = m->off[i] / ALLOC_UNIT, end = (m->off[i] + m->len[i]) / ALLOC_UNIT;
+    if (end > nbits) end = nbits;
+    double added = 0, dup = 0;
+    for (uint64_t b = first; b < end; b++) {
+      uint8_t bit = (uint8_t)(1u << (b & 7));
+      if (bits[b >> 3] & bit) dup++;
+      else {
+        bits[b >> 3] |= bit;
+        added++;
+      }
+    }
+    cx->out[OUT_DEVICES + 2 * d] += added;
+    cx->out[OUT_DEVICES + 2 * d + 1] += dup;
+  }
+  return 1;
+}
+
+/* Places the path of `slot` (already copied in) under its parent, or says why it cannot be. */
+static enum status place(replay_index *rx, uint32_t slot, uint8_t kind) {
+  slot_t *s = &rx->slots[slot];
+  enum status st = path_problem((const uint8_t *)s->path, s->path_len);
+  if (st != ST_OK) return st;
+  const char *slash = memrchr(s->path, '/', s->path_len);
+  int32_t parent = (int32_t)rx->nslots;
+  if (slash) {
+    parent = index_find(rx, s->path, (size_t)(slash - s->path));
+    if (parent == NONE) return ST_PARENT_MISSING;
+    if (rx->slots[parent].kind != KIND_DIR) return ST_PARENT_FILE;
+  }
+  if (index_find(rx, s->path, s->path_len) != NONE) return ST_EXISTS;
+  s->name_off = slash ? (uint8_t)(slash - s->path + 1) : 0;
+  s->parent = (uint32_t)parent + 1;
+  s->kind = kind;
+  slot_t *p = &rx->slots[parent];
+  if (p->last_child == 0) p->first_child = slot + 1;
+  else rx->slots[p->last_child - 1].next_sibling = slot + 1;
+  p->last_child = slot + 1;
+  index_insert(rx, slot);
+  return ST_OK;
+}
+
+static void copy_path(slot_t *s, const uint8_t *field, int len) {
+  memcpy(s->path, field, (size_t)len);
+  s->path_len = (uint8_t)len;
+}
+
+/* One entry at `e`, of slot `slot`; *detail for placement problems. */
+static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, uint32_t slot, int *detail) {
+  uint32_t crc = famfs_crc32(0, e, ENTRY_CRC_COVERED);
+  if (rd64(e + ENTRY_CRC) != crc || rd64(e + ENTRY_SEQNUM) != slot) return ST_FRAME;
+  uint32_t type = rd32(e + ENTRY_TYPE);
+  const uint8_t *pl = e + ENTRY_PAYLOAD;
+  slot_t *s = &rx->slots[slot];
+  s->crc = crc;
+  if (type == TYPE_MKDIR) {
+    int len = relpath_len(pl + MD_RELPATH);
+    if (len < 0) return ST_PAYLOAD;
+    s->uid = rd32(pl + MD_UID);
+    s->gid = rd32(pl + MD_GID);
+    s->mode = rd32(pl + MD_MODE);
+    copy_path(s, pl + MD_RELPATH, len);
+    enum status st = place(rx, slot, KIND_DIR);
+    if (st == ST_OK) rx->dirs++;
+    return st;
+  }
+  if (type != TYPE_FILE) return ST_OTHER_TYPE;
+  uint64_t size = rd64(pl + FM_SIZE);
+  int len = relpath_len(pl + FM_RELPATH);
+  fmap_scan m;
+  if (size >= SAFE_LIMIT || len < 0 || read_fmap(pl + FM_FMAP, &m) != ST_OK) return ST_PAYLOAD;
+  enum status st = placement(rx, &m, size, detail);
+  if (st != ST_OK) return st;
+  /* Space is claimed even when the name cannot be placed: the memory is in use. */
+  if (!mark(cx, rx, &m)) return ST_OK;
+  rx->file_bytes += (double)size;
+  s->size = (double)size;
+  s->flags = rd32(pl + FM_FLAGS);
+  s->uid = rd32(pl + FM_UID);
+  s->gid = rd32(pl + FM_GID);
+  s->mode = rd32(pl + FM_MODE);
+  copy_path(s, pl + FM_RELPATH, len);
+  st = place(rx, slot, KIND_FILE);
+  if (st == ST_OK) rx->files++;
+  return st;
+}
+
+static void index_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  replay_index *rx = data;
+  free(rx->slots);
+  free(rx->table);
+  free(rx);
+}
+
+static replay_index *get_index(napi_env env, napi_value v, const char *fn) {
+  bool ok = false;
+  void *p = NULL;
+  if (napi_check_object_type_tag(env, v, &INDEX_TAG, &ok) != napi_ok || !ok ||
+      napi_get_value_external(env, v, &p) != napi_ok) {
+    famfs_throw_errno(env, fn, EINVAL, "not a replay index");
+    return NULL;
+  }
+  return p;
+}
+
+/* replayIndex(slots, primarySize) -> an index for a log of `slots` entries on one device */
+static napi_value js_index(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  uint64_t nslots, size;
+  const char *fn = "replayIndex";
+  if (!famfs_get_args(env, info, 2, argv, fn) ||
+      !famfs_get_u64(env, argv[0], fn, "slots must be a non-negative integer", &nslots) ||
+      !famfs_get_u64(env, argv[1], fn, "size must be a non-negative integer", &size))
+    return NULL;
+  if (nslots >= INT32_MAX / 2) {
+    famfs_throw_errno(env, fn, EINVAL, "too many slots");
+    return NULL;
+  }
+  uint32_t cap = 1;
+  while (cap < 2 * (nslots + 1)) cap <<= 1;
+  replay_index *rx = calloc(1, sizeof *rx);
+  slot_t *slots = calloc(nslots + 1, sizeof *slots);
+  uint32_t *table = calloc(cap, sizeof *table);
+  if (!rx || !slots || !table) {
+    free(rx);
+    free(slots);
+    free(table);
+    famfs_throw_errno(env, fn, ENOMEM, NULL);
+    return NULL;
+  }
+  rx->nslots = (uint32_t)nslots;
+  rx->slots = slots;
+  rx->table = table;
+  rx->mask = cap - 1;
+  rx->ndev = 1;
+  rx->dev_size[0] = size;
+  slot_t *root = &slots[nslots];
+  root->kind = KIND_DIR;
+  if (napi_create_external(env, rx, index_finalize, NULL, &result) != napi_ok ||
+      napi_type_tag_object(env, result, &INDEX_TAG) != napi_ok) {
+    famfs_throw_errno(env, fn, ENOMEM, NULL);
+    return NULL;
+  }
+  return result;
+}
+
+/* replayIndexAddDevice(index, size): the next device index (JS has checked the ADD_DAXDEV entry) */
+static napi_value js_add_device(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint64_t size;
+  const char *fn = "replayIndexAddDevice";
+  replay_index *rx;
+  if (!famfs_get_args(env, info, 2, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
+      !famfs_get_u64(env, argv[1], fn, "size must be a non-negative integer", &size))
+    return NULL;
+  if (rx->ndev >= MAX_DEVICES) {
+    famfs_throw_errno(env, fn, ENOSPC, "no more devices");
+    return NULL;
+  }
+  rx->dev_size[rx->ndev++] = size;
+  return famfs_undefined(env);
+}
+
+/* replayIndexSkip(index, slot): consumes the next slot, which holds no whole entry */
+static napi_value js_skip(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint64_t slot;
+  const char *fn = "replayIndexSkip";
+  replay_index *rx;
+  if (!famfs_get_args(env, info, 2, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
+      !famfs_get_u64(env, argv[1], fn, "slot must be a non-negative integer", &slot))
+    return NULL;
+  if (slot != rx->next || slot >= rx->nslots) {
+    famfs_throw_errno(env, fn, ERANGE, "not the next slot");
+    return NULL;
+  }
+  rx->next++;
+  return famfs_undefined(env);
+}
+
+/*
+ * replayScan(index, log, base, first, count, bitmaps: Uint8Array[], out: Float64Array) -> n:
+ * applies slots first.. from `base` in `log` until one it cannot apply, which is then
+ * first + n (n < count) and out[OUT_STATUS] says why; n == count when all were applied.
+ * Either way the slot is consumed: the next call starts after it.
+ */
+static napi_value js_scan(napi_env env, napi_callback_info info) {
+  napi_value argv[7], result;
+  const char *fn = "replayScan";
+  replay_index *rx;
+  uint8_t *log, *out_bytes;
+  size_t log_len, out_len;
+  uint64_t base, first, count;
+  if (!famfs_get_args(env, info, 7, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
+      !famfs_get_bytes(env, argv[1], fn, &log, &log_len) ||
+      !famfs_get_u64(env, argv[2], fn, "base must be a non-negative integer", &base) ||
+      !famfs_get_u64(env, argv[3], fn, "first must be a non-negative integer", &first) ||
+      !famfs_get_u64(env, argv[4], fn, "count must be a non-negative integer", &count) ||
+      !famfs_get_bytes(env, argv[6], fn, &out_bytes, &out_len))
+    return NULL;
+  if (first != rx->next || count > rx->nslots - first || base > log_len || count > (log_len - base) / ENTRY_SIZE ||
+      out_len < OUT_LENGTH * sizeof(double) || ((uintptr_t)out_bytes & 7) != 0) {
+    famfs_throw_errno(env, fn, ERANGE, "slots, log bytes or results out of range");
+    return NULL;
+  }
+  scan_ctx cx = {.env = env, .bitmaps = argv[5], .out = (double *)out_bytes};
+  memset(cx.out, 0, OUT_LENGTH * sizeof(double));
+  uint64_t n = 0;
+  for (; n < count; n++) {
+    int detail = 0;
+    enum status st = scan_entry(&cx, rx, log + base + n * ENTRY_SIZE, (uint32_t)(first + n), &detail);
+    bool pending;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
+    rx->next++;
+    if (st != ST_OK) {
+      cx.out[OUT_STATUS] = st;
+      cx.out[OUT_DETAIL] = detail;
+      break;
+    }
+  }
+  cx.out[OUT_FILES] = rx->files;
+  cx.out[OUT_DIRS] = rx->dirs;
+  cx.out[OUT_FILE_BYTES] = rx->file_bytes;
+  napi_create_double(env, (double)n, &result);
+  return result;
+}
+
+/* A slot number from JS; `dir`: it must hold a directory. */
+static int get_slot(napi_env env, napi_value v, const replay_index *rx, const char *fn, int dir, int32_t *slot) {
+  int s;
+  if (!famfs_get_int(env, v, fn, "slot must be an integer", &s)) return 0;
+  if (s == JS_ROOT) s = (int)rx->nslots;
+  if (s < 0 || (uint32_t)s > rx->nslots) {
+    famfs_throw_errno(env, fn, ERANGE, "no such slot");
+    return 0;
+  }
+  if (dir && rx->slots[s].kind != KIND_DIR) {
+    famfs_throw_errno(env, fn, ENOTDIR, "not a directory");
+    return 0;
+  }
+  *slot = s;
+  return 1;
+}
+
+/* replayIndexNode(index, slot, out: Float64Array) -> name; out gets the NODE_ fields (KIND_NONE
+ * and no name when the slot placed nothing) */
+static napi_value js_node(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  const char *fn = "replayIndexNode";
+  replay_index *rx;
+  int32_t slot;
+  uint8_t *out_bytes;
+  size_t out_len;
+  if (!famfs_get_args(env, info, 3, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
+      !get_slot(env, argv[1], rx, fn, 0, &slot) || !famfs_get_bytes(env, argv[2], fn, &out_bytes, &out_len))
+    return NULL;
+  if (out_len < NODE_LENGTH * sizeof(double) || ((uintptr_t)out_bytes & 7) != 0) {
+    famfs_throw_errno(env, fn, ERANGE, "results out of range");
+    return NULL;
+  }
+  const slot_t *s = &rx->slots[slot];
+  double *out = (double *)out_bytes;
+  out[NODE_KIND] = s->kind;
+  out[NODE_PARENT] = s->parent == rx->nslots + 1 ? JS_ROOT : (double)s->parent - 1;
+  out[NODE_UID] = s->uid;
+  out[NODE_GID] = s->gid;
+  out[NODE_MODE] = s->mode;
+  out[NODE_FLAGS] = s->flags;
+  out[NODE_SIZE] = s->size;
+  out[NODE_CRC] = s->crc;
+  napi_create_string_utf8(env, s->path + s->name_off, (size_t)(s->path_len - s->name_off), &result);
+  return result;
+}
+
+/* replayIndexChildren(index, slot) -> Int32Array of the child slots, in log order */
+static napi_value js_children(napi_env env, napi_callback_info info) {
+  napi_value argv[2], ab, result;
+  const char *fn = "replayIndexChildren";
+  replay_index *rx;
+  int32_t slot;
+  if (!famfs_get_args(env, info, 2, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
+      !get_slot(env, argv[1], rx, fn, 1, &slot))
+    return NULL;
+  size_t n = 0;
+  for (uint32_t c = rx->slots[slot].first_child; c != 0; c = rx->slots[c - 1].next_sibling) n++;
+  void *data;
+  if (napi_create_arraybuffer(env, n * sizeof(int32_t), &data, &ab) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, n, ab, 0, &result) != napi_ok)
+    return NULL;
+  int32_t *list = data;
+  for (uint32_t c = rx->slots[slot].first_child; c != 0; c = rx->slots[c - 1].next_sibling) *list++ = (int32_t)c - 1;
+  return result;
+}
+
+/* replayIndexFind(index, path) -> the slot placed at this relpath, or -1 */
+static napi_value js_find(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  const char *fn = "replayIndexFind";
+  replay_index *rx;
+  char path[RELPATH_FIELD + 1];
+  size_t len;
+  if (!famfs_get_args(env, info, 2, argv, fn) || !(rx = get_index(env, argv[0], fn))) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &len) != napi_ok) {
+    famfs_throw_errno(env, fn, EINVAL, "path must be a string");
+    return NULL;
+  }
+  /* A longer path was cut to fit: it cannot be in the index. */
+  int32_t slot = len >= RELPATH_FIELD ? NONE : index_find(rx, path, len);
+  napi_create_int32(env, slot, &result);
+  return result;
+}
+
+static void set_consts(napi_env env, napi_value exports, const char *name, const char *const *keys, size_t n) {
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  for (size_t i = 0; i < n; i++) {
+    napi_create_uint32(env, (uint32_t)i, &v);
+    napi_set_named_property(env, obj, keys[i], v);
+  }
+  napi_set_named_property(env, exports, name, obj);
+}
+
+void famfs_replay_init(napi_env env, napi_value exports) {
+  static const char *const statuses[] = {
+    "OK", "FRAME", "PAYLOAD", "OTHER_TYPE", "UNKNOWN_DEVICE", "UNALIGNED", "IN_SUPERBLOCK", "PAST_END",
+    "SIZE_ZERO", "SHORT", "PATH_EMPTY", "PATH_RESERVED", "PATH_ABSOLUTE", "PATH_COMPONENT", "PATH_ENCODING",
+    "PARENT_MISSING", "PARENT_FILE", "EXISTS",
+  };
+  static const char *const out_fields[] = {"STATUS", "DETAIL", "FILES", "DIRS", "FILE_BYTES", "DEVICES"};
+  static const char *const node_fields[] = {"KIND", "PARENT", "UID", "GID", "MODE", "FLAGS", "SIZE", "CRC", "LENGTH"};
+  static const char *const kinds[] = {"NONE", "FILE", "DIR"};
+  _Static_assert(sizeof statuses / sizeof *statuses == ST_EXISTS + 1, "every status is named");
+  _Static_assert(sizeof out_fields / sizeof *out_fields == OUT_DEVICES + 1, "every out field is named");
+  _Static_assert(sizeof node_fields / sizeof *node_fields == NODE_LENGTH + 1, "every node field is named");
+  set_consts(env, exports, "replayStatus", statuses, sizeof statuses / sizeof *statuses);
+  set_consts(env, exports, "replayOut", out_fields, sizeof out_fields / sizeof *out_fields);
+  set_consts(env, exports, "replayNode", node_fields, sizeof node_fields / sizeof *node_fields);
+  set_consts(env, exports, "replayKind", kinds, sizeof kinds / sizeof *kinds);
+  napi_value v;
+  napi_create_uint32(env, OUT_LENGTH, &v);
+  napi_set_named_property(env, exports, "REPLAY_OUT_LENGTH", v);
+  famfs_set_fn(env, exports, "replayIndex", js_index);
+  famfs_set_fn(env, exports, "replayIndexAddDevice", js_add_device);
+  famfs_set_fn(env, exports, "replayScan", js_scan);
+  famfs_set_fn(env, exports, "replayIndexSkip", js_skip);
+  famfs_set_fn(env, exports, "replayIndexNode", js_node);
+  famfs_set_fn(env, exports, "replayIndexChildren", js_children);
+  famfs_set_fn(env, exports, "replayIndexFind", js_find);
+}

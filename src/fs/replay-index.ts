@@ -1,0 +1,110 @@
+import { type FamfsNative, type ReplayIndexHandle, type ReplayStatus, loadNative } from '../device/native.js';
+
+/** A placed node as the index holds it: what a namespace object is made from. */
+export interface IndexedNode {
+  kind: 'file' | 'dir';
+  name: string;
+  /** Slot of the parent directory; -1 for the root. */
+  parent: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  flags: number;
+  size: number;
+  /** The CRC the entry was checked against. */
+  crc: number;
+}
+
+/** Where a scan stopped: the slot it could not apply and why. */
+export interface ScanStop {
+  slot: number;
+  status: Exclude<ReplayStatus, 'OK'>;
+  /** The extent at fault, for placement problems. */
+  detail: number;
+}
+
+/** The root directory's slot in the index. */
+export const ROOT_SLOT = -1;
+
+/**
+ * The addon's replay loop and path index (native/replay.c): per entry, the frame, payload and
+ * placement checks, the bitmap marks and the path placement, with no JS call or object per entry.
+ * Counters are cumulative; device marks are handed back per scan for the Bitmap objects' counts.
+ */
+export class ReplayIndex {
+  private readonly native: FamfsNative;
+  private readonly handle: ReplayIndexHandle;
+  private readonly out: Float64Array;
+  private readonly nodeOut: Float64Array;
+  private readonly statusNames: ReplayStatus[] = [];
+
+  constructor(slots: number, primarySize: number) {
+    this.native = loadNative();
+    this.handle = this.native.replayIndex(slots, primarySize);
+    this.out = new Float64Array(this.native.REPLAY_OUT_LENGTH);
+    this.nodeOut = new Float64Array(this.native.replayNode.LENGTH);
+    for (const [name, code] of Object.entries(this.native.replayStatus)) this.statusNames[code] = name as ReplayStatus;
+  }
+
+  addDevice(size: number): void {
+    this.native.replayIndexAddDevice(this.handle, size);
+  }
+
+  /**
+   * Apply slots from `first` (entries laid from `base` in `log`) until one cannot be applied.
+   * `marked(device, units, collisions)` is called for every device whose bitmap was marked.
+   */
+  scan(log: Buffer, base: number, first: number, count: number, bitmaps: readonly Uint8Array[],
+    marked: (device: number, units: number, collisions: number) => void): ScanStop | undefined {
+    const out = this.out;
+    const keys = this.native.replayOut;
+    const applied = this.native.replayScan(this.handle, log, base, first, count, bitmaps, out);
+    for (let d = 0; d < bitmaps.length; d++) {
+      const units = out[keys.DEVICES + 2 * d]!;
+      const collisions = out[keys.DEVICES + 2 * d + 1]!;
+      if (units > 0 || collisions > 0) marked(d, units, collisions);
+    }
+    if (applied === count) return undefined;
+    return { slot: first + applied, status: this.statusNames[out[keys.STATUS]!] as ScanStop['status'], detail: out[keys.DETAIL]! };
+  }
+
+  /** Pass over a slot that holds no whole entry (its bytes end early). */
+  skip(slot: number): void {
+    this.native.replayIndexSkip(this.handle, slot);
+  }
+
+  get files(): number {
+    return this.out[this.native.replayOut.FILES]!;
+  }
+
+  get dirs(): number {
+    return this.out[this.native.replayOut.DIRS]!;
+  }
+
+  get fileBytes(): number {
+    return this.out[this.native.replayOut.FILE_BYTES]!;
+  }
+
+  /** The node placed from this slot, or undefined when the slot placed nothing. */
+  node(slot: number): IndexedNode | undefined {
+    const o = this.nodeOut;
+    const f = this.native.replayNode;
+    const name = this.native.replayIndexNode(this.handle, slot, o);
+    const kind = o[f.KIND];
+    if (kind === this.native.replayKind.NONE) return undefined;
+    return {
+      kind: kind === this.native.replayKind.DIR ? 'dir' : 'file', name, parent: o[f.PARENT]!,
+      uid: o[f.UID]!, gid: o[f.GID]!, mode: o[f.MODE]!, flags: o[f.FLAGS]!, size: o[f.SIZE]!, crc: o[f.CRC]!,
+    };
+  }
+
+  /** The slots placed in a directory (ROOT_SLOT for the root), in log order. */
+  children(slot: number): Int32Array {
+    return this.native.replayIndexChildren(this.handle, slot);
+  }
+
+  /** The slot placed at this relpath, or -1. */
+  find(relpath: string): number {
+    return this.native.replayIndexFind(this.handle, relpath);
+  }
+}

@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FsError } from '../src/errors.js';
+import { famfsCrc } from '../src/format/crc.js';
+import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
+import type { Fmap } from '../src/format/fmap.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
+import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../src/format/log-entry.js';
+import { type FsNode, inoForLogIndex, pathOf } from '../src/fs/namespace.js';
+import { LogReplayer } from '../src/fs/replay.js';
+
+/** The per-entry replay runs in the addon (native/replay.c): these tests hold it to the format and the rules. */
+
+const DEV_SIZE = 64 * 1024 ** 3;
+const METADATA_END = LOG_OFFSET + DEFAULT_LOG_LEN;
+const FIRST_FREE = METADATA_END;
+/** Where a MKDIR entry's relpath and an entry's type lie (spec §2). */
+const MKDIR_RELPATH = LOG_ENTRY_PAYLOAD_OFFSET + 12;
+const ENTRY_TYPE_OFFSET = 8;
+
+function replayer(): LogReplayer {
+  return new LogReplayer({ index: 0, size: DEV_SIZE, uuid: Buffer.alloc(16, 1) }, METADATA_END, DEFAULT_LOG_LEN);
+}
+
+type Spec = { mkdir: string } | { file: string; size?: number; fmap?: Fmap } | { raw: (b: Buffer) => void };
+
+function simple(offset: number, len = ALLOC_UNIT, devIndex = 0): Fmap {
+  return { kind: 'simple', extents: [{ devIndex, offset, len }] };
+}
+
+/** A log of these entries, slot i at i * LOG_ENTRY_SIZE; file extents default to one unit each, in turn. */
+function logOf(specs: Spec[]): Buffer {
+  const log = Buffer.alloc(specs.length * LOG_ENTRY_SIZE);
+  let next = FIRST_FREE;
+  specs.forEach((s, seqnum) => {
+    let e: LogEntry;
+    if ('mkdir' in s) e = { type: 'mkdir', seqnum, path: s.mkdir, uid: 1, gid: 2, mode: 0o40750 };
+    else if ('file' in s) {
+      const fmap = s.fmap ?? simple(next);
+      if (!s.fmap) next += ALLOC_UNIT;
+      e = { type: 'file', seqnum, path: s.file, size: s.size ?? 1000, flags: FM_ALL_HOSTS_RW, uid: 3, gid: 4, mode: 0o100640, fmap };
+    } else {
+      const b = encodeLogEntry({ type: 'mkdir', seqnum, path: 'placeholder', uid: 0, gid: 0, mode: 0 });
+      s.raw(b);
+      b.copy(log, seqnum * LOG_ENTRY_SIZE);
+      return;
+    }
+    encodeLogEntry(e).copy(log, seqnum * LOG_ENTRY_SIZE);
+  });
+  return log;
+}
+
+function replay(specs: Spec[]): LogReplayer {
+  const r = replayer();
+  r.applySlots(0, specs.length, logOf(specs));
+  return r;
+}
+
+/** An entry with a relpath of raw bytes (the encoder refuses what a hostile writer may store). */
+function rawPath(bytes: number[]): (b: Buffer) => void {
+  return (b) => {
+    b.fill(0, MKDIR_RELPATH, MKDIR_RELPATH + RELPATH_FIELD_SIZE);
+    Buffer.from(bytes).copy(b, MKDIR_RELPATH);
+    fixCrc(b);
+  };
+}
+
+function fixCrc(b: Buffer): void {
+  b.writeBigUInt64LE(BigInt(famfsCrc(b, 0, LOG_ENTRY_CRC_COVERED)), LOG_ENTRY_CRC_COVERED);
+}
+
+function tree(r: LogReplayer): string[] {
+  return [...r.ns.walk()].map((n) => `${n.kind} ${pathOf(n)}`);
+}
+
+describe('replay of entries (native scan)', () => {
+  it('places directories and files in log order, with their fields, and marks their units', () => {
+    const r = replay([{ mkdir: 'a' }, { mkdir: 'a/b' }, { file: 'a/b/f', size: 3 * ALLOC_UNIT, fmap: simple(FIRST_FREE, 4 * ALLOC_UNIT) }, { file: 'top' }]);
+    assert.deepEqual(tree(r), ['dir a', 'dir a/b', 'file a/b/f', 'file top']);
+    assert.deepEqual(r.stats, { entries: 4, files: 2, dirs: 2, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 3 * ALLOC_UNIT + 1000 });
+    const f = r.ns.lookup(['a', 'b', 'f']);
+    assert.ok(f && f.kind === 'file');
+    assert.deepEqual({ ino: f.ino, uid: f.uid, gid: f.gid, mode: f.mode, size: f.size, flags: f.flags },
+      { ino: inoForLogIndex(2), uid: 3, gid: 4, mode: 0o640, size: 3 * ALLOC_UNIT, flags: FM_ALL_HOSTS_RW });
+    assert.deepEqual(f.fmap, simple(FIRST_FREE, 4 * ALLOC_UNIT));
+    const d = r.ns.lookup(['a']);
+    assert.deepEqual(d && { uid: d.uid, gid: d.gid, mode: d.mode }, { uid: 1, gid: 2, mode: 0o750 });
+    // the metadata region, then 4 units of f, 1 of top, overlapping f: a collision
+    assert.equal(r.bitmaps[0]!.allocatedBits, METADATA_END / ALLOC_UNIT + 4);
+    assert.equal(r.collisions(), 1);
+  });
+
+  it('names why each valid entry could not be placed, and still claims a placed file\'s memory', () => {
+    const specs: Spec[] = [
+      { mkdir: 'd' },
+      { file: 'd' },
+      { file: 'x/f' },
+      { file: 'top' },
+      { file: 'top/f' },
+      { mkdir: 'd' },
+      { file: '/abs' },
+      { file: 'd//f' },
+      { file: 'd/./f' },
+      { file: 'd/..' },
+      { file: 'd/' },
+      { file: '.meta' },
+      { file: '.meta/x' },
+      { file: 'u', fmap: simple(FIRST_FREE, ALLOC_UNIT, 3) },
+      { file: 'u', fmap: simple(FIRST_FREE + 4096) },
+      { file: 'u', fmap: simple(0) },
+      { file: 'u', fmap: simple(DEV_SIZE) },
+      { file: 'u', size: 0 },
+      { file: 'u', size: ALLOC_UNIT + 1 },
+      { raw: rawPath([]) },
+      { raw: rawPath([0x66, 0xff, 0x66]) },
+      { raw: rawPath([0xc0, 0xaf]) },
+      { raw: rawPath([0xed, 0xa0, 0x80]) },
+      { raw: rawPath([0x63, 0x61, 0x66, 0xc3, 0xa9]) },
+    ];
+    const r = replay(specs);
+    assert.deepEqual(r.stats.badEntries, []);
+    assert.deepEqual(r.stats.skipped.map((s) => `${s.index}: ${s.reason}`), [
+      "1: file 'd': already exists",
+      "2: file 'x/f': parent directory does not exist",
+      "4: file 'top/f': parent is a file",
+      "5: directory 'd': already exists",
+      "6: file '/abs': absolute path '/abs'",
+      "7: file 'd//f': path 'd//f' has an empty, '.' or '..' component",
+      "8: file 'd/./f': path 'd/./f' has an empty, '.' or '..' component",
+      "9: file 'd/..': path 'd/..' has an empty, '.' or '..' component",
+      "10: file 'd/': path 'd/' has an empty, '.' or '..' component",
+      "11: file '.meta': '.meta' at the root is reserved",
+      "12: file '.meta/x': '.meta' at the root is reserved",
+      '13: file \'u\': extent on unknown device 3',
+      `14: file 'u': extent 0x${(FIRST_FREE + 4096).toString(16)}+0x200000 is not 2 MiB aligned`,
+      "15: file 'u': extent at offset 0x0 (the superblock of device 0)",
+      `16: file 'u': extent 0x${DEV_SIZE.toString(16)}+0x200000 is past the end of device 0`,
+      "17: file 'u': size 0",
+      `18: file 'u': extents hold ${ALLOC_UNIT} bytes, less than the size ${ALLOC_UNIT + 1}`,
+      "19: directory '': empty path",
+      "20: directory 'f\ufffdf': path is not UTF-8",
+      "21: directory '\ufffd\ufffd': path is not UTF-8",
+      "22: directory '\ufffd\ufffd\ufffd': path is not UTF-8",
+    ]);
+    assert.deepEqual(tree(r), ['dir d', 'file top', 'dir café']);
+    // the 11 files of one unit each (1-4, 6-12) were placed on the device, named or not: their units are in use
+    assert.equal(r.bitmaps[0]!.allocatedBits, METADATA_END / ALLOC_UNIT + 11);
+    assert.equal(r.collisions(), 0);
+  });
+
+  it('counts entries whose bytes are not an entry as bad, and goes on', () => {
+    const specs: Spec[] = [
+      { mkdir: 'a' },
+      { raw: (b) => { b[100] ^= 1; } },
+      { raw: (b) => { b.writeBigUInt64LE(7n, 0); fixCrc(b); } },
+      { raw: rawPath(Array(80).fill(0x61)) },
+      { raw: (b) => { b.writeUInt32LE(9, ENTRY_TYPE_OFFSET); fixCrc(b); } },
+      { file: 'a/f' },
+    ];
+    const r = replay(specs);
+    assert.deepEqual(r.stats.badEntries.map((e) => e.index), [1, 2, 3, 4]);
+    assert.match(r.stats.badEntries[0]!.reason, /^log entry 1: CRC mismatch/);
+    assert.match(r.stats.badEntries[1]!.reason, /^log entry 2: seqnum 7 does not match its slot/);
+    assert.match(r.stats.badEntries[2]!.reason, /^log entry 3: relative path is not NUL-terminated/);
+    assert.match(r.stats.badEntries[3]!.reason, /^log entry 4: unknown entry type 9/);
+    assert.deepEqual(tree(r), ['dir a', 'file a/f']);
+  });
+
+  it('a slot cut short is a bad entry, and the next replay call goes on after it', () => {
+    const r = replayer();
+    const log = logOf([{ mkdir: 'a' }, { file: 'a/f' }]);
+    r.applySlots(0, 2, log.subarray(0, LOG_ENTRY_SIZE + 100));
+    assert.deepEqual(r.stats.badEntries, [{ index: 1, reason: 'log entry 1 is truncated' }]);
+    r.applySlot(2, logOf([{ mkdir: 'a' }, { file: 'a/f' }, { file: 'a/g' }]), 2 * LOG_ENTRY_SIZE);
+    assert.deepEqual(tree(r), ['dir a', 'file a/g']);
+    assert.throws(() => r.applySlot(5, log), /out of order/);
+  });
+
+  it('makes objects on demand: a listed directory gets the entries replayed after it was listed', () => {
+    const all: Spec[] = [{ mkdir: 'd' }, { file: 'd/1' }, { file: 'd/2' }, { file: 'd/3' }, { mkdir: 'd/e' }, { file: 'd/e/4' }];
+    const log = logOf(all);
+    const r = replayer();
+    r.applySlots(0, 3, log);
+    const d = r.ns.lookup(['d']);
+    assert.ok(d?.kind === 'dir');
+    assert.deepEqual([...d.children.keys()], ['1', '2']);
+    const byIno = r.ns.getIno(inoForLogIndex(1));
+    r.applySlots(3, 3, log, 3 * LOG_ENTRY_SIZE);
+    assert.deepEqual([...d.children.keys()], ['1', '2', '3', 'e']);
+    assert.equal(d.children.get('1'), byIno, 'one object per inode');
+    assert.equal(r.ns.getIno(inoForLogIndex(5))?.parent, d.children.get('e'));
+    assert.equal(r.ns.getIno(inoForLogIndex(99)), undefined);
+    assert.equal(r.ns.getIno(0), undefined);
+    assert.throws(() => r.ns.lookup(['d', '1', 'x']), (e: unknown) => e instanceof FsError && e.code === 'ENOTDIR' && /'d\/1' is a file/.test(e.message));
+    assert.equal(r.ns.lookup(['d', 'nope', 'x']), undefined);
+    assert.equal(r.ns.lookup(['x'.repeat(200)]), undefined);
+  });
+
+  it('agrees with a model of the rules on random logs', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const names = ['a', 'b', 'c', 'a/b', 'a/c', 'b/a', 'a/b/c', 'c/c', 'a/b/c/d', '.meta', 'a//b', ''];
+    for (let round = 0; round < 30; round++) {
+      const specs: Spec[] = Array.from({ length: 40 }, () => {
+        const path = names[rnd(names.length)]!;
+        return rnd(2) === 0 ? { mkdir: path } : { file: path };
+      });
+      const model = new Map<string, 'file' | 'dir'>();
+      const expected: string[] = [];
+      for (const s of specs) {
+        const path = 'mkdir' in s ? s.mkdir : 'file' in s ? s.file : '';
+        const kind = 'mkdir' in s ? 'dir' : 'file';
+        const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : undefined;
+        const ok = path !== '' && path !== '.meta' && !path.includes('//') && !model.has(path) && (parent === undefined || model.get(parent) === 'dir');
+        if (ok) {
+          model.set(path, kind);
+          expected.push(`${kind} ${path}`);
+        }
+      }
+      const r = replay(specs);
+      const got = tree(r);
+      assert.deepEqual([...got].sort(), [...expected].sort(), `round ${round}`);
+      assert.equal(r.stats.files + r.stats.dirs, expected.length);
+      assert.equal(r.stats.skipped.length, specs.length - expected.length);
+      for (const line of expected) {
+        const node = r.ns.lookup(line.slice(line.indexOf(' ') + 1).split('/')) as FsNode;
+        assert.equal(`${node.kind} ${pathOf(node)}`, line);
+      }
+    }
+  });
+});
