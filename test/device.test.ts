@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { MAX_MAPPING_BYTES, MemoryDevice } from '../src/device/device.js';
@@ -387,6 +387,19 @@ describe('lock', () => {
     const again = device().tryLock();
     assert.ok(again, 'free again');
     again();
+  });
+
+  test('one lock file description per device, kept between locks and closed with the device', () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const d = MemoryDevice.open(devPath, { writable: false });
+    for (let i = 0; i < 20; i++) d.lock()();
+    assert.equal(fds(), before + 2, 'the device fd and one lock fd');
+    const unlock = d.lock();
+    assert.equal(childTryLock(), 'busy', 'the kept description still locks');
+    unlock();
+    d.close();
+    assert.equal(fds(), before);
   });
 });
 

@@ -1,5 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, statfsSync, type BigIntStats } from 'node:fs';
 import { DeviceError, type ErrnoName } from '../errors.js';
 import { isNativeError, loadNative, type FamfsNative } from './native.js';
 
@@ -89,6 +89,24 @@ function readSysfsNumber(file: string, path: string): number | undefined {
     throw new DeviceError('EIO', `${path}: unexpected contents in ${file}: ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+/** statfs f_type of file systems whose files are memory only (linux/magic.h). */
+const MEMORY_FS_TYPES: ReadonlySet<number> = new Set([0x01021994 /* TMPFS_MAGIC */, 0x958458f6 /* HUGETLBFS_MAGIC */]);
+
+/**
+ * Whether a flush must also msync: a mapping of a file or block device goes through the page
+ * cache, and only msync makes it durable. A file on tmpfs or hugetlbfs has nothing behind its
+ * pages, and the msync of every log entry would be a system call that does nothing.
+ */
+function needsSync(kind: DeviceKind, path: string): boolean {
+  if (kind === 'devdax') return false;
+  if (kind !== 'emulated') return true;
+  try {
+    return !MEMORY_FS_TYPES.has(statfsSync(path).type);
+  } catch {
+    return true;
+  }
 }
 
 function kindOf(st: BigIntStats, path: string): DeviceKind {
@@ -251,9 +269,11 @@ export class MemoryDevice {
   readonly #mappings = new Set<DeviceMapping>();
   #closed = false;
   #lockRelease: (() => void) | null = null;
+  #lockFd: number | null = null;
+  readonly #syncOnFlush: boolean;
 
   private constructor(path: string, fd: number, kind: DeviceKind, geometry: Geometry, writable: boolean,
-    native: FamfsNative, ino: bigint) {
+    native: FamfsNative, ino: bigint, syncOnFlush: boolean) {
     this.path = path;
     this.fd = fd;
     this.kind = kind;
@@ -262,6 +282,7 @@ export class MemoryDevice {
     this.writable = writable;
     this.#native = native;
     this.#ino = ino;
+    this.#syncOnFlush = syncOnFlush;
   }
 
   static open(path: string, opts: OpenOptions): MemoryDevice {
@@ -286,7 +307,7 @@ export class MemoryDevice {
       const kind = kindOf(fst, path);
       const geometry = geometryOf(kind, fst, path, native.PAGE_SIZE);
       if (geometry.size === 0) throw new DeviceError('EINVAL', `${path}: memory device has size 0`);
-      return new MemoryDevice(path, fd, kind, geometry, opts.writable, native, fst.ino);
+      return new MemoryDevice(path, fd, kind, geometry, opts.writable, native, fst.ino, needsSync(kind, path));
     } catch (err) {
       closeSync(fd);
       throw deviceErrorFrom(err, `${path}: cannot open memory device`);
@@ -397,7 +418,7 @@ export class MemoryDevice {
     const mapping = new DeviceMapping({
       native, region, regionOffset: 0, offset: parts[0]!.offset, length: total,
       extents: parts.map((p) => ({ offset: p.offset, length: p.length })), writable: opts.writable,
-      syncOnFlush: devices.some((d) => d.kind !== 'devdax'),
+      syncOnFlush: devices.some((d) => d.#syncOnFlush),
       path: devices.map((d) => d.path).join('+'),
       onUnmap: (m) => {
         for (const d of devices) d.#mappings.delete(m);
@@ -432,18 +453,17 @@ export class MemoryDevice {
       for (const m of [...this.#mappings]) m.unmap();
       this.#lockRelease?.();
     } finally {
+      if (this.#lockFd !== null) closeSync(this.#lockFd);
       closeSync(this.fd);
     }
   }
 
-  #acquire(nonBlocking: boolean): (() => void) | null {
-    const context = `${this.path}: lock`;
-    this.#checkOpen(context);
-    if (this.#lockRelease !== null) {
-      throw new DeviceError('EBUSY', `${context}: already held through this device (the lock is not reentrant)`);
-    }
-    // A dedicated open file description: flock belongs to it, so the lock is independent of the
-    // mapping fd and of any other MemoryDevice on the same path, even in this process.
+  /**
+   * A dedicated open file description, opened at the first lock and kept until close: flock
+   * belongs to it, so the lock is independent of the mapping fd and of any other MemoryDevice on
+   * the same path, even in this process; kept, so a lock costs one system call, not four.
+   */
+  #openLockFd(context: string): number {
     let fd: number;
     try {
       fd = openSync(this.path, 'r');
@@ -454,13 +474,24 @@ export class MemoryDevice {
       if (fstatSync(fd, { bigint: true }).ino !== this.#ino) {
         throw new DeviceError('EBUSY', `${context}: the path no longer names the open device`);
       }
-      const op = this.#native.LOCK_EX | (nonBlocking ? this.#native.LOCK_NB : 0);
-      if (!this.#native.flock(fd, op)) {
-        closeSync(fd);
-        return null;
-      }
     } catch (err) {
       closeSync(fd);
+      throw deviceErrorFrom(err, context);
+    }
+    return fd;
+  }
+
+  #acquire(nonBlocking: boolean): (() => void) | null {
+    const context = `${this.path}: lock`;
+    this.#checkOpen(context);
+    if (this.#lockRelease !== null) {
+      throw new DeviceError('EBUSY', `${context}: already held through this device (the lock is not reentrant)`);
+    }
+    const fd = this.#lockFd ??= this.#openLockFd(context);
+    try {
+      const op = this.#native.LOCK_EX | (nonBlocking ? this.#native.LOCK_NB : 0);
+      if (!this.#native.flock(fd, op)) return null;
+    } catch (err) {
       throw deviceErrorFrom(err, context);
     }
     let held = true;
@@ -468,13 +499,7 @@ export class MemoryDevice {
       if (!held) return;
       held = false;
       this.#lockRelease = null;
-      // Closing the last fd of the open file description drops the flock too; unlocking first
-      // makes the release explicit even if the fd was duplicated.
-      try {
-        this.#native.flock(fd, this.#native.LOCK_UN);
-      } finally {
-        closeSync(fd);
-      }
+      this.#native.flock(fd, this.#native.LOCK_UN);
     };
     this.#lockRelease = release;
     return release;
@@ -490,7 +515,7 @@ export class MemoryDevice {
       length,
       extents,
       writable,
-      syncOnFlush: this.kind !== 'devdax',
+      syncOnFlush: this.#syncOnFlush,
       path: this.path,
       onUnmap: (m) => this.#mappings.delete(m),
     });

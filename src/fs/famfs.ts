@@ -133,6 +133,16 @@ export class Famfs {
     }
   }
 
+  private owner: { uid: number; gid: number } | undefined;
+
+  /**
+   * Who owns what this handle creates unless told otherwise: the effective uid/gid, read at the
+   * first creation (two system calls, which every one-file log session would pay again).
+   */
+  get defaultOwner(): { uid: number; gid: number } {
+    return (this.owner ??= { uid: effectiveUid(), gid: effectiveGid() });
+  }
+
   get ns(): Namespace {
     return this.replayer.ns;
   }
@@ -290,8 +300,6 @@ export class LogSession {
    * then differ from the replayed ones and must not seed another session.
    */
   private allocatedOnly = false;
-  private owner: { uid: number; gid: number } | undefined;
-
   /** `bitmaps`: this session's copies of the replayed ones, by device index. */
   constructor(
     private readonly fs: Famfs,
@@ -310,9 +318,8 @@ export class LogSession {
     return !this.allocatedOnly && this.bitmaps.length === this.replayer.bitmaps.length;
   }
 
-  /** The effective uid/gid, read once per session (two system calls saved per entry of a batch). */
-  private get defaultOwner(): { uid: number; gid: number } {
-    return (this.owner ??= { uid: effectiveUid(), gid: effectiveGid() });
+   private get defaultOwner(): { uid: number; gid: number } {
+    return this.fs.defaultOwner;
   }
 
   /** Devices the log records, so far (0 is the primary). */
