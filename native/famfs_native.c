@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "native.h"
@@ -539,7 +540,7 @@ static napi_value js_invalidate_cache(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* flock, memcpy, ioctl */
+/* flock, memcpy, ioctl, mount, dup2 */
 
 /* flock(fd, op) -> true, or false when LOCK_NB was given and the lock is held elsewhere. */
 static napi_value js_flock(napi_env env, napi_callback_info info) {
@@ -562,6 +563,54 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   }
   napi_get_boolean(env, true, &result);
   return result;
+}
+
+/* A string argument, at most `size` - 1 bytes. */
+static int get_string(napi_env env, napi_value v, const char *fn, const char *what, char *out, size_t size) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, out, size, &len) != napi_ok || len >= size - 1) {
+    famfs_throw_errno(env, fn, EINVAL, what);
+    return 0;
+  }
+  return 1;
+}
+
+#define MOUNT_STRING_MAX 4096
+
+/* mount(source, target, fstype, flags, data): mount(2), so a FUSE mount needs no mount(8) process. */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  char source[MOUNT_STRING_MAX], target[MOUNT_STRING_MAX], fstype[MOUNT_STRING_MAX], data[MOUNT_STRING_MAX];
+  uint64_t flags;
+  const char *fn = "mount";
+  if (!famfs_get_args(env, info, 5, argv, fn) || !get_string(env, argv[0], fn, "source must be a short string", source, sizeof source) ||
+      !get_string(env, argv[1], fn, "target must be a short string", target, sizeof target) ||
+      !get_string(env, argv[2], fn, "fstype must be a short string", fstype, sizeof fstype) ||
+      !famfs_get_u64(env, argv[3], fn, "flags must be a non-negative integer", &flags) ||
+      !get_string(env, argv[4], fn, "data must be a short string", data, sizeof data))
+    return NULL;
+  if (mount(source, target, fstype, (unsigned long)flags, data) != 0) {
+    famfs_throw_errno(env, fn, errno, target);
+    return NULL;
+  }
+  return famfs_undefined(env);
+}
+
+/* dup2(oldfd, newfd): lets a daemon send its stdout and stderr to a log it opens itself. */
+static napi_value js_dup2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int from, to, rc;
+  if (!famfs_get_args(env, info, 2, argv, "dup2") || !famfs_get_int(env, argv[0], "dup2", "fd must be an integer", &from) ||
+      !famfs_get_int(env, argv[1], "dup2", "fd must be an integer", &to))
+    return NULL;
+  do {
+    rc = dup2(from, to);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    famfs_throw_errno(env, "dup2", errno, NULL);
+    return NULL;
+  }
+  return famfs_undefined(env);
 }
 
 /* memcpy(dst, dstOff, src, srcOff, len) */
@@ -652,6 +701,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_set_fn(env, exports, "flock", js_flock);
   famfs_set_fn(env, exports, "memcpy", js_memcpy);
   famfs_set_fn(env, exports, "ioctl", js_ioctl);
+  famfs_set_fn(env, exports, "mount", js_mount);
+  famfs_set_fn(env, exports, "dup2", js_dup2);
 
 #define C(x) set_int(env, exports, #x, x);
   C(PROT_NONE) C(PROT_READ) C(PROT_WRITE) C(PROT_EXEC)
@@ -660,6 +711,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   C(MADV_NORMAL) C(MADV_RANDOM) C(MADV_SEQUENTIAL) C(MADV_WILLNEED) C(MADV_DONTNEED)
   C(MADV_HUGEPAGE) C(MADV_NOHUGEPAGE)
   C(LOCK_SH) C(LOCK_EX) C(LOCK_UN) C(LOCK_NB)
+  C(MS_RDONLY)
 #undef C
   set_int(env, exports, "PAGE_SIZE", (int64_t)g_page_size);
   set_int(env, exports, "CACHE_LINE_SIZE", (int64_t)g_cache_line);

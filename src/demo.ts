@@ -12,7 +12,7 @@ const MASTER = '6d617374-6572-4000-8000-000000000001';
 const CLIENT = '636c6965-6e74-4000-8000-000000000002';
 const DEVICE = process.env.FAMFS_DEMO_DEVICE ?? `/dev/shm/famfs-demo-${process.pid}`;
 const here = dirname(fileURLToPath(import.meta.url));
-const BIN: Record<string, string> = { famfs: join(here, 'cli', 'famfs.js'), 'mkfs.famfs': join(here, 'cli', 'mkfs.js') };
+const BIN: Record<string, string> = { famfs: join(here, '..', 'bin', 'famfs.cjs'), 'mkfs.famfs': join(here, '..', 'bin', 'mkfs.famfs.cjs') };
 
 function run(host: 'master' | 'client', cmd: string, ...args: string[]): void {
   process.stdout.write(`\n[${host}] $ ${cmd} ${args.join(' ')}\n`);

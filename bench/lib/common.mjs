@@ -18,8 +18,8 @@ export const NS_PER_MS = 1e6;
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST = join(ROOT, 'dist', 'src');
-export const FAMFS_CLI = join(DIST, 'cli', 'famfs.js');
-export const MKFS_CLI = join(DIST, 'cli', 'mkfs.js');
+export const FAMFS_CLI = join(DIST, '..', 'bin', 'famfs.cjs');
+export const MKFS_CLI = join(DIST, '..', 'bin', 'mkfs.famfs.cjs');
 /** Prefix of every device, mount point and temporary file a benchmark makes. */
 export const BENCH_PREFIX = 'famfs-bench-';
 /** The host that runs mkfs (the master); a fixed UUID keeps runs comparable and independent of /opt/famfs. */

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive } from '../../dist/src/daemon/process-state.js';
+import { readRecord } from '../../dist/src/daemon/registry.js';
 import { BENCH_PREFIX, FAMFS_CLI, GB, MIB, famfs, isMounted, onCleanup, run, cleanupNow } from './common.mjs';
 
 export const CFUSE_SRC = process.env.CFUSE_DIR ?? join('/work', 'shared', 'anchors', 'cfuse');
@@ -105,11 +106,9 @@ export function startFamfs(dev, mnt, args) {
   };
 }
 
-/** The daemon serving mnt: the node process whose config names that mount point. */
+/** The daemon serving mnt, from the record it writes once it serves. */
 export function daemonPid(mnt) {
-  const out = spawnSync('pgrep', ['-f', `"mountpoint":"${mnt}"`], { encoding: 'utf8' }).stdout.trim();
-  const pid = Number(out.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
+  return readRecord(mnt)?.pid ?? null;
 }
 
 /**

@@ -1,17 +1,11 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from './commander.js';
+import type { Command } from './commander.js';
 
 type CommandModule = { register(program: Command): void };
 
 /** Upstream's statuses for a missing and an unknown command. */
 const EXIT_NO_COMMAND = 1;
 const EXIT_UNKNOWN_COMMAND = 3;
-
-const program = new Command('famfs')
-  .description('famfs: the shared-memory file system')
-  .exitOverride()
-  // Usage errors are one line, prefixed like every other error of the command.
-  .configureOutput({ outputError: (str, write) => write(`famfs: ${str.replace(/^error: /, '')}`) });
 
 /**
  * Every command's module, in help order. Only the one named on the command line is loaded (each
@@ -36,20 +30,33 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   adddev: () => import('./commands/adddev.js'),
   bpf: () => import('./commands/bpf.js'),
 };
-const named = Object.hasOwn(COMMANDS, process.argv[2] ?? '') ? COMMANDS[process.argv[2]!] : undefined;
-for (const mod of await Promise.all(named ? [named()] : Object.values(COMMANDS).map((load) => load()))) mod.register(program);
 
-try {
-  if (process.argv.length <= 2) {
-    process.stderr.write('famfs: missing command\n');
-    program.outputHelp({ error: true });
-    process.exitCode = EXIT_NO_COMMAND;
-  } else {
-    await program.parseAsync(process.argv);
+async function main(): Promise<void> {
+  // `famfs mount` starts its daemon first, so the daemon's own start runs while this one loads.
+  if (process.argv[2] === 'mount') (await import('./daemon-start.js')).startDaemonEarly(process.argv.slice(3));
+  const { Command, CommanderError } = await import('./commander.js');
+  const program = new Command('famfs')
+    .description('famfs: the shared-memory file system')
+    .exitOverride()
+    // Usage errors are one line, prefixed like every other error of the command.
+    .configureOutput({ outputError: (str, write) => write(`famfs: ${str.replace(/^error: /, '')}`) });
+  const named = Object.hasOwn(COMMANDS, process.argv[2] ?? '') ? COMMANDS[process.argv[2]!] : undefined;
+  for (const mod of await Promise.all(named ? [named()] : Object.values(COMMANDS).map((load) => load()))) mod.register(program);
+
+  try {
+    if (process.argv.length <= 2) {
+      process.stderr.write('famfs: missing command\n');
+      program.outputHelp({ error: true });
+      process.exitCode = EXIT_NO_COMMAND;
+    } else {
+      await program.parseAsync(process.argv);
+    }
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exitCode = 0;
+    else if (err.code === 'commander.unknownCommand') process.exitCode = EXIT_UNKNOWN_COMMAND;
+    else process.exitCode = err.exitCode || EXIT_NO_COMMAND;
   }
-} catch (err) {
-  if (!(err instanceof CommanderError)) throw err;
-  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exitCode = 0;
-  else if (err.code === 'commander.unknownCommand') process.exitCode = EXIT_UNKNOWN_COMMAND;
-  else process.exitCode = err.exitCode || EXIT_NO_COMMAND;
 }
+
+void main();

@@ -46,9 +46,7 @@ const program = new Command('mkfs.famfs')
       return 0;
     }));
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
+program.parseAsync(process.argv).catch((err: unknown) => {
   if (!(err instanceof CommanderError)) throw err;
   process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : EXIT_USAGE;
-}
+});

@@ -28,6 +28,8 @@ export interface DaemonConfig {
   deviceMap?: Record<string, string>;
   /** Publish fmaps to a pinned BPF map while mounted (`-o bpf-fmap`). */
   bpfFmap?: boolean;
+  /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
+  logFile?: string;
 }
 
 export function defaultConfig(device: string, mountpoint: string, systemUuid: string): DaemonConfig {

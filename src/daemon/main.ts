@@ -1,9 +1,12 @@
 /**
- * The famfs daemon: one process per mount, started by `famfs mount`. argv[2] is its
- * DaemonConfig as JSON. It reports "ok" or one error line on fd 3 (the status pipe `famfs
- * mount` waits on), serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT.
+ * The famfs daemon: one process per mount, started by `famfs mount` (bundled as dist/bin/daemon.cjs).
+ * Its DaemonConfig comes as JSON on stdin, which `famfs mount` may write well after starting it;
+ * stdin closed without one ends the daemon quietly. It reports "ok" or one error line on fd 3 (the
+ * status pipe `famfs mount` waits on), serves until the mount goes away, and unmounts itself on
+ * SIGTERM/SIGINT.
  */
-import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { loadNative } from '../device/native.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
@@ -103,14 +106,56 @@ async function main(cfg: DaemonConfig): Promise<void> {
   process.exit(0);
 }
 
-let cfg: DaemonConfig;
-try {
-  cfg = JSON.parse(process.argv[2] ?? '') as DaemonConfig;
-} catch {
-  process.stderr.write('usage: famfs-daemon <config json>\n');
-  process.exit(2);
+const STDIN_FD = 0;
+const READ_CHUNK = 64 * 1024;
+const STDIN_RETRY_MS = 5;
+
+/**
+ * Everything on stdin, up to its end, read blocking: the daemon has nothing else to do until it
+ * has its configuration, and a stdin stream would load Node's stream and socket modules first.
+ */
+function readStdin(): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(READ_CHUNK);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(STDIN_FD, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      // A non-blocking stdin (not what famfs mount gives): wait a little, without spinning.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, STDIN_RETRY_MS);
+      continue;
+    }
+    if (n === 0) return Buffer.concat(chunks).toString('utf8');
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
 }
-main(cfg).catch((err: unknown) => {
+
+/** Sends stdout and stderr (also what Node itself prints, e.g. a crash) to the log file. */
+function redirectOutput(file: string): void {
+  const fd = openSync(file, 'a');
+  const native = loadNative();
+  native.dup2(fd, 1);
+  native.dup2(fd, 2);
+  closeSync(fd);
+}
+
+async function start(): Promise<void> {
+  const input = readStdin();
+  if (input.trim() === '') process.exit(0); // the CLI started this daemon and then did not need it
+  let cfg: DaemonConfig;
+  try {
+    cfg = JSON.parse(input) as DaemonConfig;
+  } catch {
+    report('error: the daemon was given no configuration it can read');
+    process.exit(2);
+  }
+  if (cfg.logFile) redirectOutput(cfg.logFile);
+  await main(cfg);
+}
+
+start().catch((err: unknown) => {
   const msg = (err as Error)?.message ?? String(err);
   log(`failed: ${msg}`);
   report(`error: ${msg}`);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { nodeCrypto } from '../lazy-crypto.js';
 
 /**
  * Which famfs mounts this machine has, and as which host each was made. The kernel's mount
@@ -30,7 +30,7 @@ export function runDir(): string {
 }
 
 function recordPath(mountpoint: string): string {
-  return join(runDir(), `${createHash('sha1').update(mountpoint).digest('hex')}.json`);
+  return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.json`);
 }
 
 export function writeRecord(r: MountRecord): void {

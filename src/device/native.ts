@@ -37,6 +37,10 @@ export interface FamfsNative {
   memcpy(dst: Bytes, dstOffset: number, src: Bytes, srcOffset: number, length: number): void;
   /** zlib's CRC-32 (seed 0) of bytes[offset, offset + length). */
   crc32(bytes: Bytes, offset: number, length: number): number;
+  /** mount(2); `data` is the file system's option string. */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** dup2(2): makes `to` another descriptor of `from`'s open file. */
+  dup2(from: number, to: number): void;
   /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
   replayIndex(slots: number, primarySize: number): ReplayIndexHandle;
   replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
@@ -82,6 +86,7 @@ export interface FamfsNative {
   readonly LOCK_EX: number;
   readonly LOCK_UN: number;
   readonly LOCK_NB: number;
+  readonly MS_RDONLY: number;
   readonly PAGE_SIZE: number;
   readonly CACHE_LINE_SIZE: number;
   /** 'fence' means this CPU has no user-space flush the addon knows: not enough for shared CXL memory. */
@@ -112,9 +117,11 @@ export function isNativeError(err: unknown): err is NativeError {
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'famfs_native.node');
 
-/** The package root is the nearest directory above this module holding package.json; that works
- * from src/device (ts runners) and from dist/src/device (compiled). */
-function packageRoot(): string {
+/**
+ * The package root is the nearest directory above this module holding package.json; that works
+ * from src/device (ts runners), from dist/src/device (compiled) and from dist/bin (bundled).
+ */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { FormatError } from '../errors.js';
+import { nodeCrypto } from '../lazy-crypto.js';
 
 /**
  * famfs stores UUIDs as 16 raw bytes in the order of their canonical text (libuuid's
@@ -21,7 +21,7 @@ export function formatUuid(bytes: Uint8Array): string {
 }
 
 export function randomUuidBytes(): Buffer {
-  return parseUuid(randomUUID());
+  return parseUuid(nodeCrypto().randomUUID());
 }
 
 export function readUuid(buf: Buffer, off: number): Buffer {

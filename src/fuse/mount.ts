@@ -1,19 +1,17 @@
 /**
- * Mounting and unmounting with mount(8)/umount(8), and recovery of connections whose daemon died.
+ * Mounting with mount(2), unmounting with umount(8), and recovery of connections whose daemon died.
  * Nothing here touches a mounted path with stat(): a wedged daemon would hang that call, so the
  * state of a mount point is always read from /proc/self/mountinfo instead.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { isNativeError, loadNative } from '../device/native.js';
 import { MountError } from './errors.js';
 
 export const FUSE_DEVICE = '/dev/fuse';
 export const FUSECTL_DIR = '/sys/fs/fuse/connections';
 const MOUNTINFO = '/proc/self/mountinfo';
-/** fd number the mount helper sees the /dev/fuse descriptor as (fd=3 in the options). */
-const CHILD_DEVICE_FD = 3;
 /** rootmode is the octal S_IFDIR of the root inode. */
 const ROOT_MODE_OPTION = 'rootmode=40000';
 /** umount(8) exits with 32 ("mount failure") when the target is busy. */
@@ -41,16 +39,12 @@ export interface CommandResult {
   readonly timedOut: boolean;
 }
 
-/** Runs a helper with an optional extra fd and a deadline; never throws for a non-zero exit. */
-export function runCommand(
-  cmd: string,
-  args: readonly string[],
-  options: { timeoutMs?: number; passFd?: number } = {},
-): Promise<CommandResult> {
+/** Runs a helper with a deadline; never throws for a non-zero exit. */
+export async function runCommand(cmd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+  // Loaded here: a daemon needs it only to unmount, and it is ~5 ms of every start.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolvePromise, reject) => {
-    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'ignore', 'pipe'];
-    if (options.passFd !== undefined) stdio.push(options.passFd);
-    const child = spawn(cmd, args, { stdio });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let timedOut = false;
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -165,28 +159,30 @@ export function openFuseDevice(): number {
   }
 }
 
-export function mountOptionString(opts: MountOptions): string {
+/** The FUSE options of mount(2)'s data for the connection on `fd` (read-only is a mount flag). */
+export function mountOptionString(opts: MountOptions, fd: number): string {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  const o = [`fd=${CHILD_DEVICE_FD}`, ROOT_MODE_OPTION, `user_id=${uid}`, `group_id=${gid}`];
+  const o = [`fd=${fd}`, ROOT_MODE_OPTION, `user_id=${uid}`, `group_id=${gid}`];
   if (opts.allowOther) o.push('allow_other');
   if (opts.defaultPermissions) o.push('default_permissions');
   if (opts.maxRead !== undefined) o.push(`max_read=${opts.maxRead}`);
-  if (opts.readOnly) o.push('ro');
   return o.join(',');
 }
 
 /**
- * Mounts the connection behind `fd` at `mountpoint` (already checked) with mount(8), which
- * receives the device as its fd 3. Returns once mount(2) is done; INIT is answered by the session.
+ * Mounts the connection behind `fd` at `mountpoint` (already checked) with mount(2), as mount(8)
+ * -i would, without starting it (a process start is most of a mount's cost). Returns once the
+ * mount exists; INIT is answered by the session.
  */
-export async function mountDevice(fd: number, mountpoint: string, opts: MountOptions = {}): Promise<void> {
+export function mountDevice(fd: number, mountpoint: string, opts: MountOptions = {}): void {
   const subtype = opts.subtype ?? 'fusets';
-  const fsname = opts.fsname ?? subtype;
-  const args = ['-i', '-t', `fuse.${subtype}`, '-o', mountOptionString(opts), fsname, mountpoint];
-  const r = await runCommand('mount', args, { passFd: fd });
-  if (r.code !== 0) {
-    throw new MountError('EIO', `mount ${mountpoint} failed${r.timedOut ? ' (timed out)' : ''}: ${r.stderr || `exit ${r.code}`}`);
+  const native = loadNative();
+  try {
+    native.mount(opts.fsname ?? subtype, mountpoint, `fuse.${subtype}`, opts.readOnly ? native.MS_RDONLY : 0, mountOptionString(opts, fd));
+  } catch (err) {
+    const code = isNativeError(err) ? err.code : 'EIO';
+    throw new MountError(code === 'EPERM' || code === 'EACCES' ? 'EPERM' : 'EIO', `mount ${mountpoint} failed: ${(err as Error).message}`);
   }
 }
 

@@ -43,7 +43,7 @@ export class FuseServer {
     const mnt = await checkMountpoint(mountpoint);
     const fd = openFuseDevice();
     try {
-      await mountDevice(fd, mnt, options);
+      mountDevice(fd, mnt, options);
     } catch (err) {
       closeDevice(fd);
       throw err;

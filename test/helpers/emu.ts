@@ -40,8 +40,8 @@ export function cleanupDevices(): void {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const FAMFS_BIN = join(root, 'src', 'cli', 'famfs.js');
-export const MKFS_BIN = join(root, 'src', 'cli', 'mkfs.js');
+export const FAMFS_BIN = join(root, 'bin', 'famfs.cjs');
+export const MKFS_BIN = join(root, 'bin', 'mkfs.famfs.cjs');
 
 /** Run a CLI as a given host; stdout/stderr as text. */
 export function cli(bin: string, args: string[], host = MASTER_UUID, env: Record<string, string> = {}): SpawnSyncReturns<string> {

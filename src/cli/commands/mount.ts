@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, closeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, defaultConfig } from '../../daemon/config.js';
 import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
@@ -14,19 +13,12 @@ import { formatUuid } from '../../format/uuid.js';
 import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { parseUint } from '../args.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
+import { STATUS_FD, takeDaemon } from '../daemon-start.js';
 import { runCommand } from '../run.js';
 
 const DEFAULT_WAIT_MS = 15_000;
 /** Upstream's status when a failed mount could not even be cleaned up. */
 const EXIT_MOUNT_LEFT = 99;
-const DAEMON = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'daemon', 'main.js');
-/**
- * V8 settings for the daemon, a long-lived process whose heap is the namespace plus small
- * per-request garbage. A 1 MiB young generation (default 16 MiB semi-spaces, grown on demand)
- * and one V8 helper thread instead of one per core: measured on a full log (15,420 entries),
- * VmRSS after listing the whole tree went from ~94 MiB to ~78 MiB, start-up unchanged.
- */
-const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 
 interface MountOpts extends DeviceMapOption {
   timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
@@ -78,11 +70,11 @@ function logPath(mountpoint: string): string {
 }
 
 /** The daemon's first status line, or why there is none. */
-function waitStatus(child: ReturnType<typeof spawn>, ms: number): Promise<string> {
+function waitStatus(child: ChildProcess, ms: number): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
     const timer = setTimeout(() => resolve(`error: the daemon did not report within ${ms} ms`), ms);
-    const pipe = child.stdio[3] as NodeJS.ReadableStream | null;
+    const pipe = child.stdio[STATUS_FD] as NodeJS.ReadableStream | null;
     pipe?.on('data', (d: Buffer) => {
       text += d.toString();
       if (text.includes('\n')) {
@@ -127,11 +119,9 @@ export function register(program: Command): void {
           bpfFmap: o.options.includes('bpf-fmap'),
         };
         mkdirSync(runDir(), { recursive: true });
-        const logFd = o.debug ? 'inherit' : openSync(logPath(pre.mountpoint), 'a');
-        const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON, JSON.stringify(cfg)], {
-          detached: !o.debug, stdio: ['ignore', logFd, logFd, 'pipe'],
-        });
-        if (typeof logFd === 'number') closeSync(logFd);
+        if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
+        const child = takeDaemon(!!o.debug);
+        child.stdin?.end(`${JSON.stringify(cfg)}\n`);
         const status = await waitStatus(child, o.wait);
         if (status !== 'ok') {
           // Only a failed mount needs the mount table tools: loaded here, not at every start.
@@ -149,7 +139,7 @@ export function register(program: Command): void {
         }
         const st = statSync(join(pre.mountpoint, '.meta', '.superblock'));
         if (st.size !== SUPERBLOCK_REGION_SIZE) throw new FsError('EIO', `${pre.mountpoint}/.meta/.superblock has the wrong size`, 1);
-        (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
+        (child.stdio[STATUS_FD] as NodeJS.ReadableStream & { destroy(): void }).destroy();
         if (o.debug) {
           process.stderr.write(`famfs mount: serving ${device} at ${pre.mountpoint} as ${pre.role}; Ctrl-C unmounts\n`);
           process.on('SIGINT', () => child.kill('SIGINT'));
