@@ -118,18 +118,45 @@ typedef struct {
   char path[RELPATH_FIELD];
 } slot_t;
 
+/*
+ * Memory grows with the entries replayed, not with the log's size: a process may open many file
+ * systems in a loop that never yields to the event loop, and Node runs the finalizers that free an
+ * index only from the loop (a fuzz run of 100,000 small logs grew by gigabytes when every index
+ * took the 2 MiB a full 8 MiB log needs).
+ */
+#define MIN_SLOTS 16
+#define MIN_TABLE 32
+
 typedef struct {
-  uint32_t nslots;
+  uint32_t nslots; /* the log's slots; the root's id is nslots */
   uint32_t next;
-  slot_t *slots; /* nslots + 1: the root last */
+  /* What V8 was told this index holds (napi_adjust_external_memory), given back when freed. */
+  int64_t external_bytes;
+  slot_t root;
+  slot_t *slots;   /* cap of them, grown as slots are replayed */
+  uint32_t cap;
   uint32_t *table; /* slot + 1 by path hash; 0 is empty */
   uint32_t mask;
+  uint32_t placed;
   uint32_t ndev;
   uint64_t dev_size[MAX_DEVICES];
   double files, dirs, file_bytes;
 } replay_index;
 
 static const napi_type_tag INDEX_TAG = {0x66616d66735f7278ULL, 0x5e0c9a7d31b24e86ULL};
+
+/* The slot `id` (the root for nslots); slots past cap were never written: empty. */
+static slot_t *slot_of(replay_index *rx, uint32_t id) {
+  static slot_t empty;
+  if (id == rx->nslots) return &rx->root;
+  return id < rx->cap ? &rx->slots[id] : &empty;
+}
+
+static void account(napi_env env, replay_index *rx, int64_t bytes) {
+  int64_t ignored;
+  rx->external_bytes += bytes;
+  napi_adjust_external_memory(env, bytes, &ignored);
+}
 
 static uint64_t rd64(const uint8_t *p) {
   uint64_t v;
@@ -149,20 +176,52 @@ static uint32_t path_hash(const char *p, size_t n) {
   return h;
 }
 
-static int32_t index_find(const replay_index *rx, const char *p, size_t n) {
+static int32_t index_find(replay_index *rx, const char *p, size_t n) {
   for (uint32_t i = path_hash(p, n) & rx->mask;; i = (i + 1) & rx->mask) {
     uint32_t v = rx->table[i];
     if (v == 0) return NONE;
-    const slot_t *s = &rx->slots[v - 1];
+    const slot_t *s = slot_of(rx, v - 1);
     if (s->path_len == n && memcmp(s->path, p, n) == 0) return (int32_t)(v - 1);
   }
 }
 
-static void index_insert(replay_index *rx, uint32_t slot) {
-  const slot_t *s = &rx->slots[slot];
-  uint32_t i = path_hash(s->path, s->path_len) & rx->mask;
-  while (rx->table[i] != 0) i = (i + 1) & rx->mask;
-  rx->table[i] = slot + 1;
+static void table_put(uint32_t *table, uint32_t mask, const slot_t *s, uint32_t slot) {
+  uint32_t i = path_hash(s->path, s->path_len) & mask;
+  while (table[i] != 0) i = (i + 1) & mask;
+  table[i] = slot + 1;
+}
+
+/* Keeps the table at most half full. 0 when out of memory. */
+static int index_insert(napi_env env, replay_index *rx, uint32_t slot) {
+  if (2 * (rx->placed + 1) > rx->mask + 1) {
+    uint32_t size = 2 * (rx->mask + 1);
+    uint32_t *table = calloc(size, sizeof *table);
+    if (!table) return 0;
+    for (uint32_t i = 0; i <= rx->mask; i++)
+      if (rx->table[i] != 0) table_put(table, size - 1, slot_of(rx, rx->table[i] - 1), rx->table[i] - 1);
+    account(env, rx, (int64_t)(size - (rx->mask + 1)) * (int64_t)sizeof *table);
+    free(rx->table);
+    rx->table = table;
+    rx->mask = size - 1;
+  }
+  table_put(rx->table, rx->mask, slot_of(rx, slot), slot);
+  rx->placed++;
+  return 1;
+}
+
+/* Makes room for slot `id`. 0 when out of memory. */
+static int grow_slots(napi_env env, replay_index *rx, uint32_t id) {
+  if (id < rx->cap) return 1;
+  uint64_t cap = rx->cap ? 2 * (uint64_t)rx->cap : MIN_SLOTS;
+  if (cap < (uint64_t)id + 1) cap = (uint64_t)id + 1;
+  if (cap > rx->nslots) cap = rx->nslots;
+  slot_t *slots = realloc(rx->slots, cap * sizeof *slots);
+  if (!slots) return 0;
+  memset(slots + rx->cap, 0, (cap - rx->cap) * sizeof *slots);
+  account(env, rx, (int64_t)(cap - rx->cap) * (int64_t)sizeof *slots);
+  rx->slots = slots;
+  rx->cap = (uint32_t)cap;
+  return 1;
 }
 
 /* Strict UTF-8: what decodes without replacement characters. */
@@ -310,8 +369,8 @@ static int mark(scan_ctx *cx, const replay_index *rx, const fmap_scan *m) {
 }
 
 /* Places the path of `slot` (already copied in) under its parent, or says why it cannot be. */
-static enum status place(replay_index *rx, uint32_t slot, uint8_t kind) {
-  slot_t *s = &rx->slots[slot];
+static enum status place(scan_ctx *cx, replay_index *rx, uint32_t slot, uint8_t kind) {
+  slot_t *s = slot_of(rx, slot);
   enum status st = path_problem((const uint8_t *)s->path, s->path_len);
   if (st != ST_OK) return st;
   const char *slash = memrchr(s->path, '/', s->path_len);
@@ -319,17 +378,20 @@ static enum status place(replay_index *rx, uint32_t slot, uint8_t kind) {
   if (slash) {
     parent = index_find(rx, s->path, (size_t)(slash - s->path));
     if (parent == NONE) return ST_PARENT_MISSING;
-    if (rx->slots[parent].kind != KIND_DIR) return ST_PARENT_FILE;
+    if (slot_of(rx, (uint32_t)parent)->kind != KIND_DIR) return ST_PARENT_FILE;
   }
   if (index_find(rx, s->path, s->path_len) != NONE) return ST_EXISTS;
+  if (!index_insert(cx->env, rx, slot)) {
+    famfs_throw_errno(cx->env, "replayScan", ENOMEM, NULL);
+    return ST_OK;
+  }
   s->name_off = slash ? (uint8_t)(slash - s->path + 1) : 0;
   s->parent = (uint32_t)parent + 1;
   s->kind = kind;
-  slot_t *p = &rx->slots[parent];
+  slot_t *p = slot_of(rx, (uint32_t)parent);
   if (p->last_child == 0) p->first_child = slot + 1;
-  else rx->slots[p->last_child - 1].next_sibling = slot + 1;
+  else slot_of(rx, p->last_child - 1)->next_sibling = slot + 1;
   p->last_child = slot + 1;
-  index_insert(rx, slot);
   return ST_OK;
 }
 
@@ -344,7 +406,11 @@ static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, 
   if (rd64(e + ENTRY_CRC) != crc || rd64(e + ENTRY_SEQNUM) != slot) return ST_FRAME;
   uint32_t type = rd32(e + ENTRY_TYPE);
   const uint8_t *pl = e + ENTRY_PAYLOAD;
-  slot_t *s = &rx->slots[slot];
+  if (!grow_slots(cx->env, rx, slot)) {
+    famfs_throw_errno(cx->env, "replayScan", ENOMEM, NULL);
+    return ST_OK;
+  }
+  slot_t *s = slot_of(rx, slot);
   s->crc = crc;
   if (type == TYPE_MKDIR) {
     int len = relpath_len(pl + MD_RELPATH);
@@ -353,7 +419,7 @@ static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, 
     s->gid = rd32(pl + MD_GID);
     s->mode = rd32(pl + MD_MODE);
     copy_path(s, pl + MD_RELPATH, len);
-    enum status st = place(rx, slot, KIND_DIR);
+    enum status st = place(cx, rx, slot, KIND_DIR);
     if (st == ST_OK) rx->dirs++;
     return st;
   }
@@ -373,15 +439,16 @@ static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, 
   s->gid = rd32(pl + FM_GID);
   s->mode = rd32(pl + FM_MODE);
   copy_path(s, pl + FM_RELPATH, len);
-  st = place(rx, slot, KIND_FILE);
+  st = place(cx, rx, slot, KIND_FILE);
   if (st == ST_OK) rx->files++;
   return st;
 }
 
 static void index_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
   replay_index *rx = data;
+  int64_t ignored;
+  napi_adjust_external_memory(env, -rx->external_bytes, &ignored);
   free(rx->slots);
   free(rx->table);
   free(rx);
@@ -411,31 +478,27 @@ static napi_value js_index(napi_env env, napi_callback_info info) {
     famfs_throw_errno(env, fn, EINVAL, "too many slots");
     return NULL;
   }
-  uint32_t cap = 1;
-  while (cap < 2 * (nslots + 1)) cap <<= 1;
   replay_index *rx = calloc(1, sizeof *rx);
-  slot_t *slots = calloc(nslots + 1, sizeof *slots);
-  uint32_t *table = calloc(cap, sizeof *table);
-  if (!rx || !slots || !table) {
+  uint32_t *table = calloc(MIN_TABLE, sizeof *table);
+  if (!rx || !table) {
     free(rx);
-    free(slots);
     free(table);
     famfs_throw_errno(env, fn, ENOMEM, NULL);
     return NULL;
   }
   rx->nslots = (uint32_t)nslots;
-  rx->slots = slots;
   rx->table = table;
-  rx->mask = cap - 1;
+  rx->mask = MIN_TABLE - 1;
   rx->ndev = 1;
   rx->dev_size[0] = size;
-  slot_t *root = &slots[nslots];
-  root->kind = KIND_DIR;
+  rx->root.kind = KIND_DIR;
   if (napi_create_external(env, rx, index_finalize, NULL, &result) != napi_ok ||
       napi_type_tag_object(env, result, &INDEX_TAG) != napi_ok) {
     famfs_throw_errno(env, fn, ENOMEM, NULL);
     return NULL;
   }
+  /* V8 sees a small object: it is told what the index holds, so collections come in time. */
+  account(env, rx, (int64_t)(sizeof *rx + MIN_TABLE * sizeof *table));
   return result;
 }
 
@@ -521,7 +584,7 @@ static napi_value js_scan(napi_env env, napi_callback_info info) {
 }
 
 /* A slot number from JS; `dir`: it must hold a directory. */
-static int get_slot(napi_env env, napi_value v, const replay_index *rx, const char *fn, int dir, int32_t *slot) {
+static int get_slot(napi_env env, napi_value v, replay_index *rx, const char *fn, int dir, int32_t *slot) {
   int s;
   if (!famfs_get_int(env, v, fn, "slot must be an integer", &s)) return 0;
   if (s == JS_ROOT) s = (int)rx->nslots;
@@ -529,7 +592,7 @@ static int get_slot(napi_env env, napi_value v, const replay_index *rx, const ch
     famfs_throw_errno(env, fn, ERANGE, "no such slot");
     return 0;
   }
-  if (dir && rx->slots[s].kind != KIND_DIR) {
+  if (dir && slot_of(rx, (uint32_t)s)->kind != KIND_DIR) {
     famfs_throw_errno(env, fn, ENOTDIR, "not a directory");
     return 0;
   }
@@ -553,7 +616,7 @@ static napi_value js_node(napi_env env, napi_callback_info info) {
     famfs_throw_errno(env, fn, ERANGE, "results out of range");
     return NULL;
   }
-  const slot_t *s = &rx->slots[slot];
+  const slot_t *s = slot_of(rx, (uint32_t)slot);
   double *out = (double *)out_bytes;
   out[NODE_KIND] = s->kind;
   out[NODE_PARENT] = s->parent == rx->nslots + 1 ? JS_ROOT : (double)s->parent - 1;
@@ -577,13 +640,13 @@ static napi_value js_children(napi_env env, napi_callback_info info) {
       !get_slot(env, argv[1], rx, fn, 1, &slot))
     return NULL;
   size_t n = 0;
-  for (uint32_t c = rx->slots[slot].first_child; c != 0; c = rx->slots[c - 1].next_sibling) n++;
+  for (uint32_t c = slot_of(rx, (uint32_t)slot)->first_child; c != 0; c = slot_of(rx, c - 1)->next_sibling) n++;
   void *data;
   if (napi_create_arraybuffer(env, n * sizeof(int32_t), &data, &ab) != napi_ok ||
       napi_create_typedarray(env, napi_int32_array, n, ab, 0, &result) != napi_ok)
     return NULL;
   int32_t *list = data;
-  for (uint32_t c = rx->slots[slot].first_child; c != 0; c = rx->slots[c - 1].next_sibling) *list++ = (int32_t)c - 1;
+  for (uint32_t c = slot_of(rx, (uint32_t)slot)->first_child; c != 0; c = slot_of(rx, c - 1)->next_sibling) *list++ = (int32_t)c - 1;
   return result;
 }
 

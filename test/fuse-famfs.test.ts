@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { daemonLogTail } from '../src/cli/commands/mount.js';
+import { DAEMON_FILE } from '../src/cli/daemon-start.js';
 import { defaultConfig } from '../src/daemon/config.js';
 import { FamfsFuse } from '../src/daemon/famfs-fs.js';
 import { readRecord } from '../src/daemon/registry.js';
@@ -17,6 +19,20 @@ after(() => {
   cleanupMounts();
   cleanupDevices();
 });
+
+/** famfs daemons running now (the bundled daemon's file on their command line), by pid. */
+function daemonPids(): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(`${DAEMON_FILE}\0`)) pids.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
 
 /** Knuth's multiplicative hash constant: patterns where every word differs. */
 const GOLDEN = 2654435761;
@@ -159,7 +175,9 @@ print('ok')`, ...args], { encoding: 'utf8' });
     assert.equal(py.stdout.trim(), 'client');
   });
 
-  it('a second mount by the same host is refused; a non-empty mount point and a device without famfs too', () => {
+  it('a second mount by the same host is refused; a non-empty mount point and a device without famfs too', async () => {
+    const serving = daemonPids();
+    assert.equal(serving.length, 2, 'the master\'s and the client\'s daemons');
     const again = famfs(['mount', dev, trackedMountpoint()], MASTER_UUID);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already mounted by this host/);
@@ -175,6 +193,15 @@ print('ok')`, ...args], { encoding: 'utf8' });
     assert.match(r2.stderr, /bad magic/);
     assert.equal(isMounted(empty), false);
     rmSync(empty, { recursive: true });
+    const help = famfs(['mount', '--help']);
+    assert.equal(help.status, 0);
+    // Each of these CLIs started its daemon early, before its checks failed: none may stay.
+    await eventually('the daemons the refused mounts started are gone', () => daemonPids().join() === serving.join());
+  });
+
+  it('the daemon writes its log, its own lines and what Node prints, to the mount\'s log file', () => {
+    assert.match(daemonLogTail(m, 50), new RegExp(`serving \\S+ at ${m} as master`));
+    assert.match(daemonLogTail(c, 50), new RegExp(`serving \\S+ at ${c} as client`));
   });
 
   it('a daemon killed with SIGKILL: famfs umount recovers the mount and the next mount works', () => {

@@ -4,7 +4,7 @@ import { packageRoot } from '../device/native.js';
 import { BIN_DIR } from './bin.js';
 
 /** The daemon, bundled into one CommonJS file at build time (tools/bundle.mjs). */
-const DAEMON_FILE = 'daemon.cjs';
+export const DAEMON_FILE = 'daemon.cjs';
 /**
  * V8 settings for the daemon, a long-lived process whose heap is the namespace plus small
  * per-request garbage. A 1 MiB young generation (default 16 MiB semi-spaces, grown on demand)
