@@ -4,7 +4,7 @@
 // through the mapping next to the same reads from a plain Buffer of the same size.
 // Goals: >= 0.9x memcpy, >= 0.9x plain Buffer.
 import { openSync, closeSync } from 'node:fs';
-import { loadNative } from '../dist/src/device/native.js';
+import { loadNative } from '../dist/src/addon.js';
 import { GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, phase, privateRunDir, repeat, row, runMain, summary } from './lib/common.mjs';
 import { METADATA_RESERVE, fillBuffer, fillFile, makeFs, openApi } from './lib/famfs-setup.mjs';
 

@@ -6,7 +6,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { MAX_MAPPING_BYTES, MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
-import { isNativeError, loadNative, nativeAddonPath } from '../src/device/native.js';
+import { isNativeError, loadNative, nativeAddonPath } from '../src/addon.js';
 import { DeviceError, type ErrnoName } from '../src/errors.js';
 
 const MIB = 1024 ** 2;

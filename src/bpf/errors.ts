@@ -1,5 +1,5 @@
 import { FamfsError, type ErrnoName } from '../errors.js';
-import { isNativeError } from '../device/native.js';
+import { isNativeError } from '../addon.js';
 
 /** Anything the BPF layer refuses or the kernel refused; `verifierLog` when a load failed. */
 export class BpfError extends FamfsError {

@@ -1,4 +1,4 @@
-import { loadNative } from '../device/native.js';
+import { loadNative } from '../addon.js';
 import { BpfError } from './errors.js';
 
 /**

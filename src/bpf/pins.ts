@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { nativeAddonPath } from '../device/native.js';
+import { nativeAddonPath } from '../addon.js';
 import { bpfErrorFrom, BpfError } from './errors.js';
 import { loadBpfNative } from './native.js';
 

@@ -1,5 +1,5 @@
 import { closeSync, existsSync } from 'node:fs';
-import { isNativeError } from '../device/native.js';
+import { isNativeError } from '../addon.js';
 import { loadBpfNative } from './native.js';
 import { BPF_SYSCTL, resolverObjectPath } from './pins.js';
 import { BPF_MAP_TYPE_ARRAY } from './uapi.js';

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { packageRoot } from '../device/native.js';
+import { packageRoot } from '../addon.js';
 import { BIN_DIR } from './bin.js';
 
 /** The daemon, bundled into one CommonJS file at build time (tools/bundle.mjs). */

@@ -6,7 +6,7 @@
  * SIGTERM/SIGINT.
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { loadNative } from '../device/native.js';
+import { loadNative } from '../addon.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';

@@ -1,7 +1,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readFileSync, statSync, statfsSync, type BigIntStats } from 'node:fs';
 import { DeviceError, type ErrnoName } from '../errors.js';
-import { isNativeError, loadNative, type FamfsNative } from './native.js';
+import { isNativeError, loadNative, type FamfsNative } from '../addon.js';
 
 /**
  * A famfs memory device: a DAX character device, a pmem block device, or a regular file standing

@@ -1,4 +1,4 @@
-import { loadNative } from '../device/native.js';
+import { loadNative } from '../addon.js';
 
 /**
  * zlib's crc32 seeded with 0: what upstream computes for every CRC field. Computed by the addon

@@ -1,4 +1,4 @@
-import { type FamfsNative, type ReplayIndexHandle, type ReplayStatus, loadNative } from '../device/native.js';
+import { type FamfsNative, type ReplayIndexHandle, type ReplayStatus, loadNative } from '../addon.js';
 
 /** A placed node as the index holds it: what a namespace object is made from. */
 export interface IndexedNode {

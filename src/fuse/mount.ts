@@ -6,7 +6,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isNativeError, loadNative } from '../device/native.js';
+import { isNativeError, loadNative } from '../addon.js';
 import { MountError } from './errors.js';
 
 export const FUSE_DEVICE = '/dev/fuse';

@@ -2,7 +2,7 @@
  * The addon's event-loop fd watcher (native/poll.c), which lets the FUSE session read /dev/fuse on
  * the main thread when the kernel has a request, as libfuse's single-threaded loop does.
  */
-import { loadNative } from '../device/native.js';
+import { loadNative } from '../addon.js';
 
 /** A uv_poll_t on the current thread's event loop. */
 export interface FdWatcher {

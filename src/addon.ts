@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DeviceError } from '../errors.js';
+import { DeviceError } from './errors.js';
 
 /**
- * The famfs_native addon (native/famfs_native.c): mmap, flock, ioctl and CPU cache maintenance,
- * which Node cannot do by itself. Offsets and lengths are byte counts as JS numbers (exact up to
- * 2^53) or BigInts. Every function throws a NativeError on failure.
+ * The famfs_native addon (native/): mmap, flock, ioctl, mount and CPU cache maintenance, which
+ * Node cannot do by itself, and the hot loops (CRC-32, the log replay's scan). Every layer uses it
+ * (format for CRCs, fs for replay, device, fuse, bpf), so it sits beside them, not in one.
+ * Offsets and lengths are byte counts as JS numbers (exact up to 2^53) or BigInts. Every function
+ * throws a NativeError on failure.
  */
 
 /** Bytes the addon accepts: an ArrayBuffer it made, or any view over memory. */
