@@ -2,7 +2,8 @@ import { FsError } from '../errors.js';
 import { FILE_META_FMAP_OFFSET } from '../format/file-meta.js';
 import { type Fmap, decodeFmap } from '../format/fmap.js';
 import { LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame } from '../format/log-entry.js';
-import type { DirNode, FileNode } from './namespace.js';
+import { type DirNode, type FileNode, PERMISSION_BITS, inoForLogIndex } from './namespace.js';
+import type { IndexedNode } from './replay-index.js';
 
 /**
  * A file as log replay makes it. Replay checks the fmap in place in the shared log (placement,
@@ -13,24 +14,34 @@ import type { DirNode, FileNode } from './namespace.js';
  */
 export class LoggedFile implements FileNode {
   readonly kind = 'file' as const;
+  name: string;
+  ino: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  size: number;
+  flags: number;
+  /** The CRC replay checked the entry against. */
+  private readonly crc: number;
   #fmap: Fmap | undefined;
 
   constructor(
-    public name: string,
-    public ino: number,
-    public uid: number,
-    public gid: number,
-    public mode: number,
+    readonly logIndex: number,
+    placed: IndexedNode,
     public parent: DirNode | null,
-    public logIndex: number,
-    public size: number,
-    public flags: number,
     /** The log as mapped (it stays mapped while files refer to it) and the entry's offset in it. */
     private readonly log: Buffer,
     private readonly base: number,
-    /** The CRC replay checked the entry against. */
-    private readonly crc: number,
-  ) {}
+  ) {
+    this.name = placed.name;
+    this.ino = inoForLogIndex(logIndex);
+    this.uid = placed.uid;
+    this.gid = placed.gid;
+    this.mode = placed.mode & PERMISSION_BITS;
+    this.size = placed.size;
+    this.flags = placed.flags;
+    this.crc = placed.crc;
+  }
 
   get fmap(): Fmap {
     this.#fmap ??= this.decodeFmap();

@@ -45,18 +45,26 @@ export type FileMaker = (slot: number, node: IndexedNode, parent: DirNode) => Fi
 /** A replayed directory: its children become objects the first time someone asks for them. */
 class IndexedDir implements DirNode {
   readonly kind = 'dir' as const;
+  name: string;
+  ino: number;
+  uid: number;
+  gid: number;
+  mode: number;
   #children: Map<string, FsNode> | undefined;
 
+  /** `slot`: the directory's log slot (ROOT_SLOT for the root). */
   constructor(
     private readonly load: (dir: IndexedDir) => Map<string, FsNode>,
-    public name: string,
-    public ino: number,
-    public uid: number,
-    public gid: number,
-    public mode: number,
+    readonly logIndex: number,
+    placed: Pick<IndexedNode, 'name' | 'uid' | 'gid' | 'mode'>,
     public parent: DirNode | null,
-    public logIndex: number,
-  ) {}
+  ) {
+    this.name = placed.name;
+    this.ino = logIndex === ROOT_SLOT ? ROOT_INO : inoForLogIndex(logIndex);
+    this.uid = placed.uid;
+    this.gid = placed.gid;
+    this.mode = placed.mode & PERMISSION_BITS;
+  }
 
   get children(): Map<string, FsNode> {
     this.#children ??= this.load(this);
@@ -82,7 +90,7 @@ export class Namespace {
   private loadedDirs = 0;
 
   constructor(private readonly index: ReplayIndex, private readonly makeFile: FileMaker, rootUid = 0, rootGid = 0) {
-    this.root = new IndexedDir((d) => this.load(d), '', ROOT_INO, rootUid, rootGid, DEFAULT_DIR_MODE, null, ROOT_SLOT);
+    this.root = new IndexedDir((d) => this.load(d), ROOT_SLOT, { name: '', uid: rootUid, gid: rootGid, mode: DEFAULT_DIR_MODE }, null);
     this.byIno[ROOT_INO] = this.root;
   }
 
@@ -134,9 +142,7 @@ export class Namespace {
     const placed = this.index.node(slot);
     if (!placed) return undefined;
     const parent = placed.parent === ROOT_SLOT ? this.root : this.nodeAt(placed.parent) as DirNode;
-    const node: FsNode = placed.kind === 'dir'
-      ? new IndexedDir((d) => this.load(d), placed.name, ino, placed.uid, placed.gid, placed.mode & PERMISSION_BITS, parent, slot)
-      : this.makeFile(slot, placed, parent);
+    const node: FsNode = placed.kind === 'dir' ? new IndexedDir((d) => this.load(d), slot, placed, parent) : this.makeFile(slot, placed, parent);
     this.byIno[ino] = node;
     return node;
   }

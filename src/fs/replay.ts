@@ -5,7 +5,7 @@ import { SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { lastIndexFor } from '../format/log-header.js';
 import { LOG_ENTRY_SIZE, decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
-import { type DirNode, Namespace, PERMISSION_BITS, inoForLogIndex } from './namespace.js';
+import { type DirNode, Namespace } from './namespace.js';
 import { RESERVED_ROOT_NAME } from './paths.js';
 import { type IndexedNode, ReplayIndex, type ScanStop } from './replay-index.js';
 
@@ -170,8 +170,7 @@ export class LogReplayer {
     let i = this.segments.length - 1;
     while (i > 0 && this.segments[i]!.from > slot) i--;
     const seg = this.segments[i]!;
-    return new LoggedFile(node.name, inoForLogIndex(slot), node.uid, node.gid, node.mode & PERMISSION_BITS, parent, slot,
-      node.size, node.flags, seg.bytes, seg.origin + slot * LOG_ENTRY_SIZE, node.crc);
+    return new LoggedFile(slot, node, parent, seg.bytes, seg.origin + slot * LOG_ENTRY_SIZE);
   }
 }
 
