@@ -502,15 +502,22 @@ static napi_value js_index(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* replayIndexAddDevice(index, size): the next device index (JS has checked the ADD_DAXDEV entry) */
-static napi_value js_add_device(napi_env env, napi_callback_info info) {
+/* The (index, integer) arguments of replayIndexAddDevice and replayIndexSkip. */
+static replay_index *index_and_u64(napi_env env, napi_callback_info info, const char *fn, const char *what, uint64_t *value) {
   napi_value argv[2];
-  uint64_t size;
-  const char *fn = "replayIndexAddDevice";
   replay_index *rx;
   if (!famfs_get_args(env, info, 2, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
-      !famfs_get_u64(env, argv[1], fn, "size must be a non-negative integer", &size))
+      !famfs_get_u64(env, argv[1], fn, what, value))
     return NULL;
+  return rx;
+}
+
+/* replayIndexAddDevice(index, size): the next device index (JS has checked the ADD_DAXDEV entry) */
+static napi_value js_add_device(napi_env env, napi_callback_info info) {
+  uint64_t size;
+  const char *fn = "replayIndexAddDevice";
+  replay_index *rx = index_and_u64(env, info, fn, "size must be a non-negative integer", &size);
+  if (!rx) return NULL;
   if (rx->ndev >= MAX_DEVICES) {
     famfs_throw_errno(env, fn, ENOSPC, "no more devices");
     return NULL;
@@ -521,13 +528,10 @@ static napi_value js_add_device(napi_env env, napi_callback_info info) {
 
 /* replayIndexSkip(index, slot): consumes the next slot, which holds no whole entry */
 static napi_value js_skip(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   uint64_t slot;
   const char *fn = "replayIndexSkip";
-  replay_index *rx;
-  if (!famfs_get_args(env, info, 2, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
-      !famfs_get_u64(env, argv[1], fn, "slot must be a non-negative integer", &slot))
-    return NULL;
+  replay_index *rx = index_and_u64(env, info, fn, "slot must be a non-negative integer", &slot);
+  if (!rx) return NULL;
   if (slot != rx->next || slot >= rx->nslots) {
     famfs_throw_errno(env, fn, ERANGE, "not the next slot");
     return NULL;

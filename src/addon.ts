@@ -121,7 +121,7 @@ const ADDON_RELATIVE_PATH = join('build', 'Release', 'famfs_native.node');
 
 /**
  * The package root is the nearest directory above this module holding package.json; that works
- * from src/device (ts runners), from dist/src/device (compiled) and from dist/bin (bundled).
+ * from src (ts runners), from dist/src (compiled) and from dist/bin (bundled).
  */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -140,7 +140,7 @@ export function nativeAddonPath(): string {
 
 let cached: FamfsNative | undefined;
 
-/** The addon, loaded on first use so that modules importing the device layer load without it. */
+/** The addon, loaded on first use so that modules importing this one load without it. */
 export function loadNative(): FamfsNative {
   if (cached !== undefined) return cached;
   const path = nativeAddonPath();

@@ -29,8 +29,13 @@ export function runDir(): string {
   return process.env[RUN_DIR_ENV] || DEFAULT_RUN_DIR;
 }
 
+/** A mount's file in the run directory: its record (json) or its daemon's log (log). */
+export function mountFile(mountpoint: string, ext: 'json' | 'log'): string {
+  return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.${ext}`);
+}
+
 function recordPath(mountpoint: string): string {
-  return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.json`);
+  return mountFile(mountpoint, 'json');
 }
 
 export function writeRecord(r: MountRecord): void {

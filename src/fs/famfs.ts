@@ -103,9 +103,9 @@ export class Famfs {
     this.role = role;
     this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
     // The header says first whether the superblock's log length is the log's.
-    this.logHeader();
+    const header = this.logHeader();
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen, sb.logLen);
-    this.refresh();
+    this.playTo(header.nextIndex);
   }
 
   static open(devicePath: string, opts: OpenOptions = {}): Famfs {
@@ -176,7 +176,11 @@ export class Famfs {
    * decodes its map from a private copy whose CRC must still be the one replayed (LoggedFile).
    */
   refresh(): number {
-    const nextIndex = this.headerIn(this.meta).nextIndex;
+    return this.playTo(this.headerIn(this.meta).nextIndex);
+  }
+
+  /** Play the slots from the replayer's position up to `nextIndex`, as the header just read says. */
+  private playTo(nextIndex: number): number {
     const from = this.replayer.playedThrough;
     if (nextIndex < from) {
       throw new FormatError(`the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
@@ -318,10 +322,6 @@ export class LogSession {
     return !this.allocatedOnly && this.bitmaps.length === this.replayer.bitmaps.length;
   }
 
-   private get defaultOwner(): { uid: number; gid: number } {
-    return this.fs.defaultOwner;
-  }
-
   /** Devices the log records, so far (0 is the primary). */
   get deviceCount(): number {
     return this.replayer.devices.length;
@@ -391,8 +391,8 @@ export class LogSession {
     const free = this.freeSlots();
     if (free < needed) throw new LogFullError(needed, free);
     const mode = (opts.mode ?? DEFAULT_DIR_MODE) & 0o7777;
-    const uid = opts.uid ?? this.defaultOwner.uid;
-    const gid = opts.gid ?? this.defaultOwner.gid;
+    const uid = opts.uid ?? this.fs.defaultOwner.uid;
+    const gid = opts.gid ?? this.fs.defaultOwner.gid;
     for (let i = firstMissing; i < parts.length; i++) {
       this.append({ type: 'mkdir', path: toRelpath(parts.slice(0, i + 1)), mode, uid, gid });
     }
@@ -421,7 +421,7 @@ export class LogSession {
     try {
       this.append({
         type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-        uid: opts.uid ?? this.defaultOwner.uid, gid: opts.gid ?? this.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
+        uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
       });
     } catch (err) {
       this.allocator.release(fmap);
@@ -473,7 +473,7 @@ export class LogSession {
     if (free < 1) throw new LogFullError(1, free);
     this.append({
       type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-      uid: opts.uid ?? this.defaultOwner.uid, gid: opts.gid ?? this.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
+      uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
     });
     // Whatever allocate() handed out stays taken; memory chosen elsewhere is taken now.
     this.allocator.claim(opts.fmap);

@@ -130,16 +130,17 @@ export class Namespace {
       const parent = placed.parent === ROOT_SLOT ? this.root : this.byIno[inoForLogIndex(placed.parent)];
       const children = parent instanceof IndexedDir ? parent.loaded : undefined;
       if (!children) continue;
-      const node = this.nodeAt(slot)!;
+      const node = this.nodeAt(slot, placed)!;
       children.set(node.name, node);
     }
   }
 
-  private nodeAt(slot: number): FsNode | undefined {
+  /** The object of `slot`, made at the first call; `record`: its index record, when the caller has it. */
+  private nodeAt(slot: number, record?: IndexedNode): FsNode | undefined {
     const ino = inoForLogIndex(slot);
     const known = this.byIno[ino];
     if (known) return known;
-    const placed = this.index.node(slot);
+    const placed = record ?? this.index.node(slot);
     if (!placed) return undefined;
     const parent = placed.parent === ROOT_SLOT ? this.root : this.nodeAt(placed.parent) as DirNode;
     const node: FsNode = placed.kind === 'dir' ? new IndexedDir((d) => this.load(d), slot, placed, parent) : this.makeFile(slot, placed, parent);

@@ -1,11 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, defaultConfig } from '../../daemon/config.js';
 import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
-import { liveRecords, runDir } from '../../daemon/registry.js';
+import { liveRecords, mountFile, runDir } from '../../daemon/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
@@ -66,7 +65,7 @@ function preflight(device: string, mnt: string): { mountpoint: string; systemUui
 }
 
 function logPath(mountpoint: string): string {
-  return join(runDir(), `${createHash('sha1').update(mountpoint).digest('hex')}.log`);
+  return mountFile(mountpoint, 'log');
 }
 
 /** The daemon's first status line, or why there is none. */
