@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
 import { Bitmap } from '../src/alloc/bitmap.js';
 import { Famfs as ApiFamfs } from '../src/api/famfs.js';
-import { defaultConfig } from '../src/daemon/config.js';
+import { defaultConfig } from '../src/mounts/daemon-protocol.js';
 import { FamfsFuse } from '../src/daemon/famfs-fs.js';
 import { FamfsError, FsError } from '../src/errors.js';
 import type { Fmap } from '../src/format/fmap.js';

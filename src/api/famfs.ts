@@ -5,7 +5,7 @@ import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid, parseUuid } from '../format/uuid.js';
 import { addDevice } from '../fs/adddev.js';
-import { mountOf } from '../daemon/registry.js';
+import { mountOf } from '../mounts/registry.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
 import { Famfs as CoreFamfs } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';

@@ -14,7 +14,7 @@ import type {
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
   RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
 } from '../fuse/filesystem.js';
-import { CACHE_TIMEOUTS, type DaemonConfig } from './config.js';
+import { CACHE_TIMEOUTS, type DaemonConfig } from '../mounts/daemon-protocol.js';
 import {
   type FamfsAbiProfile, FAMFS_ABI_PROFILES, FMAP_FILE_TYPE, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn,
   encodeDaxdevOut, encodeFmapMessage,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mountOf } from '../../daemon/registry.js';
+import { mountOf } from '../../mounts/registry.js';
 import { Famfs } from '../../fs/famfs.js';
 import { parseUuid } from '../../format/uuid.js';
 import { fsck } from '../../fs/fsck.js';
