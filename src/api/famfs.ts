@@ -10,9 +10,9 @@ import { FamfsError, FsError, RoleError } from '../errors.js';
 import { Famfs as CoreFamfs } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';
 import type { Role } from '../fs/role.js';
-import { type FileMapping, type MapOptions, fileAt, mapFile } from './file-mapping.js';
-import { type MapPiece, filePieces } from './pieces.js';
-import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from './streams.js';
+import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-mapping.js';
+import { type MapPiece, filePieces } from '../map/pieces.js';
+import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from '../map/streams.js';
 
 export interface OpenOptions {
   /**
