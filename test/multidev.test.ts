@@ -17,7 +17,7 @@ import { randomUuidBytes } from '../src/format/uuid.js';
 import { Famfs } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
-import { FuseError } from '../src/fuse/errors.js';
+import { FuseError } from '../src/fuse/index.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 

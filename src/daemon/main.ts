@@ -9,7 +9,7 @@ import { loadNative } from '../addon.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
-import { FuseServer } from '../fuse/serve.js';
+import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';

@@ -124,7 +124,7 @@ export function register(program: Command): void {
         const failure = statusError(await waitStatus(child, o.wait));
         if (failure !== undefined) {
           // Only a failed mount needs the mount table tools: loaded here, not at every start.
-          const { findFuseMount, unmount } = await import('../../fuse/mount.js');
+          const { findFuseMount, unmount } = await import('../../fuse/index.js');
           if (await findFuseMount(pre.mountpoint)) {
             try {
               await unmount(pre.mountpoint);
