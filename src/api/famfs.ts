@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { CreatOptions, MkdirOptions } from '../fs/famfs.js';
+import type { CreatOptions, MkdirOptions } from '../fs/log-session.js';
 import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid, parseUuid } from '../format/uuid.js';
@@ -47,7 +47,7 @@ export interface FamfsDevice {
   problem?: string;
 }
 
-export type { CreatOptions, MkdirOptions } from '../fs/famfs.js';
+export type { CreatOptions, MkdirOptions } from '../fs/log-session.js';
 
 /** One file of creatMany(): its path and creat()'s options. */
 export interface CreatManyItem extends CreatOptions {
