@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset } from '../src/format/log-header.js';
@@ -56,7 +56,7 @@ function refused(r: { status: number | null; stderr: string }, what: RegExp, sta
 function freshFs(tag: string): string {
   const dev = emuDevice(8 * GiB, tag);
   mkfs(dev, { systemUuid: master });
-  const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+  const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
   try {
     fs.mkdir('d');
     fs.creat('d/f', { size: 3 * MiB });
@@ -91,7 +91,7 @@ describe('mkfs refuses bad input and leaves the device alone', () => {
     const dev = freshFs('kill');
     const r = mkfsCli(['-f', '-k', dev]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /Famfs superblock killed/);
+    assert.match(r.stdout, /FamfsHandle superblock killed/);
     refused(famfs(['fsck', dev]), /bad magic/);
     assert.equal(mkfsCli([dev]).status, 0);
     assert.equal(famfs(['fsck', dev]).status, 0);
@@ -166,7 +166,7 @@ describe('the CLI refuses bad requests with one line and changes nothing', () =>
   });
   it('a full log: ENOSPC and no partial entry', () => {
     const dev = freshFs('logfull');
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       fs.withLog((s) => {
         for (let i = 0; s.freeSlots() > 2; i++) s.mkdir(`d/${i}`);

@@ -7,7 +7,7 @@ import { formatUuid, parseUuid } from '../format/uuid.js';
 import { addDevice } from '../fs/adddev.js';
 import { mountOf } from '../mounts/registry.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
-import { Famfs as CoreFamfs } from '../fs/famfs.js';
+import { FamfsHandle } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';
 import type { Role } from '../fs/role.js';
 import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-mapping.js';
@@ -114,10 +114,10 @@ function isDirectory(path: string): boolean {
  * straight into memory with map(). Call close() when done: it unmaps every mapping still live.
  */
 export class Famfs {
-  readonly #core: CoreFamfs;
+  readonly #core: FamfsHandle;
   readonly #role: Role;
 
-  private constructor(core: CoreFamfs, role: Role) {
+  private constructor(core: FamfsHandle, role: Role) {
     this.#core = core;
     this.#role = role;
   }
@@ -137,7 +137,7 @@ export class Famfs {
       systemUuid ??= parseUuid(m.record.systemUuid);
     }
     const deviceMap = opts.deviceMap ? new Map(Object.entries(opts.deviceMap).map(([i, p]) => [Number(i), p])) : undefined;
-    const core = CoreFamfs.open(device, {
+    const core = FamfsHandle.open(device, {
       writable: !opts.readOnly && opts.role !== 'client', ...(systemUuid ? { systemUuid } : {}), ...(deviceMap ? { deviceMap } : {}),
     });
     if (opts.role === 'master' && core.role !== 'master') {

@@ -3,7 +3,7 @@ import { DeviceWindows } from '../device/windows.js';
 import { FamfsError } from '../errors.js';
 import { fmapExtents } from '../format/fmap.js';
 import { formatUuid } from '../format/uuid.js';
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
 import { EncodedDirents, FopenFlag, FileType, FuseError, InitFlag } from '../fuse/index.js';
@@ -55,7 +55,7 @@ export class FamfsFuse implements Filesystem {
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
   famfsKernel = false;
 
-  constructor(private readonly fs: Famfs, private readonly config: DaemonConfig) {
+  constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig) {
     const profile = FAMFS_ABI_PROFILES[config.abi];
     if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
     this.profile = profile;

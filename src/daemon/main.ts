@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { loadNative } from '../addon.js';
-import { Famfs } from '../fs/famfs.js';
+import { FamfsHandle } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/index.js';
@@ -35,7 +35,7 @@ function log(msg: string): void {
 
 async function main(cfg: DaemonConfig): Promise<void> {
   const deviceMap = new Map(Object.entries(cfg.deviceMap ?? {}).map(([i, p]) => [Number(i), p]));
-  const fs = Famfs.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid), deviceMap });
+  const fs = FamfsHandle.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid), deviceMap });
   const ffs = new FamfsFuse(fs, cfg);
   let server: FuseServer;
   try {

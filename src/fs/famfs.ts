@@ -34,7 +34,7 @@ const effectiveGid = (): number => process.getegid?.() ?? 0;
  * in place, the namespace replayed from it, and — on the master — creation of files and
  * directories by appending to the log under the inter-process log lock.
  */
-export class Famfs {
+export class FamfsHandle {
   readonly role: Role;
   private readonly replayer: LogReplayer;
   private readonly devices: DeviceSet;
@@ -62,7 +62,7 @@ export class Famfs {
     this.playTo(header.nextIndex);
   }
 
-  static open(devicePath: string, opts: OpenOptions = {}): Famfs {
+  static open(devicePath: string, opts: OpenOptions = {}): FamfsHandle {
     const probe = MemoryDevice.open(devicePath, { writable: false });
     let sb: Superblock;
     let role: Role;
@@ -80,7 +80,7 @@ export class Famfs {
     }
     try {
       const meta = device.map(0, LOG_OFFSET + sb.logLen, { writable: device.writable });
-      return new Famfs(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
+      return new FamfsHandle(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
     } catch (err) {
       device.close();
       throw err;

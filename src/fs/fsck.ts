@@ -4,7 +4,7 @@ import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE } from '../format/log-header.js';
 import { SUPERBLOCK_SIZE } from '../format/superblock.js';
 import { formatUuid } from '../format/uuid.js';
-import type { Famfs } from './famfs.js';
+import type { FamfsHandle } from './famfs.js';
 import type { BadEntry } from './replay.js';
 import type { Role } from './role.js';
 
@@ -45,7 +45,7 @@ export interface FsckReport {
   skipped: BadEntry[];
 }
 
-export function fsck(fs: Famfs): FsckReport {
+export function fsck(fs: FamfsHandle): FsckReport {
   fs.refresh();
   const h = fs.logHeader();
   const r = fs.replay;
@@ -87,7 +87,7 @@ export function fsck(fs: Famfs): FsckReport {
 }
 
 /** Where this host sees device `index`, or why it cannot (an added device is checked by its superblock). */
-function locate(fs: Famfs, index: number): { path?: string; problem?: string } {
+function locate(fs: FamfsHandle, index: number): { path?: string; problem?: string } {
   try {
     return { path: fs.deviceAt(index).path };
   } catch (err) {

@@ -7,7 +7,7 @@ import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
 import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { entryOffset, lastIndexFor } from '../format/log-header.js';
-import type { Famfs } from './famfs.js';
+import type { FamfsHandle } from './famfs.js';
 import { LogFullError, type NewEntry, appendEntryAt } from './log-writer.js';
 import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, pathOf } from './namespace.js';
 import { splitPath, toRelpath } from './paths.js';
@@ -65,7 +65,7 @@ export class LogSession {
   private allocatedOnly = false;
   /** `bitmaps`: this session's copies of the replayed ones, by device index. */
   constructor(
-    private readonly fs: Famfs,
+    private readonly fs: FamfsHandle,
     private readonly meta: DeviceMapping,
     private readonly replayer: LogReplayer,
     random: RandomInt,

@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from '../commander.js';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
 import { FamfsError, UsageError } from '../../errors.js';
-import type { Famfs } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
 import { DEFAULT_FILE_MODE } from '../../fs/log-session.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
@@ -37,7 +37,7 @@ export function addInterleaveOptions(cmd: Command): Command {
  * generator and progress bar are loaded here, not with the command: a plain creat (a script
  * running one process per file) never needs them and would pay their start-up every time.
  */
-async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
+async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
   const [{ mapFile }, { randomizeFile }, { Progress }] = await Promise.all([
     import('../../map/file-mapping.js'), import('../../data/fill.js'), import('../progress.js'),
   ]);
@@ -53,7 +53,7 @@ async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, 
 }
 
 /** upstream's multi-create: every file attempted, then (if all were created) every seeded one randomized. */
-async function creatMulti(fs: Famfs, o: CreatOpts, rels: string[], mode: number): Promise<number> {
+async function creatMulti(fs: FamfsHandle, o: CreatOpts, rels: string[], mode: number): Promise<number> {
   let created = 0;
   let errs = 0;
   for (const [i, mc] of o.multi.entries()) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mapFile } from '../../map/file-mapping.js';
 import { FamfsError } from '../../errors.js';
-import type { Famfs } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -11,7 +11,7 @@ const FLUSH_NOT_REGULAR = 2;
 const FLUSH_MAP_FAILED = 1;
 const MAX_EXIT = 127;
 
-function flushOne(fs: Famfs, rel: string, file: string, verbose: number): number {
+function flushOne(fs: FamfsHandle, rel: string, file: string, verbose: number): number {
   fs.refresh();
   const node = fs.lookup(rel);
   if (!node) {

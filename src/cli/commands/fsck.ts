@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { mountOf } from '../../mounts/registry.js';
-import { Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { parseUuid } from '../../format/uuid.js';
 import { fsck } from '../../fs/fsck.js';
 import { fsckText } from '../fsck-text.js';
@@ -25,8 +25,8 @@ export function register(program: Command): void {
         const m = mountOf(device);
         const deviceMap = deviceMapOf(o);
         const fs = m
-          ? Famfs.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid), deviceMap })
-          : Famfs.open(device, { writable: false, deviceMap });
+          ? FamfsHandle.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid), deviceMap })
+          : FamfsHandle.open(device, { writable: false, deviceMap });
         try {
           const report = fsck(fs);
           if (o.json) printJson(report);

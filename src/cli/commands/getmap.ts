@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FamfsError, FsError } from '../../errors.js';
 import { type Fmap, fmapExtents } from '../../format/fmap.js';
-import type { Famfs } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
@@ -11,7 +11,7 @@ const EXIT_NOT_FOUND = 9;
 const EXIT_NOT_REGULAR = 21;
 
 /** Where this host sees each device a map uses (index → path), so offsets can be read off the devices. */
-function devicePaths(fs: Famfs, m: Fmap): Record<number, string> {
+function devicePaths(fs: FamfsHandle, m: Fmap): Record<number, string> {
   const out: Record<number, string> = {};
   for (const i of [...new Set(fmapExtents(m).map((e) => e.devIndex))].sort((a, b) => a - b)) {
     try {
