@@ -14,7 +14,7 @@ import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-
 import { type MapPiece, filePieces } from '../map/pieces.js';
 import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from '../map/streams.js';
 
-export interface OpenOptions {
+export interface FamfsOpenOptions {
   /**
    * This host's identity, which decides the role: the master is the host whose system UUID the
    * superblock records; every other host is a client. Default: $FAMFS_SYSTEM_UUID, else
@@ -127,7 +127,7 @@ export class Famfs {
    * root of a famfs mount (which names its device and, unless `systemUuid` says otherwise, acts as
    * the host that made the mount).
    */
-  static open(target: string, opts: OpenOptions = {}): Famfs {
+  static open(target: string, opts: FamfsOpenOptions = {}): Famfs {
     let device = target;
     let systemUuid = typeof opts.systemUuid === 'string' ? parseUuid(opts.systemUuid) : opts.systemUuid;
     if (isDirectory(target)) {

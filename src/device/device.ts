@@ -11,7 +11,7 @@ import { isNativeError, loadNative, type FamfsNative } from '../addon.js';
 
 export type DeviceKind = 'devdax' | 'pmem' | 'emulated';
 
-export interface OpenOptions {
+export interface DeviceOpenOptions {
   writable: boolean;
 }
 
@@ -285,7 +285,7 @@ export class MemoryDevice {
     this.#syncOnFlush = syncOnFlush;
   }
 
-  static open(path: string, opts: OpenOptions): MemoryDevice {
+  static open(path: string, opts: DeviceOpenOptions): MemoryDevice {
     const native = loadNative();
     // stat before open: opening a FIFO or similar would block.
     let st: BigIntStats;

@@ -15,7 +15,7 @@ import { splitPath } from './paths.js';
 import { type DeviceRecord, LogReplayer, type ReplayStats } from './replay.js';
 import { type Role, readSuperblock, roleOf } from './role.js';
 
-export interface OpenOptions {
+export interface HandleOpenOptions {
   /** Map the metadata writable (only takes effect on the master). */
   writable?: boolean;
   /** This host's identity; defaults to FAMFS_SYSTEM_UUID or /opt/famfs/system_uuid. */
@@ -62,7 +62,7 @@ export class FamfsHandle {
     this.playTo(header.nextIndex);
   }
 
-  static open(devicePath: string, opts: OpenOptions = {}): FamfsHandle {
+  static open(devicePath: string, opts: HandleOpenOptions = {}): FamfsHandle {
     const probe = MemoryDevice.open(devicePath, { writable: false });
     let sb: Superblock;
     let role: Role;
