@@ -91,7 +91,7 @@ describe('mkfs refuses bad input and leaves the device alone', () => {
     const dev = freshFs('kill');
     const r = mkfsCli(['-f', '-k', dev]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /FamfsHandle superblock killed/);
+    assert.match(r.stdout, /Famfs superblock killed/);
     refused(famfs(['fsck', dev]), /bad magic/);
     assert.equal(mkfsCli([dev]).status, 0);
     assert.equal(famfs(['fsck', dev]).status, 0);
