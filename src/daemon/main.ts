@@ -67,7 +67,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
 
   // Follow the log: entries other processes append show up without a manual logplay.
   const follow = setInterval(() => {
-    const before = fs.replay.playedThrough;
+    const before = fs.replay.nextSlot;
     try {
       if (ffs.refresh() === 0) return;
     } catch (err) {
@@ -76,7 +76,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
     }
     bpf?.sync();
     const parents = new Set<number>();
-    for (let i = before; i < fs.replay.playedThrough; i++) {
+    for (let i = before; i < fs.replay.nextSlot; i++) {
       const n = fs.ns.getIno(inoForLogIndex(i));
       if (n?.parent) parents.add(n.parent.ino);
     }

@@ -135,7 +135,7 @@ export class FamfsHandle {
 
   /** Play the slots from the replayer's position up to `nextIndex`, as the header just read says. */
   private playTo(nextIndex: number): number {
-    const from = this.replayer.playedThrough;
+    const from = this.replayer.nextSlot;
     if (nextIndex < from) {
       throw new FormatError(`the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
     }
@@ -181,7 +181,7 @@ export class FamfsHandle {
       this.refresh();
       const session = new LogSession(this, this.meta, this.replayer, this.random, this.sessionBitmaps());
       const result = fn(session);
-      if (session.inStep) this.spare = { through: this.replayer.playedThrough, bitmaps: session.bitmaps };
+      if (session.inStep) this.spare = { through: this.replayer.nextSlot, bitmaps: session.bitmaps };
       return result;
     } finally {
       unlock();
@@ -197,7 +197,7 @@ export class FamfsHandle {
     const spare = this.spare;
     this.spare = undefined;
     const live = this.replayer.bitmaps;
-    if (spare && spare.through === this.replayer.playedThrough && spare.bitmaps.length === live.length
+    if (spare && spare.through === this.replayer.nextSlot && spare.bitmaps.length === live.length
       && spare.bitmaps.every((b, i) => b.sameCounts(live[i]!))) return spare.bitmaps;
     return live.map((b) => b.clone());
   }

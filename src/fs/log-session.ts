@@ -105,7 +105,7 @@ export class LogSession {
    * replays each of its own entries as it appends, so next_index is the replayer's position.
    */
   freeSlots(): number {
-    return this.lastIndex + 1 - this.replayer.playedThrough;
+    return this.lastIndex + 1 - this.replayer.nextSlot;
   }
 
   /**
@@ -114,7 +114,7 @@ export class LogSession {
    * invalidate and no header to read back.
    */
   private append(entry: NewEntry): void {
-    const index = this.replayer.playedThrough;
+    const index = this.replayer.nextSlot;
     if (index > this.lastIndex) throw new LogFullError(1, 0);
     appendEntryAt(this.meta, index, entry);
     const at = LOG_OFFSET + entryOffset(index);

@@ -31,7 +31,7 @@ export interface BadEntry {
   reason: string;
 }
 
-/** What a replay has seen so far; `playedThrough` is the next log slot to read. */
+/** What a replay has seen so far. */
 export interface ReplayStats {
   entries: number;
   files: number;
@@ -66,7 +66,8 @@ export class LogReplayer {
   readonly devices: DeviceRecord[];
   readonly bitmaps: Bitmap[];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0 };
-  playedThrough = 0;
+  /** The next log slot to play: every slot below it has been played. */
+  nextSlot = 0;
   private readonly index: ReplayIndex;
   private readonly segments: LogSegment[] = [];
 
@@ -81,9 +82,9 @@ export class LogReplayer {
     this.bitmaps[0]!.markRange(0, metadataBytes);
   }
 
-  /** Apply `count` consecutive slots from `first` (which must be `playedThrough`), laid from `base` in `bytes`. */
+  /** Apply `count` consecutive slots from `first` (which must be `nextSlot`), laid from `base` in `bytes`. */
   applySlots(first: number, count: number, bytes: Buffer, base = 0): void {
-    if (first !== this.playedThrough) throw new Error(`replay out of order: slot ${first}, expected ${this.playedThrough}`);
+    if (first !== this.nextSlot) throw new Error(`replay out of order: slot ${first}, expected ${this.nextSlot}`);
     this.noteSegment(first, bytes, base - first * LOG_ENTRY_SIZE);
     // Slots whose bytes end early are bad entries, as the decoder says, not a reason to stop.
     const whole = Math.max(0, Math.min(count, Math.floor((bytes.length - base) / LOG_ENTRY_SIZE)));
@@ -98,7 +99,7 @@ export class LogReplayer {
       this.index.skip(slot);
       this.stopped({ slot, status: 'FRAME', detail: 0 }, bytes, base + (slot - first) * LOG_ENTRY_SIZE);
     }
-    this.playedThrough = first + count;
+    this.nextSlot = first + count;
     this.stats.entries += count;
     this.stats.files = this.index.files;
     this.stats.dirs = this.index.dirs;
@@ -106,7 +107,7 @@ export class LogReplayer {
     this.ns.replayed(first, first + count);
   }
 
-  /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes at `base` in `bytes`. */
+  /** Apply the slot `index` (which must be `nextSlot`) from its 544 bytes at `base` in `bytes`. */
   applySlot(index: number, bytes: Buffer, base = 0): void {
     this.applySlots(index, 1, bytes, base);
   }
