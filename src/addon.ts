@@ -84,6 +84,8 @@ export interface FamfsNative {
   readonly MADV_DONTNEED: number;
   readonly MADV_HUGEPAGE: number;
   readonly MADV_NOHUGEPAGE: number;
+  readonly MADV_POPULATE_READ: number;
+  readonly MADV_POPULATE_WRITE: number;
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;
   readonly LOCK_UN: number;

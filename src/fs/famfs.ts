@@ -1,7 +1,7 @@
 import { Allocator, type RandomInt, mathRandomInt } from '../alloc/allocator.js';
 import type { Bitmap } from '../alloc/bitmap.js';
 import type { InterleaveParams } from '../alloc/interleave.js';
-import { type DeviceMapping, MemoryDevice } from '../device/device.js';
+import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FormatError, FsError, RoleError } from '../errors.js';
 import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
 import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/fmap.js';
@@ -53,6 +53,12 @@ export interface CreatOptions {
   gid?: number;
   /** Stripe the file across buckets of the device (spec §4.3) instead of one contiguous extent. */
   interleave?: InterleaveParams;
+  /**
+   * Give the new file's memory its pages before logging it (the caller is about to write all of
+   * it): on an emulated device whose file system is full, the creat fails with ENOSPC and logs
+   * nothing, where writing would have died of SIGBUS with the file logged half written.
+   */
+  populate?: boolean;
 }
 
 /** A file whose memory the caller chose: see LogSession.addFile. */
@@ -269,6 +275,20 @@ export class Famfs {
     return device.map(offset, length, { writable: writable && device.writable });
   }
 
+  /** Gives every extent of `fmap` its memory now, mapped writable (DeviceMapping.populate). */
+  populate(fmap: Fmap): void {
+    for (const e of fmapExtents(fmap)) {
+      for (let at = 0; at < e.len; at += MAX_MAPPING_BYTES) {
+        const m = this.mapDevice(e.offset + at, Math.min(MAX_MAPPING_BYTES, e.len - at), true, e.devIndex);
+        try {
+          m.populate();
+        } finally {
+          m.unmap();
+        }
+      }
+    }
+  }
+
   /** The devices the log knows, in index order (0 is the primary). */
   deviceRecords(): readonly DeviceRecord[] {
     return this.replayer.devices;
@@ -419,6 +439,7 @@ export class LogSession {
     if (free < 1) throw new LogFullError(1, free);
     const fmap = this.allocator.allocate(opts.size, opts.interleave);
     try {
+      if (opts.populate) this.fs.populate(fmap);
       this.append({
         type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
         uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
