@@ -704,12 +704,19 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_set_fn(env, exports, "mount", js_mount);
   famfs_set_fn(env, exports, "dup2", js_dup2);
 
+/* Linux 5.14; older C libraries do not name them. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #define C(x) set_int(env, exports, #x, x);
   C(PROT_NONE) C(PROT_READ) C(PROT_WRITE) C(PROT_EXEC)
   C(MAP_SHARED) C(MAP_PRIVATE) C(MAP_POPULATE)
   C(MS_ASYNC) C(MS_SYNC) C(MS_INVALIDATE)
   C(MADV_NORMAL) C(MADV_RANDOM) C(MADV_SEQUENTIAL) C(MADV_WILLNEED) C(MADV_DONTNEED)
-  C(MADV_HUGEPAGE) C(MADV_NOHUGEPAGE)
+  C(MADV_HUGEPAGE) C(MADV_NOHUGEPAGE) C(MADV_POPULATE_READ) C(MADV_POPULATE_WRITE)
   C(LOCK_SH) C(LOCK_EX) C(LOCK_UN) C(LOCK_NB)
   C(MS_RDONLY)
 #undef C

@@ -121,8 +121,10 @@ describe('corrupt media is detected, named and not trusted', () => {
     const at = LOG_OFFSET + entryOffset(0) + 30;
     poke(dev, at, Buffer.from([peek(dev, at, 1)[0]! ^ 0x01]));
     const r = famfs(['fsck', dev]);
-    assert.equal(r.status, 0, 'bad entries do not fail fsck (upstream)');
+    assert.equal(r.status, 1, 'fsck exits non-zero on anything it reports as an error');
     assert.match(r.stdout, /  1 bad log entries detected/);
+    assert.match(r.stdout, /^ERROR: bad log entry 0: CRC mismatch/m);
+    assert.match(r.stdout, /^ERROR: log entry 1 not applied \(its memory stays allocated\): file 'd\/f': parent directory does not exist/m);
     const ls = famfs(['logplay', '-v', '--device', dev]);
     assert.match(ls.stdout, /bad entry 0: log entry 0: CRC mismatch/);
     assert.match(ls.stdout, /skipped entry 1: file 'd\/f': parent directory does not exist/);

@@ -1,6 +1,6 @@
 import { MemoryDevice } from '../device/device.js';
 import { FamfsError, FsError } from '../errors.js';
-import { MIN_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { MAX_DEVICE_SIZE, MIN_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { isSecondary, newSecondarySuperblock } from '../format/secondary-superblock.js';
 import { type Superblock, decodeSuperblock, encodeSuperblock, hasSuperMagic } from '../format/superblock.js';
 import { formatUuid, randomUuidBytes, uuidEquals } from '../format/uuid.js';
@@ -42,6 +42,9 @@ export function addDevice(fs: FamfsHandle, path: string, opts: AddDeviceOptions 
       }
       if (device.size < MIN_DEVICE_SIZE) {
         throw new FsError('EINVAL', `unsupported memory device size ${device.size} (<4GiB): ${path}`);
+      }
+      if (device.size > MAX_DEVICE_SIZE) {
+        throw new FsError('EINVAL', `unsupported memory device size ${device.size} (more than ${MAX_DEVICE_SIZE}, the most a famfs device may have): ${path}`);
       }
       const sbMap = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: true });
       try {

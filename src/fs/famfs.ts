@@ -1,8 +1,8 @@
 import { type RandomInt, mathRandomInt } from '../alloc/allocator.js';
 import type { Bitmap } from '../alloc/bitmap.js';
-import { type DeviceMapping, MemoryDevice } from '../device/device.js';
+import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FormatError, FsError, RoleError } from '../errors.js';
-import type { Fmap } from '../format/fmap.js';
+import { type Fmap, fmapExtents } from '../format/fmap.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
@@ -221,6 +221,20 @@ export class FamfsHandle {
   mapDevice(offset: number, length: number, writable: boolean, devIndex = 0): DeviceMapping {
     const device = this.deviceAt(devIndex);
     return device.map(offset, length, { writable: writable && device.writable });
+  }
+
+  /** Gives every extent of `fmap` its memory now, mapped writable (DeviceMapping.populate). */
+  populate(fmap: Fmap): void {
+    for (const e of fmapExtents(fmap)) {
+      for (let at = 0; at < e.len; at += MAX_MAPPING_BYTES) {
+        const m = this.mapDevice(e.offset + at, Math.min(MAX_MAPPING_BYTES, e.len - at), true, e.devIndex);
+        try {
+          m.populate();
+        } finally {
+          m.unmap();
+        }
+      }
+    }
   }
 
   /** The devices the log knows, in index order (0 is the primary). */

@@ -35,6 +35,12 @@ export interface CreatOptions {
   gid?: number;
   /** Stripe the file across buckets of the device (spec §4.3) instead of one contiguous extent. */
   interleave?: InterleaveParams;
+  /**
+   * Give the new file's memory its pages before logging it (the caller is about to write all of
+   * it): on an emulated device whose file system is full, the creat fails with ENOSPC and logs
+   * nothing, where writing would have died of SIGBUS with the file logged half written.
+   */
+  populate?: boolean;
 }
 
 /** A file whose memory the caller chose: see LogSession.addFile. */
@@ -178,6 +184,7 @@ export class LogSession {
     if (free < 1) throw new LogFullError(1, free);
     const fmap = this.allocator.allocate(opts.size, opts.interleave);
     try {
+      if (opts.populate) this.fs.populate(fmap);
       this.append({
         type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
         uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,

@@ -152,6 +152,11 @@ export class FileMapping {
     for (const r of this.#slices(offset, length, 'invalidate')) r.segment.mapping.invalidate(r.at, r.length);
   }
 
+  /** Gives the range its memory before it is touched: an ENOSPC DeviceError, not SIGBUS, when an emulated device's file system is full (DeviceMapping.populate). */
+  populate(offset = 0, length = this.size - offset): void {
+    for (const r of this.#slices(offset, length, 'populate')) r.segment.mapping.populate(r.at, r.length);
+  }
+
   /** Releases the memory now. Idempotent. Buffers taken from the mapping become empty. */
   unmap(): void {
     if (this.#unmapped) return;

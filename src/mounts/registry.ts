@@ -49,18 +49,53 @@ export function removeRecord(mountpoint: string): void {
   rmSync(recordPath(mountpoint), { force: true });
 }
 
-/** Mount points of live famfs FUSE mounts, from the kernel's table (octal escapes decoded). */
-export function liveFamfsMounts(): Set<string> {
-  const out = new Set<string>();
+/** A famfs mount in the kernel's table: ours over FUSE, or upstream's famfs kernel module. */
+interface KernelMount {
+  mountpoint: string;
+  /** The device the mount serves (our daemons give it as the FUSE fsname). */
+  source: string;
+  fstype: string;
+}
+
+/** The fstype of upstream's famfs kernel module mounts. */
+const KERNEL_FSTYPE = 'famfs';
+
+const unescapeMountinfo = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** famfs mounts in the kernel's table (/proc/self/mountinfo), octal escapes decoded. */
+function kernelFamfsMounts(): KernelMount[] {
+  const out: KernelMount[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const dash = line.indexOf(' - ');
     if (dash < 0) continue;
-    const fstype = line.slice(dash + 3).split(' ')[0];
-    if (fstype !== FUSE_FSTYPE) continue;
+    const [fstype, source] = line.slice(dash + 3).split(' ');
+    if (fstype !== FUSE_FSTYPE && fstype !== KERNEL_FSTYPE) continue;
     const mnt = line.split(' ')[4];
-    if (mnt) out.add(mnt.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+    if (mnt) out.push({ mountpoint: unescapeMountinfo(mnt), source: unescapeMountinfo(source ?? ''), fstype });
   }
   return out;
+}
+
+/** Mount points of live famfs FUSE mounts. */
+export function liveFamfsMounts(): Set<string> {
+  return new Set(kernelFamfsMounts().filter((m) => m.fstype === FUSE_FSTYPE).map((m) => m.mountpoint));
+}
+
+/**
+ * Mount points where `device` is mounted now, as any host (the kernel's table names the device,
+ * whichever system UUID the daemon plays), through our FUSE daemon or upstream's kernel module.
+ */
+export function mountsOfDevice(device: string): string[] {
+  const want = realOrSelf(device);
+  return kernelFamfsMounts().filter((m) => realOrSelf(m.source) === want).map((m) => m.mountpoint);
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 export function readRecord(mountpoint: string): MountRecord | undefined {

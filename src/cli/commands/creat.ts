@@ -58,7 +58,8 @@ async function creatMulti(fs: FamfsHandle, o: CreatOpts, rels: string[], mode: n
   let errs = 0;
   for (const [i, mc] of o.multi.entries()) {
     try {
-      if (fs.creat(rels[i]!, { size: mc.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) }).created) created++;
+      const populate = mc.seed !== 0n;
+      if (fs.creat(rels[i]!, { size: mc.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate }).created) created++;
     } catch (err) {
       if (!(err instanceof FamfsError)) throw err;
       process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
@@ -98,7 +99,7 @@ export function register(program: Command): void {
     .option('-M, --multi <file,size[,seed]>', 'create several files (repeatable); a non-zero seed randomizes',
       (v: string, prev: MultiCreat[]) => [...prev, parseMultiCreat(v)], [] as MultiCreat[])
     .option('-t, --threadct <n>', 'accepted for compatibility; randomizing runs on one thread', parseThreads)
-    .option('-m, --mode <octal>', 'mode (default 0644, less the umask)', parseOctalMode)
+    .option('-m, --mode <octal>', 'mode (default 0644); the umask is taken from it, as upstream', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: effective uid)', parseUint)
     .option('-g, --gid <gid>', 'group (default: effective gid)', parseUint)
     .option('-q, --quiet', 'no progress bar')
@@ -113,10 +114,13 @@ export function register(program: Command): void {
         if (o.multi.length === 0 && file === undefined) throw new UsageError('must specify a file name (or -M)');
         const paths = o.multi.length > 0 ? o.multi.map((mc) => mc.file) : [file!];
         return withTarget(paths, o, { writable: true }, async (fs, rels) => {
-          const mode = o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
+          // As upstream: the umask applies to -m too (`creat -m 0666` under umask 022 makes 0644).
+          const mode = (o.mode ?? DEFAULT_FILE_MODE) & ~process.umask();
           if (o.multi.length > 0) return creatMulti(fs, o, rels, mode);
           const path = file!;
-          const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
+          // -r writes every byte: its memory is given pages before the file is logged (ENOSPC, not SIGBUS, on a full tmpfs).
+          const populate = !!o.randomize && o.seed !== 0n;
+          const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate });
           if (o.json) printJson({ path, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
           else if (o.verbose) process.stdout.write(`famfs creat: ${created ? 'created' : 'exists'} ${path} (${node.size} bytes)\n`);
           if (!o.randomize) return 0;

@@ -2,13 +2,10 @@ import type { Command } from 'commander';
 import { mountOf } from '../../mounts/registry.js';
 import { FamfsHandle } from '../../fs/famfs.js';
 import { parseUuid } from '../../format/uuid.js';
-import { fsck } from '../../fs/fsck.js';
+import { fsck, fsckExitStatus } from '../../fs/fsck.js';
 import { fsckText } from '../fsck-text.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
-
-/** Upstream caps exit statuses at 127; fsck's is the number of allocation collisions. */
-const MAX_EXIT = 127;
 
 export function register(program: Command): void {
   addDeviceMapOption(program
@@ -31,7 +28,7 @@ export function register(program: Command): void {
           const report = fsck(fs);
           if (o.json) printJson(report);
           else process.stdout.write(fsckText(report, { human: !!o.human, verbose: o.verbose }));
-          return Math.min(report.collisions, MAX_EXIT);
+          return fsckExitStatus(report);
         } finally {
           fs.close();
         }
