@@ -41,6 +41,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   try {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
+      suid: cfg.suid, dev: cfg.dev,
       onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
       trace: cfg.debug ? (line) => log(line) : undefined,
     });

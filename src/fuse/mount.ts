@@ -31,6 +31,13 @@ export interface MountOptions {
   readonly maxRead?: number;
   /** Mount read-only. */
   readonly readOnly?: boolean;
+  /**
+   * Honour set-user-id and set-group-id bits (no MS_NOSUID). Off by default: a FUSE mount that
+   * other users reach must not hand them another identity.
+   */
+  readonly suid?: boolean;
+  /** Honour device special files (no MS_NODEV). Off by default, as for suid. */
+  readonly dev?: boolean;
 }
 
 export interface CommandResult {
@@ -179,7 +186,8 @@ export function mountDevice(fd: number, mountpoint: string, opts: MountOptions =
   const subtype = opts.subtype ?? 'fusets';
   const native = loadNative();
   try {
-    native.mount(opts.fsname ?? subtype, mountpoint, `fuse.${subtype}`, opts.readOnly ? native.MS_RDONLY : 0, mountOptionString(opts, fd));
+    const flags = (opts.readOnly ? native.MS_RDONLY : 0) | (opts.suid ? 0 : native.MS_NOSUID) | (opts.dev ? 0 : native.MS_NODEV);
+    native.mount(opts.fsname ?? subtype, mountpoint, `fuse.${subtype}`, flags, mountOptionString(opts, fd));
   } catch (err) {
     const code = isNativeError(err) ? err.code : 'EIO';
     throw new MountError(code === 'EPERM' || code === 'EACCES' ? 'EPERM' : 'EIO', `mount ${mountpoint} failed: ${(err as Error).message}`);
