@@ -4,7 +4,7 @@
  * which `famfs mount` may write well after starting it, and it reports once on the status pipe.
  * It serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT/SIGHUP.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { loadNative } from '../addon.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
@@ -13,7 +13,7 @@ import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
-import { removeRecord, writeRecord } from '../mounts/registry.js';
+import { RUN_FILE_MODE, removeRecord, writeRecord } from '../mounts/registry.js';
 
 function report(line: string): void {
   try {
@@ -132,7 +132,8 @@ function readStdin(): string {
 
 /** Sends stdout and stderr (also what Node itself prints, e.g. a crash) to the log file. */
 function redirectOutput(file: string): void {
-  const fd = openSync(file, 'a');
+  const fd = openSync(file, 'a', RUN_FILE_MODE);
+  fchmodSync(fd, RUN_FILE_MODE); // a log an older version left open to others is closed too
   const native = loadNative();
   native.dup2(fd, 1);
   native.dup2(fd, 2);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { nodeCrypto } from '../lazy-crypto.js';
 
@@ -25,8 +25,23 @@ export interface MountRecord {
   bpfFmap?: boolean;
 }
 
+/**
+ * Records and daemon logs name devices, mount points and, in logs, files: root's only. The
+ * directory is 0700 and each file in it 0600.
+ */
+const RUN_DIR_MODE = 0o700;
+export const RUN_FILE_MODE = 0o600;
+
 export function runDir(): string {
   return process.env[RUN_DIR_ENV] || DEFAULT_RUN_DIR;
+}
+
+/** The run directory, made if missing and closed to other users if an older version left it open. */
+export function ensureRunDir(): string {
+  const dir = runDir();
+  mkdirSync(dir, { recursive: true, mode: RUN_DIR_MODE });
+  chmodSync(dir, RUN_DIR_MODE);
+  return dir;
 }
 
 /** A mount's file in the run directory: its record (json) or its daemon's log (log). */
@@ -39,9 +54,9 @@ function recordPath(mountpoint: string): string {
 }
 
 export function writeRecord(r: MountRecord): void {
-  mkdirSync(runDir(), { recursive: true, mode: 0o755 });
+  ensureRunDir();
   const path = recordPath(r.mountpoint);
-  writeFileSync(`${path}.tmp`, JSON.stringify(r));
+  writeFileSync(`${path}.tmp`, JSON.stringify(r), { mode: RUN_FILE_MODE });
   renameSync(`${path}.tmp`, path);
 }
 

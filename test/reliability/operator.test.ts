@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { famfs, mkfsCli } from '../helpers/emu.js';
+import { RUN_DIR_ENV } from '../../src/mounts/registry.js';
+import { getSystemUuid } from '../../src/format/system-uuid.js';
+import { famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
+import { cleanupMounts, trackedMountpoint } from '../helpers/mounts.js';
 import { addTestUser, removeTestUser, tryAsUser, type TestUser } from '../helpers/users.js';
 
 /**
@@ -87,3 +90,52 @@ describe('famfs emu', () => {
   });
 });
 
+
+describe('who can read what', () => {
+  let user: TestUser;
+  after(() => {
+    if (user) removeTestUser(user);
+    cleanupMounts();
+  });
+
+  it('fsck warns when a device is readable by other users, and not otherwise', () => {
+    const open = shmPath('open');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', '--mode', '0644', open]).status, 0);
+    assert.equal(mkfsCli([open]).status, 0);
+    const r = famfs(['fsck', open]);
+    assert.match(r.stderr, /warning: .* is readable by other users \(mode 0644\)/);
+    const closed = shmPath('closed');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', closed]).status, 0);
+    assert.equal(mkfsCli([closed]).status, 0);
+    assert.doesNotMatch(famfs(['fsck', closed]).stderr, /readable by other users/);
+  });
+
+  it("the daemon's records and logs are root's only (0700 directory, 0600 files), as is the system UUID file", () => {
+    user = addTestUser();
+    const dev = shmPath('run');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
+    assert.equal(mkfsCli([dev]).status, 0);
+    const runDir = join(TEST_RUN_DIR, `nested-${randomBytes(4).toString('hex')}`, 'mounts');
+    const env = { [RUN_DIR_ENV]: runDir };
+    const mnt = trackedMountpoint();
+    const r = famfs(['mount', dev, mnt], MASTER_UUID, env);
+    assert.equal(r.status, 0, r.stderr);
+    try {
+      assert.equal(statSync(runDir).mode & 0o777, 0o700);
+      const files = readdirSync(runDir);
+      assert.deepEqual(files.map((f) => f.split('.').at(-1)).sort(), ['json', 'log']);
+      for (const f of files) assert.equal(statSync(join(runDir, f)).mode & 0o777, 0o600, f);
+      assert.equal(tryAsUser(user, 'list', runDir), 'EACCES');
+    } finally {
+      assert.equal(famfs(['umount', mnt], MASTER_UUID, env).status, 0);
+    }
+    const dir = mkdtempSync('/tmp/famfs-op-uuid-');
+    try {
+      const path = join(dir, 'system_uuid');
+      getSystemUuid({}, path);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
 import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
-import { liveRecords, mountFile, runDir } from '../../mounts/registry.js';
+import { ensureRunDir, liveRecords, mountFile } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
@@ -120,7 +120,7 @@ export function register(program: Command): void {
           suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
           dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),
         };
-        mkdirSync(runDir(), { recursive: true });
+        ensureRunDir();
         if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
         const child = takeDaemon(!!o.debug);
         child.stdin?.end(`${JSON.stringify(cfg)}\n`);
