@@ -13,6 +13,7 @@ import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
+import { processStartTime } from '../mounts/process-state.js';
 import { RUN_FILE_MODE, removeRecord, writeRecord } from '../mounts/registry.js';
 
 function report(line: string): void {
@@ -62,7 +63,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
-    pid: process.pid, startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
+    pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
   });
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
 

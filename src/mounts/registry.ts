@@ -20,6 +20,8 @@ export interface MountRecord {
   fsUuid: string;
   role: 'master' | 'client';
   pid: number;
+  /** The daemon's start time from /proc/<pid>/stat: with the pid it names the daemon, never a later process given the same pid. */
+  pidStart: string;
   startedAt: string;
   /** The daemon publishes fmaps to pinned BPF maps (`-o bpf-fmap`): umount removes them if it died. */
   bpfFmap?: boolean;

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { RUN_DIR_ENV } from '../../src/mounts/registry.js';
+import { processAlive } from '../../src/mounts/process-state.js';
+import { readRecord, RUN_DIR_ENV, writeRecord } from '../../src/mounts/registry.js';
 import { getSystemUuid } from '../../src/format/system-uuid.js';
 import { famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
-import { cleanupMounts, trackedMountpoint } from '../helpers/mounts.js';
+import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint } from '../helpers/mounts.js';
+import { eventually } from '../helpers/wait.js';
 import { addTestUser, removeTestUser, tryAsUser, type TestUser } from '../helpers/users.js';
 
 /**
@@ -137,5 +140,68 @@ describe('who can read what', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('famfs umount', () => {
+  const children: ChildProcess[] = [];
+  after(() => {
+    for (const ch of children) ch.kill('SIGKILL');
+    cleanupMounts();
+  });
+
+  /** A fresh file system with a 2 MiB file `f`, mounted by its master. */
+  function mountedFs(tag: string): string {
+    const dev = shmPath(tag);
+    assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
+    assert.equal(mkfsCli([dev]).status, 0);
+    const mnt = mountFamfs(dev, MASTER_UUID);
+    assert.equal(famfs(['creat', '-s', '2m', join(mnt, 'f')]).status, 0);
+    return mnt;
+  }
+
+  it('never signals a process that merely reuses a dead daemon\'s pid', async () => {
+    const mnt = mountedFs('pid');
+    const rec = readRecord(mnt)!;
+    assert.ok(rec.pidStart, 'the record names the daemon by pid and start time');
+    process.kill(rec.pid, 'SIGKILL');
+    await eventually('the daemon is gone', () => !processAlive(rec.pid));
+    // An unrelated process now has the pid the record names (as after pid reuse).
+    const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
+    children.push(bystander);
+    writeRecord({ ...rec, pid: bystander.pid! });
+    const r = famfs(['umount', mnt]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(isMounted(mnt), false, 'the dead mount is recovered');
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(bystander.exitCode, null, 'the bystander was signalled');
+    assert.equal(bystander.signalCode, null, 'the bystander was signalled');
+  });
+
+  it('a mount in use is refused with EBUSY naming its users; -f detaches it', async () => {
+    const mnt = mountedFs('busy');
+    const file = join(mnt, 'f');
+    // A writer that keeps its file open and writes every 20 ms.
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const fd = fs.openSync(process.argv[1], 'r+');
+      process.stdout.write('open\\n');
+      setInterval(() => { try { fs.writeSync(fd, 'w', 0); } catch (e) { process.stdout.write(e.code + '\\n'); process.exit(3); } }, 20);
+    `, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(writer);
+    let out = '';
+    writer.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    await eventually('the writer has its file open', () => out.includes('open'));
+    const r = famfs(['umount', mnt]);
+    assert.equal(r.status, 32, r.stderr);
+    assert.match(r.stderr, new RegExp(`^famfs umount: ${mnt} is busy: in use by .*\\b${writer.pid} \\(node\\)`));
+    assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+    assert.equal(isMounted(mnt), true);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(writer.exitCode, null, `the writer was cut off: ${out}`);
+    assert.equal(readFileSync(file).subarray(0, 1).toString(), 'w', 'the mount still serves');
+    const f = famfs(['umount', '-f', mnt]);
+    assert.equal(f.status, 0, f.stderr);
+    assert.equal(isMounted(mnt), false);
   });
 });
