@@ -6,6 +6,7 @@
  */
 import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { loadNative } from '../addon.js';
+import { FsError } from '../errors.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
@@ -14,7 +15,7 @@ import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } fro
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
 import { processStartTime } from '../mounts/process-state.js';
-import { RUN_FILE_MODE, removeRecord, writeRecord } from '../mounts/registry.js';
+import { liveRecords, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
 
 function report(line: string): void {
   try {
@@ -37,6 +38,12 @@ function log(msg: string): void {
 async function main(cfg: DaemonConfig): Promise<void> {
   const deviceMap = new Map(Object.entries(cfg.deviceMap ?? {}).map(([i, p]) => [Number(i), p]));
   const fs = Famfs.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid), deviceMap });
+  // Held (never closed) until the process ends: this host's one mount of this file system.
+  if (takeMountLock(fs.uuid, cfg.systemUuid) === undefined) {
+    fs.close();
+    const twin = liveRecords().find((r) => r.fsUuid === fs.uuid && r.systemUuid === cfg.systemUuid);
+    throw new FsError('EBUSY', `${cfg.device} is already mounted by this host${twin ? ` at ${twin.mountpoint}` : ' (another mount is starting)'}`);
+  }
   const ffs = new FamfsFuse(fs, cfg);
   let server: FuseServer;
   try {

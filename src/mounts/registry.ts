@@ -1,5 +1,6 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { loadNative } from '../addon.js';
 import { nodeCrypto } from '../lazy-crypto.js';
 
 /**
@@ -49,6 +50,23 @@ export function ensureRunDir(): string {
 /** A mount's file in the run directory: its record (json) or its daemon's log (log). */
 export function mountFile(mountpoint: string, ext: 'json' | 'log'): string {
   return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.${ext}`);
+}
+
+/**
+ * One host mounts one file system once: the daemon holds an exclusive flock on
+ * `<fs uuid>.<system uuid>.lock` in the run directory for as long as it lives (the kernel drops it
+ * when the process ends, however it ends). Taking it is atomic where the record check is not: of
+ * several `famfs mount`s started together, one daemon gets it. The lock files are never removed
+ * (removing a lock file races with its next taker); there is one per file system and host, on a
+ * tmpfs. Returns the descriptor holding the lock, or undefined if another process holds it.
+ */
+export function takeMountLock(fsUuid: string, systemUuid: string): number | undefined {
+  const path = join(ensureRunDir(), `${fsUuid}.${systemUuid}.lock`);
+  const native = loadNative();
+  const fd = openSync(path, 'a', RUN_FILE_MODE);
+  if (native.flock(fd, native.LOCK_EX | native.LOCK_NB)) return fd;
+  closeSync(fd);
+  return undefined;
 }
 
 function recordPath(mountpoint: string): string {

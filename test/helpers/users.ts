@@ -29,8 +29,9 @@ export function addTestUser(): TestUser {
   return { name, uid: idOf('-u', name), gid: idOf('-g', name) };
 }
 
-export function removeTestUser(u: TestUser): void {
-  if (!made.delete(u.name)) return;
+/** Removes a user addTestUser made; undefined (a test that failed before making it) is fine. */
+export function removeTestUser(u: TestUser | undefined): void {
+  if (!u || !made.delete(u.name)) return;
   spawnSync('userdel', [u.name]);
 }
 

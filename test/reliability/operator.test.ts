@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { processAlive } from '../../src/mounts/process-state.js';
 import { readRecord, RUN_DIR_ENV, writeRecord } from '../../src/mounts/registry.js';
 import { getSystemUuid } from '../../src/format/system-uuid.js';
-import { famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
+import { FAMFS_BIN, famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint } from '../helpers/mounts.js';
 import { eventually } from '../helpers/wait.js';
 import { addTestUser, removeTestUser, tryAsUser, type TestUser } from '../helpers/users.js';
@@ -97,7 +97,7 @@ describe('famfs emu', () => {
 describe('who can read what', () => {
   let user: TestUser;
   after(() => {
-    if (user) removeTestUser(user);
+    removeTestUser(user);
     cleanupMounts();
   });
 
@@ -203,5 +203,34 @@ describe('famfs umount', () => {
     const f = famfs(['umount', '-f', mnt]);
     assert.equal(f.status, 0, f.stderr);
     assert.equal(isMounted(mnt), false);
+  });
+});
+
+describe('famfs mount', () => {
+  after(() => cleanupMounts());
+
+  it('of several mounts of one device by one host started together, exactly one succeeds', async () => {
+    const dev = shmPath('race');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
+    assert.equal(mkfsCli([dev]).status, 0);
+    const tries = 4;
+    const results = await Promise.all(Array.from({ length: tries }, () => {
+      const mnt = trackedMountpoint();
+      return new Promise<{ status: number | null; stderr: string }>((res) => {
+        const ch = spawn(process.execPath, [FAMFS_BIN, 'mount', dev, mnt], {
+          env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: '' }, stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        ch.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+        ch.on('close', (status) => res({ status, stderr }));
+      });
+    }));
+    const ok = results.filter((r) => r.status === 0);
+    assert.equal(ok.length, 1, results.map((r) => `${r.status}: ${r.stderr.trim()}`).join('\n'));
+    for (const r of results.filter((x) => x.status !== 0)) {
+      assert.match(r.stderr, /^famfs mount: .* is already mounted by this host.*\n$/);
+    }
+    const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(` ${dev} `));
+    assert.equal(mounted.length, 1, mounted.join('\n'));
   });
 });

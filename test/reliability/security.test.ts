@@ -66,7 +66,7 @@ describe('security', () => {
   let user: TestUser;
   after(() => {
     c?.down();
-    if (user) removeTestUser(user);
+    removeTestUser(user);
   });
 
   it('a client cannot append to the log: famfs creat/mkdir, shell mkdir, writes to .meta/.log all fail and the log is unchanged', () => {
