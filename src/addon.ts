@@ -43,6 +43,10 @@ export interface FamfsNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** dup2(2): makes `to` another descriptor of `from`'s open file. */
   dup2(from: number, to: number): void;
+  /** fsetxattr(2) of a short text value. */
+  fsetxattr(fd: number, name: string, value: string): void;
+  /** fgetxattr(2): the text value, or null when the file has no such attribute (or no xattrs). */
+  fgetxattr(fd: number, name: string): string | null;
   /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
   replayIndex(slots: number, primarySize: number, metadataBytes: number): ReplayIndexHandle;
   replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
@@ -91,6 +95,8 @@ export interface FamfsNative {
   readonly LOCK_UN: number;
   readonly LOCK_NB: number;
   readonly MS_RDONLY: number;
+  readonly MS_NOSUID: number;
+  readonly MS_NODEV: number;
   readonly PAGE_SIZE: number;
   readonly CACHE_LINE_SIZE: number;
   /** 'fence' means this CPU has no user-space flush the addon knows: not enough for shared CXL memory. */

@@ -168,8 +168,8 @@ print('ok')`, ...args], { encoding: 'utf8' });
 
   it('meta files and diagnostics xattrs, as upstream exposes them', () => {
     assert.equal(statSync(join(c, '.meta', '.superblock')).size, 2 * MiB);
-    assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o644);
-    assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o444);
+    assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o400);
+    assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o400);
     const sb = Buffer.alloc(8);
     const fd = openSync(join(c, '.meta', '.superblock'), 'r');
     readSync(fd, sb, 0, 8, 0);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { mountOf } from '../../mounts/registry.js';
 import { FamfsHandle } from '../../fs/famfs.js';
@@ -6,6 +7,22 @@ import { fsck, fsckExitStatus } from '../../fs/fsck.js';
 import { fsckText } from '../fsck-text.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
+
+/** Permission bits that let users other than the owner (and its group) read a device. */
+const OTHERS_READ = 0o004;
+
+/** A device others can read hands them every file's bytes and, through the log, every name. */
+function warnIfReadableByOthers(device: string): void {
+  let mode: number;
+  try {
+    mode = statSync(device).mode;
+  } catch {
+    return; // opened a moment ago; a device that vanished since is not this check's to report
+  }
+  if (mode & OTHERS_READ) {
+    process.stderr.write(`famfs fsck: warning: ${device} is readable by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): they can read every file and name on it\n`);
+  }
+}
 
 export function register(program: Command): void {
   addDeviceMapOption(program
@@ -24,6 +41,7 @@ export function register(program: Command): void {
         const fs = m
           ? FamfsHandle.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid), deviceMap })
           : FamfsHandle.open(device, { writable: false, deviceMap });
+        warnIfReadableByOthers(m ? m.record.device : device);
         try {
           const report = fsck(fs);
           if (o.json) printJson(report);

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
 import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
-import { liveRecords, mountFile, runDir } from '../../mounts/registry.js';
+import { ensureRunDir, liveRecords, mountFile } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
@@ -25,7 +25,7 @@ interface MountOpts extends DeviceMapOption {
 }
 
 /** `-o` options this mount understands. */
-const MOUNT_OPTIONS = ['bpf-fmap'] as const;
+const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev'] as const;
 
 function parseMountOptions(text: string, previous: string[]): string[] {
   const opts = text.split(',').filter((o) => o !== '');
@@ -102,7 +102,7 @@ export function register(program: Command): void {
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, DEFAULT_FAMFS_ABI)
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
-    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted', parseMountOptions, [] as string[]))
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default)', parseMountOptions, [] as string[]))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
@@ -116,8 +116,11 @@ export function register(program: Command): void {
           allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
           deviceMap: Object.fromEntries(deviceMapOf(o)),
           bpfFmap: o.options.includes('bpf-fmap'),
+          // The last of suid/nosuid (dev/nodev) wins, as for mount(8).
+          suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
+          dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),
         };
-        mkdirSync(runDir(), { recursive: true });
+        ensureRunDir();
         if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
         const child = takeDaemon(!!o.debug);
         child.stdin?.end(`${JSON.stringify(cfg)}\n`);
