@@ -17,7 +17,7 @@ import { randomUuidBytes } from '../src/format/uuid.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
-import { FuseError } from '../src/fuse/index.js';
+import { FuseError, nodeId } from '../src/fuse/index.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
@@ -265,7 +265,7 @@ describe('a file system spanning two devices', () => {
     try {
       const ffs = new FamfsFuse(fs, defaultConfig(primary, '/nowhere', CLIENT_UUID));
       const op = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!;
-      const ask = (index: number): Buffer => op.handle({ unique: BigInt(index + 1), opcode: op.opcode, nodeid: index, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      const ask = (index: number): Buffer => op.handle({ unique: BigInt(index + 1), opcode: op.opcode, nodeid: nodeId(index), uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
       for (const [index, path] of [[0, primary], [1, second]] as const) {
         const out = ask(index);
         assert.equal(out.length, 280);
@@ -275,7 +275,7 @@ describe('a file system spanning two devices', () => {
       assert.throws(() => ask(2), (e: unknown) => e instanceof FuseError && e.errno === 22);
       // GET_FMAP carries the device index of each strip (u32 at offset 0 of a strip record).
       const node = fs.lookup('striped')!;
-      const fm = ffs.extensions.find((e) => e.name === 'GET_FMAP')!.handle({ unique: 9n, opcode: 54, nodeid: node.ino, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      const fm = ffs.extensions.find((e) => e.name === 'GET_FMAP')!.handle({ unique: 9n, opcode: 54, nodeid: nodeId(node.ino), uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
       const strips = [0, 1, 2, 3].map((k) => fm.readUInt32LE(32 + 24 + 24 * k));
       assert.deepEqual(strips, [0, 1, 0, 1]);
       ffs.close();
@@ -291,7 +291,7 @@ describe('a file system spanning two devices', () => {
     try {
       assert.equal(fs.deviceAt(1).path, alias);
       const ffs = new FamfsFuse(fs, defaultConfig(primary, '/nowhere', CLIENT_UUID));
-      const out = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!.handle({ unique: 1n, opcode: 55, nodeid: 1, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      const out = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!.handle({ unique: 1n, opcode: 55, nodeid: nodeId(1), uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
       assert.equal(out.subarray(24, 24 + alias.length).toString(), alias);
       ffs.close();
     } finally {

@@ -6,11 +6,11 @@ import { formatUuid } from '../format/uuid.js';
 import type { FamfsHandle } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { EncodedDirents, FopenFlag, FileType, FuseError, InitFlag } from '../fuse/index.js';
+import { EncodedDirents, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
 import type {
-  AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
+  AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
-  RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
+  ReleaseArgs, RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
 } from '../fuse/index.js';
 import { CACHE_TIMEOUTS, type DaemonConfig } from '../mounts/daemon-protocol.js';
 import {
@@ -48,7 +48,7 @@ export class FamfsFuse implements Filesystem {
   private readonly profile: FamfsAbiProfile;
   private readonly timeout: number;
   private readonly stamp: Timespec;
-  private readonly handles = new Map<number, { node: FileNode; writable: boolean }>();
+  private readonly handles = new Map<FileHandle, { node: FileNode; writable: boolean }>();
   private nextFh = 1;
   /** Children in listing order, per directory, extended as the log grows (entries are never removed). */
   private readonly listings = new WeakMap<DirNode, FsNode[]>();
@@ -142,7 +142,7 @@ export class FamfsFuse implements Filesystem {
   }
 
   private entry(n: FsNode): Entry {
-    return { nodeid: n.ino, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
+    return { nodeid: nodeId(n.ino), attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
   lookup(_ctx: RequestContext, a: LookupArgs): Entry {
@@ -187,7 +187,7 @@ export class FamfsFuse implements Filesystem {
   opendir(_ctx: RequestContext, a: OpenArgs): OpenReply {
     this.dir(a.nodeid);
     this.refresh();
-    return { fh: 0 };
+    return { fh: NO_FILE_HANDLE };
   }
 
   /**
@@ -233,7 +233,7 @@ export class FamfsFuse implements Filesystem {
     if (writable && !this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot write');
     if (writable && this.isMeta(node)) throw new FuseError('EPERM', 'famfs meta files are changed only through famfs commands');
     if (a.flags & fsConstants.O_TRUNC) throw new FuseError('EINVAL', 'famfs files cannot be truncated');
-    const fh = this.nextFh++;
+    const fh = fileHandle(this.nextFh++);
     this.handles.set(fh, { node, writable });
     let flags = 0;
     if (this.config.cache === 'never') flags |= FopenFlag.DIRECT_IO;
@@ -241,7 +241,7 @@ export class FamfsFuse implements Filesystem {
     return { fh, flags };
   }
 
-  release(_ctx: RequestContext, a: { fh: number }): void {
+  release(_ctx: RequestContext, a: ReleaseArgs): void {
     this.handles.delete(a.fh);
   }
 
