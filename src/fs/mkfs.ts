@@ -3,7 +3,7 @@ import { MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
 import { writeU64 } from '../format/bytes.js';
 import { DEFAULT_LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_REGION_SIZE, isPowerOfTwo } from '../format/layout.js';
-import { encodeLogHeader, lastIndexFor } from '../format/log-header.js';
+import { encodeLogHeader, lastIndexFor, logSlot } from '../format/log-header.js';
 import { SUPERBLOCK_SIZE, SUPER_MAGIC_OFFSET, SuperblockError, decodeSuperblock, encodeSuperblock, hasSuperMagic, newSuperblock } from '../format/superblock.js';
 import { getSystemUuid } from '../format/system-uuid.js';
 import { formatUuid, randomUuidBytes, uuidEquals } from '../format/uuid.js';
@@ -84,7 +84,7 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
       try {
         log.populate();
         log.buffer.fill(0);
-        log.buffer.set(encodeLogHeader({ len: logLen, lastIndex: lastIndexFor(logLen), nextSeqnum: 0, nextIndex: 0 }), 0);
+        log.buffer.set(encodeLogHeader({ len: logLen, lastIndex: lastIndexFor(logLen), nextSeqnum: 0, nextIndex: logSlot(0) }), 0);
         log.flush();
       } finally {
         log.unmap();

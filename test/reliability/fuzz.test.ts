@@ -7,7 +7,7 @@ import { FM_ALL_HOSTS_RW } from '../../src/format/file-meta.js';
 import { ALLOC_UNIT, LOG_OFFSET, RELPATH_FIELD_SIZE } from '../../src/format/layout.js';
 import { famfsCrc } from '../../src/format/crc.js';
 import { LOG_ENTRY_CRC_COVERED, encodeLogEntry } from '../../src/format/log-entry.js';
-import { entryOffset } from '../../src/format/log-header.js';
+import { entryOffset, logSlot } from '../../src/format/log-header.js';
 import { parseUuid } from '../../src/format/uuid.js';
 import { FamfsHandle } from '../../src/fs/famfs.js';
 import { fsck } from '../../src/fs/fsck.js';
@@ -189,7 +189,7 @@ describe('hostile input', () => {
       e.fill(0, FILE_RELPATH_AT, FILE_RELPATH_AT + RELPATH_FIELD_SIZE);
       raw.copy(e, FILE_RELPATH_AT);
       e.writeBigUInt64LE(BigInt(famfsCrc(e.subarray(0, LOG_ENTRY_CRC_COVERED))), LOG_ENTRY_CRC_COVERED);
-      pio(c.device, e, LOG_OFFSET + entryOffset(next), true);
+      pio(c.device, e, LOG_OFFSET + entryOffset(logSlot(next)), true);
       next++;
     }
     header.writeBigUInt64LE(BigInt(next), 0);

@@ -4,7 +4,7 @@ import { FM_ALL_HOSTS_RW } from '../../src/format/file-meta.js';
 import { FMAP_SIZE, decodeFmap, encodeFmap, fmapCapacity, fmapExtents, type Fmap } from '../../src/format/fmap.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_RELPATH_LEN } from '../../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_SIZE, decodeLogEntry, encodeLogEntry, type LogEntry } from '../../src/format/log-entry.js';
-import { LOG_HEADER_CRC_COVERED, LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, encodeLogHeader, entryOffset, lastIndexFor } from '../../src/format/log-header.js';
+import { LOG_HEADER_CRC_COVERED, LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, encodeLogHeader, entryOffset, lastIndexFor, logSlot } from '../../src/format/log-header.js';
 import { SB_CRC_COVERED, SUPERBLOCK_SIZE, decodeSuperblock, encodeSuperblock, newSuperblock } from '../../src/format/superblock.js';
 import { resolveRange } from '../../src/fs/resolve.js';
 import { LogReplayer } from '../../src/fs/replay.js';
@@ -80,7 +80,7 @@ function validSuperblock(): Buffer {
 }
 
 function validHeader(next: number): Buffer {
-  return encodeLogHeader({ len: DEFAULT_LOG_LEN, lastIndex: lastIndexFor(DEFAULT_LOG_LEN), nextSeqnum: next, nextIndex: next });
+  return encodeLogHeader({ len: DEFAULT_LOG_LEN, lastIndex: lastIndexFor(DEFAULT_LOG_LEN), nextSeqnum: next, nextIndex: logSlot(next) });
 }
 
 /** The CRC of each structure, recomputed after a mutation so the checks behind it run. */
@@ -167,9 +167,9 @@ function replayer(): LogReplayer {
 /** A small valid log: header + entries, as bytes from the start of the log. */
 function validLog(): { bytes: Buffer; count: number } {
   const entries: LogEntry[] = [{ type: 'mkdir', seqnum: 0, path: 'a', uid: 0, gid: 0, mode: 0o755 }, ...entryTemplates(0)];
-  const bytes = Buffer.alloc(entryOffset(entries.length));
+  const bytes = Buffer.alloc(entryOffset(logSlot(entries.length)));
   validHeader(entries.length).copy(bytes, 0);
-  entries.forEach((e, i) => encodeLogEntry({ ...e, seqnum: i } as LogEntry).copy(bytes, entryOffset(i)));
+  entries.forEach((e, i) => encodeLogEntry({ ...e, seqnum: i } as LogEntry).copy(bytes, entryOffset(logSlot(i))));
   return { bytes, count: entries.length };
 }
 
@@ -213,7 +213,7 @@ export function fuzzCase(target: Target, rnd: () => number): boolean {
       const r = replayer();
       const base = Buffer.alloc(LOG_ENTRY_SIZE);
       encodeLogEntry({ type: 'mkdir', seqnum: 0, path: 'a', uid: 0, gid: 0, mode: 0o755 }).copy(base);
-      expectTyped(() => { r.applySlot(0, base); r.applySlot(1, b); }, 'replay of a mutated entry');
+      expectTyped(() => { r.applySlot(logSlot(0), base); r.applySlot(logSlot(1), b); }, 'replay of a mutated entry');
       const problems = treeProblems(r);
       if (problems.length) throw new FuzzViolation(`replay accepted: ${problems.join('; ')}`);
       return ok;
@@ -221,7 +221,7 @@ export function fuzzCase(target: Target, rnd: () => number): boolean {
     case 'log': {
       const { bytes, count } = validLog();
       const slot = randInt(rnd, -1, count - 1);
-      const [base, len, fields] = slot < 0 ? [0, LOG_HEADER_SIZE, HEADER_FIELDS] : [entryOffset(slot), LOG_ENTRY_SIZE, ENTRY_FIELDS];
+      const [base, len, fields] = slot < 0 ? [0, LOG_HEADER_SIZE, HEADER_FIELDS] : [entryOffset(logSlot(slot)), LOG_ENTRY_SIZE, ENTRY_FIELDS];
       const m = mutate(bytes, base, len, fields, rnd);
       if (fix) fixCrc(m, slot < 0 ? 'logHeader' : 'entry', base);
       const r = replayer();
@@ -229,7 +229,7 @@ export function fuzzCase(target: Target, rnd: () => number): boolean {
         const h = decodeLogHeader(m, DEFAULT_LOG_LEN);
         // As Famfs.refresh: every published slot, in place; a slot past the image reads zeros.
         const log = m.length >= entryOffset(h.nextIndex) ? m : Buffer.concat([m, Buffer.alloc(entryOffset(h.nextIndex) - m.length)]);
-        for (let i = 0; i < h.nextIndex; i++) r.applySlot(i, log, entryOffset(i));
+        for (let i = logSlot(0); i < h.nextIndex; i = logSlot(i + 1)) r.applySlot(i, log, entryOffset(i));
       }, 'replay of a mutated log');
       const problems = treeProblems(r);
       if (problems.length) throw new FuzzViolation(`replay accepted: ${problems.join('; ')}`);
@@ -273,7 +273,7 @@ export function corruptMetadata(meta: Buffer, entries: number, rnd: () => number
     return 'log header';
   }
   const slot = randInt(rnd, 0, entries - 1);
-  const base = LOG_OFFSET + entryOffset(slot);
+  const base = LOG_OFFSET + entryOffset(logSlot(slot));
   mutate(meta, base, LOG_ENTRY_SIZE, ENTRY_FIELDS, rnd);
   if (rnd() < 0.7) fixCrc(meta, 'entry', base);
   return `entry ${slot}`;
