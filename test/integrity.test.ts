@@ -13,7 +13,7 @@ import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, encodeLogEntry } from 
 import { LOG_HEADER_OFF, decodeLogHeader, entryOffset } from '../src/format/log-header.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 /**
@@ -142,6 +142,12 @@ describe('issue 15: media integrity', () => {
     assert.match(f.stdout, /^ERROR: log entry 2 not applied .*'short': extents hold/m);
     assert.match(f.stdout, /^ERROR: bad log entry 3: relative path is not NUL-terminated/m);
     assert.match(f.stdout, /^ERROR: bad log entry 4: fmap has 17 simple extents/m);
+    // The independent reader, which marks every valid FILE entry as upstream's fsck does, agrees.
+    const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(py.status, 0, py.stderr);
+    const img = JSON.parse(py.stdout) as { bitmap: { allocated_bits: number; collisions: number } };
+    const ours = fsckJson(dev).report as unknown as { capacity: { allocated: number } };
+    assert.deepEqual({ allocated: img.bitmap.allocated_bits * ALLOC_UNIT, collisions: img.bitmap.collisions }, { allocated: ours.capacity.allocated, collisions: 0 });
   });
 
   it('1. a file upstream placed past the device end keeps its in-device units', () => {
