@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, statSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
@@ -13,7 +13,7 @@ import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, encodeLogEntry } from 
 import { LOG_HEADER_OFF, decodeLogHeader, entryOffset } from '../src/format/log-header.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 /**
@@ -142,6 +142,12 @@ describe('issue 15: media integrity', () => {
     assert.match(f.stdout, /^ERROR: log entry 2 not applied .*'short': extents hold/m);
     assert.match(f.stdout, /^ERROR: bad log entry 3: relative path is not NUL-terminated/m);
     assert.match(f.stdout, /^ERROR: bad log entry 4: fmap has 17 simple extents/m);
+    // The independent reader, which marks every valid FILE entry as upstream's fsck does, agrees.
+    const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(py.status, 0, py.stderr);
+    const img = JSON.parse(py.stdout) as { bitmap: { allocated_bits: number; collisions: number } };
+    const ours = fsckJson(dev).report as unknown as { capacity: { allocated: number } };
+    assert.deepEqual({ allocated: img.bitmap.allocated_bits * ALLOC_UNIT, collisions: img.bitmap.collisions }, { allocated: ours.capacity.allocated, collisions: 0 });
   });
 
   it('1. a file upstream placed past the device end keeps its in-device units', () => {
@@ -168,16 +174,26 @@ describe('issue 15: media integrity', () => {
       oneLine(r, /not UTF-8 \(or holds U\+FFFD\)/);
     }
     assert.equal(withFs(dev, (fs) => fs.logHeader().nextIndex), before, 'nothing was logged');
+    // Through the master's mount, a name is the kernel's bytes: mkdir of one that is not UTF-8 is refused.
+    const mnt = mountFamfs(dev, MASTER_UUID);
+    try {
+      assert.throws(() => mkdirSync(Buffer.from(`${mnt}/n\x81`, 'latin1')), (e: NodeJS.ErrnoException) => e.code === 'EINVAL');
+      mkdirSync(`${mnt}/nok`);
+      assert.throws(() => statSync(Buffer.from(`${mnt}/n\x81`, 'latin1')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    } finally {
+      umountFamfs(mnt);
+    }
+    assert.equal(withFs(dev, (fs) => fs.logHeader().nextIndex), before + 1, 'only the UTF-8 name was logged');
     appendForeign(dev, (s) => rawName(fileEntry(s, 'x', ALLOC_UNIT, simple([unit(0), ALLOC_UNIT])), Buffer.from([0x6e, 0x81])));
     appendForeign(dev, (s) => rawName(fileEntry(s, 'x', ALLOC_UNIT, simple([unit(1), ALLOC_UNIT])), Buffer.from([0x6e, 0xef, 0xbf, 0xbd])));
     withFs(dev, (fs) => {
-      assert.deepEqual([...fs.ns.walk()].map((n) => n.name), []);
+      assert.deepEqual([...fs.ns.walk()].map((n) => n.name), ['nok']);
       assert.ok(fs.replay.bitmaps[0]!.isSet(unit(0) / ALLOC_UNIT) && fs.replay.bitmaps[0]!.isSet(unit(1) / ALLOC_UNIT));
     });
     const f = famfs(['fsck', dev]);
     assert.equal(f.status, 1);
-    assert.match(f.stdout, /^ERROR: log entry 0 not applied .*: file 'n\\x81': path is not UTF-8/m);
-    assert.match(f.stdout, /^ERROR: log entry 1 not applied .*: file 'n\\xef\\xbf\\xbd': path is not UTF-8/m);
+    assert.match(f.stdout, /^ERROR: log entry 1 not applied .*: file 'n\\x81': path is not UTF-8/m);
+    assert.match(f.stdout, /^ERROR: log entry 2 not applied .*: file 'n\\xef\\xbf\\xbd': path is not UTF-8/m);
   });
 
   it('3. an extent over the log is refused (a mode-0666 file could rewrite it); its units count as a collision', () => {

@@ -69,8 +69,23 @@ function entryTemplates(seqnum: number): LogEntry[] {
     { type: 'file', seqnum, path: 'a/f', size: 5 * MiB, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644, fmap: simple },
     { type: 'file', seqnum, path: 'a/striped', size: 16 * MiB, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644, fmap: inter },
     { type: 'add_daxdev', seqnum, devIndex: 1, devSize: DEV_SIZE, devUuid: Buffer.alloc(16, 7) },
+    ...CRAFTED_ENTRIES.map((e) => ({ ...e, seqnum })),
   ];
 }
+
+const one = (offset: number, len = ALLOC_UNIT): Fmap => ({ kind: 'simple', extents: [{ devIndex: 0, offset, len }] });
+const craftedFile = (path: string, size: number, fmap: Fmap, mode = 0o644): LogEntry =>
+  ({ type: 'file', seqnum: 0, path, size, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode, fmap });
+
+/** Issue 15's crafted entries (upstream accepts the files; replay refuses them and keeps their memory), as seeds. */
+const CRAFTED_ENTRIES: readonly LogEntry[] = [
+  craftedFile('a/size0', 0, one(64 * ALLOC_UNIT)),
+  craftedFile('a/unaligned', ALLOC_UNIT, one(64 * ALLOC_UNIT + 4096)),
+  craftedFile('a/overlog', ALLOC_UNIT, one(LOG_OFFSET + ALLOC_UNIT), 0o666),
+  craftedFile('a/pastend', 2 * ALLOC_UNIT, one(DEV_SIZE - ALLOC_UNIT, 2 * ALLOC_UNIT)),
+  craftedFile('a/short', 2 * ALLOC_UNIT, one(66 * ALLOC_UNIT)),
+  { type: 'add_daxdev', seqnum: 0, devIndex: 1, devSize: 2 ** 53 - 1, devUuid: Buffer.alloc(16, 6) },
+];
 
 function validSuperblock(): Buffer {
   return encodeSuperblock(newSuperblock({
@@ -125,7 +140,7 @@ function treeProblems(r: LogReplayer): string[] {
   const walk = (n: FsNode, depth: number, path: string): void => {
     if (n.kind === 'dir') {
       for (const [name, c] of n.children) {
-        if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) out.push(`bad name ${JSON.stringify(name)}`);
+        if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.includes('\ufffd')) out.push(`bad name ${JSON.stringify(name)}`);
         walk(c, depth + 1, path ? `${path}/${name}` : name);
       }
       return;
@@ -135,6 +150,7 @@ function treeProblems(r: LogReplayer): string[] {
     for (const e of fmapExtents(n.fmap)) {
       const dev = r.devices[e.devIndex];
       if (!dev || e.offset + e.len > dev.size) out.push(`${path}: extent past device ${e.devIndex}`);
+      if (e.offset < (e.devIndex === 0 ? METADATA_END : ALLOC_UNIT)) out.push(`${path}: extent over the superblock or log of device ${e.devIndex}`);
     }
     let covered = 0;
     for (const p of resolveRange(n.fmap, n.size, 0, n.size)) {
