@@ -35,8 +35,10 @@ async function main(): Promise<void> {
   // `famfs mount` starts its daemon first, so the daemon's own start runs while this one loads.
   if (process.argv[2] === 'mount') (await import('./daemon-start.js')).startDaemonEarly(process.argv.slice(3));
   const { Command, CommanderError } = await import('./commander.js');
+  const { packageVersion } = await import('./version.js');
   const program = new Command('famfs')
     .description('famfs: the shared-memory file system')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     // Usage errors are one line, prefixed like every other error of the command.
     .configureOutput({ outputError: (str, write) => write(`famfs: ${str.replace(/^error: /, '')}`) });
