@@ -6,12 +6,14 @@ import { mkfs } from '../fs/mkfs.js';
 import { parseSize } from './args.js';
 import { fsckText } from './fsck-text.js';
 import { runCommand } from './run.js';
+import { exitQuietlyOnBrokenPipe } from './terminal.js';
 import { packageVersion } from './version.js';
 
 /** mkfs.famfs statuses: 1 for usage (missing device, not root), 2 for any other failure. */
 const EXIT_USAGE = 1;
 const EXIT_FAILED = 2;
 
+exitQuietlyOnBrokenPipe();
 const program = new Command('mkfs.famfs')
   .description('create a famfs file system on a memory device; this host becomes its master')
   .version(packageVersion(), '-V, --version')

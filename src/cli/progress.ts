@@ -4,6 +4,7 @@
  * silent, so the commands' stdout lines are all a script sees.
  */
 import { SingleBar } from 'cli-progress';
+import { onTerminalAbort } from './terminal.js';
 
 /** Operations that finish sooner than this never draw a bar (no flicker for small files). */
 const FIRST_DRAW_MS = 250;
@@ -38,6 +39,8 @@ export class Progress {
   private readonly stream: NodeJS.WriteStream;
   private readonly enabled: boolean;
   private bar: SingleBar | undefined;
+  /** Unregisters the bar's Ctrl-C/SIGTERM restore (terminal.ts) while it is drawn. */
+  private unhook: (() => void) | undefined;
 
   constructor(private readonly label: string, private readonly total: number, opts: ProgressOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
@@ -56,6 +59,8 @@ export class Progress {
         format: `${this.label} [{bar}] {percentage}% {done}/{size} {rate}/s ETA {eta_formatted}`,
       });
       this.bar.start(this.total, 0, this.payload(elapsed));
+      // stop() shows the cursor and turns line wrap back on (cli-progress turned both off).
+      this.unhook = onTerminalAbort(() => this.bar?.stop());
     }
     this.bar.update(this.done, this.payload(elapsed));
   }
@@ -76,6 +81,8 @@ export class Progress {
   finish(): void {
     this.bar?.stop();
     this.bar = undefined;
+    this.unhook?.();
+    this.unhook = undefined;
   }
 
   private payload(elapsedMs: number): Record<string, string> {

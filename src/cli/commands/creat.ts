@@ -44,7 +44,7 @@ async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bi
   const m = mapFile(fs, rel, { writable: true });
   try {
     const bar = new Progress(`randomize ${file}`, m.size, { quiet });
-    randomizeFile(m, seed, (n) => bar.add(n));
+    await randomizeFile(m, seed, (n) => bar.add(n));
     bar.finish();
     process.stdout.write(`randomized ${m.size} bytes: ${file}\n`);
   } finally {
