@@ -125,7 +125,7 @@ export function isNativeError(err: unknown): err is NativeError {
     && typeof (err as Partial<NativeError>).syscall === 'string';
 }
 
-const ADDON_RELATIVE_PATH = join('build', 'Release', 'famfs_native.node');
+type NodeGypBuild = { path(dir: string): string };
 
 /**
  * The package root is the nearest directory above this module holding package.json; that works
@@ -141,9 +141,19 @@ export function packageRoot(): string {
   }
 }
 
-/** Absolute path of the compiled addon (it may not exist yet). */
+/**
+ * Absolute path of the addon node-gyp-build picks: build/Release when compiled here (node-gyp, the
+ * fallback, or a developer's build), else the package's prebuilt prebuilds/<platform>-<arch>/ one
+ * (prebuildify, made at `npm pack`). Throws a DeviceError when there is neither.
+ */
 export function nativeAddonPath(): string {
-  return join(packageRoot(), ADDON_RELATIVE_PATH);
+  const root = packageRoot();
+  try {
+    return (createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild).path(root);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new DeviceError('ENOENT', `native addon not built in ${root} (run npm install there): ${why}`);
+  }
 }
 
 let cached: FamfsNative | undefined;
@@ -152,9 +162,6 @@ let cached: FamfsNative | undefined;
 export function loadNative(): FamfsNative {
   if (cached !== undefined) return cached;
   const path = nativeAddonPath();
-  if (!existsSync(path)) {
-    throw new DeviceError('ENOENT', `native addon not built: ${path} is missing (run npm install)`);
-  }
   try {
     cached = createRequire(import.meta.url)(path) as FamfsNative;
   } catch (err) {

@@ -6,6 +6,7 @@ import { parseUuid } from '../../format/uuid.js';
 import { fsck, fsckExitStatus } from '../../fs/fsck.js';
 import { fsckText } from '../fsck-text.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
+import { refuseDeadMounts } from '../dead-mount.js';
 import { printJson, runCommand } from '../run.js';
 
 /** Permission bits that let users other than the owner (and its group) read a device. */
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable report'))
     .action((device: string, o: DeviceMapOption & { human?: boolean; verbose: number; json?: boolean }) =>
       runCommand('famfs fsck', () => {
+        refuseDeadMounts([device]);
         const m = mountOf(device);
         const deviceMap = deviceMapOf(o);
         const fs = m

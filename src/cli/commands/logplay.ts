@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { type FsNode, pathOf } from '../../fs/namespace.js';
+import { pathOf } from '../../fs/namespace.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -18,7 +19,7 @@ export function register(program: Command): void {
         if (o.json) {
           printJson({
             entries: st.entries, files: st.files, directories: st.dirs, badEntries: st.badEntries, skipped: st.skipped,
-            ...(o.dryrun ? { objects: nodes.map(describe) } : {}),
+            ...(o.dryrun ? { objects: nodes.map((n) => nodeJson(n, { withFmap: true })) } : {}),
           });
         } else {
           if (o.dryrun) {
@@ -39,9 +40,4 @@ export function register(program: Command): void {
         }
         return Math.min(st.badEntries.length + st.skipped.length, 127);
       })));
-}
-
-function describe(n: FsNode): Record<string, unknown> {
-  const base = { path: pathOf(n), type: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, logIndex: n.logIndex };
-  return n.kind === 'file' ? { ...base, size: n.size, fmap: n.fmap } : base;
 }

@@ -11,6 +11,7 @@ import { getSystemUuid } from '../../format/system-uuid.js';
 import { formatUuid } from '../../format/uuid.js';
 import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { parseUint } from '../args.js';
+import { refuseDeadMounts } from '../dead-mount.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { takeDaemon } from '../daemon-start.js';
 import { runCommand } from '../run.js';
@@ -45,6 +46,7 @@ function sameFile(a: string, b: string): boolean {
 /** Everything that can be checked before a daemon starts, each with its own one-line error. */
 function preflight(device: string, mnt: string): { mountpoint: string; systemUuid: string; role: string } {
   if (process.geteuid && process.geteuid() !== 0) throw new FsError('EPERM', 'must be run as root', 1);
+  refuseDeadMounts([mnt]);
   let mountpoint: string;
   try {
     mountpoint = realpathSync(mnt);
