@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readRecord } from '../src/daemon/registry.js';
-import { Famfs } from '../src/fs/famfs.js';
+import { readRecord } from '../src/mounts/registry.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, master, MASTER_UUID, MKFS_BIN } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, umountFamfs } from './helpers/mounts.js';
@@ -31,7 +31,7 @@ let dev = '';
 before(() => {
   dev = emuDevice(4 * GiB, 'manners');
   mkfs(dev, { systemUuid: master });
-  const fs = Famfs.open(dev, { systemUuid: master, writable: true });
+  const fs = FamfsHandle.open(dev, { systemUuid: master, writable: true });
   try {
     fs.mkdir('d/e', { parents: true });
     for (let i = 0; i < 20; i++) fs.creat(`d/e/f${i}`, { size: 4096 });

@@ -45,7 +45,7 @@ export function register(program: Command): void {
 }
 
 /** One file's map, as upstream's text or into the JSON list; throws for a missing file or a directory. */
-function printOne(fs: Famfs, f: string, rel: string, o: { quiet?: boolean; json?: boolean }, out: unknown[]): void {
+function printOne(fs: FamfsHandle, f: string, rel: string, o: { quiet?: boolean; json?: boolean }, out: unknown[]): void {
   const node = fs.lookup(rel);
   if (!node) throw new FsError('ENOENT', `'${f}': no such file in famfs`, EXIT_NOT_FOUND);
   if (node.kind !== 'file') throw new FsError('EISDIR', `'${f}' is not a regular file`, EXIT_NOT_REGULAR);
