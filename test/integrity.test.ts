@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
@@ -235,7 +236,7 @@ describe('issue 15: media integrity', () => {
     assert.equal(famfs(['fsck', dev]).status, 0);
   });
 
-  it('6. on a full tmpfs, mkfs, creat -r and verify fail with ENOSPC (no SIGBUS) and creat -r logs nothing', () => {
+  it('6. on a full tmpfs, mkfs, creat -r, cp and verify fail with ENOSPC (no SIGBUS) and creat -r logs nothing', () => {
     const dir = mkdtempSync('/tmp/famfs-test-tmpfs-');
     const mount = (size: string): void => {
       const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
@@ -260,6 +261,15 @@ describe('issue 15: media integrity', () => {
       oneLine(c, /cannot back 67108864 bytes .* \(it is full\)/);
       assert.notEqual(c.status, 135);
       withFs(dev, (fs) => assert.equal(fs.lookup('big'), undefined, 'the file was not logged'));
+      const src = `${mkdtempSync('/tmp/famfs-test-src-')}/src`;
+      writeFileSync(src, Buffer.alloc(48 * 1024 * 1024, 7));
+      try {
+        const cp = famfs(['cp', '--device', dev, src, 'copied']);
+        oneLine(cp, /cannot back .* \(it is full\)/);
+        withFs(dev, (fs) => assert.equal(fs.lookup('copied'), undefined, 'the copy was not logged'));
+      } finally {
+        rmSync(dirname(src), { recursive: true });
+      }
       assert.equal(famfs(['creat', '--device', dev, '-s', '256m', 'hole']).status, 0);
       const v = famfs(['verify', '--device', dev, '-S', '3', '-f', 'hole']);
       oneLine(v, /cannot back 268435456 bytes/);

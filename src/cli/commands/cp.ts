@@ -77,6 +77,9 @@ function createAll(fs: FamfsHandle, s: LogSession, plan: CopyPlan, o: CpOpts): v
         throw err;
       }
     }
+    // Every byte is about to be written: pages first, so a full tmpfs under an emulated device is
+    // ENOSPC here, with nothing logged, not SIGBUS halfway through the copy.
+    for (const fmap of fmaps) fs.populate(fmap);
     for (const d of dirs) s.mkdir(d.dest, { mode: modeFor(d.srcMode), uid, gid });
     files.forEach((f, i) => s.addFile(f.dest, { size: f.size, fmap: fmaps[i]!, mode: modeFor(f.srcMode), uid, gid }));
     if (o.verbose) {
