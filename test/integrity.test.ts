@@ -9,7 +9,7 @@ import { writeU64 } from '../src/format/bytes.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
-import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, encodeLogEntry } from '../src/format/log-entry.js';
 import { LOG_HEADER_OFF, decodeLogHeader, entryOffset } from '../src/format/log-header.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
@@ -233,6 +233,10 @@ describe('issue 15: media integrity', () => {
     }
     oneLine(mkfsCli(['-f', '-l', '4g', dev]), /invalid log length 4294967296: .*at most 2147483648 bytes/);
     assert.deepEqual(head(dev, 4096 + 64), sb);
+    // A device whose bitmap no replay would build (ADD_DAXDEV's bound) is refused as the primary too.
+    const huge = emuDevice(MAX_DEVICE_SIZE + ALLOC_UNIT, 'i15-huge');
+    oneLine(mkfsCli([huge]), /unsupported memory device size .*more than 70368744177664/);
+    assert.ok(head(huge, 8).equals(Buffer.alloc(8)));
     assert.equal(famfs(['fsck', dev]).status, 0);
   });
 
