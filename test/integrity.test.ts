@@ -101,6 +101,13 @@ function oneLine(r: SpawnSyncReturns<string>, what: RegExp): void {
   assert.match(lines[0]!, what);
 }
 
+/** The allocation bitmap test/independent/famfs_read.py builds from the spec alone. */
+function independentBitmap(dev: string): { allocated_bits: number; collisions: number } {
+  const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(py.status, 0, py.stderr);
+  return (JSON.parse(py.stdout) as { bitmap: { allocated_bits: number; collisions: number } }).bitmap;
+}
+
 /** The first `n` bytes of the device. */
 function head(dev: string, n = 4096): Buffer {
   const d = MemoryDevice.open(dev, { writable: false });
@@ -144,11 +151,9 @@ describe('issue 15: media integrity', () => {
     assert.match(f.stdout, /^ERROR: bad log entry 3: relative path is not NUL-terminated/m);
     assert.match(f.stdout, /^ERROR: bad log entry 4: fmap has 17 simple extents/m);
     // The independent reader, which marks every valid FILE entry as upstream's fsck does, agrees.
-    const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    assert.equal(py.status, 0, py.stderr);
-    const img = JSON.parse(py.stdout) as { bitmap: { allocated_bits: number; collisions: number } };
+    const img = independentBitmap(dev);
     const ours = fsckJson(dev).report as unknown as { capacity: { allocated: number } };
-    assert.deepEqual({ allocated: img.bitmap.allocated_bits * ALLOC_UNIT, collisions: img.bitmap.collisions }, { allocated: ours.capacity.allocated, collisions: 0 });
+    assert.deepEqual({ allocated: img.allocated_bits * ALLOC_UNIT, collisions: img.collisions }, { allocated: ours.capacity.allocated, collisions: 0 });
   });
 
   it('1. a file upstream placed past the device end keeps its in-device units', () => {
@@ -205,6 +210,7 @@ describe('issue 15: media integrity', () => {
     assert.equal(report.collisions, 1);
     assert.equal(status, 1);
     assert.match(report.errors.map((e) => e.message).join('\n'), /'evil': extent 0x600000\+0x200000 overlaps the superblock or log of device 0/);
+    assert.equal(independentBitmap(dev).collisions, 1, 'the independent reader counts the same collision');
   });
 
   it('4. an ADD_DAXDEV entry claiming 2^53-1 bytes is a counted bad entry, not a 512 MiB bitmap in every process', () => {
