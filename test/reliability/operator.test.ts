@@ -126,7 +126,7 @@ describe('who can read what', () => {
     try {
       assert.equal(statSync(runDir).mode & 0o777, 0o700);
       const files = readdirSync(runDir);
-      assert.deepEqual(files.map((f) => f.split('.').at(-1)).sort(), ['json', 'log']);
+      assert.deepEqual(files.map((f) => f.split('.').at(-1)).sort(), ['json', 'lock', 'log']);
       for (const f of files) assert.equal(statSync(join(runDir, f)).mode & 0o777, 0o600, f);
       assert.equal(tryAsUser(user, 'list', runDir), 'EACCES');
     } finally {
@@ -208,6 +208,24 @@ describe('famfs umount', () => {
 
 describe('famfs mount', () => {
   after(() => cleanupMounts());
+
+  it('bad input is one line and a status, never a stack: an unknown --abi, a path of 5,000 components', () => {
+    const abi = famfs(['mount', '--abi', 'bogus', '/dev/null', '/tmp']);
+    assert.equal(abi.status, 1);
+    assert.match(abi.stderr, /^famfs: option '--abi <profile>' argument 'bogus' is invalid\. Allowed choices are v10, rfc2025, simple\.\n$/);
+    const dev = shmPath('deep');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
+    assert.equal(mkfsCli([dev]).status, 0);
+    const mnt = mountFamfs(dev, MASTER_UUID);
+    const deep = mnt + '/a'.repeat(5000);
+    for (const args of [['creat', '-s', '1m', `${deep}/x`], ['mkdir', '-p', deep], ['ls', deep], ['getmap', deep]]) {
+      const r = famfs(args);
+      assert.notEqual(r.status, 0, args[0]);
+      assert.doesNotMatch(r.stderr, /internal error|RangeError/, args[0]);
+      assert.equal(r.stderr.split('\n').length, 2, `${args[0]}: ${r.stderr.slice(0, 300)}`);
+    }
+    assert.equal(famfs(['creat', '-s', '1m', `${deep}/x`]).status, 36, 'ENAMETOOLONG');
+  });
 
   it('of several mounts of one device by one host started together, exactly one succeeds', async () => {
     const dev = shmPath('race');

@@ -102,13 +102,12 @@ export function register(program: Command): void {
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
     .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
-    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, DEFAULT_FAMFS_ABI)
+    .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV').choices(Object.keys(FAMFS_ABI_PROFILES)).default(DEFAULT_FAMFS_ABI))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
     .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default)', parseMountOptions, [] as string[]))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
-        if (!FAMFS_ABI_PROFILES[o.abi]) throw new InvalidArgumentError(`unknown ABI profile '${o.abi}'`);
         const pre = preflight(device, mnt);
         const cfg: DaemonConfig = {
           ...defaultConfig(device, pre.mountpoint, pre.systemUuid),
