@@ -74,15 +74,27 @@ async function main(cfg: DaemonConfig): Promise<void> {
   });
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
 
-  // Follow the log: entries other processes append show up without a manual logplay.
+  // Follow the log: entries other processes append show up without a manual logplay. A failure
+  // is logged when it first appears, not every period; a file system gone from its device is
+  // logged once and ends the following (every request then answers EIO until unmounted).
+  let lastFollowError = '';
+  ffs.onGone = (reason) => {
+    clearInterval(follow);
+    log(`${reason}: no longer serving it (every request fails with EIO); unmount to end this daemon`);
+  };
   const follow = setInterval(() => {
     const before = fs.replay.nextSlot;
+    let played: number;
     try {
-      if (ffs.refresh() === 0) return;
+      played = ffs.refresh();
     } catch (err) {
-      log(`log follow: ${(err as Error).message}`);
+      const msg = (err as Error).message;
+      if (!ffs.gone && msg !== lastFollowError) log(`log follow: ${msg}`);
+      lastFollowError = msg;
       return;
     }
+    lastFollowError = '';
+    if (played === 0) return;
     bpf?.sync();
     const parents = new Set<number>();
     for (let i = before; i < fs.replay.nextSlot; i++) {
