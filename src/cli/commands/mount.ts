@@ -100,7 +100,7 @@ export function register(program: Command): void {
     .addOption(new Option('-c, --cache <mode>', 'kernel caching: always | normal | never (direct I/O)').choices(['always', 'normal', 'never']))
     .option('-d, --debug', 'stay in the foreground and trace every request')
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
-    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
+    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions); needs -u')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV').choices(Object.keys(FAMFS_ABI_PROFILES)).default(DEFAULT_FAMFS_ABI))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
@@ -108,6 +108,11 @@ export function register(program: Command): void {
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
+        // Without default_permissions the kernel checks nothing and this daemon checks owners only
+        // for access(2): with other users let in, any of them could open anything. Only root then.
+        if (o.nodefaultperm && !o.nouseraccess) {
+          throw new UsageError('-p (no default_permissions) lets every user open every file unless combined with -u (no allow_other): use -p -u');
+        }
         const pre = preflight(device, mnt);
         const cfg: DaemonConfig = {
           ...defaultConfig(device, pre.mountpoint, pre.systemUuid),
