@@ -62,8 +62,15 @@ export class FamfsFuse implements Filesystem {
   private goneReason: string | undefined;
   /** Told once, when the file system is found gone (the daemon logs it). */
   onGone: ((reason: string) => void) | undefined;
+  /** Where notices go (the daemon's log); unset, they are dropped. */
+  log: ((line: string) => void) | undefined;
+  /** Added devices this host could not find at mount (`-o allow-missing`). */
+  private readonly missingDevices: ReadonlySet<number>;
+  /** Files already reported as unreadable for a missing device: one log line each. */
+  private readonly reportedMissing = new Set<number>();
 
-  constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig) {
+  constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig, missingDevices: readonly number[] = []) {
+    this.missingDevices = new Set(missingDevices);
     const profile = FAMFS_ABI_PROFILES[config.abi];
     if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
     this.profile = profile;
@@ -257,8 +264,22 @@ export class FamfsFuse implements Filesystem {
 
   // ---- data ----
 
+  /** EIO (logged once per file) for a file with extents on a device this host does not have. */
+  private checkDevicesPresent(node: FileNode): void {
+    if (this.missingDevices.size === 0) return;
+    const gone = fmapExtents(node.fmap).find((e) => this.missingDevices.has(e.devIndex));
+    if (gone === undefined) return;
+    const why = `${pathOf(node)}: has extents on device ${gone.devIndex}, which this host does not have`;
+    if (!this.reportedMissing.has(node.ino)) {
+      this.reportedMissing.add(node.ino);
+      this.log?.(why);
+    }
+    throw new FuseError('EIO', why);
+  }
+
   open(_ctx: RequestContext, a: OpenArgs): OpenReply {
     const node = this.file(a.nodeid);
+    this.checkDevicesPresent(node);
     const acc = a.flags & O_ACCMODE;
     const writable = acc === fsConstants.O_WRONLY || acc === fsConstants.O_RDWR;
     if (writable && !this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot write');
@@ -417,6 +438,7 @@ export class FamfsFuse implements Filesystem {
 
   private getFmap(req: RequestContext, body: Buffer): Buffer {
     const node = this.file(req.nodeid);
+    this.checkDevicesPresent(node);
     const fileType = node.ino === META_SB_INO ? FMAP_FILE_TYPE.SUPERBLOCK : node.ino === META_LOG_INO ? FMAP_FILE_TYPE.LOG : FMAP_FILE_TYPE.REG;
     const far = fmapExtents(node.fmap).find((e) => e.devIndex >= this.profile.maxDaxdevs);
     if (far) throw new FuseError('ERANGE', `extent on device ${far.devIndex}, past the ${this.profile.name} table of ${this.profile.maxDaxdevs}`);

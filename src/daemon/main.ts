@@ -6,7 +6,7 @@
  */
 import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { loadNative } from '../addon.js';
-import { FsError } from '../errors.js';
+import { FsError, UsageError } from '../errors.js';
 import { FamfsHandle } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
@@ -44,7 +44,15 @@ async function main(cfg: DaemonConfig): Promise<void> {
     const twin = liveRecords().find((r) => r.fsUuid === fs.uuid && r.systemUuid === cfg.systemUuid);
     throw new FsError('EBUSY', `${cfg.device} is already mounted by this host${twin ? ` at ${twin.mountpoint}` : ' (another mount is starting)'}`);
   }
-  const ffs = new FamfsFuse(fs, cfg);
+  const devices = fs.checkDevices();
+  if (devices.badMap.length > 0 || (devices.missing.length > 0 && !cfg.allowMissing)) {
+    fs.close();
+    if (devices.badMap.length > 0) throw new UsageError(devices.badMap[0]!);
+    throw new FsError('ENODEV', `${devices.missing[0]!.problem} (-o allow-missing serves the rest; files on it then fail with EIO)`);
+  }
+  const ffs = new FamfsFuse(fs, cfg, devices.missing.map((m) => m.index));
+  ffs.log = log;
+  for (const m of devices.missing) log(`serving without device ${m.index}: ${m.problem}; files with extents on it fail with EIO`);
   let server: FuseServer;
   try {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {

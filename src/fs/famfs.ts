@@ -1,7 +1,7 @@
 import { type RandomInt, mathRandomInt } from '../alloc/allocator.js';
 import type { Bitmap } from '../alloc/bitmap.js';
 import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
-import { FsError, RoleError } from '../errors.js';
+import { DeviceError, FsError, RoleError } from '../errors.js';
 import { type Fmap, fmapExtents } from '../format/fmap.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
@@ -19,6 +19,12 @@ import { type Role, readSuperblock, roleOf } from './role.js';
  * The file system an open handle replayed is no longer on its device (killed, made again, or its
  * log went back): nothing it knows can be trusted, and nothing may be appended through it.
  */
+/** What Famfs.checkDevices() found: device map entries in error, and devices this host cannot find. */
+export interface DeviceCheck {
+  readonly badMap: readonly string[];
+  readonly missing: readonly { readonly index: number; readonly problem: string }[];
+}
+
 export class FileSystemGoneError extends FsError {
   constructor(message: string) {
     super('EIO', message);
@@ -266,6 +272,33 @@ export class FamfsHandle {
         }
       }
     }
+  }
+
+  /**
+   * Whether this host can reach every device the log knows, and whether the device map only
+   * names devices of this file system, each as the device itself. A map entry that is wrong is a
+   * mistake to report (never a device to skip quietly); a device found nowhere is `missing`.
+   */
+  checkDevices(): DeviceCheck {
+    const records = this.replayer.devices;
+    const badMap: string[] = [];
+    const missing: { index: number; problem: string }[] = [];
+    const mapped = new Set(this.devices.mappedIndexes());
+    for (const index of mapped) {
+      if (index >= records.length) {
+        badMap.push(`the device map names device ${index}, but famfs ${this.uuid} has ${records.length} device${records.length === 1 ? '' : 's'} (0..${records.length - 1})`);
+      }
+    }
+    for (const rec of records.slice(1)) {
+      try {
+        this.devices.get(rec);
+      } catch (err) {
+        if (!(err instanceof FsError || err instanceof DeviceError)) throw err;
+        if (mapped.has(rec.index)) badMap.push(err.message);
+        else missing.push({ index: rec.index, problem: err.message });
+      }
+    }
+    return { badMap, missing };
   }
 
   /** The devices the log knows, in index order (0 is the primary). */
