@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
@@ -19,7 +19,8 @@ import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import { FuseError, nodeId } from '../src/fuse/index.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
-import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
+import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
+import { mountFile } from '../src/mounts/registry.js';
 
 const scratch = mkdtempSync('/tmp/famfs-test-multidev-');
 after(() => {
@@ -311,6 +312,40 @@ describe('a file system spanning two devices', () => {
     const bad = famfs(['getmap', '--device', primary, '--device-map', 'x=/dev/null', 'striped'], CLIENT_UUID);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /bad device map item/);
+  });
+
+  it('a mount refuses when device 1 is missing unless -o allow-missing, which serves the rest (its files EIO, logged once); a wrong map entry is an error', () => {
+    const hide = mkdtempSync('/dev/shm/famfs-md-hide-');
+    const hidden = join(hide, 'second');
+    renameSync(second, hidden);
+    try {
+      const mnt = trackedMountpoint();
+      const refused = famfs(['mount', primary, mnt], CLIENT_UUID);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /^famfs mount: device 1 of famfs .* was not found on this host.*-o allow-missing serves the rest.*\n$/);
+      assert.equal(isMounted(mnt), false);
+      for (const [map, why] of [['5=/dev/null', /the device map names device 5, but famfs .* has 2 devices/], [`1=${primary}`, /given in the device map is not it/]] as const) {
+        const r = famfs(['mount', '-o', 'allow-missing', '--device-map', map, primary, mnt], CLIENT_UUID);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, why);
+        assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+        assert.equal(isMounted(mnt), false);
+      }
+      const c = mountFamfs(primary, CLIENT_UUID, ['-o', 'allow-missing']);
+      try {
+        assert.ok(readdirSync(c).includes('striped'), 'the tree is served');
+        assert.equal(readFileSync(join(c, '.meta', '.superblock')).length, 2 * MiB, 'device 0 is served');
+        for (let i = 0; i < 2; i++) assert.throws(() => readFileSync(join(c, 'striped')), { code: 'EIO' });
+        const log = readFileSync(mountFile(c, 'log'), 'utf8');
+        assert.match(log, /serving without device 1: /);
+        assert.equal(log.split('\n').filter((l) => /striped: has extents on device 1/.test(l)).length, 1, log);
+      } finally {
+        umountFamfs(c);
+      }
+    } finally {
+      renameSync(hidden, second);
+      rmSync(hide, { recursive: true });
+    }
   });
 
   it('fsck reports every device and counts allocation across all of them, collisions on device 1 included', () => {

@@ -80,6 +80,11 @@ export class DeviceSet {
     return this.opened.get(0)!;
   }
 
+  /** The device indexes the device map names, in order. */
+  mappedIndexes(): number[] {
+    return [...this.map.keys()].sort((a, b) => a - b);
+  }
+
   /** The device `rec` describes, opened (writable when the set is); a DeviceError when it cannot be found. */
   get(rec: DeviceRecord): MemoryDevice {
     const have = this.opened.get(rec.index);

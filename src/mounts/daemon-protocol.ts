@@ -57,6 +57,11 @@ export interface DaemonConfig {
   deviceMap?: Record<string, string>;
   /** Publish fmaps to a pinned BPF map while mounted (`-o bpf-fmap`). */
   bpfFmap?: boolean;
+  /**
+   * `-o allow-missing`: serve the file system although this host cannot find some of its added
+   * devices; files with extents on them fail to open with EIO. Without it such a mount is refused.
+   */
+  allowMissing?: boolean;
   /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
   logFile?: string;
 }

@@ -26,7 +26,7 @@ interface MountOpts extends DeviceMapOption {
 }
 
 /** `-o` options this mount understands. */
-const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev'] as const;
+const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev', 'allow-missing'] as const;
 
 function parseMountOptions(text: string, previous: string[]): string[] {
   const opts = text.split(',').filter((o) => o !== '');
@@ -100,15 +100,19 @@ export function register(program: Command): void {
     .addOption(new Option('-c, --cache <mode>', 'kernel caching: always | normal | never (direct I/O)').choices(['always', 'normal', 'never']))
     .option('-d, --debug', 'stay in the foreground and trace every request')
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
-    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
+    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions); needs -u')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
-    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, DEFAULT_FAMFS_ABI)
+    .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV').choices(Object.keys(FAMFS_ABI_PROFILES)).default(DEFAULT_FAMFS_ABI))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
-    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default)', parseMountOptions, [] as string[]))
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[]))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
-        if (!FAMFS_ABI_PROFILES[o.abi]) throw new InvalidArgumentError(`unknown ABI profile '${o.abi}'`);
+        // Without default_permissions the kernel checks nothing and this daemon checks owners only
+        // for access(2): with other users let in, any of them could open anything. Only root then.
+        if (o.nodefaultperm && !o.nouseraccess) {
+          throw new UsageError('-p (no default_permissions) lets every user open every file unless combined with -u (no allow_other): use -p -u');
+        }
         const pre = preflight(device, mnt);
         const cfg: DaemonConfig = {
           ...defaultConfig(device, pre.mountpoint, pre.systemUuid),
@@ -118,6 +122,7 @@ export function register(program: Command): void {
           allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
           deviceMap: Object.fromEntries(deviceMapOf(o)),
           bpfFmap: o.options.includes('bpf-fmap'),
+          allowMissing: o.options.includes('allow-missing'),
           // The last of suid/nosuid (dev/nodev) wins, as for mount(8).
           suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
           dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),
