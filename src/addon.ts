@@ -47,6 +47,9 @@ export interface FamfsNative {
   fsetxattr(fd: number, name: string, value: string): void;
   /** fgetxattr(2): the text value, or null when the file has no such attribute (or no xattrs). */
   fgetxattr(fd: number, name: string): string | null;
+  /** lseek(2) with SEEK_DATA, or SEEK_HOLE when `hole`: where the next data (or hole) starts at or after
+   * `offset`; -1 when no data follows (ENXIO). */
+  seekData(fd: number, offset: number, hole: boolean): number;
   /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
   replayIndex(slots: number, primarySize: number, metadataBytes: number): ReplayIndexHandle;
   replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
