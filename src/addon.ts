@@ -159,12 +159,15 @@ export function nativeAddonPath(): string {
   }
 }
 
+/** Loads another build of the addon instead (the sanitizer build of `npm run test:asan`). */
+export const NATIVE_ADDON_ENV = 'FAMFS_NATIVE_ADDON';
+
 let cached: FamfsNative | undefined;
 
 /** The addon, loaded on first use so that modules importing this one load without it. */
 export function loadNative(): FamfsNative {
   if (cached !== undefined) return cached;
-  const path = nativeAddonPath();
+  const path = process.env[NATIVE_ADDON_ENV] || nativeAddonPath();
   try {
     cached = createRequire(import.meta.url)(path) as FamfsNative;
   } catch (err) {
