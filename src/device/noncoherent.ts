@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceError } from '../errors.js';
 import type { FamfsNative } from '../addon.js';
@@ -41,10 +41,12 @@ export const CACHE_LINE_BYTES = 64;
 const CHUNK_BYTES = 1024 * 1024;
 const CACHE_SUFFIX = '.cache';
 const CLEAN_SUFFIX = '.clean';
-/** Caches belong to the emulation, not to one user: any user may open the device as a host (set
- * whatever the umask, as the emulation is for tests, not a security boundary). */
-const DIR_MODE = 0o777;
-const FILE_MODE = 0o666;
+/** Permission bits the caches copy from their device: a cache holds the device's bytes, so whoever
+ * may read the device may read (and, to open it as a host, make) its caches, and nobody else. */
+const PERMISSION_BITS = 0o777;
+/** The search bit of a directory for each read bit of its device. */
+const READ_TO_SEARCH_SHIFT = 2;
+const READ_BITS = 0o444;
 
 /** The directory beside an emulated device that marks it non-coherent and holds its hosts' caches. */
 export function cacheDirOf(devicePath: string): string {
@@ -59,12 +61,32 @@ export function isNoncoherent(devicePath: string): boolean {
   }
 }
 
-/** Makes a (new) emulated device non-coherent; caches a previous device of that name left go. */
+/** Makes a (new) emulated device non-coherent; caches a previous device of that name left go. The
+ * directory gets the device's permissions and group. */
 export function markNoncoherent(devicePath: string): void {
   const dir = cacheDirOf(devicePath);
   rmSync(dir, { recursive: true, force: true });
+  const st = statSync(devicePath);
+  const mode = st.mode & PERMISSION_BITS;
   mkdirSync(dir);
-  chmodSync(dir, DIR_MODE);
+  chownSync(dir, -1, st.gid);
+  chmodSync(dir, mode | ((mode & READ_BITS) >> READ_TO_SEARCH_SHIFT));
+}
+
+/** A cache file made with its device's permissions and, where this user may give it, its group. */
+function openNew(path: string, flags: string, device: number): number {
+  const st = fstatSync(device);
+  const fd = openSync(path, flags, st.mode & PERMISSION_BITS);
+  try {
+    fchmodSync(fd, st.mode & PERMISSION_BITS);
+    fchownSync(fd, -1, st.gid);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') {
+      closeSync(fd);
+      throw err;
+    }
+  }
+  return fd;
 }
 
 /** Removes the mark and every host's cache (with the device). */
@@ -126,7 +148,7 @@ export class HostCache {
       deviceFd = openSync(path, 'r');
     }
     try {
-      const lock = openLock(`${base}.lock`);
+      const lock = openLock(`${base}.lock`, deviceFd);
       try {
         native.flock(lock, native.LOCK_EX);
         if (!exists(base + CACHE_SUFFIX)) {
@@ -245,16 +267,14 @@ export class HostCache {
   }
 }
 
-/** The host's lock file, made (by whichever user comes first) open to every user. */
-function openLock(path: string): number {
+/** The host's lock file, made by whichever user comes first. */
+function openLock(path: string, device: number): number {
   try {
     return openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const fd = openSync(path, 'a', FILE_MODE);
-  fchmodSync(fd, FILE_MODE);
-  return fd;
+  return openNew(path, 'a', device);
 }
 
 function exists(path: string): boolean {
@@ -270,9 +290,8 @@ function exists(path: string): boolean {
  * not read), written under a temporary name and renamed into place whole. */
 function copySparse(native: FamfsNative, from: number, size: number, to: string): void {
   const tmp = `${to}.${process.pid}.tmp`;
-  const out = openSync(tmp, 'w', FILE_MODE);
+  const out = openNew(tmp, 'w', from);
   try {
-    fchmodSync(out, FILE_MODE);
     ftruncateSync(out, size);
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     let pos = 0;
