@@ -47,6 +47,9 @@ export interface FamfsNative {
   fsetxattr(fd: number, name: string, value: string): void;
   /** fgetxattr(2): the text value, or null when the file has no such attribute (or no xattrs). */
   fgetxattr(fd: number, name: string): string | null;
+  /** lseek(2) with SEEK_DATA, or SEEK_HOLE when `hole`: where the next data (or hole) starts at or after
+   * `offset`; -1 when no data follows (ENXIO). */
+  seekData(fd: number, offset: number, hole: boolean): number;
   /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
   replayIndex(slots: number, primarySize: number, metadataBytes: number): ReplayIndexHandle;
   replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
@@ -156,12 +159,15 @@ export function nativeAddonPath(): string {
   }
 }
 
+/** Loads another build of the addon instead (the sanitizer build of `npm run test:asan`). */
+export const NATIVE_ADDON_ENV = 'FAMFS_NATIVE_ADDON';
+
 let cached: FamfsNative | undefined;
 
 /** The addon, loaded on first use so that modules importing this one load without it. */
 export function loadNative(): FamfsNative {
   if (cached !== undefined) return cached;
-  const path = nativeAddonPath();
+  const path = process.env[NATIVE_ADDON_ENV] || nativeAddonPath();
   try {
     cached = createRequire(import.meta.url)(path) as FamfsNative;
   } catch (err) {

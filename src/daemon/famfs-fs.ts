@@ -304,7 +304,10 @@ export class FamfsFuse implements Filesystem {
     const node = this.handles.get(a.fh)?.node ?? this.file(a.nodeid);
     const out: Buffer[] = [];
     for (const p of resolveRange(node.fmap, node.size, a.offset, a.size)) {
-      this.windowsOf(p.devIndex).views(p.offset, p.len, out);
+      const w = this.windowsOf(p.devIndex);
+      // Memory whose hosts' caches are not coherent: read what other hosts have flushed.
+      if (!w.coherent) w.invalidate(p.offset, p.len);
+      w.views(p.offset, p.len, out);
     }
     return out;
   }
@@ -319,10 +322,13 @@ export class FamfsFuse implements Filesystem {
     }
     let src = 0;
     for (const p of resolveRange(node.fmap, node.size, a.offset, a.data.length)) {
-      for (const v of this.windowsOf(p.devIndex).views(p.offset, p.len)) {
+      const w = this.windowsOf(p.devIndex);
+      for (const v of w.views(p.offset, p.len)) {
         a.data.copy(v, 0, src, src + v.length);
         src += v.length;
       }
+      // Memory whose hosts' caches are not coherent: a write reaches other hosts when it returns.
+      if (!w.coherent) w.flush(p.offset, p.len);
     }
     return src;
   }

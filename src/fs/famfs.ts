@@ -69,9 +69,11 @@ export class FamfsHandle {
     role: Role,
     private readonly random: RandomInt,
     deviceMap: DeviceMap,
+    /** Whose view of a non-coherent emulated device this handle has; undefined: this host's. */
+    readonly host: Buffer | undefined,
   ) {
     this.role = role;
-    this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
+    this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable, host);
     // The header says first whether the superblock's log length is the log's.
     const header = this.logHeader();
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen, sb.logLen);
@@ -79,7 +81,8 @@ export class FamfsHandle {
   }
 
   static open(devicePath: string, opts: HandleOpenOptions = {}): FamfsHandle {
-    const probe = MemoryDevice.open(devicePath, { writable: false });
+    const host = opts.systemUuid;
+    const probe = MemoryDevice.open(devicePath, { writable: false, host });
     let sb: Superblock;
     let role: Role;
     try {
@@ -92,11 +95,11 @@ export class FamfsHandle {
     let device = probe;
     if (opts.writable && role === 'master') {
       probe.close();
-      device = MemoryDevice.open(devicePath, { writable: true });
+      device = MemoryDevice.open(devicePath, { writable: true, host });
     }
     try {
       const meta = device.map(0, LOG_OFFSET + sb.logLen, { writable: device.writable });
-      return new FamfsHandle(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
+      return new FamfsHandle(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv(), host);
     } catch (err) {
       device.close();
       throw err;

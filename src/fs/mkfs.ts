@@ -50,7 +50,7 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   const logLen = opts.logLen ?? DEFAULT_LOG_LEN;
   if (!opts.kill) validateLogLen(logLen);
   refuseMounted(devicePath);
-  const device = MemoryDevice.open(devicePath, { writable: true });
+  const device = MemoryDevice.open(devicePath, { writable: true, host: opts.systemUuid });
   try {
     const sbMap = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: true });
     try {

@@ -13,7 +13,7 @@ import { FamfsHandle } from '../../src/fs/famfs.js';
 import { fsck } from '../../src/fs/fsck.js';
 import { fmapExtents } from '../../src/format/fmap.js';
 import { Cluster, isMounted } from '../hosts/harness.js';
-import { HOSTILE_NAMES, corruptMetadata, runFuzz } from './fuzzer.js';
+import { HOSTILE_NAMES, corruptMetadata, craftedEntries, runCrafted, runFuzz } from './fuzzer.js';
 import { OBSERVER_UUID, RUN_SEED, envInt, inspect, prng, reportFigure } from './support.js';
 
 /**
@@ -114,6 +114,12 @@ describe('hostile input', () => {
     // Both sides of every decoder were reached: some mutants decode, most do not.
     assert.ok(stats.accepted > 0 && stats.accepted < stats.cases, `${stats.accepted} of ${stats.cases} accepted`);
     reportFigure('fuzz_cases', stats.cases);
+  });
+
+  it('crafted entries (extents past the end or over the log, unaligned, size 0, 17 extents, an unterminated path, ADD_DAXDEV of 2^53-1 bytes...) replay to a refusal or a tree inside the device', () => {
+    const cases = runCrafted();
+    assert.equal(cases, 2 * craftedEntries(0).length);
+    reportFigure('fuzz_cases', cases);
   });
 
   it(`${IMAGE_CASES} corrupted images: open and fsck fail with a typed error or skip the bad entries; ${CLI_IMAGE_CASES} of them through the CLI's fsck and mount`, async () => {
