@@ -14,7 +14,9 @@ import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-
 import { type MapPiece, filePieces } from '../map/pieces.js';
 import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from '../map/streams.js';
 import { getSystemUuid } from '../format/system-uuid.js';
-import { Consumer, Producer, type QueueCreateOptions, type QueueFiles, type QueueInfo, createQueue, queueInfo } from '../queue/queue.js';
+import {
+  Consumer, Producer, type QueueCreateOptions, type QueueFiles, type QueueInfo, type QueueOpenOptions, createQueue, queueInfo,
+} from '../queue/queue.js';
 import { type QueuePerm, setQueuePerm } from '../queue/grants.js';
 
 export interface FamfsOpenOptions {
@@ -283,13 +285,13 @@ export class Famfs {
   }
 
   /** Open the queue's one producer; it writes the producer file (the master, or a host granted 'p'). */
-  openProducer(path: string): Producer {
-    return new Producer(this.#queueFiles(), path);
+  openProducer(path: string, opts: QueueOpenOptions = {}): Producer {
+    return new Producer(this.#queueFiles(), path, opts);
   }
 
   /** Open the queue's one consumer; it writes the consumer file, so a client needs setQueuePerm 'c' first. */
-  openConsumer(path: string): Consumer {
-    return new Consumer(this.#queueFiles(), path);
+  openConsumer(path: string, opts: QueueOpenOptions = {}): Consumer {
+    return new Consumer(this.#queueFiles(), path, opts);
   }
 
   /**
@@ -309,7 +311,7 @@ export class Famfs {
       role: this.#role,
       canonicalPath: (path) => pathOf(fileAt(core, path)),
       exists: (path) => this.exists(path),
-      createFile: (path, size) => { this.creat(path, { size }); },
+      createFile: (path, size, opts) => { this.creat(path, { ...opts, size }); },
       map: (path, writable) => mapFile(core, path, { writable, grantedWrite: writable, allowSegments: false }),
     };
   }

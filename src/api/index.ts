@@ -26,7 +26,7 @@ export type { InterleaveParams } from '../alloc/interleave.js';
 export type { Fmap, InterleavedFmap, SimpleExtent, SimpleFmap } from '../format/fmap.js';
 export type { Role } from '../fs/role.js';
 export { Consumer, Producer } from '../queue/queue.js';
-export type { QueueCreateOptions, QueueInfo } from '../queue/queue.js';
+export type { QueueCreateOptions, QueueInfo, QueueOpenOptions } from '../queue/queue.js';
 export type { QueuePerm } from '../queue/grants.js';
 export type { BackoffOptions } from '../queue/backoff.js';
 export { QueueAccessError, QueueCorruptError } from '../queue/errors.js';

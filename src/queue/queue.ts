@@ -1,3 +1,4 @@
+import type { InterleaveParams } from '../alloc/interleave.js';
 import type { FileMapping } from '../map/file-mapping.js';
 import { FormatError, FsError } from '../errors.js';
 import { checkBuckets, decodeBucket, payloadSize, sealBuckets } from '../format/pcq-bucket.js';
@@ -41,15 +42,31 @@ export interface QueueFiles {
   canonicalPath(path: string): string;
   exists(path: string): boolean;
   /** Creates and allocates a file (master only). */
-  createFile(path: string, size: number): void;
+  createFile(path: string, size: number, opts: FileCreateOptions): void;
   /** Maps a file; `writable` on a client only for a file this host was granted (grants.ts). */
   map(path: string, writable: boolean): FileMapping;
 }
 
-export interface QueueCreateOptions {
+/** Owner and placement of the queue's two files. */
+export interface FileCreateOptions {
+  uid?: number;
+  gid?: number;
+  /** Stripe the files across the device's buckets (not in upstream pcq, which makes them contiguous). */
+  interleave?: InterleaveParams;
+}
+
+export interface QueueCreateOptions extends FileCreateOptions {
   /** Bytes per bucket: a power of two of at least 32; each message is bucketSize - 16 bytes. */
   bucketSize: number;
   nbuckets: number;
+}
+
+export interface QueueOpenOptions {
+  /**
+   * Issue no cache flushes or invalidates (upstream's --dontflush): for measuring what they cost on
+   * one host only; another host would not see the messages, or would see stale ones.
+   */
+  dontFlush?: boolean;
 }
 
 export interface QueueInfo {
@@ -74,7 +91,12 @@ export function createQueue(files: QueueFiles, path: string, opts: QueueCreateOp
   if (files.exists(path) || files.exists(cpath)) {
     throw new FsError('EEXIST', `'${path}': can't create pcq - something with that name already exists`);
   }
-  files.createFile(cpath, PCQ_CONSUMER_FILE_SIZE);
+  const fileOpts: FileCreateOptions = {
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    ...(opts.interleave !== undefined ? { interleave: opts.interleave } : {}),
+  };
+  files.createFile(cpath, PCQ_CONSUMER_FILE_SIZE, fileOpts);
   const c = files.map(cpath, true);
   try {
     encodePcqConsumer(c.buffer, { consumerIndex: 0, nextSeq: 0, pcqcSize: c.size });
@@ -83,7 +105,7 @@ export function createQueue(files: QueueFiles, path: string, opts: QueueCreateOp
     c.unmap();
   }
   const size = producerFileSize(opts.nbuckets, opts.bucketSize);
-  files.createFile(path, size);
+  files.createFile(path, size, fileOpts);
   const p = files.map(path, true);
   try {
     encodePcqHeader(p.buffer, {
@@ -209,10 +231,13 @@ export class Producer {
   #ci: number;
   #seq: number;
   #closed = false;
+  /** Cache flushes and invalidates on (off only for --dontflush). */
+  readonly #maintain: boolean;
 
   /** @internal Use Famfs#openProducer. */
-  constructor(files: QueueFiles, path: string) {
+  constructor(files: QueueFiles, path: string, opts: QueueOpenOptions = {}) {
     const { p, c, h, k, unlock } = openSide(files, path, 'producer');
+    this.#maintain = opts.dontFlush !== true;
     this.path = path;
     this.#p = p;
     this.#c = c;
@@ -254,7 +279,7 @@ export class Producer {
     const off = this.#bucketOffset(this.#pi);
     this.#fill(msg, off);
     sealBuckets(this.#pb, off, this.bucketSize, 1, this.#seq);
-    this.#p.flush(off, this.bucketSize);
+    if (this.#maintain) this.#p.flush(off, this.bucketSize);
     this.#publish(1);
     return true;
   }
@@ -271,7 +296,7 @@ export class Producer {
       const first = this.#bucketOffset((this.#pi + done) % this.nbuckets);
       for (let i = 0; i < run; i++) this.#fill(msgs[done + i]!, first + i * this.bucketSize);
       sealBuckets(this.#pb, first, this.bucketSize, run, this.#seq + done);
-      this.#p.flush(first, run * this.bucketSize);
+      if (this.#maintain) this.#p.flush(first, run * this.bucketSize);
       done += run;
     }
     this.#publish(n);
@@ -305,7 +330,7 @@ export class Producer {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#p.flush(PCQ_HEADER_OFF.nextSeq, 8);
+      if (this.#maintain) this.#p.flush(PCQ_HEADER_OFF.nextSeq, 8);
     } finally {
       this.#p.unmap();
       this.#c.unmap();
@@ -322,7 +347,7 @@ export class Producer {
   }
 
   #readConsumerIndex(): void {
-    this.#c.invalidate(PCQ_CONSUMER_OFF.consumerIndex, 8);
+    if (this.#maintain) this.#c.invalidate(PCQ_CONSUMER_OFF.consumerIndex, 8);
     this.#ci = readIndex(this.#cw, PCQ_CONSUMER_OFF.consumerIndex, this.nbuckets, `'${this.path}': consumer_index`);
   }
 
@@ -346,7 +371,7 @@ export class Producer {
     storeU64(this.#pw, PCQ_HEADER_OFF.nextSeq, this.#seq);
     this.#pi = (this.#pi + n) % this.nbuckets;
     storeU64(this.#pw, PCQ_HEADER_OFF.producerIndex, this.#pi);
-    this.#p.flush(PCQ_HEADER_OFF.producerIndex, 8);
+    if (this.#maintain) this.#p.flush(PCQ_HEADER_OFF.producerIndex, 8);
   }
 
   #checkSize(msg: Uint8Array): void {
@@ -390,10 +415,13 @@ export class Consumer {
   /** Buckets after the held ones already checked (CRC and sequence number). */
   #verified = 0;
   #closed = false;
+  /** Cache flushes and invalidates on (off only for --dontflush). */
+  readonly #maintain: boolean;
 
   /** @internal Use Famfs#openConsumer. */
-  constructor(files: QueueFiles, path: string) {
+  constructor(files: QueueFiles, path: string, opts: QueueOpenOptions = {}) {
     const { p, c, h, k, unlock } = openSide(files, path, 'consumer');
+    this.#maintain = opts.dontFlush !== true;
     this.path = path;
     this.#p = p;
     this.#c = c;
@@ -491,7 +519,7 @@ export class Consumer {
     if (this.#closed) return;
     try {
       this.#release();
-      this.#c.flush(PCQ_CONSUMER_OFF.nextSeq, 8);
+      if (this.#maintain) this.#c.flush(PCQ_CONSUMER_OFF.nextSeq, 8);
     } finally {
       this.#closed = true;
       this.#p.unmap();
@@ -519,7 +547,7 @@ export class Consumer {
   }
 
   #readProducerIndex(): number {
-    this.#p.invalidate(PCQ_HEADER_OFF.producerIndex, 8);
+    if (this.#maintain) this.#p.invalidate(PCQ_HEADER_OFF.producerIndex, 8);
     return readIndex(this.#pw, PCQ_HEADER_OFF.producerIndex, this.nbuckets, `'${this.path}': producer_index`);
   }
 
@@ -533,7 +561,7 @@ export class Consumer {
     this.#ci = (this.#ci + n) % this.nbuckets;
     storeU64(this.#cw, PCQ_CONSUMER_OFF.nextSeq, this.#seq);
     storeU64(this.#cw, PCQ_CONSUMER_OFF.consumerIndex, this.#ci);
-    this.#c.flush(PCQ_CONSUMER_OFF.consumerIndex, 8);
+    if (this.#maintain) this.#c.flush(PCQ_CONSUMER_OFF.consumerIndex, 8);
   }
 
   /** Looks for published buckets from #ci and checks them up to the ring's end; false when none. */
@@ -547,7 +575,7 @@ export class Consumer {
     // another host). Invalidate and read again, as upstream does, before giving up.
     for (let attempt = 0; good === 0 && attempt < CONSUMER_RETRIES; attempt++) {
       if (attempt === 0) this.retries++;
-      this.#p.invalidate(off, this.bucketSize);
+      if (this.#maintain) this.#p.invalidate(off, this.bucketSize);
       good = checkBuckets(this.#pb, off, this.bucketSize, 1, this.#seq);
     }
     if (good === 0) {
