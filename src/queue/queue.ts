@@ -143,9 +143,15 @@ function keyOf(files: QueueFiles, path: string): QueueKey {
   return { fsUuid: files.fsUuid, systemUuid: files.systemUuid, path: files.canonicalPath(path) };
 }
 
-function mapPair(files: QueueFiles, path: string, producerWritable: boolean, consumerWritable: boolean): { p: FileMapping; c: FileMapping } {
+/** Upstream pcq_open's first check, in its words. */
+function checkExists(files: QueueFiles, path: string): void {
   const cpath = consumerPath(path);
-  if (!files.exists(cpath)) throw new FsError('ENOENT', `'${path}': pcq files not found (no ${cpath})`);
+  if (!files.exists(path) || !files.exists(cpath)) throw new FsError('ENOENT', `pcq files not found for queue '${path}' (it needs ${path} and ${cpath})`);
+}
+
+function mapPair(files: QueueFiles, path: string, producerWritable: boolean, consumerWritable: boolean): { p: FileMapping; c: FileMapping } {
+  checkExists(files, path);
+  const cpath = consumerPath(path);
   const p = files.map(path, producerWritable);
   let c: FileMapping;
   try {
@@ -164,6 +170,7 @@ function mapPair(files: QueueFiles, path: string, producerWritable: boolean, con
 
 /** Opens one side: checks this host's grant, takes the side's lock, maps and validates both files. */
 function openSide(files: QueueFiles, path: string, side: 'producer' | 'consumer') {
+  checkExists(files, path);
   const key = keyOf(files, path);
   const perm = queuePerm(key, files.role);
   if (!mayWrite(perm, side)) {
