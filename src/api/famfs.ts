@@ -312,7 +312,9 @@ export class Famfs {
       canonicalPath: (path) => pathOf(fileAt(core, path)),
       exists: (path) => this.exists(path),
       createFile: (path, size, opts) => { this.creat(path, { ...opts, size }); },
-      map: (path, writable) => mapFile(core, path, { writable, grantedWrite: writable, allowSegments: false }),
+      map: (path, writable) => mapFile(core, path, {
+        writable, allowSegments: false, ...(writable ? { grantedWriteHost: parseUuid(this.#systemUuid) } : {}),
+      }),
     };
   }
 

@@ -23,11 +23,12 @@ export interface MapOptions {
   /** Tighter limits than the process's own, e.g. to bound address-space use (or to test the fallbacks). */
   limits?: Partial<MapLimitOverrides>;
   /**
-   * @internal Map writable on a client too: for a file whose bytes this host was handed to write
-   * by agreement (a pcq consumer file after `pcq --setperm c`; upstream chmods it on that host).
-   * Clients still never change metadata. The device is opened writable for this mapping alone.
+   * @internal Map writable on a client too, as the host with this system UUID: for a file whose
+   * bytes this host was handed to write by agreement (a pcq consumer file after `pcq --setperm c`;
+   * upstream chmods it on that host). Clients still never change metadata. The device is opened
+   * writable for this mapping alone, as that host (whose view a non-coherent device shows).
    */
-  grantedWrite?: boolean;
+  grantedWriteHost?: Uint8Array;
 }
 
 export interface MapLimitOverrides {
@@ -241,7 +242,7 @@ export function fileAt(fs: FamfsHandle, path: string): FileNode {
 export function mapFile(fs: FamfsHandle, path: string, opts: MapOptions = {}): FileMapping {
   const node = fileAt(fs, path);
   const writable = opts.writable ?? false;
-  const granted = writable && fs.role !== 'master' && opts.grantedWrite === true;
+  const granted = writable && fs.role !== 'master' && opts.grantedWriteHost !== undefined;
   if (writable && fs.role !== 'master' && !granted) {
     throw new ReadOnlyMappingError(`'${path}': this host is a client of famfs ${fs.uuid}, so the mapping is read-only; `
       + `only the master (system UUID ${formatUuid(fs.sb.systemUuid)}) can map files writable`);
@@ -256,7 +257,9 @@ export function mapFile(fs: FamfsHandle, path: string, opts: MapOptions = {}): F
     const opened: MemoryDevice[] = [];
     try {
       for (const [i, d] of devices) {
-        const w = MemoryDevice.open(d.path, { writable: true });
+        // `host` names the view of a device whose hosts' caches are not coherent; other devices ignore it.
+        const how = { writable: true, host: opts.grantedWriteHost };
+        const w = MemoryDevice.open(d.path, how);
         opened.push(w);
         devices.set(i, w);
       }

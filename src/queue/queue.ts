@@ -579,11 +579,12 @@ export class Consumer {
     const off = this.#bucketOffset(this.#ci);
     let good = checkBuckets(this.#pb, off, this.bucketSize, run, this.#seq);
     // The first bucket is bad: it may be a stale copy in this CPU's cache (the producer is on
-    // another host). Invalidate and read again, as upstream does, before giving up.
+    // another host). Invalidate and read again, as upstream does, before giving up; the buckets
+    // published with it are likely stale too, so the whole run is invalidated at once.
     for (let attempt = 0; good === 0 && attempt < CONSUMER_RETRIES; attempt++) {
       if (attempt === 0) this.retries++;
-      if (this.#maintain) this.#p.invalidate(off, this.bucketSize);
-      good = checkBuckets(this.#pb, off, this.bucketSize, 1, this.#seq);
+      if (this.#maintain) this.#p.invalidate(off, run * this.bucketSize);
+      good = checkBuckets(this.#pb, off, this.bucketSize, run, this.#seq);
     }
     if (good === 0) {
       const b = decodeBucket(this.#pb, off, this.bucketSize);
