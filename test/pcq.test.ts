@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -491,5 +491,32 @@ describe('pcq command', () => {
     assert.equal(await exited, 0, err);
     assert.match(out, /pcq consumer: nreceived=10000 nerrors=0/);
     assert.match(pcqCli(['--info', `${cm}/shared_queue`], CLIENT_UUID).stdout, /contains 0 messages p next_seq 10000 c next_seq 10000/);
+  });
+});
+
+describe('the README queue example', () => {
+  it('runs as written: the master produces, then a client consumes', () => {
+    const root = join(here, '..', '..');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const m = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Producer/consumer queues')));
+    assert.ok(m, 'the README has a js example in its queue section');
+    // Inside the package, so `import 'famfs-ts'` resolves to this build through package.json's exports.
+    const scratch = mkdtempSync(join(root, 'dist', 'readme-pcq-'));
+    try {
+      const file = join(scratch, 'example.mjs');
+      writeFileSync(file, m[1]!);
+      const dev = emuDevice(4 * GiB, 'pcq-readme');
+      mkfs(dev, { systemUuid: master });
+      const run = (host: string) => spawnSync(process.execPath, [file], {
+        encoding: 'utf8', env: { ...process.env, FAMFS_DEVICE: dev, FAMFS_SYSTEM_UUID: host },
+      });
+      let r = run(MASTER_UUID);
+      assert.equal(r.status, 0, r.stderr);
+      r = run(CLIENT_UUID);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '1000 job 999\n');
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });

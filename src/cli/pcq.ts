@@ -168,13 +168,28 @@ function badMessage(err: unknown, o: PcqOptions): number {
   return EXIT_BAD_MESSAGE;
 }
 
-/** With a seed, every payload is upstream's random buffer for it; the count of miscompares. */
+const expectedPayloads = new WeakMap<Consumer, Buffer>();
+
+/**
+ * With a seed, every payload is upstream's random buffer for it (the producer fills each message
+ * from the same seed): compared whole, and on a difference searched for its first bad word.
+ * Returns the count of miscompares.
+ */
 function verifyAll(batch: readonly Buffer[], c: Consumer, o: PcqOptions): number {
   let errors = 0;
+  let expected: Buffer | undefined;
+  if (o.seed !== undefined) {
+    expected = expectedPayloads.get(c);
+    if (!expected) {
+      expected = Buffer.alloc(c.payloadSize);
+      randomizeBuffer(expected, o.seed);
+      expectedPayloads.set(c, expected);
+    }
+  }
   for (let i = 0; i < batch.length; i++) {
     const seq = c.nextSeq + i;
     if (o.verbose) process.stdout.write(`pcq_consumer_get: seq=${seq}\n`);
-    if (o.seed === undefined) continue;
+    if (o.seed === undefined || batch[i]!.equals(expected!)) continue;
     const ofs = verifyBuffer(batch[i]!, o.seed);
     if (ofs !== -1) {
       process.stderr.write(`run_consumer: miscompare seq=${seq} ofs=${ofs}\n`);
