@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "native.h"
 
@@ -104,8 +105,43 @@ __attribute__((target(ZMM_FOLD_TARGET))) static uint32_t crc32_vclmul(uint32_t s
 }
 #endif
 
+/*
+ * Short inputs (pcq's 64-byte buckets) by slice-by-8 tables: zlib takes ~90 ns for 56 bytes here
+ * (its carry-less path starts at 64 bytes, and a call has a fixed cost), the tables ~15.
+ */
+#define SHORT_INPUT 64
+#define CRC_POLY 0xEDB88320u
+#define SLICES 8
+
+static uint32_t g_table[SLICES][256];
+
+static void crc_init_tables(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ CRC_POLY : c >> 1;
+    g_table[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int s = 1; s < SLICES; s++) g_table[s][i] = (g_table[s - 1][i] >> 8) ^ g_table[0][g_table[s - 1][i] & 0xff];
+}
+
+static uint32_t crc32_short(uint32_t crc, const uint8_t *p, size_t n) {
+  crc = ~crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint32_t lo, hi;
+    memcpy(&lo, p, 4);
+    memcpy(&hi, p + 4, 4);
+    lo ^= crc;
+    crc = g_table[7][lo & 0xff] ^ g_table[6][(lo >> 8) & 0xff] ^ g_table[5][(lo >> 16) & 0xff] ^ g_table[4][lo >> 24] ^
+          g_table[3][hi & 0xff] ^ g_table[2][(hi >> 8) & 0xff] ^ g_table[1][(hi >> 16) & 0xff] ^ g_table[0][hi >> 24];
+  }
+  while (n-- > 0) crc = g_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
 /* zlib's crc32(seed, p, n); its length is an unsigned int, so longer ranges go in pieces. */
 uint32_t famfs_crc32(uint32_t crc, const uint8_t *p, size_t n) {
+  if (n < SHORT_INPUT) return crc32_short(crc, p, n);
 #if defined(__x86_64__)
   if (g_vclmul && n >= 256) {
     size_t bulk = n & ~(size_t)15;
@@ -134,6 +170,7 @@ static napi_value js_crc32(napi_env env, napi_callback_info info) {
 }
 
 void famfs_crc32_init(napi_env env, napi_value exports) {
+  crc_init_tables();
 #if defined(__x86_64__)
   __builtin_cpu_init();
   g_vclmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("avx512f") &&
