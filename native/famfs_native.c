@@ -753,6 +753,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_poll_init(env, exports);
   famfs_crc32_init(env, exports);
   famfs_replay_init(env, exports);
+  famfs_pcq_init(env, exports);
   long page = sysconf(_SC_PAGESIZE);
   g_page_size = page > 0 ? (size_t)page : 4096;
   detect_flush_method();

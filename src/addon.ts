@@ -39,6 +39,10 @@ export interface FamfsNative {
   memcpy(dst: Bytes, dstOffset: number, src: Bytes, srcOffset: number, length: number): void;
   /** zlib's CRC-32 (seed 0) of bytes[offset, offset + length). */
   crc32(bytes: Bytes, offset: number, length: number): number;
+  /** Writes sequence numbers firstSeq + i and their CRCs into `count` pcq buckets from `offset` (native/pcq.c). */
+  pcqSeal(bytes: Bytes, offset: number, bucketSize: number, count: number, firstSeq: number): void;
+  /** How many of `count` pcq buckets from `offset` hold a good CRC and sequence number firstSeq + i. */
+  pcqCheck(bytes: Bytes, offset: number, bucketSize: number, count: number, firstSeq: number): number;
   /** mount(2); `data` is the file system's option string. */
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** dup2(2): makes `to` another descriptor of `from`'s open file. */

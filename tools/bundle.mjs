@@ -11,6 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRIES = {
   'bin/famfs': 'src/cli/famfs.js',
   'bin/mkfs.famfs': 'src/cli/mkfs.js',
+  'bin/pcq': 'src/cli/pcq.js',
   'bin/daemon': 'src/daemon/main.js',
   'cjs/index': 'src/api/index.js',
 };
