@@ -457,8 +457,11 @@ describe('a session on a real mount', () => {
     assert.deepEqual(await readdir(server.mountpoint), []);
     await assert.rejects(mkdir(`${server.mountpoint}/d`), (e: NodeJS.ErrnoException) => e.errno === -ENOSYS || e.code === 'ENOSYS');
     await assert.rejects(symlink('t', `${server.mountpoint}/l`), (e: NodeJS.ErrnoException) => e.code === 'ENOSYS');
-    const counts = server.session.stats.byOpcode;
-    assert.equal(counts.get('MKDIR'), 1);
-    assert.equal(counts.get('SYMLINK'), 1);
+    const stats = server.session.requestStats;
+    assert.equal(stats.requests[Opcode.MKDIR], 1);
+    assert.equal(stats.requests[Opcode.SYMLINK], 1);
+    assert.equal(stats.errors[Opcode.MKDIR], 1, 'ENOSYS is an error answer');
+    const mkdirFigures = stats.figures().find((f) => f.opcode === Opcode.MKDIR)!;
+    assert.equal(mkdirFigures.buckets.reduce((a, b) => a + b, 0), 1, 'one latency observation');
   });
 });

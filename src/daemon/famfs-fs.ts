@@ -17,7 +17,7 @@ import {
   type FamfsAbiProfile, FAMFS_ABI_PROFILES, FMAP_FILE_TYPE, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn,
   encodeDaxdevOut, encodeFmapMessage,
 } from './famfs-abi.js';
-import { META_DIR_INO, META_LOG_INO, META_SB_INO, type MetaFiles, makeMetaFiles } from './meta-files.js';
+import { META_DIR_INO, META_LOG_INO, META_NODE_COUNT, META_SB_INO, type MetaFiles, makeMetaFiles } from './meta-files.js';
 
 /** statfs block size; the real unit of allocation is reported through f_frsize-independent counts. */
 const STATFS_BSIZE = 4096;
@@ -68,6 +68,13 @@ export class FamfsFuse implements Filesystem {
   private readonly missingDevices: ReadonlySet<number>;
   /** Files already reported as unreadable for a missing device: one log line each. */
   private readonly reportedMissing = new Set<number>();
+  /**
+   * Counted for the diagnostics socket (plain increments on the request path, read when asked).
+   * The inode searches mirror upstream's icache_stats: a search per node id looked up other than
+   * the root's, the nodes it examined (one here: the index is keyed by inode), the searches that
+   * found nothing.
+   */
+  readonly counters = { bytesRead: 0, bytesWritten: 0, searches: 0, nodesScanned: 0, searchFails: 0 };
 
   constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig, missingDevices: readonly number[] = []) {
     this.missingDevices = new Set(missingDevices);
@@ -126,6 +133,11 @@ export class FamfsFuse implements Filesystem {
       : ino === META_SB_INO ? this.meta.superblock
         : ino === META_LOG_INO ? this.meta.log
           : this.fs.ns.getIno(ino);
+    if (ino !== ROOT_INO) {
+      this.counters.searches++;
+      if (n) this.counters.nodesScanned++;
+      else this.counters.searchFails++;
+    }
     if (!n) throw new FuseError('ENOENT', `no inode ${ino}`);
     return n;
   }
@@ -308,6 +320,7 @@ export class FamfsFuse implements Filesystem {
       // Memory whose hosts' caches are not coherent: read what other hosts have flushed.
       if (!w.coherent) w.invalidate(p.offset, p.len);
       w.views(p.offset, p.len, out);
+      this.counters.bytesRead += p.len;
     }
     return out;
   }
@@ -330,6 +343,7 @@ export class FamfsFuse implements Filesystem {
       // Memory whose hosts' caches are not coherent: a write reaches other hosts when it returns.
       if (!w.coherent) w.flush(p.offset, p.len);
     }
+    this.counters.bytesWritten += src;
     return src;
   }
 
@@ -485,6 +499,32 @@ export class FamfsFuse implements Filesystem {
       this.windows.set(devIndex, w);
     }
     return w;
+  }
+
+  /** Files open through this mount now. */
+  get openFiles(): number {
+    return this.handles.size;
+  }
+
+  /** The nodes this daemon serves: logged files and directories, the root and the meta files. */
+  get inodeCount(): number {
+    return this.fs.stats.files + this.fs.stats.dirs + 1 + META_NODE_COUNT;
+  }
+
+  /** Every node loaded so far, for /icache_dump: the root, the meta files, what lookups made. */
+  *loadedNodes(): Generator<FsNode> {
+    yield this.fs.ns.root;
+    yield this.meta.dir;
+    yield this.meta.superblock;
+    yield this.meta.log;
+    const walk = function* (d: DirNode): Generator<FsNode> {
+      const loaded = (d as { loaded?: Map<string, FsNode> }).loaded;
+      for (const c of loaded?.values() ?? []) {
+        yield c;
+        if (c.kind === 'dir') yield* walk(c);
+      }
+    };
+    yield* walk(this.fs.ns.root);
   }
 
   close(): void {

@@ -5,17 +5,21 @@
  * It serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT/SIGHUP.
  */
 import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadNative } from '../addon.js';
 import { FsError, UsageError } from '../errors.js';
 import { FamfsHandle } from '../fs/famfs.js';
-import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
+import { LogLevel, daemonLog } from './daemon-log.js';
+import type { DaemonContext } from './daemon-status.js';
+import type { DiagServer } from './diag-server.js';
 import { FamfsFuse } from './famfs-fs.js';
+import { LogFollower } from './follow.js';
 import { processStartTime } from '../mounts/process-state.js';
-import { liveRecords, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
+import { liveRecords, mountFile, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
 
 function report(line: string): void {
   try {
@@ -32,7 +36,33 @@ function report(line: string): void {
 }
 
 function log(msg: string): void {
-  process.stderr.write(`${new Date().toISOString()} famfs daemon[${process.pid}]: ${msg}\n`);
+  daemonLog(LogLevel.NOTICE, msg);
+}
+
+/** Where the diagnostics socket goes: upstream's `<shadow>/sock`, else beside the mount's record. */
+function diagSocketPath(cfg: DaemonConfig, mountpoint: string): string {
+  return cfg.shadowPath ? join(cfg.shadowPath, 'sock') : mountFile(mountpoint, 'sock');
+}
+
+/** The diagnostics socket, and the metrics port if asked for; a failure is logged, the mount still serves. */
+async function startDiagnostics(c: DaemonContext): Promise<{ servers: DiagServer[]; socket?: string }> {
+  const { startDiagServer, startMetricsPort } = await import('./diag-server.js');
+  const servers: DiagServer[] = [];
+  let socket: string | undefined = diagSocketPath(c.config, c.mountpoint);
+  try {
+    servers.push(await startDiagServer(c, socket));
+  } catch (err) {
+    log(`diagnostics socket ${socket}: ${(err as Error).message}`);
+    socket = undefined;
+  }
+  if (c.config.metricsPort !== undefined) {
+    try {
+      servers.push(await startMetricsPort(c, c.config.metricsPort));
+    } catch (err) {
+      log(`metrics port ${c.config.metricsPort}: ${(err as Error).message}`);
+    }
+  }
+  return { servers, socket };
 }
 
 async function main(cfg: DaemonConfig): Promise<void> {
@@ -76,41 +106,28 @@ async function main(cfg: DaemonConfig): Promise<void> {
     fs.close();
     throw err;
   }
-  writeRecord({
-    mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
-    pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
-  });
-  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
-
   // Follow the log: entries other processes append show up without a manual logplay. A failure
   // is logged when it first appears, not every period; a file system gone from its device is
   // logged once and ends the following (every request then answers EIO until unmounted).
-  let lastFollowError = '';
+  const follower = new LogFollower(fs, () => ffs.refresh(), () => server.session.requestStats.total, (parents) => {
+    bpf?.sync();
+    for (const ino of parents) void server.session.notifyInvalInode(ino);
+  }, (err) => {
+    if (!ffs.gone) log(`log follow: ${err.message}`);
+  });
   ffs.onGone = (reason) => {
-    clearInterval(follow);
+    follower.stop();
     log(`${reason}: no longer serving it (every request fails with EIO); unmount to end this daemon`);
   };
-  const follow = setInterval(() => {
-    const before = fs.replay.nextSlot;
-    let played: number;
-    try {
-      played = ffs.refresh();
-    } catch (err) {
-      const msg = (err as Error).message;
-      if (!ffs.gone && msg !== lastFollowError) log(`log follow: ${msg}`);
-      lastFollowError = msg;
-      return;
-    }
-    lastFollowError = '';
-    if (played === 0) return;
-    bpf?.sync();
-    const parents = new Set<number>();
-    for (let i = before; i < fs.replay.nextSlot; i++) {
-      const n = fs.ns.getIno(inoForLogIndex(i));
-      if (n?.parent) parents.add(n.parent.ino);
-    }
-    for (const ino of parents) void server.session.notifyInvalInode(ino);
-  }, cfg.followMs);
+  follower.start(cfg.followMs);
+  const startedAt = new Date();
+  const diag = await startDiagnostics({ fs, ffs, session: server.session, config: cfg, mountpoint: server.mountpoint, startedAt, follower });
+  writeRecord({
+    mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
+    pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: startedAt.toISOString(), bpfFmap: bpf !== undefined,
+    diagSocket: diag.socket,
+  });
+  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
 
   let stopping = false;
   const stop = (why: string): void => {
@@ -123,7 +140,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
 
   report(STATUS_OK);
   const end = await server.closed;
-  clearInterval(follow);
+  follower.stop();
+  for (const d of diag.servers) d.close();
   bpf?.stop();
   removeRecord(server.mountpoint);
   ffs.close();

@@ -14,6 +14,8 @@ export const META_DIR_NAME = RESERVED_ROOT_NAME;
 export const META_DIR_INO = 2 ** 40;
 export const META_SB_INO = META_DIR_INO + 1;
 export const META_LOG_INO = META_DIR_INO + 2;
+/** `.meta`, `.superblock` and `.log`. */
+export const META_NODE_COUNT = 3;
 const META_DIR_MODE = 0o755;
 /**
  * Root only, read only (upstream's tools run as root): the log names every file, also those in

@@ -12,6 +12,8 @@ export { errno, errnoOf, FuseError, MAX_REPLY_ERRNO, MountError, ProtocolError }
 export type { FuseErrnoName } from './errors.js';
 export { FuseServer } from './serve.js';
 export type { ServeOptions } from './serve.js';
-export type { SessionEnd, SessionEndReason, SessionOptions, SessionStats } from './session.js';
+export type { FuseSession, SessionEnd, SessionEndReason, SessionOptions } from './session.js';
+export { LATENCY_BOUNDS_US, RequestStats } from './request-stats.js';
+export type { OpcodeFigures } from './request-stats.js';
 export { findFuseMount, recoverMount, unmount } from './mount.js';
 export type { MountInfo, MountOptions, UnmountOptions } from './mount.js';

@@ -46,6 +46,7 @@ import type { ExtensionOp, Filesystem, InitResult, MaybePromise, RequestContext 
 import { NOT_IMPLEMENTED, OPCODES, opcodeName, type ReplyPayload } from './opcodes.js';
 import { DeviceReader } from './device-reader.js';
 import { loadPollNative, type PollNative } from './native-poll.js';
+import { RequestStats } from './request-stats.js';
 
 const MiB = 1024 * 1024;
 export const DEFAULT_MAX_WRITE = MiB;
@@ -82,11 +83,6 @@ export interface SessionEnd {
   readonly error?: Error;
 }
 
-export interface SessionStats {
-  readonly requests: number;
-  readonly byOpcode: ReadonlyMap<string, number>;
-}
-
 function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
@@ -118,8 +114,8 @@ export class FuseSession {
   private readonly extensions = new Map<number, ExtensionOp>();
   private reader: DeviceReader | undefined;
   private native: PollNative | undefined;
-  private readonly counts = new Map<string, number>();
-  private requestCount = 0;
+  /** Requests, errors and latencies by opcode, for whoever exports them (read, never reset). */
+  readonly requestStats = new RequestStats();
   private started = false;
   private ending = false;
   private ended = false;
@@ -166,8 +162,10 @@ export class FuseSession {
     return this.reader?.pending ?? 0;
   }
 
-  get stats(): SessionStats {
-    return { requests: this.requestCount, byOpcode: new Map(this.counts) };
+  /** The name of an opcode as this session knows it (a file system's extensions included). */
+  opName(opcode: number): string {
+    const ext = this.extensions.get(opcode);
+    return ext !== undefined ? ext.name : opcodeName(opcode);
   }
 
   /** Starts reading requests. Call after the mount(2) succeeded (reads fail with EPERM before). */
@@ -197,7 +195,7 @@ export class FuseSession {
       this.onError(err, 'request header');
       return;
     }
-    this.requestCount++;
+    this.requestStats.received(hdr.opcode);
     const ctx: RequestContext = {
       unique: hdr.unique,
       opcode: hdr.opcode,
@@ -207,8 +205,7 @@ export class FuseSession {
       pid: hdr.pid,
     };
     const body = requestBody(buf, hdr);
-    const name = this.countOp(hdr.opcode);
-    this.trace?.(`<- ${name} unique=${hdr.unique} nodeid=${hdr.nodeid} len=${hdr.len}`);
+    if (this.trace) this.trace(`<- ${this.opName(hdr.opcode)} unique=${hdr.unique} nodeid=${hdr.nodeid} len=${hdr.len}`);
 
     const ext = this.extensions.get(hdr.opcode);
     if (ext !== undefined) {
@@ -258,46 +255,44 @@ export class FuseSession {
     this.execute(ctx, () => run(this.fs, ctx, body), entry.reply);
   }
 
-  private countOp(opcode: number): string {
-    const ext = this.extensions.get(opcode);
-    const name = ext !== undefined ? ext.name : opcodeName(opcode);
-    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
-    return name;
-  }
-
   private execute(
     ctx: RequestContext,
     op: () => MaybePromise<ReplyPayload> | typeof NOT_IMPLEMENTED,
     reply: boolean,
   ): void {
+    const started = performance.now();
     let result: MaybePromise<ReplyPayload> | typeof NOT_IMPLEMENTED;
     try {
       result = op();
     } catch (err) {
-      this.fail(ctx, err, reply);
+      this.fail(ctx, err, reply, started);
       return;
     }
     if (result === NOT_IMPLEMENTED) {
+      this.requestStats.answered(ctx.opcode, performance.now() - started, true);
       if (reply) this.replyError(ctx.unique, errno('ENOSYS'));
       else this.requestDone();
       return;
     }
     if (isPromise(result)) {
       result.then(
-        (payload) => this.succeed(ctx, payload, reply),
-        (err: unknown) => this.fail(ctx, err, reply),
+        (payload) => this.succeed(ctx, payload, reply, started),
+        (err: unknown) => this.fail(ctx, err, reply, started),
       );
     } else {
-      this.succeed(ctx, result, reply);
+      this.succeed(ctx, result, reply, started);
     }
   }
 
-  private succeed(ctx: RequestContext, payload: ReplyPayload, reply: boolean): void {
+  private succeed(ctx: RequestContext, payload: ReplyPayload, reply: boolean, started: number): void {
     if (reply) this.replyPayload(ctx.unique, payload);
     else this.requestDone();
+    this.requestStats.answered(ctx.opcode, performance.now() - started, false);
   }
 
-  private fail(ctx: RequestContext, err: unknown, reply: boolean): void {
+  /** `started`: when the handler was called (performance.now()), or undefined for a request never handed to one. */
+  private fail(ctx: RequestContext, err: unknown, reply: boolean, started?: number): void {
+    if (started !== undefined) this.requestStats.answered(ctx.opcode, performance.now() - started, true);
     let n = errnoOf(err);
     if (n === undefined) {
       n = errno('EIO');

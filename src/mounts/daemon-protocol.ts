@@ -64,6 +64,10 @@ export interface DaemonConfig {
   allowMissing?: boolean;
   /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
   logFile?: string;
+  /** Upstream's shadow directory (`mount -S`): the diagnostics socket is `<shadowPath>/sock`. */
+  shadowPath?: string;
+  /** Also serve /metrics on 127.0.0.1:<port> (`famfs mount --metrics-port`). */
+  metricsPort?: number;
 }
 
 /** The configuration the daemon was given on stdin; undefined if it is not JSON. */

@@ -26,6 +26,8 @@ export interface MountRecord {
   startedAt: string;
   /** The daemon publishes fmaps to pinned BPF maps (`-o bpf-fmap`): umount removes them if it died. */
   bpfFmap?: boolean;
+  /** The daemon's diagnostics socket (HTTP: /status, /metrics, upstream's /icache_stats, …). */
+  diagSocket?: string;
 }
 
 /**
@@ -47,8 +49,8 @@ export function ensureRunDir(): string {
   return dir;
 }
 
-/** A mount's file in the run directory: its record (json) or its daemon's log (log). */
-export function mountFile(mountpoint: string, ext: 'json' | 'log'): string {
+/** A mount's file in the run directory: its record (json), its daemon's log (log) or diagnostics socket (sock). */
+export function mountFile(mountpoint: string, ext: 'json' | 'log' | 'sock'): string {
   return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.${ext}`);
 }
 

@@ -22,8 +22,10 @@ const EXIT_MOUNT_LEFT = 99;
 
 interface MountOpts extends DeviceMapOption {
   timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
-  follow?: number; abi: string; wait: number; options: string[];
+  follow?: number; abi: string; wait: number; options: string[]; metricsPort?: number;
 }
+
+const MAX_PORT = 65535;
 
 /** `-o` options this mount understands. */
 const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev', 'allow-missing'] as const;
@@ -104,6 +106,7 @@ export function register(program: Command): void {
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV').choices(Object.keys(FAMFS_ABI_PROFILES)).default(DEFAULT_FAMFS_ABI))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
+    .option('--metrics-port <port>', 'also serve Prometheus /metrics on 127.0.0.1:<port>', parseUint)
     .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[]))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
@@ -113,6 +116,7 @@ export function register(program: Command): void {
         if (o.nodefaultperm && !o.nouseraccess) {
           throw new UsageError('-p (no default_permissions) lets every user open every file unless combined with -u (no allow_other): use -p -u');
         }
+        if (o.metricsPort !== undefined && !(o.metricsPort >= 1 && o.metricsPort <= MAX_PORT)) throw new UsageError(`--metrics-port ${o.metricsPort}: not a port (1-${MAX_PORT})`);
         const pre = preflight(device, mnt);
         const cfg: DaemonConfig = {
           ...defaultConfig(device, pre.mountpoint, pre.systemUuid),
@@ -126,6 +130,7 @@ export function register(program: Command): void {
           // The last of suid/nosuid (dev/nodev) wins, as for mount(8).
           suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
           dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),
+          ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
         };
         ensureRunDir();
         if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
