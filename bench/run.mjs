@@ -133,7 +133,7 @@ async function main() {
   console.log(`\n${met} of ${rows.length} goals met; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const suffix = QUICK ? '-quick' : '';
   writeFileSync(join(RESULTS, `latest${suffix}.json`), `${JSON.stringify({ machine: m, quick: QUICK, rows, failures }, null, 2)}\n`);
-  writeFileSync(join(RESULTS, `latest${suffix}.svg`), svgChart(rows, title));
+  writeFileSync(join(RESULTS, `latest${suffix}.svg`), svgChart(rows, 'famfs-ts bench', machineLine(m, QUICK)));
   if (!interrupted && (!QUICK || process.argv.includes('--readme'))) writeReadme(rows, m, suffix);
   console.log(`results: bench/results/latest${suffix}.json, bench/results/latest${suffix}.svg`);
   if (failures.length > 0) console.error(`failed: ${failures.join('; ')}`);
