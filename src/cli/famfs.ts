@@ -29,6 +29,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   umount: () => import('./commands/umount.js'),
   adddev: () => import('./commands/adddev.js'),
   bpf: () => import('./commands/bpf.js'),
+  status: () => import('./commands/status.js'),
   completion: () => import('./commands/completion.js'),
 };
 /** Commands that need every other command registered (they describe them). */
