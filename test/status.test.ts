@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FsStatus } from '../src/cli/status-report.js';
+import type { FsStatus } from '../src/status/report.js';
 import { readRecord } from '../src/mounts/registry.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset } from '../src/format/log-header.js';

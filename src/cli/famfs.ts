@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   adddev: () => import('./commands/adddev.js'),
   bpf: () => import('./commands/bpf.js'),
   status: () => import('./commands/status.js'),
+  console: () => import('./commands/console.js'),
   completion: () => import('./commands/completion.js'),
 };
 /** Commands that need every other command registered (they describe them). */

@@ -1,4 +1,4 @@
-import type { FsStatus } from './status-report.js';
+import type { FsStatus } from '../status/report.js';
 
 const BAR_WIDTH = 30;
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

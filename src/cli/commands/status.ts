@@ -6,7 +6,7 @@ import { formatUuid, parseUuid } from '../../format/uuid.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { EXIT_FAILURE, printJson, runCommand } from '../run.js';
-import { fsStatus } from '../status-report.js';
+import { fsStatus } from '../../status/report.js';
 import { statusText } from '../status-text.js';
 
 /** Not in upstream. Exit 0 when no problem is listed, 1 when one is: a health check. */
