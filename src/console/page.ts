@@ -69,6 +69,8 @@ export const CONSOLE_PAGE = `<!doctype html>
   var UNIT = 2 * 1024 * 1024;
   /** Up to this many files the tree starts fully open; beyond, only its first level. */
   var OPEN_TREE_FILES = 500;
+  /** Files listed per directory: a DOM node each, so a directory of 100,000 files lists the first ones. */
+  var MAX_LISTED = 1000;
   var MAP_WIDTH = 720, MAP_MAX_HEIGHT = 360, MAX_CELL = 16;
   var FREE = -1, SUPERBLOCK = -2, LOG = -3, ORPHAN = -4;
   var token = new URLSearchParams(location.search).get("token");
@@ -239,12 +241,13 @@ export const CONSOLE_PAGE = `<!doctype html>
       Object.keys(n.dirs).sort().forEach(function (name) {
         out += "<li><details" + (depth < 1 || state.files.length <= OPEN_TREE_FILES ? " open" : "") + "><summary>" + esc(name) + "/</summary>" + html(n.dirs[name], depth + 1) + "</details></li>";
       });
-      n.files.forEach(function (id) {
+      n.files.slice(0, MAX_LISTED).forEach(function (id) {
         var f = state.files[id], name = f.path.slice(f.path.lastIndexOf("/") + 1);
         var sw = state.colorOf(id);
         out += '<li class="file' + (state.selected === id ? " sel" : "") + '" data-id="' + id + '" data-path="' + esc(f.path) + '"><span class="swatch" style="background:rgb(' +
           (sw & 255) + "," + ((sw >> 8) & 255) + "," + ((sw >> 16) & 255) + ')"></span>' + esc(name) + '<span class="size">' + size(f.size) + "</span></li>";
       });
+      if (n.files.length > MAX_LISTED) out += '<li class="size">… ' + (n.files.length - MAX_LISTED) + " more files (hover the map to find them)</li>";
       return out + "</ul>";
     }
     document.getElementById("tree").innerHTML = html(root, 0);
@@ -310,12 +313,16 @@ export const CONSOLE_PAGE = `<!doctype html>
     loading = getJson("/api/status").then(function (s) {
       state.status = s;
       renderSummary(s);
-      var files = getJson("/api/files").then(function (f) {
+      // The maps first: the file list of a large file system is megabytes the picture does not need.
+      return loadMaps(s.devices).then(function () {
+        // Milliseconds since navigation began until every device's map was first drawn (bench/console.mjs).
+        if (state.mapMs === undefined) state.mapMs = performance.now();
+        return getJson("/api/files");
+      }).then(function (f) {
         state.files = f.files; state.directories = f.directories; state.through = f.through;
         renderTree();
         if (state.selected !== null) select(state.selected);
       });
-      return Promise.all([loadMaps(s.devices), files]);
     }).then(function () {
       state.drawn++;
       state.lastDrawMs = performance.now() - t0;

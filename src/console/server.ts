@@ -14,7 +14,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { formatUuid } from '../format/uuid.js';
-import { type AllocationMap, allocationMap } from '../fs/allocation-map.js';
+import { AllocationMap } from '../fs/allocation-map.js';
 import type { Famfs } from '../fs/famfs.js';
 import { fsStatus } from '../status/report.js';
 import { CONSOLE_PAGE } from './page.js';
@@ -49,21 +49,17 @@ class HttpError extends Error {
   }
 }
 
-/** The log position a cached map belongs to, and the map. */
-interface CachedMap {
-  through: number;
-  map: AllocationMap;
-}
-
 export class ConsoleServer {
   private readonly server: Server;
   private readonly clients = new Set<ServerResponse>();
   private poll: NodeJS.Timeout | undefined;
   private keepalive: NodeJS.Timeout | undefined;
-  private cached: CachedMap | undefined;
+  /** Built at start (the whole log once), then updated with each new entry. */
+  private readonly allocation: AllocationMap;
 
   constructor(private readonly fs: Famfs, private readonly opts: ConsoleOptions) {
     if (!isLoopback(opts.bind) && !opts.token) throw new Error('a console bound to a non-loopback address needs a token');
+    this.allocation = new AllocationMap(fs);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         const e = err instanceof HttpError ? err : new HttpError(HTTP.ERROR, 'internal error');
@@ -109,6 +105,7 @@ export class ConsoleServer {
       return;
     }
     if (played === 0) return;
+    this.allocation.update();
     this.broadcast('log', { entriesUsed: this.fs.replay.playedThrough, played });
   }
 
@@ -117,10 +114,11 @@ export class ConsoleServer {
     for (const c of this.clients) c.write(msg);
   }
 
+  /** The map as of the log now. */
   private map(): AllocationMap {
-    const through = this.fs.replay.playedThrough;
-    if (this.cached?.through !== through) this.cached = { through, map: allocationMap(this.fs) };
-    return this.cached.map;
+    this.fs.refresh();
+    this.allocation.update();
+    return this.allocation;
   }
 
   private authorized(req: IncomingMessage, url: URL): boolean {
@@ -168,9 +166,12 @@ export class ConsoleServer {
         this.fs.refresh();
         return this.json(res, HTTP.OK, await fsStatus(this.fs, this.opts.systemUuid));
       case '/api/files': {
-        this.fs.refresh();
+        // Each file's JSON was made when it was added: the list is joined, not serialized again.
         const m = this.map();
-        return this.json(res, HTTP.OK, { through: this.cached!.through, files: m.files, directories: m.directories });
+        const text = `{"through":${m.through},"files":[${m.filesJson.join(',')}],"directories":${JSON.stringify(m.directories)}}`;
+        res.writeHead(HTTP.OK, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
       }
       case '/api/map':
         return this.sendMap(res, url);
@@ -186,7 +187,6 @@ export class ConsoleServer {
    * -3 log, -4 allocated to no listed file): 2 MiB per TiB, which the page draws by pixel.
    */
   private sendMap(res: ServerResponse, url: URL): void {
-    this.fs.refresh();
     const text = url.searchParams.get('device') ?? '0';
     const index = /^\d+$/.test(text) ? Number(text) : NaN;
     const m = this.map();
@@ -195,7 +195,7 @@ export class ConsoleServer {
     const body = Buffer.from(d.units.buffer, d.units.byteOffset, d.units.byteLength);
     res.writeHead(HTTP.OK, {
       'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-store', 'Content-Length': body.length,
-      'X-Famfs-Log-Through': String(this.cached!.through),
+      'X-Famfs-Log-Through': String(m.through),
     });
     res.end(body);
   }

@@ -2,11 +2,11 @@ import type { Bitmap } from '../alloc/bitmap.js';
 import { type SimpleExtent, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import type { Famfs } from './famfs.js';
-import { type DirNode, type FileNode, pathOf } from './namespace.js';
+import { type FileNode, inoForLogIndex, pathOf } from './namespace.js';
 
 /**
  * Who owns each 2 MiB unit of each device: a file (its index in `files`), the superblock, the log,
- * or nobody. Built from the replayed namespace; what the console draws and `famfs status` measures.
+ * or nobody. Built from the replayed namespace; what the console draws.
  */
 export const UNIT_FREE = -1;
 export const UNIT_SUPERBLOCK = -2;
@@ -34,59 +34,74 @@ export interface DeviceUnits {
   units: Int32Array;
 }
 
-export interface AllocationMap {
-  files: MappedFile[];
-  directories: string[];
-  devices: DeviceUnits[];
-}
+/**
+ * The allocation map of a file system, kept up to date as its log grows: entries are only ever
+ * appended and files never move, so each update() handles just the slots played since the last
+ * one (a live console pays for new files, not for the whole namespace again).
+ */
+export class AllocationMap {
+  readonly files: MappedFile[] = [];
+  /** Each file as JSON, made once when the file is added (the console sends the list often). */
+  readonly filesJson: string[] = [];
+  readonly directories: string[] = [];
+  readonly devices: DeviceUnits[] = [];
+  /** The log slots handled so far. */
+  through = 0;
 
-/** Every file and directory of the namespace, depth first, in listing order. */
-export function walkNamespace(root: DirNode, onFile: (f: FileNode) => void, onDir: (d: DirNode) => void): void {
-  const stack: DirNode[] = [root];
-  while (stack.length > 0) {
-    const d = stack.pop()!;
-    for (const c of d.children.values()) {
-      if (c.kind === 'dir') {
-        onDir(c);
-        stack.push(c);
-      } else {
-        onFile(c);
-      }
+  constructor(private readonly fs: Famfs) {
+    this.update();
+  }
+
+  /** Handles the slots the file system has played since the last call; true when anything changed. */
+  update(): boolean {
+    const played = this.fs.replay.playedThrough;
+    const before = this.devices.length;
+    this.addDevices();
+    if (played === this.through && this.devices.length === before) return false;
+    for (let slot = this.through; slot < played; slot++) {
+      const n = this.fs.ns.getIno(inoForLogIndex(slot));
+      if (!n) continue; // a bad or skipped entry, a device record: no node
+      if (n.kind === 'dir') this.directories.push(pathOf(n));
+      else this.addFile(n);
+    }
+    this.through = played;
+    this.markOrphans();
+    return true;
+  }
+
+  private addDevices(): void {
+    const bitmaps = this.fs.replay.bitmaps;
+    for (let index = this.devices.length; index < bitmaps.length; index++) {
+      const units = new Int32Array(bitmaps[index]!.nbits).fill(UNIT_FREE);
+      units.fill(UNIT_SUPERBLOCK, 0, SUPERBLOCK_REGION_SIZE / ALLOC_UNIT);
+      if (index === 0) units.fill(UNIT_LOG, LOG_OFFSET / ALLOC_UNIT, Math.min(units.length, Math.ceil((LOG_OFFSET + this.fs.sb.logLen) / ALLOC_UNIT)));
+      this.devices.push({ index, units });
     }
   }
-}
 
-export function allocationMap(fs: Famfs): AllocationMap {
-  const bitmaps = fs.replay.bitmaps;
-  const devices: DeviceUnits[] = bitmaps.map((b, index) => ({ index, units: ownersFromBitmap(b) }));
-  const primary = devices[0]!.units;
-  primary.fill(UNIT_SUPERBLOCK, 0, SUPERBLOCK_REGION_SIZE / ALLOC_UNIT);
-  primary.fill(UNIT_LOG, LOG_OFFSET / ALLOC_UNIT, Math.min(primary.length, Math.ceil((LOG_OFFSET + fs.sb.logLen) / ALLOC_UNIT)));
-  // An added device's own superblock region.
-  for (const d of devices.slice(1)) d.units.fill(UNIT_SUPERBLOCK, 0, SUPERBLOCK_REGION_SIZE / ALLOC_UNIT);
-  const files: MappedFile[] = [];
-  const directories: string[] = [];
-  walkNamespace(fs.ns.root, (f) => {
-    const id = files.length;
+  private addFile(f: FileNode): void {
+    const id = this.files.length;
     const extents = fmapExtents(f.fmap);
-    files.push({
+    const file: MappedFile = {
       path: pathOf(f), size: f.size, mode: f.mode, uid: f.uid, gid: f.gid, logIndex: f.logIndex, kind: f.fmap.kind, extents,
       ...(f.fmap.kind === 'interleaved' ? { chunkSize: f.fmap.chunkSize } : {}),
-    });
+    };
+    this.files.push(file);
+    this.filesJson.push(JSON.stringify(file));
     for (const e of extents) {
-      const units = devices[e.devIndex]?.units;
+      const units = this.devices[e.devIndex]?.units;
       if (!units) continue;
       units.fill(id, Math.floor(e.offset / ALLOC_UNIT), Math.min(units.length, Math.ceil((e.offset + e.len) / ALLOC_UNIT)));
     }
-  }, (d) => directories.push(pathOf(d)));
-  return { files, directories, devices };
-}
+  }
 
-/** UNIT_ORPHAN where the bitmap says allocated, UNIT_FREE elsewhere; files are painted over it. */
-function ownersFromBitmap(b: Bitmap): Int32Array {
-  const units = new Int32Array(b.nbits).fill(UNIT_FREE);
-  for (let i = 0; i < b.nbits; i++) if (b.isSet(i)) units[i] = UNIT_ORPHAN;
-  return units;
+  /** Units the bitmaps call allocated that no file, superblock or log owns. */
+  private markOrphans(): void {
+    this.fs.replay.bitmaps.forEach((b, i) => {
+      const units = this.devices[i]!.units;
+      for (let u = 0; u < units.length; u++) if (units[u] === UNIT_FREE && b.isSet(u)) units[u] = UNIT_ORPHAN;
+    });
+  }
 }
 
 /** The longest run of free units on a device, in units (fragmentation: free space a single extent can use). */
