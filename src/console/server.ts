@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { formatUuid } from '../format/uuid.js';
 import { AllocationMap } from '../fs/allocation-map.js';
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import { fsStatus } from '../status/report.js';
 import { CONSOLE_PAGE } from './page.js';
 
@@ -57,7 +57,7 @@ export class ConsoleServer {
   /** Built at start (the whole log once), then updated with each new entry. */
   private readonly allocation: AllocationMap;
 
-  constructor(private readonly fs: Famfs, private readonly opts: ConsoleOptions) {
+  constructor(private readonly fs: FamfsHandle, private readonly opts: ConsoleOptions) {
     if (!isLoopback(opts.bind) && !opts.token) throw new Error('a console bound to a non-loopback address needs a token');
     this.allocation = new AllocationMap(fs);
     this.server = createServer((req, res) => {
@@ -106,7 +106,7 @@ export class ConsoleServer {
     }
     if (played === 0) return;
     this.allocation.update();
-    this.broadcast('log', { entriesUsed: this.fs.replay.playedThrough, played });
+    this.broadcast('log', { entriesUsed: this.fs.replay.nextSlot, played });
   }
 
   private broadcast(event: string, data: unknown): void {
@@ -195,14 +195,14 @@ export class ConsoleServer {
     const body = Buffer.from(d.units.buffer, d.units.byteOffset, d.units.byteLength);
     res.writeHead(HTTP.OK, {
       'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-store', 'Content-Length': body.length,
-      'X-Famfs-Log-Through': String(m.through),
+      'X-FamfsHandle-Log-Through': String(m.through),
     });
     res.end(body);
   }
 
   private events(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(HTTP.OK, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
-    res.write(`event: hello\ndata: ${JSON.stringify({ entriesUsed: this.fs.replay.playedThrough, fsUuid: formatUuid(this.fs.sb.uuid) })}\n\n`);
+    res.write(`event: hello\ndata: ${JSON.stringify({ entriesUsed: this.fs.replay.nextSlot, fsUuid: formatUuid(this.fs.sb.uuid) })}\n\n`);
     this.clients.add(res);
     req.on('close', () => this.clients.delete(res));
   }

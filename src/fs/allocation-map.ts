@@ -1,7 +1,7 @@
 import type { Bitmap } from '../alloc/bitmap.js';
 import { type SimpleExtent, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
-import type { Famfs } from './famfs.js';
+import type { FamfsHandle } from './famfs.js';
 import { type FileNode, inoForLogIndex, pathOf } from './namespace.js';
 
 /**
@@ -48,13 +48,13 @@ export class AllocationMap {
   /** The log slots handled so far. */
   through = 0;
 
-  constructor(private readonly fs: Famfs) {
+  constructor(private readonly fs: FamfsHandle) {
     this.update();
   }
 
   /** Handles the slots the file system has played since the last call; true when anything changed. */
   update(): boolean {
-    const played = this.fs.replay.playedThrough;
+    const played = this.fs.replay.nextSlot;
     const before = this.devices.length;
     this.addDevices();
     if (played === this.through && this.devices.length === before) return false;

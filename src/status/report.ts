@@ -4,7 +4,7 @@ import { type MountRecord, liveRecords } from '../mounts/registry.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid } from '../format/uuid.js';
 import { largestFreeRun } from '../fs/allocation-map.js';
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import { fsck } from '../fs/fsck.js';
 import type { Role } from '../fs/role.js';
 
@@ -96,7 +96,7 @@ async function mountStatus(r: MountRecord, problems: StatusProblem[]): Promise<S
 }
 
 /** The status of the file system `fs` (opened by the caller), as this host (`systemUuid`) sees it. */
-export async function fsStatus(fs: Famfs, systemUuid: string): Promise<FsStatus> {
+export async function fsStatus(fs: FamfsHandle, systemUuid: string): Promise<FsStatus> {
   const report = fsck(fs);
   const problems: StatusProblem[] = [];
   for (const b of report.badEntries) problems.push({ kind: 'bad-log-entry', message: b.reason });

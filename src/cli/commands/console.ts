@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { CONSOLE_POLL_MS, ConsoleServer, DEFAULT_CONSOLE_BIND, DEFAULT_CONSOLE_PORT, isLoopback } from '../../console/server.js';
 import { UsageError } from '../../errors.js';
-import { Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
 import { formatUuid, parseUuid } from '../../format/uuid.js';
 import { liveRecords, mountOf } from '../../mounts/registry.js';
@@ -44,7 +44,7 @@ export function register(program: Command): void {
         }
         const token = o.token ?? (isLoopback(o.bind) ? undefined : randomBytes(TOKEN_BYTES).toString('base64url'));
         // Read-only, whatever this host's role: the console never writes the device.
-        const fs = Famfs.open(device, { writable: false, systemUuid: parseUuid(host), deviceMap: deviceMapOf(o) });
+        const fs = FamfsHandle.open(device, { writable: false, systemUuid: parseUuid(host), deviceMap: deviceMapOf(o) });
         const server = new ConsoleServer(fs, { port: o.port, bind: o.bind, token, systemUuid: host });
         let port: number;
         try {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { liveRecords, mountOf } from '../../mounts/registry.js';
 import { UsageError } from '../../errors.js';
-import { Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { formatUuid, parseUuid } from '../../format/uuid.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
@@ -35,7 +35,7 @@ export function register(program: Command): void {
           device = devices[0]!;
         }
         const uuid = host ?? formatUuid(getSystemUuid());
-        const fs = Famfs.open(device, { writable: false, systemUuid: parseUuid(uuid), deviceMap: deviceMapOf(o) });
+        const fs = FamfsHandle.open(device, { writable: false, systemUuid: parseUuid(uuid), deviceMap: deviceMapOf(o) });
         try {
           const s = await fsStatus(fs, uuid);
           if (o.json) printJson(s);
