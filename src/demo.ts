@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 const MASTER = '6d617374-6572-4000-8000-000000000001';
 const CLIENT = '636c6965-6e74-4000-8000-000000000002';
 const DEVICE = process.env.FAMFS_DEMO_DEVICE ?? `/dev/shm/famfs-demo-${process.pid}`;
+/** Leave the device (not the mounts) behind for whoever runs the demo to show it (tools/console-screenshot.mjs). */
+const KEEP_DEVICE = process.env.FAMFS_DEMO_KEEP === '1';
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN: Record<string, string> = { famfs: join(here, '..', 'bin', 'famfs.cjs'), 'mkfs.famfs': join(here, '..', 'bin', 'mkfs.famfs.cjs') };
 
@@ -38,7 +40,7 @@ function cleanup(): void {
     spawnSync(process.execPath, [BIN.famfs!, 'umount', mnt], { stdio: 'ignore' });
   }
   if (mountRoot) rmSync(mountRoot, { recursive: true, force: true });
-  if (existsSync(DEVICE)) rmSync(DEVICE);
+  if (existsSync(DEVICE) && !KEEP_DEVICE) rmSync(DEVICE);
 }
 
 /** FUSE needs root and /dev/fuse; elsewhere the tour stops before mounting. */

@@ -20,7 +20,7 @@ import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 const UNIT = 2 * MiB;
 const PAGE_TIMEOUT_MS = 20_000;
 const SUPERBLOCK_RGB = [20, 20, 20];
-const LOG_RGB = [120, 70, 170];
+const LOG_RGB = [96, 96, 96];
 const FREE_RGB = [232, 232, 232];
 /** The log fills units 1..4 of the primary (8 MiB after the 2 MiB superblock). */
 const LOG_UNITS = [1, 2, 3, 4];

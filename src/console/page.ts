@@ -35,6 +35,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   .legend span { display: inline-block; margin-right: 12px; color: var(--muted); }
   .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: -1px; border: 1px solid #0002; }
   #mounts-body { overflow-x: auto; }
+  #mounts-body td.mnt { white-space: normal; word-break: break-all; }
   #tree { max-height: 360px; overflow: auto; font-family: ui-monospace, monospace; font-size: 12px; }
   #tree ul { list-style: none; margin: 0; padding-left: 14px; }
   #tree li { white-space: nowrap; }
@@ -53,7 +54,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   <div>
     <section id="summary"><h2>File system</h2><div id="summary-body">loading…</div></section>
     <section id="maps" style="margin-top:12px"><h2>Allocation map (one cell per 2 MiB unit)</h2>
-      <div class="legend"><span><i style="background:rgb(20,20,20)"></i>superblock</span><span><i style="background:rgb(120,70,170)"></i>log</span><span><i style="background:rgb(232,232,232)"></i>free</span><span><i style="background:rgb(255,200,0)"></i>allocated, no file</span><span>files: one color each</span></div>
+      <div class="legend"><span><i style="background:rgb(20,20,20)"></i>superblock</span><span><i style="background:rgb(96,96,96)"></i>log</span><span><i style="background:rgb(232,232,232)"></i>free</span><span><i style="background:rgb(255,200,0)"></i>allocated, no file</span><span>files: one color each</span></div>
       <div id="map-list"></div>
     </section>
   </div>
@@ -101,7 +102,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   // Colors, packed as the canvas stores them (RGBA bytes, little-endian uint32).
   function pack(r, g, b) { return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0; }
   var SPECIAL = {};
-  SPECIAL[FREE] = pack(232, 232, 232); SPECIAL[SUPERBLOCK] = pack(20, 20, 20); SPECIAL[LOG] = pack(120, 70, 170); SPECIAL[ORPHAN] = pack(255, 200, 0);
+  SPECIAL[FREE] = pack(232, 232, 232); SPECIAL[SUPERBLOCK] = pack(20, 20, 20); SPECIAL[LOG] = pack(96, 96, 96); SPECIAL[ORPHAN] = pack(255, 200, 0);
   var fileColors = [];
   function hsl(h, s, l) {
     var a = s * Math.min(l, 1 - l);
@@ -217,7 +218,7 @@ export const CONSOLE_PAGE = `<!doctype html>
     document.getElementById("summary-body").innerHTML = h;
     var m = "<table><tr><th>mount</th><th>role</th><th>pid</th><th>lag</th><th>req/s</th></tr>";
     s.mounts.forEach(function (x) {
-      m += "<tr><td>" + esc(x.mountpoint) + "</td><td>" + x.role + "</td><td>" + x.pid + (x.daemonAlive ? "" : " <b class=problem>dead</b>") + "</td><td>" +
+      m += '<tr><td class="mnt">' + esc(x.mountpoint) + "</td><td>" + x.role + "</td><td>" + x.pid + (x.daemonAlive ? "" : " <b class=problem>dead</b>") + "</td><td>" +
         (x.followLag ? x.followLag.entries + " / " + x.followLag.ms + " ms" : "?") + "</td><td>" + (x.requestsPerSecond === null ? "?" : x.requestsPerSecond.toFixed(1)) + "</td></tr>";
     });
     document.getElementById("mounts-body").innerHTML = s.mounts.length ? m + "</table>" : "<p>none</p>";

@@ -8,7 +8,6 @@
 export const LogLevel = {
   EMERG: 0, ALERT: 1, CRIT: 2, ERR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7,
 } as const;
-export type LogLevelValue = (typeof LogLevel)[keyof typeof LogLevel];
 
 const LEVEL_NAMES = Object.keys(LogLevel) as (keyof typeof LogLevel)[];
 
