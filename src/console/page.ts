@@ -10,6 +10,7 @@ export const CONSOLE_PAGE = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>famfs console</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --fg: #1d2330; --muted: #667085; --line: #d8dde6; --bg: #f6f7f9; --accent: #2f6fdd; }
   * { box-sizing: border-box; }
@@ -188,13 +189,18 @@ export const CONSOLE_PAGE = `<!doctype html>
     });
   }
 
-  function loadMaps(devices) {
+  function fetchMap(index) {
+    return fetch(api("/api/map?device=" + index)).then(function (r) {
+      if (!r.ok) throw new Error("map " + index + ": HTTP " + r.status);
+      return r.arrayBuffer();
+    });
+  }
+
+  /** first: device 0's map, already asked for while the status was on its way. */
+  function loadMaps(devices, first) {
     ensureCanvases(devices);
     return Promise.all(devices.map(function (d) {
-      return fetch(api("/api/map?device=" + d.index)).then(function (r) {
-        if (!r.ok) throw new Error("map " + d.index + ": HTTP " + r.status);
-        return r.arrayBuffer();
-      }).then(function (buf) {
+      return (d.index === 0 && first ? first : fetchMap(d.index)).then(function (buf) {
         state.owners[d.index] = new Int32Array(buf);
         drawDevice(d.index);
         document.getElementById("map-title-" + d.index).textContent = "device " + d.index + "  " + (d.path || "NOT FOUND") + "  " + size(d.size) +
@@ -311,11 +317,14 @@ export const CONSOLE_PAGE = `<!doctype html>
   function refresh() {
     if (loading) { again = true; return loading; }
     var t0 = performance.now();
+    // Every file system has a device 0: its map is fetched alongside the status.
+    var first = fetchMap(0);
+    first.catch(function () {});
     loading = getJson("/api/status").then(function (s) {
       state.status = s;
       renderSummary(s);
       // The maps first: the file list of a large file system is megabytes the picture does not need.
-      return loadMaps(s.devices).then(function () {
+      return loadMaps(s.devices, first).then(function () {
         // Milliseconds since navigation began until every device's map was first drawn (bench/console.mjs).
         if (state.mapMs === undefined) state.mapMs = performance.now();
         return getJson("/api/files");
