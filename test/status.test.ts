@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FsStatus } from '../src/status/report.js';
 import { readRecord } from '../src/mounts/registry.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
-import { entryOffset } from '../src/format/log-header.js';
+import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs } from './helpers/mounts.js';
 import { eventually } from './helpers/wait.js';
@@ -137,7 +137,7 @@ describe('famfs status on damaged media', () => {
     assert.equal(mkfsCli([dev]).status, 0);
     assert.equal(famfs(['creat', '--device', dev, '-s', '2M', 'x']).status, 0);
     assert.equal(famfs(['creat', '--device', dev, '-s', '2M', 'y']).status, 0);
-    const at = LOG_OFFSET + entryOffset(1) + 30;
+    const at = LOG_OFFSET + entryOffset(logSlot(1)) + 30;
     const byte = peekByte(dev, at);
     poke(dev, at, Buffer.from([byte ^ 0x01]));
     const { status: s, exit } = statusJson(['--device', dev]);

@@ -1,6 +1,7 @@
 import type { Bitmap } from '../alloc/bitmap.js';
 import { type SimpleExtent, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { logSlot } from '../format/log-header.js';
 import type { FamfsHandle } from './famfs.js';
 import { type FileNode, inoForLogIndex, pathOf } from './namespace.js';
 
@@ -59,7 +60,7 @@ export class AllocationMap {
     this.addDevices();
     if (played === this.through && this.devices.length === before) return false;
     for (let slot = this.through; slot < played; slot++) {
-      const n = this.fs.ns.getIno(inoForLogIndex(slot));
+      const n = this.fs.ns.getIno(inoForLogIndex(logSlot(slot)));
       if (!n) continue; // a bad or skipped entry, a device record: no node
       if (n.kind === 'dir') this.directories.push(pathOf(n));
       else this.addFile(n);
