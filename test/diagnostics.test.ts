@@ -78,6 +78,8 @@ describe('diagnostics socket (upstream\'s endpoints, /status, /metrics)', () => 
     metricsPort = await freePort();
     mnt = mountFamfs(dev, MASTER_UUID, ['--metrics-port', String(metricsPort)]);
     sock = mountFile(mnt, 'sock');
+    // The daemon opens it just after reporting the mount.
+    await eventually('diagnostics socket', () => existsSync(sock));
   });
 
   it('lies beside the mount record, a socket of mode 0600 owned by the daemon\'s user, named in the record', () => {
@@ -208,6 +210,7 @@ describe('diagnostics socket in the shadow directory', () => {
     assert.equal(status.trim(), 'ok');
     try {
       const sock = join(shadow, 'sock');
+      await eventually('diagnostics socket', () => existsSync(sock));
       assert.equal(statSync(sock).mode & 0o777, 0o600);
       assert.equal(readRecord(mnt)?.diagSocket, sock);
       const r = spawnSync('curl', ['-sS', '--unix-socket', sock, 'http://localhost/icache_stats'], { encoding: 'utf8' });

@@ -19,7 +19,7 @@ import type { DiagServer } from './diag-server.js';
 import { FamfsFuse } from './famfs-fs.js';
 import { LogFollower } from './follow.js';
 import { processStartTime } from '../mounts/process-state.js';
-import { liveRecords, mountFile, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
+import { liveRecords, type MountRecord, mountFile, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
 
 function report(line: string): void {
   try {
@@ -44,7 +44,7 @@ function diagSocketPath(cfg: DaemonConfig, mountpoint: string): string {
   return cfg.shadowPath ? join(cfg.shadowPath, 'sock') : mountFile(mountpoint, 'sock');
 }
 
-/** The diagnostics socket, and the metrics port if asked for; a failure is logged, the mount still serves. */
+/** The diagnostics socket, and the metrics port if asked for; a failure is logged (and `socket` is undefined), the mount still serves. */
 async function startDiagnostics(c: DaemonContext): Promise<{ servers: DiagServer[]; socket?: string }> {
   const { startDiagServer, startMetricsPort } = await import('./diag-server.js');
   const servers: DiagServer[] = [];
@@ -121,12 +121,12 @@ async function main(cfg: DaemonConfig): Promise<void> {
   };
   follower.start(cfg.followMs);
   const startedAt = new Date();
-  const diag = await startDiagnostics({ fs, ffs, session: server.session, config: cfg, mountpoint: server.mountpoint, startedAt, follower });
-  writeRecord({
+  const record: MountRecord = {
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
     pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: startedAt.toISOString(), bpfFmap: bpf !== undefined,
-    diagSocket: diag.socket,
-  });
+    diagSocket: diagSocketPath(cfg, server.mountpoint),
+  };
+  writeRecord(record);
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
 
   let stopping = false;
@@ -139,6 +139,10 @@ async function main(cfg: DaemonConfig): Promise<void> {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
 
   report(STATUS_OK);
+  // After the mount is reported: Node's HTTP server is ~10-30 ms to load and listen, which no
+  // `famfs mount` should wait for (upstream's daemon starts its server on a thread as well).
+  const diag = await startDiagnostics({ fs, ffs, session: server.session, config: cfg, mountpoint: server.mountpoint, startedAt, follower });
+  if (diag.socket === undefined) writeRecord({ ...record, diagSocket: undefined });
   const end = await server.closed;
   follower.stop();
   for (const d of diag.servers) d.close();

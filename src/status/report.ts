@@ -70,6 +70,8 @@ export interface FsStatus {
 }
 
 const PERCENT = 100;
+/** How long after its start a daemon may still be opening its diagnostics socket. */
+const SOCKET_GRACE_S = 5;
 const MS_PER_S = 1000;
 
 async function mountStatus(r: MountRecord, problems: StatusProblem[]): Promise<StatusMount> {
@@ -89,6 +91,9 @@ async function mountStatus(r: MountRecord, problems: StatusProblem[]): Promise<S
       m.followLag = { entries: s.follow.entries, ms: s.follow.ms };
       m.requestsPerSecond = s.requests.perSecond;
     } catch (err) {
+      // A daemon opens its socket just after reporting the mount: not there yet is not a problem.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (m.uptimeSeconds < SOCKET_GRACE_S && (code === 'ENOENT' || code === 'ECONNREFUSED')) return m;
       problems.push({ kind: 'daemon-unreachable', message: `the daemon (pid ${r.pid}) of ${r.mountpoint} does not answer on ${r.diagSocket}: ${(err as Error).message}` });
     }
   }
