@@ -6,6 +6,7 @@
  * test/artifacts/.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
@@ -279,6 +280,30 @@ describe('famfs console token', () => {
     running.push(open);
     assert.equal((await fetch(new URL('/api/status', open.url))).status, 200);
     await open.stop();
+  });
+
+  it('bound to a non-loopback address this test adds (10.254.x.y on lo, removed after), refuses requests without the token', async () => {
+    const dev = emuDevice(8 * GiB, 'conaddr');
+    assert.equal(mkfsCli([dev]).status, 0);
+    const addr = `10.254.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    const add = spawnSync('ip', ['addr', 'add', `${addr}/32`, 'dev', 'lo'], { encoding: 'utf8' });
+    assert.equal(add.status, 0, `ip addr add: ${add.stderr}`);
+    try {
+      const con = await startConsole(['--device', dev, '--bind', addr, '--port', '0']);
+      running.push(con);
+      const url = new URL(con.url);
+      assert.equal(url.hostname, addr);
+      const token = con.generatedToken!;
+      assert.ok(token, 'a generated token is printed');
+      assert.equal((await fetch(`http://${addr}:${url.port}/api/status`)).status, 401);
+      assert.equal((await fetch(`http://${addr}:${url.port}/api/status?token=${token}`)).status, 200);
+      assert.equal((await fetch(`http://${addr}:${url.port}/api/status`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+      // Not listening on loopback at all.
+      await assert.rejects(fetch(`http://127.0.0.1:${url.port}/api/status`));
+      await con.stop();
+    } finally {
+      spawnSync('ip', ['addr', 'del', `${addr}/32`, 'dev', 'lo']);
+    }
   });
 
   it('refuses bad command lines with one line on stderr', () => {
