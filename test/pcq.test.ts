@@ -458,6 +458,28 @@ describe('pcq command', () => {
     }
   });
 
+  it('draws a progress line on a terminal and only there', async () => {
+    const { dev, fs } = freshFs();
+    fs.close();
+    assert.equal(pcqCli(['--create', '-b', '1024', '-n', '1024', 'tty'], MASTER_UUID, dev).status, 0);
+    assert.match(pcqCli(['--version'], MASTER_UUID, dev).stdout, /^\d+\.\d+\.\d+/);
+    // script(1) runs the command in a pseudo-terminal; a timed run outlasts the first redraw.
+    const out = await new Promise<{ status: number | null; text: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', `${process.execPath} ${PCQ_BIN} -pc -t 2 tty`, '/dev/null'], {
+        env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: dev, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { text += d; });
+      child.on('close', (status) => resolve({ status, text }));
+    });
+    assert.equal(out.status, 0, out.text);
+    assert.match(out.text, /\r\x1b\[Kpcq: sent \d+ received \d+ \d+ messages\/s/);
+    assert.match(out.text, /pcq: \d+ messages of 1008 bytes in [\d.]+ s: \d+ messages\/s/);
+    const piped = pcqCli(['-pc', '-t', '1', 'tty'], MASTER_UUID, dev);
+    assert.equal(piped.status, 0);
+    assert.equal(piped.stderr, '', 'no progress when stderr is not a terminal');
+  });
+
   it('master and client mounts: --setperm, then a consumer on the client and a producer on the master', async () => {
     const { dev, fs } = freshFs();
     fs.close();
