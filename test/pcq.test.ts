@@ -276,6 +276,12 @@ describe('pcq API in one process', () => {
       raw.unmap();
       c.close();
       p.close();
+      // The command stops at the bad message as upstream's consumer does: one line, status 255.
+      for (const args of [['--consumer', '-N', '2'], ['--drain']]) {
+        const r = pcqCli([...args, 'q'], MASTER_UUID, dev);
+        assert.equal(r.status, 255, r.stderr);
+        assert.match(r.stderr, /^pcq: 'q': bad message seq=1 in bucket 1 after 2 retries: sequence number 7 where 1 was expected\n$/);
+      }
     } finally {
       fs.close();
     }
