@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,10 +9,22 @@ import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { Famfs, FormatError, FsError, QueueAccessError, QueueCorruptError } from '../src/api/index.js';
+import { createEmulatedDevice } from '../src/device/emulated.js';
+import { removeCaches } from '../src/device/noncoherent.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, cli, CLIENT_UUID, emuDevice, GiB, master, MASTER_UUID, MiB, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 
+/** Child processes a test starts; any still running when the file ends (a test failed) is killed. */
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.on('close', () => children.delete(child));
+  return child;
+}
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
 after(cleanupDevices);
 after(cleanupMounts);
 
@@ -291,9 +303,11 @@ describe('pcq API in one process', () => {
 interface ChildResult { code: number | null; lines: string[]; stderr: string }
 
 function startConsumer(dev: string, queue: string, count: number, host: string, every = 0) {
+  // stdin is a pipe the child watches: it exits when this process goes away.
   const child = spawn(process.execPath, [CONSUMER_CHILD, dev, queue, String(count), String(every)], {
-    env: { ...process.env, FAMFS_SYSTEM_UUID: host }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FAMFS_SYSTEM_UUID: host }, stdio: ['pipe', 'pipe', 'pipe'],
   });
+  track(child);
   const lines: string[] = [];
   let stderr = '';
   let partial = '';
@@ -409,6 +423,56 @@ describe('pcq across processes and hosts', () => {
   });
 });
 
+describe('pcq on a non-coherent device', () => {
+  it('a client sees only what the master flushed, through its own invalidates; the master sees the client\'s index once flushed', () => {
+    const dev = `/dev/shm/famfs-pcq-nc-${process.pid}`;
+    createEmulatedDevice(dev, 8 * GiB, { noncoherent: true });
+    let fs: Famfs | undefined;
+    let cl: Famfs | undefined;
+    try {
+      mkfs(dev, { systemUuid: master });
+      fs = Famfs.open(dev, { systemUuid: MASTER_UUID });
+      fs.createQueue('lost', { bucketSize: 256, nbuckets: 16 });
+      fs.createQueue('q', { bucketSize: 256, nbuckets: 16 });
+      cl = Famfs.open(dev, { systemUuid: CLIENT_UUID });
+      cl.setQueuePerm('lost', 'c');
+      cl.setQueuePerm('q', 'c');
+
+      // Without the producer's flushes nothing reaches the device: the client sees no message, and
+      // once a later producer publishes past them, the first one never written back is caught.
+      const unflushed = fs.openProducer('lost', { dontFlush: true });
+      for (let i = 0; i < 3; i++) assert.equal(unflushed.send(numbered(i, 240)), true);
+      unflushed.close();
+      const lostConsumer = cl.openConsumer('lost');
+      assert.equal(lostConsumer.receive(), null);
+      assert.equal(lostConsumer.lag, 0);
+      const flushing = fs.openProducer('lost');
+      flushing.send(numbered(3, 240));
+      flushing.close();
+      assert.throws(() => lostConsumer.receive(), (e: unknown) => e instanceof QueueCorruptError && e.seq === 0 && /CRC mismatch/.test(e.message));
+      lostConsumer.close();
+
+      // With them every message arrives; the client's cache held stale buckets, read again once.
+      const p = fs.openProducer('q');
+      const c = cl.openConsumer('q');
+      for (let i = 0; i < 5; i++) assert.equal(p.send(numbered(i, 240)), true);
+      const got: number[] = [];
+      for (let m = c.receive(); m !== null; m = c.receive()) got.push(Number(m.readBigUInt64LE(0)));
+      assert.deepEqual(got, [0, 1, 2, 3, 4]);
+      assert.ok(c.retries >= 1, 'stale buckets in the client\'s cache were invalidated and read again');
+      assert.equal(p.free, 15, 'the client flushed its consumer index, and the master read it afresh');
+      c.close();
+      p.close();
+      assert.deepEqual([fs.queueInfo('q').consumerNextSeq, cl.queueInfo('q').producerNextSeq], [5, 5]);
+    } finally {
+      cl?.close();
+      fs?.close();
+      rmSync(dev, { force: true });
+      removeCaches(dev);
+    }
+  });
+});
+
 describe('pcq command', () => {
   it('runs upstream smoke test steps and their status file values', () => {
     const { dev, fs } = freshFs();
@@ -501,6 +565,7 @@ describe('pcq command', () => {
     const consumer = spawn(process.execPath, [PCQ_BIN, '--consumer', '--nmessages', '10000', '--seed', '42', `${cm}/shared_queue`], {
       env: { ...process.env, FAMFS_SYSTEM_UUID: CLIENT_UUID }, stdio: ['ignore', 'pipe', 'pipe'],
     });
+    track(consumer);
     let out = '';
     let err = '';
     consumer.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -510,6 +575,7 @@ describe('pcq command', () => {
       const c = spawn(process.execPath, [PCQ_BIN, '--producer', '--nmessages', '10000', '--seed', '42', `${mm}/shared_queue`], {
         env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID }, stdio: ['ignore', 'pipe', 'inherit'],
       });
+      track(c);
       let o = '';
       c.stdout.on('data', (d: Buffer) => { o += d.toString(); });
       c.on('close', (code) => resolve({ code, out: o }));
