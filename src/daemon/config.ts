@@ -28,6 +28,17 @@ export interface DaemonConfig {
   deviceMap?: Record<string, string>;
   /** Publish fmaps to a pinned BPF map while mounted (`-o bpf-fmap`). */
   bpfFmap?: boolean;
+  /**
+   * upstream's shadow directory (`famfs mount -S`, else a new /tmp/famfs_shadow_XXXXXX): the
+   * mount's `user.famfs.shadow` attribute, with `<shadowPath>/root` made by `famfs mount`.
+   */
+  shadowPath?: string;
+  /** The shadow directory was made for this mount: the daemon removes it when the mount ends (else only its root). */
+  shadowTemporary?: boolean;
+  /** Write upstream's YAML shadow tree under `<shadowPath>/root` (`-S`), and keep it up to date while following. */
+  shadowYaml?: boolean;
+  /** `famfs mount -v` count; 3 or more logs every request, as -d does, without staying in the foreground. */
+  verbose?: number;
   /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
   logFile?: string;
 }

@@ -356,6 +356,8 @@ export class FamfsFuse implements Filesystem {
       fs_uuid: formatUuid(this.fs.sb.uuid),
       device: this.config.device,
     };
+    // upstream's daemon answers this one on every node; its tools find the mount's shadow directory by it.
+    if (this.config.shadowPath !== undefined) out.shadow = this.config.shadowPath;
     if (n.kind === 'file') {
       out.fmap = JSON.stringify(n.fmap);
       out.size = String(n.size);
