@@ -5,7 +5,8 @@
  * status pipe `famfs mount` waits on), serves until the mount goes away, and unmounts itself on
  * SIGTERM/SIGINT.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadNative } from '../addon.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
@@ -14,9 +15,12 @@ import { FuseServer } from '../fuse/serve.js';
 import type { DaemonConfig } from './config.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
+import type { ShadowPlayStats } from '../fs/shadow-tree.js';
 import { removeRecord, writeRecord } from './registry.js';
 
 const STATUS_FD = 3;
+/** `famfs mount -vvv` logs every request, as -d does. */
+const TRACE_VERBOSITY = 3;
 
 function report(line: string): void {
   try {
@@ -45,7 +49,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
       onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
-      trace: cfg.debug ? (line) => log(line) : undefined,
+      trace: cfg.debug || (cfg.verbose ?? 0) >= TRACE_VERBOSITY ? (line) => log(line) : undefined,
     });
   } catch (err) {
     ffs.close();
@@ -61,6 +65,24 @@ async function main(cfg: DaemonConfig): Promise<void> {
     ffs.close();
     fs.close();
     throw err;
+  }
+  const shadowRoot = cfg.shadowPath === undefined ? undefined : join(cfg.shadowPath, 'root');
+  // Loaded only for `mount -S`: its YAML modules are start-up time every other mount would pay.
+  let playShadow: ((from: number) => ShadowPlayStats) | undefined;
+  if (shadowRoot !== undefined && cfg.shadowYaml) {
+    // upstream's mount writes the meta files' YAML, then plays the log into the shadow tree.
+    try {
+      const tree = await import('../fs/shadow-tree.js');
+      tree.writeMetaShadow(fs, shadowRoot);
+      playShadow = (fromIndex) => tree.playShadow(fs, shadowRoot, { fromIndex });
+      const st = playShadow(0);
+      log(`shadow tree at ${shadowRoot}: ${st.filesCreated} files, ${st.dirsCreated} directories`);
+    } catch (err) {
+      await server.unmount();
+      ffs.close();
+      fs.close();
+      throw err;
+    }
   }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
@@ -78,6 +100,13 @@ async function main(cfg: DaemonConfig): Promise<void> {
       return;
     }
     bpf?.sync();
+    if (playShadow) {
+      try {
+        playShadow(before);
+      } catch (err) {
+        log(`shadow tree: ${(err as Error).message}`);
+      }
+    }
     const parents = new Set<number>();
     for (let i = before; i < fs.replay.playedThrough; i++) {
       const n = fs.ns.getIno(inoForLogIndex(i));
@@ -100,10 +129,23 @@ async function main(cfg: DaemonConfig): Promise<void> {
   clearInterval(follow);
   bpf?.stop();
   removeRecord(server.mountpoint);
+  if (cfg.shadowPath !== undefined) removeShadow(cfg.shadowPath, !!cfg.shadowTemporary);
   ffs.close();
   fs.close();
   log(`stopped (${end.reason}${end.error ? `: ${end.error.message}` : ''})`);
   process.exit(0);
+}
+
+/**
+ * The shadow directory goes with the mount: the whole of one made for it, else only the root the
+ * mount made in it (upstream leaves both behind, and a second `mount -S` then fails on the root).
+ */
+function removeShadow(shadowPath: string, temporary: boolean): void {
+  try {
+    rmSync(temporary ? shadowPath : join(shadowPath, 'root'), { recursive: true, force: true });
+  } catch (err) {
+    log(`shadow directory: ${(err as Error).message}`);
+  }
 }
 
 const STDIN_FD = 0;

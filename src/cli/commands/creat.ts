@@ -3,11 +3,11 @@ import { type Command, InvalidArgumentError } from '../commander.js';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
 import { FamfsError, UsageError } from '../../errors.js';
-import { DEFAULT_FILE_MODE, type Famfs } from '../../fs/famfs.js';
+import { DEFAULT_FILE_MODE, Famfs } from '../../fs/famfs.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
+import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
 
 interface CreatOpts extends DeviceOption {
   size?: number; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean;
@@ -51,35 +51,57 @@ async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, 
   }
 }
 
-/** upstream's multi-create: every file attempted, then (if all were created) every seeded one randomized. */
-async function creatMulti(fs: Famfs, o: CreatOpts, rels: string[], mode: number): Promise<number> {
+/**
+ * upstream's multi-create: each file in turn, each on its own (a file that is not in famfs, or
+ * fails, is one error, and the files before it stay created), then, if every one was created,
+ * every seeded one randomized. A size of 0 means "keep the size of the file that exists".
+ */
+async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
+  const opened = new Map<string, Famfs>();
+  const where: Array<{ fs: Famfs; rel: string } | undefined> = [];
   let created = 0;
   let errs = 0;
-  for (const [i, mc] of o.multi.entries()) {
-    try {
-      if (fs.creat(rels[i]!, { size: mc.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) }).created) created++;
-    } catch (err) {
-      if (!(err instanceof FamfsError)) throw err;
-      process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
-      errs++;
+  try {
+    for (const mc of o.multi) {
+      try {
+        const t = resolveTarget([mc.file], o);
+        const key = `${t.device}\0${t.systemUuid?.toString('hex') ?? ''}`;
+        let fs = opened.get(key);
+        if (!fs) opened.set(key, (fs = Famfs.open(t.device, { writable: true, systemUuid: t.systemUuid })));
+        const rel = t.relpaths[0]!;
+        if (fs.creat(rel, { size: mc.size || undefined, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) }).created) created++;
+        where.push({ fs, rel });
+      } catch (err) {
+        if (!(err instanceof FamfsError)) throw err;
+        process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+        where.push(undefined);
+        errs++;
+      }
     }
-  }
-  process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
-  if (errs) return errs;
-  let randomized = 0;
-  for (const [i, mc] of o.multi.entries()) {
-    if (mc.seed === 0n) continue;
-    randomized++;
-    try {
-      await randomizeOne(fs, rels[i]!, mc.file, mc.seed, !!o.quiet);
-    } catch (err) {
-      if (!(err instanceof FamfsError)) throw err;
-      process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
-      errs++;
+    process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
+    if (errs) return errs;
+    let randomized = 0;
+    for (const [i, mc] of o.multi.entries()) {
+      if (mc.seed === 0n) continue;
+      randomized++;
+      try {
+        await randomizeOne(where[i]!.fs, where[i]!.rel, mc.file, mc.seed, !!o.quiet);
+      } catch (err) {
+        if (!(err instanceof FamfsError)) throw err;
+        process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+        errs++;
+      }
     }
+    process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
+    return errs;
+  } finally {
+    for (const fs of opened.values()) fs.close();
   }
-  process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
-  return errs;
+}
+
+/** The mode a new file gets: -m, else upstream's default 0644 less the umask. */
+function creatMode(o: CreatOpts): number {
+  return o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
 }
 
 export function register(program: Command): void {
@@ -110,10 +132,9 @@ export function register(program: Command): void {
           throw new UsageError('-M (multi) cannot be combined with a file name, -s or -S');
         }
         if (o.multi.length === 0 && file === undefined) throw new UsageError('must specify a file name (or -M)');
-        const paths = o.multi.length > 0 ? o.multi.map((mc) => mc.file) : [file!];
-        return withTarget(paths, o, { writable: true }, async (fs, rels) => {
-          const mode = o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
-          if (o.multi.length > 0) return creatMulti(fs, o, rels, mode);
+        if (o.multi.length > 0) return creatMulti(o, creatMode(o));
+        return withTarget([file!], o, { writable: true }, async (fs, rels) => {
+          const mode = creatMode(o);
           const path = file!;
           const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
           if (o.json) printJson({ path, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
