@@ -86,7 +86,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
-    pid: process.pid, startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
+    pid: process.pid, startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined, shadowPath: cfg.shadowPath,
   });
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
 
@@ -129,7 +129,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
   clearInterval(follow);
   bpf?.stop();
   removeRecord(server.mountpoint);
-  if (cfg.shadowPath !== undefined) removeShadow(cfg.shadowPath, !!cfg.shadowTemporary);
+  // What `famfs mount` made for this mount goes with it; a shadow directory famfs_fused was given stays.
+  if (cfg.shadowPath !== undefined && (cfg.shadowTemporary || cfg.shadowYaml)) removeShadow(cfg.shadowPath, !!cfg.shadowTemporary);
   ffs.close();
   fs.close();
   log(`stopped (${end.reason}${end.error ? `: ${end.error.message}` : ''})`);

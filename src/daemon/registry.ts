@@ -23,6 +23,8 @@ export interface MountRecord {
   startedAt: string;
   /** The daemon publishes fmaps to pinned BPF maps (`-o bpf-fmap`): umount removes them if it died. */
   bpfFmap?: boolean;
+  /** upstream's shadow directory of the mount (the `user.famfs.shadow` attribute). */
+  shadowPath?: string;
 }
 
 export function runDir(): string {

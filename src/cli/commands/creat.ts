@@ -6,6 +6,7 @@ import { FamfsError, UsageError } from '../../errors.js';
 import { DEFAULT_FILE_MODE, Famfs } from '../../fs/famfs.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
+import { mountAllocCfg } from '../alloc-cfg.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
 
@@ -13,14 +14,18 @@ interface CreatOpts extends DeviceOption {
   size?: number; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean;
   nstrips?: number; nbuckets?: number; chunksize?: number;
   randomize?: boolean; seed?: bigint; multi: MultiCreat[]; threadct?: number; quiet?: boolean;
+  allocDefault?: InterleaveParams;
 }
 
 /** Largest seed chosen for `-r` without `-S`: the generator uses 32 bits, and 0 means "none". */
 const MAX_CHOSEN_SEED = 0xffffffff;
 
-/** -N/-B/-C replace the whole interleave setting, unspecified fields 0, as upstream. */
-export function interleaveFrom(o: { nstrips?: number; nbuckets?: number; chunksize?: number }): InterleaveParams | undefined {
-  if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
+/**
+ * -N/-B/-C replace the whole interleave setting, unspecified fields 0, as upstream; without them,
+ * the file system's default (`.meta/.alloc.cfg`, read into `allocDefault` by the command).
+ */
+export function interleaveFrom(o: { nstrips?: number; nbuckets?: number; chunksize?: number; allocDefault?: InterleaveParams }): InterleaveParams | undefined {
+  if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return o.allocDefault;
   return { nstrips: o.nstrips ?? 0, nbuckets: o.nbuckets ?? 0, chunkSize: o.chunksize ?? DEFAULT_CHUNK_SIZE };
 }
 
@@ -126,12 +131,13 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'print the allocation')
     .option('--json', 'print the file as JSON')))
     .action((file: string | undefined, o: CreatOpts) =>
-      runCommand('famfs creat', () => {
+      runCommand('famfs creat', async () => {
         if (o.seed !== undefined && !o.randomize) throw new UsageError('seed (-S) without randomize (-r)');
         if (o.multi.length > 0 && (file !== undefined || o.seed !== undefined || o.size !== undefined)) {
           throw new UsageError('-M (multi) cannot be combined with a file name, -s or -S');
         }
         if (o.multi.length === 0 && file === undefined) throw new UsageError('must specify a file name (or -M)');
+        o.allocDefault = await mountAllocCfg('famfs creat', o.multi.length > 0 ? o.multi[0]!.file : file);
         if (o.multi.length > 0) return creatMulti(o, creatMode(o));
         return withTarget([file!], o, { writable: true }, async (fs, rels) => {
           const mode = creatMode(o);

@@ -9,7 +9,7 @@ import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
 interface VerifyOpts extends DeviceOption {
-  seed?: bigint; filename?: string; multi: MultiVerify[]; threadct?: number; quiet?: boolean;
+  seed?: bigint; filename?: string; multi: MultiVerify[]; threadct?: number; quiet?: boolean; verbose?: boolean;
 }
 
 /** upstream: 0 verified, 1 anything else (missing seed, no such file, mismatch). */
@@ -53,7 +53,8 @@ export function register(program: Command): void {
     .option('-m, --multi <file,seed>', 'check several files (repeatable; not with -S/-f)',
       (v: string, prev: MultiVerify[]) => [...prev, parseMultiVerify(v)], [] as MultiVerify[])
     .option('-t, --threadct <n>', 'accepted for compatibility; files are checked one at a time', parseThreads)
-    .option('-q, --quiet', 'no success lines, no progress bar'))
+    .option('-q, --quiet', 'no success lines, no progress bar')
+    .option('-v, --verbose', 'say which file is checked with which seed'))
     .action((o: VerifyOpts) =>
       runCommand('famfs verify', () => {
         if (o.multi.length > 0 && (o.seed !== undefined || o.filename !== undefined)) throw new UsageError('-S|-f and -m incompatible');
@@ -64,7 +65,10 @@ export function register(program: Command): void {
         const jobs = o.multi.length > 0 ? o.multi : [{ file: o.filename!, seed: o.seed! }];
         return withTarget(jobs.map((j) => j.file), o, { writable: false }, (fs, rels) => {
           let errs = 0;
-          for (const [i, j] of jobs.entries()) errs += verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+          for (const [i, j] of jobs.entries()) {
+            if (o.verbose) process.stdout.write(`famfs verify: ${j.file} with seed ${j.seed}\n`);
+            errs += verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+          }
           if (o.multi.length === 0) return errs;
           process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
           return errs;
