@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Famfs, FamfsError, FsError, MapLimitError, ReadOnlyMappingError, RoleError, randomizeBuffer, verifyBuffer } from '../src/api/index.js';
 import type { FileMapping, Fmap, SimpleExtent } from '../src/api/index.js';
-import { planByDeviceRun, planComposed } from '../src/api/map-plan.js';
+import { planByDeviceRun, planComposed } from '../src/map/map-plan.js';
 import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';

@@ -21,7 +21,7 @@ import { resolveRange } from '../src/fs/resolve.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
-import { readRecord } from '../src/daemon/registry.js';
+import { readRecord } from '../src/mounts/registry.js';
 import { prng } from './helpers/prng.js';
 
 /** famfs allocates in 2 MiB units; the kernel insists extents are PMD-aligned. */

@@ -4,10 +4,12 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { daemonLogTail } from '../src/cli/commands/mount.js';
+import { packageRoot } from '../src/addon.js';
+import { BIN_DIR } from '../src/cli/bin.js';
 import { DAEMON_FILE } from '../src/cli/daemon-start.js';
-import { defaultConfig } from '../src/daemon/config.js';
+import { defaultConfig } from '../src/mounts/daemon-protocol.js';
 import { FamfsFuse } from '../src/daemon/famfs-fs.js';
-import { readRecord } from '../src/daemon/registry.js';
+import { readRecord } from '../src/mounts/registry.js';
 import { Famfs } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
@@ -21,12 +23,14 @@ after(() => {
 });
 
 /** famfs daemons running now (the bundled daemon's file on their command line), by pid. */
+/** This tree's daemons (other checkouts on the machine may run their own tests meanwhile). */
 function daemonPids(): number[] {
+  const script = `${join(packageRoot(), BIN_DIR, DAEMON_FILE)}\0`;
   const pids: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(`${DAEMON_FILE}\0`)) pids.push(Number(e));
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(script)) pids.push(Number(e));
     } catch {
       // gone meanwhile
     }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
 import { Bitmap } from '../src/alloc/bitmap.js';
 import { Famfs as ApiFamfs } from '../src/api/famfs.js';
-import { defaultConfig } from '../src/daemon/config.js';
+import { defaultConfig } from '../src/mounts/daemon-protocol.js';
 import { FamfsFuse } from '../src/daemon/famfs-fs.js';
 import { FamfsError, FsError } from '../src/errors.js';
 import type { Fmap } from '../src/format/fmap.js';
@@ -17,7 +17,7 @@ import { randomUuidBytes } from '../src/format/uuid.js';
 import { Famfs } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
-import { FuseError } from '../src/fuse/errors.js';
+import { FuseError } from '../src/fuse/index.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 

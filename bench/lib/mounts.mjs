@@ -5,8 +5,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive } from '../../dist/src/daemon/process-state.js';
-import { readRecord } from '../../dist/src/daemon/registry.js';
+import { processAlive } from '../../dist/src/mounts/process-state.js';
+import { readRecord } from '../../dist/src/mounts/registry.js';
 import { BENCH_PREFIX, FAMFS_CLI, GB, MIB, famfs, isMounted, onCleanup, run, cleanupNow } from './common.mjs';
 
 export const CFUSE_SRC = process.env.CFUSE_DIR ?? join('/work', 'shared', 'anchors', 'cfuse');

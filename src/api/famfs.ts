@@ -5,14 +5,14 @@ import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid, parseUuid } from '../format/uuid.js';
 import { addDevice } from '../fs/adddev.js';
-import { mountOf } from '../daemon/registry.js';
+import { mountOf } from '../mounts/registry.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
 import { Famfs as CoreFamfs } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';
 import type { Role } from '../fs/role.js';
-import { type FileMapping, type MapOptions, fileAt, mapFile } from './file-mapping.js';
-import { type MapPiece, filePieces } from './pieces.js';
-import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from './streams.js';
+import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-mapping.js';
+import { type MapPiece, filePieces } from '../map/pieces.js';
+import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from '../map/streams.js';
 
 export interface OpenOptions {
   /**

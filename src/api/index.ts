@@ -14,12 +14,12 @@
  */
 export { Famfs } from './famfs.js';
 export type { CreatManyItem, CreatOptions, DirEntry, FamfsDevice, FamfsStat, FileMap, FsUsage, MkdirOptions, NodeKind, OpenOptions } from './famfs.js';
-export { FileMapping } from './file-mapping.js';
-export type { FileSegment, MapLimitOverrides, MapOptions } from './file-mapping.js';
-export { MapLimitError, ReadOnlyMappingError } from './errors.js';
-export type { MapLimit } from './errors.js';
-export type { MapPiece } from './pieces.js';
-export type { ReadStreamOptions, WriteStreamOptions } from './streams.js';
+export { FileMapping } from '../map/file-mapping.js';
+export type { FileSegment, MapLimitOverrides, MapOptions } from '../map/file-mapping.js';
+export { MapLimitError, ReadOnlyMappingError } from '../map/errors.js';
+export type { MapLimit } from '../map/errors.js';
+export type { MapPiece } from '../map/pieces.js';
+export type { ReadStreamOptions, WriteStreamOptions } from '../map/streams.js';
 export { DeviceError, FamfsError, FormatError, FsError, RoleError } from '../errors.js';
 export type { ErrnoName } from '../errors.js';
 export type { InterleaveParams } from '../alloc/interleave.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InterleaveParams } from '../alloc/interleave.js';
-import { mountOf } from '../daemon/registry.js';
+import { mountOf } from '../mounts/registry.js';
 import { FamfsError } from '../errors.js';
 
 /** Where upstream keeps the file-system-wide default interleave, relative to the (shadow) root. */

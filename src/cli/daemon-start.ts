@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../addon.js';
+import { STATUS_FD } from '../mounts/daemon-protocol.js';
 import { BIN_DIR } from './bin.js';
 
 /** The daemon, bundled into one CommonJS file at build time (tools/bundle.mjs). */
@@ -12,8 +13,6 @@ export const DAEMON_FILE = 'daemon.cjs';
  * VmRSS after listing the whole tree went from ~94 MiB to ~78 MiB, start-up unchanged.
  */
 const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
-/** The daemon's status pipe: it writes "ok" or "error: ..." there once (see daemon/main.ts). */
-export const STATUS_FD = 3;
 
 /**
  * A daemon process waiting for its configuration on stdin. Node takes ~90 ms to start here, and

@@ -16,11 +16,11 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../addon.js';
-import { type CacheMode, type DaemonConfig, defaultConfig } from '../daemon/config.js';
-import { mountFile, runDir } from '../daemon/registry.js';
+import { type CacheMode, type DaemonConfig, defaultConfig, STATUS_FD, statusError } from '../mounts/daemon-protocol.js';
+import { mountFile, runDir } from '../mounts/registry.js';
 import { getSystemUuid } from '../format/system-uuid.js';
 import { formatUuid } from '../format/uuid.js';
-import { STATUS_FD, takeDaemon } from './daemon-start.js';
+import { takeDaemon } from './daemon-start.js';
 
 const PROG = 'famfs_fused';
 /** upstream: 0 for help and version, 1 for a command line or source it refuses. */
@@ -185,10 +185,10 @@ async function main(): Promise<number> {
   }
   const child = takeDaemon(parsed.foreground);
   child.stdin?.end(`${JSON.stringify(cfg)}\n`);
-  const status = await firstLine(child);
-  if (status !== 'ok') {
+  const failure = statusError(await firstLine(child));
+  if (failure !== undefined) {
     child.kill('SIGKILL');
-    process.stderr.write(`${PROG}: ${status.replace(/^error: /, '')}\n`);
+    process.stderr.write(`${PROG}: ${failure}\n`);
     return EXIT_USAGE;
   }
   (child.stdio[STATUS_FD] as NodeJS.ReadableStream & { destroy(): void }).destroy();

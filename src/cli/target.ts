@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
-import { mountOf } from '../daemon/registry.js';
+import { mountOf } from '../mounts/registry.js';
 import { UsageError } from '../errors.js';
 import { Famfs, type OpenOptions } from '../fs/famfs.js';
 import { parseUuid } from '../format/uuid.js';

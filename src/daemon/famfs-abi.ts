@@ -42,8 +42,6 @@ export const FAMFS_ABI_PROFILES: Readonly<Record<string, FamfsAbiProfile>> = {
   },
 };
 
-export const DEFAULT_FAMFS_ABI = 'v10';
-
 export const FMAP_HEADER_SIZE = 32;
 export const FMAP_SIMPLE_EXT_SIZE = 24;
 export const FMAP_IEXT_SIZE = 24;

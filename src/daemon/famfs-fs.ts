@@ -6,15 +6,13 @@ import { formatUuid } from '../format/uuid.js';
 import type { Famfs } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { FopenFlag, FileType, InitFlag } from '../fuse/abi.js';
-import { EncodedDirents } from '../fuse/dirent-list.js';
-import { FuseError } from '../fuse/errors.js';
+import { EncodedDirents, FopenFlag, FileType, FuseError, InitFlag } from '../fuse/index.js';
 import type {
   AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
   RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
-} from '../fuse/filesystem.js';
-import { CACHE_TIMEOUTS, type DaemonConfig } from './config.js';
+} from '../fuse/index.js';
+import { CACHE_TIMEOUTS, type DaemonConfig } from '../mounts/daemon-protocol.js';
 import {
   type FamfsAbiProfile, FAMFS_ABI_PROFILES, FMAP_FILE_TYPE, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn,
   encodeDaxdevOut, encodeFmapMessage,

@@ -1,9 +1,8 @@
 /**
  * The famfs daemon: one process per mount, started by `famfs mount` (bundled as dist/bin/daemon.cjs).
- * Its DaemonConfig comes as JSON on stdin, which `famfs mount` may write well after starting it;
- * stdin closed without one ends the daemon quietly. It reports "ok" or one error line on fd 3 (the
- * status pipe `famfs mount` waits on), serves until the mount goes away, and unmounts itself on
- * SIGTERM/SIGINT.
+ * It speaks the start-up protocol of mounts/daemon-protocol.ts: its configuration comes on stdin,
+ * which `famfs mount` may write well after starting it, and it reports once on the status pipe.
+ * It serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT/SIGHUP.
  */
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,14 +10,13 @@ import { loadNative } from '../addon.js';
 import { Famfs } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
-import { FuseServer } from '../fuse/serve.js';
-import type { DaemonConfig } from './config.js';
+import { FuseServer } from '../fuse/index.js';
+import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
 import type { ShadowPlayStats } from '../fs/shadow-tree.js';
-import { removeRecord, writeRecord } from './registry.js';
+import { removeRecord, writeRecord } from '../mounts/registry.js';
 
-const STATUS_FD = 3;
 /** `famfs mount -vvv` logs every request, as -d does. */
 const TRACE_VERBOSITY = 3;
 
@@ -124,7 +122,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
 
-  report('ok');
+  report(STATUS_OK);
   const end = await server.closed;
   clearInterval(follow);
   bpf?.stop();
@@ -187,11 +185,9 @@ function redirectOutput(file: string): void {
 async function start(): Promise<void> {
   const input = readStdin();
   if (input.trim() === '') process.exit(0); // the CLI started this daemon and then did not need it
-  let cfg: DaemonConfig;
-  try {
-    cfg = JSON.parse(input) as DaemonConfig;
-  } catch {
-    report('error: the daemon was given no configuration it can read');
+  const cfg = parseConfig(input);
+  if (!cfg) {
+    report(errorStatus('the daemon was given no configuration it can read'));
     process.exit(2);
   }
   if (cfg.logFile) redirectOutput(cfg.logFile);
@@ -201,6 +197,6 @@ async function start(): Promise<void> {
 start().catch((err: unknown) => {
   const msg = (err as Error)?.message ?? String(err);
   log(`failed: ${msg}`);
-  report(`error: ${msg}`);
+  report(errorStatus(msg));
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 import { readSync } from 'node:fs';
-import type { FileMapping } from '../api/file-mapping.js';
+import type { FileMapping } from '../map/file-mapping.js';
 import type { ProgressFn } from './fill.js';
 
 /** Bytes per read(2): large enough that syscall overhead vanishes, small enough for smooth progress. */

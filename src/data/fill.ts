@@ -1,4 +1,4 @@
-import type { FileMapping } from '../api/file-mapping.js';
+import type { FileMapping } from '../map/file-mapping.js';
 import { type Seed, TestDataStream } from './prng.js';
 
 /** Work on a mapped file in pieces of this size: progress reports stay frequent, and each cache

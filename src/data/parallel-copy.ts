@@ -5,7 +5,7 @@
  * and reported the moment its last chunk lands, and only files with chunks in flight stay mapped.
  */
 import { read } from 'node:fs';
-import type { FileMapping } from '../api/file-mapping.js';
+import type { FileMapping } from '../map/file-mapping.js';
 import { FsError } from '../errors.js';
 import { COPY_CHUNK } from './copy.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
-import { RUN_DIR_ENV } from '../../src/daemon/registry.js';
+import { RUN_DIR_ENV } from '../../src/mounts/registry.js';
 import { parseUuid } from '../../src/format/uuid.js';
 
 /**

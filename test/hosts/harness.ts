@@ -2,7 +2,7 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { readRecord } from '../../src/daemon/registry.js';
+import { readRecord } from '../../src/mounts/registry.js';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
 import { FAMFS_BIN, GiB, MKFS_BIN } from '../helpers/emu.js';
 

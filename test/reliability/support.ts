@@ -2,7 +2,7 @@ import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fsck, type FsckReport } from '../../src/fs/fsck.js';
 import { Famfs } from '../../src/fs/famfs.js';
-import { filePieces } from '../../src/api/pieces.js';
+import { filePieces } from '../../src/map/pieces.js';
 import type { FileNode, FsNode } from '../../src/fs/namespace.js';
 import { pathOf } from '../../src/fs/namespace.js';
 import { parseUuid } from '../../src/format/uuid.js';

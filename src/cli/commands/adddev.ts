@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { mountOf } from '../../daemon/registry.js';
+import { mountOf } from '../../mounts/registry.js';
 import { addDevice } from '../../fs/adddev.js';
 import { printJson, runCommand } from '../run.js';
 import { DEVICE_ENV, addDeviceOption, type DeviceOption, withTarget } from '../target.js';

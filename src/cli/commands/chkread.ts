@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
-import { mapFile } from '../../api/file-mapping.js';
-import { filePieces } from '../../api/pieces.js';
+import { mapFile } from '../../map/file-mapping.js';
+import { filePieces } from '../../map/pieces.js';
 import type { MemoryDevice } from '../../device/device.js';
 import { FsError, UsageError } from '../../errors.js';
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';

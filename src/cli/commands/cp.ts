@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { InterleaveParams } from '../../alloc/interleave.js';
-import { mapFile } from '../../api/file-mapping.js';
+import { mapFile } from '../../map/file-mapping.js';
 import { compareWithMapping } from '../../data/copy.js';
 import { copyFiles } from '../../data/parallel-copy.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';

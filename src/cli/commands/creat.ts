@@ -43,7 +43,7 @@ export function addInterleaveOptions(cmd: Command): Command {
  */
 async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
   const [{ mapFile }, { randomizeFile }, { Progress }] = await Promise.all([
-    import('../../api/file-mapping.js'), import('../../data/fill.js'), import('../progress.js'),
+    import('../../map/file-mapping.js'), import('../../data/fill.js'), import('../progress.js'),
   ]);
   const m = mapFile(fs, rel, { writable: true });
   try {

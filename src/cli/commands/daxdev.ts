@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { liveRecords } from '../../daemon/registry.js';
+import { liveRecords } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import type { Famfs } from '../../fs/famfs.js';
 import { formatUuid } from '../../format/uuid.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mapFile } from '../../api/file-mapping.js';
+import { mapFile } from '../../map/file-mapping.js';
 import { FamfsError } from '../../errors.js';
 import type { Famfs } from '../../fs/famfs.js';
 import { metaFileKind } from '../../daemon/meta-files.js';

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
-import { liveRecords, mountOf } from '../../daemon/registry.js';
+import { liveRecords, mountOf } from '../../mounts/registry.js';
 import { FsError, UsageError } from '../../errors.js';
 import { Famfs } from '../../fs/famfs.js';
 import { getSystemUuid } from '../../format/system-uuid.js';

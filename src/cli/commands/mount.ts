@@ -2,9 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
-import { type CacheMode, type DaemonConfig, defaultConfig } from '../../daemon/config.js';
+import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
 import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
-import { liveRecords, mountFile, runDir } from '../../daemon/registry.js';
+import { liveRecords, mountFile, runDir } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
@@ -13,7 +13,7 @@ import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { parseUint } from '../args.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { addModeOptions, type ModeOptions, readOptionWarning, requireFuseMode } from '../upstream-modes.js';
-import { STATUS_FD, takeDaemon } from '../daemon-start.js';
+import { takeDaemon } from '../daemon-start.js';
 import { runCommand } from '../run.js';
 
 const DEFAULT_WAIT_MS = 15_000;
@@ -120,7 +120,7 @@ function logPath(mountpoint: string): string {
 function waitStatus(child: ChildProcess, ms: number): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
-    const timer = setTimeout(() => resolve(`error: the daemon did not report within ${ms} ms`), ms);
+    const timer = setTimeout(() => resolve(errorStatus(`the daemon did not report within ${ms} ms`)), ms);
     const pipe = child.stdio[STATUS_FD] as NodeJS.ReadableStream | null;
     pipe?.on('data', (d: Buffer) => {
       text += d.toString();
@@ -131,7 +131,7 @@ function waitStatus(child: ChildProcess, ms: number): Promise<string> {
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve(text.split('\n')[0] || `error: the daemon exited with status ${code} before mounting`);
+      resolve(text.split('\n')[0] || errorStatus(`the daemon exited with status ${code} before mounting`));
     });
   });
 }
@@ -148,7 +148,7 @@ export function register(program: Command): void {
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
     .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
-    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, 'v10')
+    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, DEFAULT_FAMFS_ABI)
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
     .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted', parseMountOptions, [] as string[])
     .option('-v, --verbose', 'say what is mounted (-vv: and the daemon configuration; -vvv: the daemon logs every request)', (_v: string, prev: number) => prev + 1, 0)
@@ -188,21 +188,21 @@ export function register(program: Command): void {
         if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
         const child = takeDaemon(!!o.debug);
         child.stdin?.end(`${JSON.stringify(cfg)}\n`);
-        const status = await waitStatus(child, o.wait);
-        if (status !== 'ok') {
+        const failure = statusError(await waitStatus(child, o.wait));
+        if (failure !== undefined) {
           removeShadow(shadow);
           // Only a failed mount needs the mount table tools: loaded here, not at every start.
-          const { findFuseMount, unmount } = await import('../../fuse/mount.js');
+          const { findFuseMount, unmount } = await import('../../fuse/index.js');
           if (await findFuseMount(pre.mountpoint)) {
             try {
               await unmount(pre.mountpoint);
             } catch {
-              process.stderr.write(`famfs mount: ${status.replace(/^error: /, '')}; and ${pre.mountpoint} could not be unmounted\n`);
+              process.stderr.write(`famfs mount: ${failure}; and ${pre.mountpoint} could not be unmounted\n`);
               return EXIT_MOUNT_LEFT;
             }
           }
           child.kill('SIGKILL');
-          throw new FsError('EIO', status.replace(/^error: /, ''), 1);
+          throw new FsError('EIO', failure, 1);
         }
         const st = statSync(join(pre.mountpoint, '.meta', '.superblock'));
         if (st.size !== SUPERBLOCK_REGION_SIZE) throw new FsError('EIO', `${pre.mountpoint}/.meta/.superblock has the wrong size`, 1);

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { processAlive, waitProcessGone } from '../../daemon/process-state.js';
-import { readRecord, removeRecord } from '../../daemon/registry.js';
+import { processAlive, waitProcessGone } from '../../mounts/process-state.js';
+import { readRecord, removeRecord } from '../../mounts/registry.js';
 import { FsError } from '../../errors.js';
-import { findFuseMount, recoverMount, unmount } from '../../fuse/mount.js';
+import { findFuseMount, recoverMount, unmount } from '../../fuse/index.js';
 import { runCommand } from '../run.js';
 
 const DAEMON_EXIT_WAIT_MS = 5000;

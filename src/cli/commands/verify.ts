@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mapFile } from '../../api/file-mapping.js';
+import { mapFile } from '../../map/file-mapping.js';
 import { verifyFile } from '../../data/fill.js';
 import { FamfsError, UsageError } from '../../errors.js';
 import type { Famfs } from '../../fs/famfs.js';

@@ -1,4 +1,29 @@
-import { DEFAULT_FAMFS_ABI } from './famfs-abi.js';
+/**
+ * How `famfs mount` and its daemon process talk while the daemon starts, written once for both
+ * sides: the CLI writes one DaemonConfig as JSON on the daemon's stdin (stdin closed without one
+ * ends the daemon quietly), and the daemon answers with one status line on STATUS_FD, "ok" once
+ * the mount serves or "error: <why>".
+ */
+
+/** The daemon's status pipe (the fd after stdio). */
+export const STATUS_FD = 3;
+/** The status line of a daemon that serves its mount. */
+export const STATUS_OK = 'ok';
+const ERROR_PREFIX = 'error: ';
+
+/** The status line saying why the daemon did not mount. */
+export function errorStatus(why: string): string {
+  return `${ERROR_PREFIX}${why}`;
+}
+
+/** Why a status line says the mount failed (undefined: it serves). */
+export function statusError(line: string): string | undefined {
+  if (line === STATUS_OK) return undefined;
+  return line.startsWith(ERROR_PREFIX) ? line.slice(ERROR_PREFIX.length) : line;
+}
+
+/** The famfs kernel ABI profile (daemon/famfs-abi.ts) a mount uses unless told otherwise. */
+export const DEFAULT_FAMFS_ABI = 'v10';
 
 /** How the kernel may cache what the daemon says, upstream's `-c` choices. */
 export type CacheMode = 'always' | 'normal' | 'never';
@@ -41,6 +66,15 @@ export interface DaemonConfig {
   verbose?: number;
   /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
   logFile?: string;
+}
+
+/** The configuration the daemon was given on stdin; undefined if it is not JSON. */
+export function parseConfig(text: string): DaemonConfig | undefined {
+  try {
+    return JSON.parse(text) as DaemonConfig;
+  } catch {
+    return undefined;
+  }
 }
 
 export function defaultConfig(device: string, mountpoint: string, systemUuid: string): DaemonConfig {

@@ -1,0 +1,17 @@
+/**
+ * The FUSE server's one import point for code outside src/fuse/ (the famfs daemon, the CLI, the
+ * example file system's users): the kernel ABI codecs, the Filesystem interface a file system
+ * implements, the server that mounts and serves one, its errors, and the mount table tools.
+ * Everything else in src/fuse/ is the server's own business (the dependency rules in CI hold
+ * other code to this file).
+ */
+export * from './abi.js';
+export type * from './filesystem.js';
+export { EncodedDirents } from './dirent-list.js';
+export { errno, errnoOf, FuseError, MAX_REPLY_ERRNO, MountError, ProtocolError } from './errors.js';
+export type { FuseErrnoName } from './errors.js';
+export { FuseServer } from './serve.js';
+export type { ServeOptions } from './serve.js';
+export type { SessionEnd, SessionEndReason, SessionOptions, SessionStats } from './session.js';
+export { findFuseMount, recoverMount, unmount } from './mount.js';
+export type { MountInfo, MountOptions, UnmountOptions } from './mount.js';
