@@ -86,7 +86,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
     pid: process.pid, startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined, shadowPath: cfg.shadowPath,
   });
-  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
+  ffs.attachFuseDevice(server.session.fd, log);
+  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
 
   // Follow the log: entries other processes append show up without a manual logplay.
   const follow = setInterval(() => {

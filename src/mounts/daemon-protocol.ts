@@ -23,7 +23,7 @@ export function statusError(line: string): string | undefined {
 }
 
 /** The famfs kernel ABI profile (daemon/famfs-abi.ts) a mount uses unless told otherwise. */
-export const DEFAULT_FAMFS_ABI = 'v10';
+export const DEFAULT_FAMFS_ABI = 'auto';
 
 /** How the kernel may cache what the daemon says, upstream's `-c` choices. */
 export type CacheMode = 'always' | 'normal' | 'never';

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathS
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
-import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
+import { AUTO_FAMFS_ABI, FAMFS_ABI_PROFILES, startingProfile } from '../../daemon/famfs-abi.js';
 import { liveRecords, mountFile, runDir } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
@@ -148,7 +148,7 @@ export function register(program: Command): void {
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
     .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
-    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${Object.keys(FAMFS_ABI_PROFILES).join(' | ')}`, DEFAULT_FAMFS_ABI)
+    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${[AUTO_FAMFS_ABI, ...Object.keys(FAMFS_ABI_PROFILES)].join(' | ')} (auto: push2026 when the kernel has FUSE_DEV_IOC_DAXDEV_OPEN, else v10)`, DEFAULT_FAMFS_ABI)
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
     .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted', parseMountOptions, [] as string[])
     .option('-v, --verbose', 'say what is mounted (-vv: and the daemon configuration; -vvv: the daemon logs every request)', (_v: string, prev: number) => prev + 1, 0)
@@ -164,7 +164,7 @@ export function register(program: Command): void {
         if (o.read && o.mmap) throw new UsageError('Error: --mmap and --read are mutually exclusive');
         if (o.read) readOptionWarning('do_famfs_cli_mount');
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
-        if (!FAMFS_ABI_PROFILES[o.abi]) throw new InvalidArgumentError(`unknown ABI profile '${o.abi}'`);
+        if (!startingProfile(o.abi)) throw new InvalidArgumentError(`unknown ABI profile '${o.abi}'`);
         if (o.remount && alreadyMountedHere(device, mnt)) {
           if (o.verbose) process.stdout.write(`famfs mount: ${device} is already mounted at ${mnt} by this host\n`);
           return 0;
