@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createEmulatedDevice } from '../dist/src/device/emulated.js';
-import { Famfs } from '../dist/src/fs/famfs.js';
+import { FamfsHandle } from '../dist/src/fs/famfs.js';
 import { mkfs } from '../dist/src/fs/mkfs.js';
 import { parseUuid } from '../dist/src/format/uuid.js';
 import { QUICK, emit, row, shmPath, summary } from './lib/common.mjs';
@@ -28,7 +28,7 @@ function child() {
   const heap0 = process.memoryUsage().heapUsed;
   const anon0 = rssAnonMiB();
   const t0 = process.hrtime.bigint();
-  const fs = Famfs.open(path, { systemUuid: parseUuid(MASTER) });
+  const fs = FamfsHandle.open(path, { systemUuid: parseUuid(MASTER) });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   globalThis.gc();
   const heapMiB = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
@@ -37,7 +37,7 @@ function child() {
   fs.close();
   // The same replay again in this process: the cost once the JIT has compiled the code.
   const t1 = process.hrtime.bigint();
-  Famfs.open(path, { systemUuid: parseUuid(MASTER) }).close();
+  FamfsHandle.open(path, { systemUuid: parseUuid(MASTER) }).close();
   out.warmMs = Number(process.hrtime.bigint() - t1) / 1e6;
   process.stdout.write(JSON.stringify(out));
 }
@@ -53,7 +53,7 @@ function main() {
   createEmulatedDevice(dev, 64 * GIB);
   try {
     mkfs(dev, { systemUuid: parseUuid(MASTER) });
-    const fs = Famfs.open(dev, { writable: true, systemUuid: parseUuid(MASTER) });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: parseUuid(MASTER) });
     const t0 = Date.now();
     fs.withLog((s) => {
       for (let d = 0; d < 420; d++) s.mkdir(`dir${d}`);

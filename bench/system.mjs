@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Famfs as CoreFamfs } from '../dist/src/fs/famfs.js';
+import { FamfsHandle } from '../dist/src/fs/famfs.js';
 import { parseUuid } from '../dist/src/format/uuid.js';
 import {
   FAMFS_CLI, GIB, MASTER_UUID, NS_PER_MS, QUICK, elapsedNs, emit, famfs, nowNs, phase, privateRunDir, row, rssMiB, runMain, summary,
@@ -25,7 +25,7 @@ const NODE_STARTS = QUICK ? 30 : 200;
 /** Fills the log the way bench/replay.mjs does: 420 directories, then files until no slot is left. */
 function fullLogDevice() {
   const dev = makeFs('full-log', FULL_LOG_DEVICE);
-  const fs = CoreFamfs.open(dev, { writable: true, systemUuid: parseUuid(MASTER_UUID) });
+  const fs = FamfsHandle.open(dev, { writable: true, systemUuid: parseUuid(MASTER_UUID) });
   try {
     fs.withLog((s) => {
       for (let d = 0; d < DIRS; d++) s.mkdir(`dir${d}`);

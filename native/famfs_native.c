@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "native.h"
@@ -613,6 +614,48 @@ static napi_value js_dup2(napi_env env, napi_callback_info info) {
   return famfs_undefined(env);
 }
 
+#define XATTR_NAME_MAX_BYTES 256
+#define XATTR_VALUE_MAX_BYTES 256
+
+/* fsetxattr(fd, name, value): marks a file (an emulated device records that this tool made it). */
+static napi_value js_fsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int fd;
+  char name[XATTR_NAME_MAX_BYTES], value[XATTR_VALUE_MAX_BYTES];
+  const char *fn = "fsetxattr";
+  if (!famfs_get_args(env, info, 3, argv, fn) || !famfs_get_int(env, argv[0], fn, "fd must be an integer", &fd) ||
+      !get_string(env, argv[1], fn, "name must be a short string", name, sizeof name) ||
+      !get_string(env, argv[2], fn, "value must be a short string", value, sizeof value))
+    return NULL;
+  if (fsetxattr(fd, name, value, strlen(value), 0) != 0) {
+    famfs_throw_errno(env, fn, errno, name);
+    return NULL;
+  }
+  return famfs_undefined(env);
+}
+
+/* fgetxattr(fd, name): the attribute's value as a string, or null when the file has none. */
+static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  int fd;
+  char name[XATTR_NAME_MAX_BYTES], value[XATTR_VALUE_MAX_BYTES];
+  const char *fn = "fgetxattr";
+  if (!famfs_get_args(env, info, 2, argv, fn) || !famfs_get_int(env, argv[0], fn, "fd must be an integer", &fd) ||
+      !get_string(env, argv[1], fn, "name must be a short string", name, sizeof name))
+    return NULL;
+  ssize_t n = fgetxattr(fd, name, value, sizeof value);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) {
+      napi_get_null(env, &result);
+      return result;
+    }
+    famfs_throw_errno(env, fn, errno, name);
+    return NULL;
+  }
+  napi_create_string_utf8(env, value, (size_t)n, &result);
+  return result;
+}
+
 /* memcpy(dst, dstOff, src, srcOff, len) */
 static napi_value js_memcpy(napi_env env, napi_callback_info info) {
   napi_value argv[5], dst_args[3], src_args[3];
@@ -703,15 +746,24 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_set_fn(env, exports, "ioctl", js_ioctl);
   famfs_set_fn(env, exports, "mount", js_mount);
   famfs_set_fn(env, exports, "dup2", js_dup2);
+  famfs_set_fn(env, exports, "fsetxattr", js_fsetxattr);
+  famfs_set_fn(env, exports, "fgetxattr", js_fgetxattr);
 
+/* Linux 5.14; older C libraries do not name them. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #define C(x) set_int(env, exports, #x, x);
   C(PROT_NONE) C(PROT_READ) C(PROT_WRITE) C(PROT_EXEC)
   C(MAP_SHARED) C(MAP_PRIVATE) C(MAP_POPULATE)
   C(MS_ASYNC) C(MS_SYNC) C(MS_INVALIDATE)
   C(MADV_NORMAL) C(MADV_RANDOM) C(MADV_SEQUENTIAL) C(MADV_WILLNEED) C(MADV_DONTNEED)
-  C(MADV_HUGEPAGE) C(MADV_NOHUGEPAGE)
+  C(MADV_HUGEPAGE) C(MADV_NOHUGEPAGE) C(MADV_POPULATE_READ) C(MADV_POPULATE_WRITE)
   C(LOCK_SH) C(LOCK_EX) C(LOCK_UN) C(LOCK_NB)
-  C(MS_RDONLY)
+  C(MS_RDONLY) C(MS_NOSUID) C(MS_NODEV)
 #undef C
   set_int(env, exports, "PAGE_SIZE", (int64_t)g_page_size);
   set_int(env, exports, "CACHE_LINE_SIZE", (int64_t)g_cache_line);

@@ -77,7 +77,7 @@ enum status {
   ST_OTHER_TYPE,     /* not FILE or MKDIR: JS applies it */
   ST_UNKNOWN_DEVICE, /* detail: extent index */
   ST_UNALIGNED,
-  ST_IN_SUPERBLOCK,
+  ST_IN_METADATA,    /* over the superblock or log (the primary's), or an added device's superblock */
   ST_PAST_END,
   ST_SIZE_ZERO,
   ST_SHORT,          /* the extents hold less than the size */
@@ -94,7 +94,9 @@ enum status {
 enum kind { KIND_NONE = 0, KIND_FILE = 1, KIND_DIR = 2 };
 
 /* The scan's results (a Float64Array of OUT_LENGTH). Device deltas are per call. */
-enum out_field { OUT_STATUS = 0, OUT_DETAIL, OUT_FILES, OUT_DIRS, OUT_FILE_BYTES, OUT_DEVICES };
+/* OUT_OFF_PRIMARY: FILE entries naming a device other than 0, which hosts that know only device 0
+ * (upstream today) misread as extents on it. */
+enum out_field { OUT_STATUS = 0, OUT_DETAIL, OUT_FILES, OUT_DIRS, OUT_FILE_BYTES, OUT_OFF_PRIMARY, OUT_DEVICES };
 #define OUT_LENGTH (OUT_DEVICES + 2 * MAX_DEVICES)
 
 /* A node as replayIndexNode reports it (a Float64Array of NODE_LENGTH). */
@@ -140,7 +142,9 @@ typedef struct {
   uint32_t placed;
   uint32_t ndev;
   uint64_t dev_size[MAX_DEVICES];
-  double files, dirs, file_bytes;
+  /* Bytes at each device's start that no file may use: the superblock, and on the primary the log. */
+  uint64_t dev_meta[MAX_DEVICES];
+  double files, dirs, file_bytes, off_primary;
 } replay_index;
 
 static const napi_type_tag INDEX_TAG = {0x66616d66735f7278ULL, 0x5e0c9a7d31b24e86ULL};
@@ -224,7 +228,11 @@ static int grow_slots(napi_env env, replay_index *rx, uint32_t id) {
   return 1;
 }
 
-/* Strict UTF-8: what decodes without replacement characters. */
+/*
+ * Strict UTF-8 without U+FFFD: what decodes to itself. U+FFFD is refused too because it is
+ * what every undecodable byte becomes in a command's arguments: a name holding it could be
+ * reached as any number of byte strings (src/fs/paths.ts refuses it for the same reason).
+ */
 static int utf8_valid(const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -241,13 +249,13 @@ static int utf8_valid(const uint8_t *p, size_t n) {
       if ((p[i + k] & 0xc0) != 0x80) return 0;
       cp = (cp << 6) | (p[i + k] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffd) return 0;
     i += len;
   }
   return 1;
 }
 
-/* As loggedPathProblem in src/fs/paths.ts, plus UTF-8 (a name must decode to itself). */
+/* As loggedPathProblem in src/fs/paths.ts, plus UTF-8 (a name must decode to itself, and alone). */
 static enum status path_problem(const uint8_t *p, size_t n) {
   if (n == 0) return ST_PATH_EMPTY;
   if (n >= META_NAME_LEN && memcmp(p, META_NAME, META_NAME_LEN) == 0 && (n == META_NAME_LEN || p[META_NAME_LEN] == '/'))
@@ -318,7 +326,7 @@ static enum status placement(const replay_index *rx, const fmap_scan *m, uint64_
     *detail = i;
     if (m->dev[i] >= rx->ndev) return ST_UNKNOWN_DEVICE;
     if (m->off[i] % ALLOC_UNIT != 0 || m->len[i] % ALLOC_UNIT != 0) return ST_UNALIGNED;
-    if (m->off[i] < SUPERBLOCK_REGION) return ST_IN_SUPERBLOCK;
+    if (m->off[i] < rx->dev_meta[m->dev[i]]) return ST_IN_METADATA;
     if (m->off[i] + m->len[i] > rx->dev_size[m->dev[i]]) return ST_PAST_END;
   }
   *detail = 0;
@@ -334,15 +342,41 @@ typedef struct {
   double *out;
 } scan_ctx;
 
-/* Marks the extents' units; a unit already marked is a collision (Bitmap.markRange). */
-static int mark(scan_ctx *cx, const replay_index *rx, const fmap_scan *m) {
-  for (int i = 0; i < m->count; i++) {
-    uint32_t d = (uint32_t)m->dev[i];
+/*
+ * Marks every in-device unit the FILE payload's fmap names, read as leniently as the bytes allow
+ * (up to 16 extents or strips, whatever the count, type or alignment says): the entry's writer
+ * (an upstream host takes entries this replay refuses) uses that memory while the entry is in
+ * the log, shown here or not, so it must never be handed out again. Units rounded out to whole
+ * units; a unit already marked is a collision (Bitmap.markRange). Extents on devices the log has
+ * not added, or with values no device has, name nothing here.
+ */
+static int claim(scan_ctx *cx, replay_index *rx, const uint8_t *f) {
+  uint32_t ext_type = rd32(f + FMAP_EXT_TYPE);
+  uint64_t count;
+  const uint8_t *ext;
+  if (ext_type == EXT_SIMPLE) {
+    count = rd32(f + FMAP_COUNT);
+    ext = f + FMAP_UNION;
+  } else if (ext_type == EXT_INTERLEAVE) {
+    count = rd64(f + FMAP_UNION + IEXT_NSTRIPS);
+    ext = f + FMAP_UNION + IEXT_STRIPS;
+  } else {
+    return 1;
+  }
+  if (count > MAX_EXTENTS) count = MAX_EXTENTS;
+  int off_primary = 0;
+  for (uint64_t i = 0; i < count; i++, ext += SEXT_SIZE) {
+    uint64_t d = rd64(ext + SEXT_DEV), off = rd64(ext + SEXT_OFFSET), len = rd64(ext + SEXT_LEN);
+    if (d != 0 && !off_primary) {
+      off_primary = 1;
+      rx->off_primary++;
+    }
+    if (d >= rx->ndev || off >= SAFE_LIMIT || len >= SAFE_LIMIT || len == 0) continue;
     uint64_t nbits = rx->dev_size[d] / ALLOC_UNIT;
     if (!cx->bits[d]) {
       napi_value v;
       size_t n;
-      if (napi_get_element(cx->env, cx->bitmaps, d, &v) != napi_ok ||
+      if (napi_get_element(cx->env, cx->bitmaps, (uint32_t)d, &v) != napi_ok ||
           !famfs_get_bytes(cx->env, v, "replayScan", &cx->bits[d], &n))
         return 0;
       if (n < (nbits + 7) / 8) {
@@ -351,7 +385,7 @@ static int mark(scan_ctx *cx, const replay_index *rx, const fmap_scan *m) {
       }
     }
     uint8_t *bits = cx->bits[d];
-    uint64_t first = m->off[i] / ALLOC_UNIT, end = (m->off[i] + m->len[i]) / ALLOC_UNIT;
+    uint64_t first = off / ALLOC_UNIT, end = (off + len + ALLOC_UNIT - 1) / ALLOC_UNIT;
     if (end > nbits) end = nbits;
     double added = 0, dup = 0;
     for (uint64_t b = first; b < end; b++) {
@@ -424,14 +458,14 @@ static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, 
     return st;
   }
   if (type != TYPE_FILE) return ST_OTHER_TYPE;
+  /* Before any check: a refused entry's memory is in use all the same (claim). */
+  if (!claim(cx, rx, pl + FM_FMAP)) return ST_OK;
   uint64_t size = rd64(pl + FM_SIZE);
   int len = relpath_len(pl + FM_RELPATH);
   fmap_scan m;
   if (size >= SAFE_LIMIT || len < 0 || read_fmap(pl + FM_FMAP, &m) != ST_OK) return ST_PAYLOAD;
   enum status st = placement(rx, &m, size, detail);
   if (st != ST_OK) return st;
-  /* Space is claimed even when the name cannot be placed: the memory is in use. */
-  if (!mark(cx, rx, &m)) return ST_OK;
   rx->file_bytes += (double)size;
   s->size = (double)size;
   s->flags = rd32(pl + FM_FLAGS);
@@ -465,14 +499,16 @@ static replay_index *get_index(napi_env env, napi_value v, const char *fn) {
   return p;
 }
 
-/* replayIndex(slots, primarySize) -> an index for a log of `slots` entries on one device */
+/* replayIndex(slots, primarySize, metadataBytes) -> an index for a log of `slots` entries on
+ * one device whose first metadataBytes (superblock and log) no file may use */
 static napi_value js_index(napi_env env, napi_callback_info info) {
-  napi_value argv[2], result;
-  uint64_t nslots, size;
+  napi_value argv[3], result;
+  uint64_t nslots, size, meta;
   const char *fn = "replayIndex";
-  if (!famfs_get_args(env, info, 2, argv, fn) ||
+  if (!famfs_get_args(env, info, 3, argv, fn) ||
       !famfs_get_u64(env, argv[0], fn, "slots must be a non-negative integer", &nslots) ||
-      !famfs_get_u64(env, argv[1], fn, "size must be a non-negative integer", &size))
+      !famfs_get_u64(env, argv[1], fn, "size must be a non-negative integer", &size) ||
+      !famfs_get_u64(env, argv[2], fn, "metadataBytes must be a non-negative integer", &meta))
     return NULL;
   if (nslots >= INT32_MAX / 2) {
     famfs_throw_errno(env, fn, EINVAL, "too many slots");
@@ -491,6 +527,7 @@ static napi_value js_index(napi_env env, napi_callback_info info) {
   rx->mask = MIN_TABLE - 1;
   rx->ndev = 1;
   rx->dev_size[0] = size;
+  rx->dev_meta[0] = meta < SUPERBLOCK_REGION ? SUPERBLOCK_REGION : meta;
   rx->root.kind = KIND_DIR;
   if (napi_create_external(env, rx, index_finalize, NULL, &result) != napi_ok ||
       napi_type_tag_object(env, result, &INDEX_TAG) != napi_ok) {
@@ -522,6 +559,7 @@ static napi_value js_add_device(napi_env env, napi_callback_info info) {
     famfs_throw_errno(env, fn, ENOSPC, "no more devices");
     return NULL;
   }
+  rx->dev_meta[rx->ndev] = SUPERBLOCK_REGION;
   rx->dev_size[rx->ndev++] = size;
   return famfs_undefined(env);
 }
@@ -583,6 +621,7 @@ static napi_value js_scan(napi_env env, napi_callback_info info) {
   cx.out[OUT_FILES] = rx->files;
   cx.out[OUT_DIRS] = rx->dirs;
   cx.out[OUT_FILE_BYTES] = rx->file_bytes;
+  cx.out[OUT_OFF_PRIMARY] = rx->off_primary;
   napi_create_double(env, (double)n, &result);
   return result;
 }
@@ -684,11 +723,11 @@ static void set_consts(napi_env env, napi_value exports, const char *name, const
 
 void famfs_replay_init(napi_env env, napi_value exports) {
   static const char *const statuses[] = {
-    "OK", "FRAME", "PAYLOAD", "OTHER_TYPE", "UNKNOWN_DEVICE", "UNALIGNED", "IN_SUPERBLOCK", "PAST_END",
+    "OK", "FRAME", "PAYLOAD", "OTHER_TYPE", "UNKNOWN_DEVICE", "UNALIGNED", "IN_METADATA", "PAST_END",
     "SIZE_ZERO", "SHORT", "PATH_EMPTY", "PATH_RESERVED", "PATH_ABSOLUTE", "PATH_COMPONENT", "PATH_ENCODING",
     "PARENT_MISSING", "PARENT_FILE", "EXISTS",
   };
-  static const char *const out_fields[] = {"STATUS", "DETAIL", "FILES", "DIRS", "FILE_BYTES", "DEVICES"};
+  static const char *const out_fields[] = {"STATUS", "DETAIL", "FILES", "DIRS", "FILE_BYTES", "OFF_PRIMARY", "DEVICES"};
   static const char *const node_fields[] = {"KIND", "PARENT", "UID", "GID", "MODE", "FLAGS", "SIZE", "CRC", "LENGTH"};
   static const char *const kinds[] = {"NONE", "FILE", "DIR"};
   _Static_assert(sizeof statuses / sizeof *statuses == ST_EXISTS + 1, "every status is named");

@@ -43,8 +43,12 @@ export interface FamfsNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** dup2(2): makes `to` another descriptor of `from`'s open file. */
   dup2(from: number, to: number): void;
+  /** fsetxattr(2) of a short text value. */
+  fsetxattr(fd: number, name: string, value: string): void;
+  /** fgetxattr(2): the text value, or null when the file has no such attribute (or no xattrs). */
+  fgetxattr(fd: number, name: string): string | null;
   /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
-  replayIndex(slots: number, primarySize: number): ReplayIndexHandle;
+  replayIndex(slots: number, primarySize: number, metadataBytes: number): ReplayIndexHandle;
   replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
   /** Consumes the next slot without reading it (it holds no whole entry). */
   replayIndexSkip(index: ReplayIndexHandle, slot: number): void;
@@ -60,7 +64,7 @@ export interface FamfsNative {
   /** The slot placed at this relpath, or -1. */
   replayIndexFind(index: ReplayIndexHandle, path: string): number;
   readonly replayStatus: Readonly<Record<ReplayStatus, number>>;
-  readonly replayOut: Readonly<Record<'STATUS' | 'DETAIL' | 'FILES' | 'DIRS' | 'FILE_BYTES' | 'DEVICES', number>>;
+  readonly replayOut: Readonly<Record<'STATUS' | 'DETAIL' | 'FILES' | 'DIRS' | 'FILE_BYTES' | 'OFF_PRIMARY' | 'DEVICES', number>>;
   readonly REPLAY_OUT_LENGTH: number;
   readonly replayNode: Readonly<Record<'KIND' | 'PARENT' | 'UID' | 'GID' | 'MODE' | 'FLAGS' | 'SIZE' | 'CRC' | 'LENGTH', number>>;
   readonly replayKind: Readonly<Record<'NONE' | 'FILE' | 'DIR', number>>;
@@ -84,11 +88,15 @@ export interface FamfsNative {
   readonly MADV_DONTNEED: number;
   readonly MADV_HUGEPAGE: number;
   readonly MADV_NOHUGEPAGE: number;
+  readonly MADV_POPULATE_READ: number;
+  readonly MADV_POPULATE_WRITE: number;
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;
   readonly LOCK_UN: number;
   readonly LOCK_NB: number;
   readonly MS_RDONLY: number;
+  readonly MS_NOSUID: number;
+  readonly MS_NODEV: number;
   readonly PAGE_SIZE: number;
   readonly CACHE_LINE_SIZE: number;
   /** 'fence' means this CPU has no user-space flush the addon knows: not enough for shared CXL memory. */
@@ -96,7 +104,7 @@ export interface FamfsNative {
 }
 
 /** Why replayScan stopped at an entry. */
-export type ReplayStatus = 'OK' | 'FRAME' | 'PAYLOAD' | 'OTHER_TYPE' | 'UNKNOWN_DEVICE' | 'UNALIGNED' | 'IN_SUPERBLOCK'
+export type ReplayStatus = 'OK' | 'FRAME' | 'PAYLOAD' | 'OTHER_TYPE' | 'UNKNOWN_DEVICE' | 'UNALIGNED' | 'IN_METADATA'
   | 'PAST_END' | 'SIZE_ZERO' | 'SHORT' | 'PATH_EMPTY' | 'PATH_RESERVED' | 'PATH_ABSOLUTE' | 'PATH_COMPONENT'
   | 'PATH_ENCODING' | 'PARENT_MISSING' | 'PARENT_FILE' | 'EXISTS';
 

@@ -1,16 +1,10 @@
-import { constants as osConstants } from 'node:os';
+import { errnoByName } from './errno.js';
 
 /** errno names this project raises; the numbers come from the OS so they match the kernel. */
 export type ErrnoName =
   | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EINVAL'
   | 'ENOSPC' | 'EROFS' | 'ENAMETOOLONG' | 'ENOSYS' | 'EBUSY' | 'EFBIG' | 'ERANGE'
   | 'EOVERFLOW' | 'ENODEV' | 'EACCES' | 'ENOTEMPTY' | 'EOPNOTSUPP' | 'ENOMEM' | 'ENODATA';
-
-export function errnoOf(name: ErrnoName): number {
-  const n = (osConstants.errno as Record<string, number>)[name];
-  if (n === undefined) throw new Error(`unknown errno ${name}`);
-  return n;
-}
 
 /** Base of every error the library throws on purpose: one line of text, an errno and an exit code. */
 export class FamfsError extends Error {
@@ -23,7 +17,7 @@ export class FamfsError extends Error {
     super(message);
     this.name = new.target.name;
     this.code = code;
-    this.errno = errnoOf(code);
+    this.errno = errnoByName(code);
     this.exitCode = exitCode ?? Math.min(this.errno, 127);
   }
 }

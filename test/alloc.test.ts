@@ -6,7 +6,7 @@ import { Bitmap } from '../src/alloc/bitmap.js';
 import { FsError } from '../src/errors.js';
 import { fmapExtents } from '../src/format/fmap.js';
 import { ALLOC_UNIT } from '../src/format/layout.js';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, emuDevice, GiB, master, MiB, PY_READER } from './helpers/emu.js';
@@ -26,7 +26,7 @@ describe('allocator', () => {
   it('first fit from the start of the data area, in order, as upstream', () => {
     const dev = emuDevice(8 * GiB, 'ff');
     mkfs(dev, { systemUuid: master });
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       const a = fs.creat('a', { size: 1 }).file.fmap;
       const b = fs.creat('b', { size: 3 * MiB }).file.fmap;
@@ -92,7 +92,7 @@ describe('allocator', () => {
     const dev = emuDevice(8 * GiB, 'rand');
     mkfs(dev, { systemUuid: master });
     const rnd = seeded(12345);
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master, random: seeded(99) });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master, random: seeded(99) });
     let made = 0;
     let full = 0;
     try {

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { Famfs, FamfsError, FsError, MapLimitError, ReadOnlyMappingError, RoleError, randomizeBuffer, verifyBuffer } from '../src/api/index.js';
 import type { FileMapping, Fmap, SimpleExtent } from '../src/api/index.js';
 import { planByDeviceRun, planComposed } from '../src/map/map-plan.js';
-import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { CLIENT_UUID, cleanupDevices, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
@@ -86,7 +86,7 @@ describe('Famfs.map(): zero-copy file mappings', () => {
     mkfs(dev, { systemUuid: master });
     const three = handExtents(4 * GiB, [2, 1, 3], 2);
     const sixteen = handExtents(5 * GiB, Array.from({ length: 16 }, (_, i) => (i % 2) + 1), 1);
-    const core = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const core = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       core.withLog((s) => {
         s.mkdir('multi');
@@ -150,7 +150,7 @@ describe('Famfs.map(): zero-copy file mappings', () => {
         r.unmap();
       }
     }
-    const core = CoreFamfs.open(dev, { systemUuid: master });
+    const core = FamfsHandle.open(dev, { systemUuid: master });
     try {
       assert.equal(fsck(core).collisions, 0, 'the hand-built extents overlap nothing');
     } finally {

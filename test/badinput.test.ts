@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset } from '../src/format/log-header.js';
@@ -56,7 +56,7 @@ function refused(r: { status: number | null; stderr: string }, what: RegExp, sta
 function freshFs(tag: string): string {
   const dev = emuDevice(8 * GiB, tag);
   mkfs(dev, { systemUuid: master });
-  const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+  const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
   try {
     fs.mkdir('d');
     fs.creat('d/f', { size: 3 * MiB });
@@ -121,8 +121,10 @@ describe('corrupt media is detected, named and not trusted', () => {
     const at = LOG_OFFSET + entryOffset(0) + 30;
     poke(dev, at, Buffer.from([peek(dev, at, 1)[0]! ^ 0x01]));
     const r = famfs(['fsck', dev]);
-    assert.equal(r.status, 0, 'bad entries do not fail fsck (upstream)');
+    assert.equal(r.status, 1, 'fsck exits non-zero on anything it reports as an error');
     assert.match(r.stdout, /  1 bad log entries detected/);
+    assert.match(r.stdout, /^ERROR: bad log entry 0: CRC mismatch/m);
+    assert.match(r.stdout, /^ERROR: log entry 1 not applied \(its memory stays allocated\): file 'd\/f': parent directory does not exist/m);
     const ls = famfs(['logplay', '-v', '--device', dev]);
     assert.match(ls.stdout, /bad entry 0: log entry 0: CRC mismatch/);
     assert.match(ls.stdout, /skipped entry 1: file 'd\/f': parent directory does not exist/);
@@ -166,7 +168,7 @@ describe('the CLI refuses bad requests with one line and changes nothing', () =>
   });
   it('a full log: ENOSPC and no partial entry', () => {
     const dev = freshFs('logfull');
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       fs.withLog((s) => {
         for (let i = 0; s.freeSlots() > 2; i++) s.mkdir(`d/${i}`);

@@ -15,7 +15,7 @@ import { FmapPublisher, lookupPublished, unpublish } from '../src/bpf/publish.js
 import type { ResolveAnswer } from '../src/bpf/resolve-record.js';
 import { BpfResolver } from '../src/bpf/resolver.js';
 import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE_HASH, BPF_PROG_TYPE_XDP, RESOLVE_EINVAL, RESOLVE_EIO, RESOLVE_ENOENT, RESOLVE_ENXIO } from '../src/bpf/uapi.js';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
@@ -223,7 +223,7 @@ describe('famfs bpf publish / dump / unpublish', { skip: unavailable }, () => {
     mountedBpffs = ensureBpffs();
     dev = emuDevice(8 * GiB, 'bpf');
     mkfs(dev, { systemUuid: master });
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       uuid = fs.uuid;
       fs.withLog((s) => {
@@ -246,7 +246,7 @@ describe('famfs bpf publish / dump / unpublish', { skip: unavailable }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /published 21 fmaps/);
     assert.deepEqual(readdirSync(pinDir(uuid)).sort(), ['fmap', 'resolve', 'resolve_xdp']);
-    const fs = Famfs.open(dev, { systemUuid: master });
+    const fs = FamfsHandle.open(dev, { systemUuid: master });
     try {
       for (const node of fs.ns.walk()) {
         if (node.kind !== 'file') continue;
@@ -263,12 +263,12 @@ describe('famfs bpf publish / dump / unpublish', { skip: unavailable }, () => {
   });
 
   it('publishes only what the log added since the last pass', () => {
-    const reader = Famfs.open(dev, { systemUuid: master });
+    const reader = FamfsHandle.open(dev, { systemUuid: master });
     const pub = FmapPublisher.open(reader);
     try {
       pub.publishAll();
       assert.equal(pub.sync(), 0);
-      const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+      const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
       try {
         fs.creat('late', { size: 5 * MiB });
       } finally {
@@ -302,7 +302,7 @@ describe('famfs mount -o bpf-fmap', { skip: unavailable }, () => {
     mountedBpffs = ensureBpffs();
     dev = emuDevice(8 * GiB, 'bpf-mount');
     mkfs(dev, { systemUuid: master });
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       uuid = fs.uuid;
       fs.creat('first', { size: 3 * MiB });
@@ -325,7 +325,7 @@ describe('famfs mount -o bpf-fmap', { skip: unavailable }, () => {
     assert.equal((JSON.parse(r.stdout) as { size: number }).size, 3 * MiB);
     r = famfs(['creat', '-s', '5m', join(mnt, 'second')]);
     assert.equal(r.status, 0, r.stderr);
-    const fs = Famfs.open(dev, { systemUuid: master });
+    const fs = FamfsHandle.open(dev, { systemUuid: master });
     try {
       const second = fs.lookup('second');
       assert.ok(second && second.kind === 'file');

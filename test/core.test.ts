@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { pathOf } from '../src/fs/namespace.js';
@@ -13,7 +13,7 @@ describe('two hosts on one device', () => {
   it('master creates 1,000 files in 50 directories; a client sees the same tree and cannot create', () => {
     const dev = emuDevice(16 * GiB, 'hosts');
     mkfs(dev, { systemUuid: master });
-    const m = Famfs.open(dev, { writable: true, systemUuid: master });
+    const m = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       assert.equal(m.role, 'master');
       m.withLog((s) => {
@@ -25,13 +25,13 @@ describe('two hosts on one device', () => {
     } finally {
       m.close();
     }
-    const snapshot = (fs: Famfs) => [...fs.ns.walk()].map((n) => ({
+    const snapshot = (fs: FamfsHandle) => [...fs.ns.walk()].map((n) => ({
       path: pathOf(n), kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, ino: n.ino,
       ...(n.kind === 'file' ? { size: n.size, fmap: n.fmap } : {}),
     })).sort((a, b) => (a.path < b.path ? -1 : 1));
 
-    const m2 = Famfs.open(dev, { systemUuid: master });
-    const c = Famfs.open(dev, { systemUuid: client });
+    const m2 = FamfsHandle.open(dev, { systemUuid: master });
+    const c = FamfsHandle.open(dev, { systemUuid: client });
     try {
       assert.equal(c.role, 'client');
       const seen = snapshot(c);
@@ -57,8 +57,8 @@ describe('two hosts on one device', () => {
   it('a client following the master sees new entries after refresh', () => {
     const dev = emuDevice(8 * GiB, 'follow');
     mkfs(dev, { systemUuid: master });
-    const m = Famfs.open(dev, { writable: true, systemUuid: master });
-    const c = Famfs.open(dev, { systemUuid: client });
+    const m = FamfsHandle.open(dev, { writable: true, systemUuid: master });
+    const c = FamfsHandle.open(dev, { systemUuid: client });
     try {
       assert.equal(c.lookup('late'), undefined);
       m.mkdir('late');
@@ -78,7 +78,7 @@ describe('namespace rules', () => {
   mkfs(dev, { systemUuid: master });
 
   it('mkdir -p makes one entry per missing component and tolerates existing ones', () => {
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       const before = fs.logHeader().nextIndex;
       fs.mkdir('p/q/r/s', { parents: true });
@@ -93,7 +93,7 @@ describe('namespace rules', () => {
   });
 
   it('creat: same size is a no-op, another size fails, a file in the path fails', () => {
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       assert.equal(fs.creat('p/f', { size: 3 * MiB }).created, true);
       const n = fs.logHeader().nextIndex;
@@ -112,7 +112,7 @@ describe('namespace rules', () => {
   });
 
   it('hostile names are refused before anything is written', () => {
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       const n = fs.logHeader().nextIndex;
       for (const bad of ['a/../b', '..', '.', 'x/./y', 'nul\0byte', 'ctl\u0001x', 'new\nline', 'x'.repeat(80), `d/${'y'.repeat(78)}`]) {

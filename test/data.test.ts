@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Famfs } from '../src/api/index.js';
 import { TestDataStream, randomizeBuffer, verifyBuffer } from '../src/data/prng.js';
-import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { CLIENT_UUID, cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 
@@ -107,7 +107,7 @@ function devOffset(dev: string, path: string, off: number): number {
 }
 
 function nextIndex(dev: string): number {
-  const fs = CoreFamfs.open(dev, { systemUuid: master });
+  const fs = FamfsHandle.open(dev, { systemUuid: master });
   try {
     return fs.logHeader().nextIndex;
   } finally {

@@ -10,7 +10,7 @@ import { DAEMON_FILE } from '../src/cli/daemon-start.js';
 import { defaultConfig } from '../src/mounts/daemon-protocol.js';
 import { FamfsFuse } from '../src/daemon/famfs-fs.js';
 import { readRecord } from '../src/mounts/registry.js';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
@@ -168,8 +168,8 @@ print('ok')`, ...args], { encoding: 'utf8' });
 
   it('meta files and diagnostics xattrs, as upstream exposes them', () => {
     assert.equal(statSync(join(c, '.meta', '.superblock')).size, 2 * MiB);
-    assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o644);
-    assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o444);
+    assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o400);
+    assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o400);
     const sb = Buffer.alloc(8);
     const fd = openSync(join(c, '.meta', '.superblock'), 'r');
     readSync(fd, sb, 0, 8, 0);
@@ -229,7 +229,7 @@ describe('famfs over FUSE: concurrent readers of an interleaved file', () => {
     const seconds = Number(process.env.FAMFS_STRESS_SECONDS ?? 20);
     const dev = emuDevice(16 * GiB, 'stress');
     mkfs(dev, { systemUuid: master });
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     const size = 64 * MiB + 12345;
     try {
       const { file } = fs.creat('striped', { size, interleave: { nbuckets: 8, nstrips: 4, chunkSize: 2 * MiB } });
@@ -280,7 +280,7 @@ print(n)`;
   it('GET_FMAP: the daemon answers with the file map of the log, decoded from bytes', () => {
     const dev = emuDevice(8 * GiB, 'fmap');
     mkfs(dev, { systemUuid: master });
-    const fs = Famfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       const { file } = fs.creat('f', { size: 5 * MiB });
       const ffs = new FamfsFuse(fs, defaultConfig(dev, '/nowhere', MASTER_UUID));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Famfs, FsError } from '../src/api/index.js';
-import { Famfs as CoreFamfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, client, emuDevice, master, MASTER_UUID } from './helpers/emu.js';
@@ -17,7 +17,7 @@ const MiB = 1024 * 1024;
 
 /** Allocation collisions a fresh replay of the device finds. */
 function collisions(dev: string): number {
-  const fs = CoreFamfs.open(dev, { systemUuid: master });
+  const fs = FamfsHandle.open(dev, { systemUuid: master });
   try {
     return fsck(fs).collisions;
   } finally {
@@ -33,7 +33,7 @@ function freshFs(): string {
 
 /** Every file's first extent offset, by path, as a fresh open replays them. */
 function layout(dev: string): Map<string, number> {
-  const fs = CoreFamfs.open(dev, { systemUuid: master });
+  const fs = FamfsHandle.open(dev, { systemUuid: master });
   try {
     const out = new Map<string, number>();
     const walk = (path: string): void => {
@@ -82,8 +82,8 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
 
   it('one creat per call allocates as a fresh process would, also after another process appended', () => {
     const dev = freshFs();
-    const a = CoreFamfs.open(dev, { writable: true, systemUuid: master });
-    const b = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const a = FamfsHandle.open(dev, { writable: true, systemUuid: master });
+    const b = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       for (let i = 0; i < 5; i++) {
         a.creat(`a${i}`, { size: 3 * MiB });
@@ -107,7 +107,7 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
 
   it('a file made in a session keeps its fmap after the file system is closed, as a replayed one does', () => {
     const dev = freshFs();
-    const fs = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     const made = fs.creat('kept', { size: 3 * MiB }).file;
     fs.close();
     assert.equal(made.fmap.kind, 'simple');
@@ -116,11 +116,11 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
 
   it('a replayed file whose entry is rewritten afterwards (with a valid CRC) refuses its map: EIO, never the new extents', () => {
     const dev = freshFs();
-    const setup = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const setup = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     setup.creat('victim', { size: 2 * MiB });
     setup.creat('untouched', { size: 2 * MiB });
     setup.close();
-    const reader = CoreFamfs.open(dev, { systemUuid: client });
+    const reader = FamfsHandle.open(dev, { systemUuid: client });
     const victim = reader.stat('victim') as FileNode;
     const untouched = reader.stat('untouched') as FileNode;
     // Another writer points entry 0 at other memory and recomputes its CRC.
@@ -140,7 +140,7 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
 
   it('memory handed out by allocate() and never logged is not offered to the next session', () => {
     const dev = freshFs();
-    const fs = CoreFamfs.open(dev, { writable: true, systemUuid: master });
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
     try {
       fs.creat('first', { size: MiB });
       const stray = fs.withLog((s) => s.allocate(MiB));

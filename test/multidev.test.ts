@@ -14,7 +14,7 @@ import { ALLOC_UNIT } from '../src/format/layout.js';
 import { newSecondarySuperblock } from '../src/format/secondary-superblock.js';
 import { encodeSuperblock, SUPERBLOCK_SIZE } from '../src/format/superblock.js';
 import { randomUuidBytes } from '../src/format/uuid.js';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import { FuseError } from '../src/fuse/index.js';
@@ -76,7 +76,7 @@ function parseGetmap(text: string): { nstrips: number; chunkSize: number; strips
 
 /** The log's next index and the first page of a device: what "unchanged" means after a refused adddev. */
 function snapshot(primary: string, other?: string): string {
-  const fs = Famfs.open(primary, { systemUuid: client });
+  const fs = FamfsHandle.open(primary, { systemUuid: client });
   try {
     const head = `${fs.logHeader().nextIndex}/${fs.deviceRecords().length}`;
     return other ? `${head}/${preadDevice(other, 0, 4096).toString('hex')}` : head;
@@ -104,7 +104,7 @@ describe('a file system spanning two devices', () => {
     const r = famfs(['adddev', '--device', primary, second]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /is device 1 of famfs/);
-    const fs = Famfs.open(primary, { systemUuid: client });
+    const fs = FamfsHandle.open(primary, { systemUuid: client });
     try {
       assert.deepEqual(fs.deviceRecords().map((d) => [d.index, d.size]), [[0, 8 * GiB], [1, 8 * GiB]]);
       assert.equal(fs.stats.devicesAdded, 1);
@@ -151,7 +151,7 @@ describe('a file system spanning two devices', () => {
   });
 
   it('a secondary device is not a file system by itself: opening, fsck and mkfs of it say so', () => {
-    assert.throws(() => Famfs.open(second, { systemUuid: master }), (e: unknown) => e instanceof FamfsError && /added to famfs .*not its primary/.test(e.message));
+    assert.throws(() => FamfsHandle.open(second, { systemUuid: master }), (e: unknown) => e instanceof FamfsError && /added to famfs .*not its primary/.test(e.message));
     const r = famfs(['fsck', second]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /not its primary/);
@@ -161,7 +161,7 @@ describe('a file system spanning two devices', () => {
   });
 
   it('the master writes an interleaved file across both devices through map(); a client reads it through map()', () => {
-    const fs = Famfs.open(primary, { writable: true, systemUuid: master, random: seeded(3) });
+    const fs = FamfsHandle.open(primary, { writable: true, systemUuid: master, random: seeded(3) });
     let fmap: Fmap;
     try {
       fmap = fs.creat('striped', { size: FILE_SIZE, interleave: INTERLEAVE }).file.fmap;
@@ -262,7 +262,7 @@ describe('a file system spanning two devices', () => {
   });
 
   it('GET_DAXDEV answers each device index with its path on this host; unknown indexes are EINVAL', () => {
-    const fs = Famfs.open(primary, { systemUuid: client });
+    const fs = FamfsHandle.open(primary, { systemUuid: client });
     try {
       const ffs = new FamfsFuse(fs, defaultConfig(primary, '/nowhere', CLIENT_UUID));
       const op = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!;
@@ -288,7 +288,7 @@ describe('a file system spanning two devices', () => {
   it('a host that sees device 1 elsewhere names it with a device map, which is checked against the superblock', () => {
     const alias = join(scratch, 'dax-alias');
     symlinkSync(second, alias);
-    const fs = Famfs.open(primary, { systemUuid: client, deviceMap: new Map([[1, alias]]) });
+    const fs = FamfsHandle.open(primary, { systemUuid: client, deviceMap: new Map([[1, alias]]) });
     try {
       assert.equal(fs.deviceAt(1).path, alias);
       const ffs = new FamfsFuse(fs, defaultConfig(primary, '/nowhere', CLIENT_UUID));
@@ -323,7 +323,7 @@ describe('a file system spanning two devices', () => {
     assert.equal(rep.capacity.device, 16 * GiB);
     assert.deepEqual(rep.deviceTable.map((d) => [d.index, d.path]), [[0, primary], [1, second]]);
     // Device 1: its superblock unit plus two strips of each of the two files.
-    const fs = Famfs.open(primary, { systemUuid: client });
+    const fs = FamfsHandle.open(primary, { systemUuid: client });
     const strips1 = ['striped', 'second'].flatMap((f) => {
       const fm = fs.getmap(f).fmap;
       return fm.kind === 'interleaved' ? fm.strips.filter((s) => s.devIndex === 1) : [];
@@ -334,7 +334,7 @@ describe('a file system spanning two devices', () => {
     assert.match(text.stdout, new RegExp(`device 1: ${second}   ${8 * GiB}`));
 
     // A deliberate cross-link on device 1 (as famfs clone makes): fsck's status is the collision count.
-    const w = Famfs.open(primary, { writable: true, systemUuid: master });
+    const w = FamfsHandle.open(primary, { writable: true, systemUuid: master });
     try {
       w.withLog((s) => s.addFile('xlink', { size: ALLOC_UNIT, fmap: { kind: 'simple', extents: [{ ...strips1[0]!, len: ALLOC_UNIT }] }, crossLink: true }));
     } finally {
@@ -347,7 +347,7 @@ describe('a file system spanning two devices', () => {
 
   it('adddev takes over a device whose earlier adddev stopped before the log entry', () => {
     const third = emuDevice(8 * GiB, 'md2');
-    const fs = Famfs.open(primary, { systemUuid: client });
+    const fs = FamfsHandle.open(primary, { systemUuid: client });
     const orphan = newSecondarySuperblock({ fsUuid: fs.sb.uuid, devUuid: randomUuidBytes(), systemUuid: master, devSize: 8 * GiB, devName: third });
     fs.close();
     const fd = openSync(third, 'r+');

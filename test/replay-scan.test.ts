@@ -4,7 +4,7 @@ import { FsError } from '../src/errors.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap } from '../src/format/fmap.js';
-import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../src/format/log-entry.js';
 import { type FsNode, inoForLogIndex, pathOf } from '../src/fs/namespace.js';
 import { LogReplayer } from '../src/fs/replay.js';
@@ -65,6 +65,15 @@ function rawPath(bytes: number[]): (b: Buffer) => void {
   };
 }
 
+/** Where a FILE entry's relpath lies (spec §2). */
+const FILE_RELPATH = LOG_ENTRY_PAYLOAD_OFFSET + 24;
+
+/** `b` rewritten as a valid FILE entry of slot `seqnum` with this fmap (the caller then breaks it and fixes the CRC). */
+function fileBytes(b: Buffer, seqnum: number, fmap: Fmap): Buffer {
+  encodeLogEntry({ type: 'file', seqnum, path: 'f', size: ALLOC_UNIT, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644, fmap }).copy(b);
+  return b;
+}
+
 function fixCrc(b: Buffer): void {
   b.writeBigUInt64LE(BigInt(famfsCrc(b, 0, LOG_ENTRY_CRC_COVERED)), LOG_ENTRY_CRC_COVERED);
 }
@@ -77,7 +86,7 @@ describe('replay of entries (native scan)', () => {
   it('places directories and files in log order, with their fields, and marks their units', () => {
     const r = replay([{ mkdir: 'a' }, { mkdir: 'a/b' }, { file: 'a/b/f', size: 3 * ALLOC_UNIT, fmap: simple(FIRST_FREE, 4 * ALLOC_UNIT) }, { file: 'top' }]);
     assert.deepEqual(tree(r), ['dir a', 'dir a/b', 'file a/b/f', 'file top']);
-    assert.deepEqual(r.stats, { entries: 4, files: 2, dirs: 2, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 3 * ALLOC_UNIT + 1000 });
+    assert.deepEqual(r.stats, { entries: 4, files: 2, dirs: 2, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 3 * ALLOC_UNIT + 1000, filesOffPrimary: 0 });
     const f = r.ns.lookup(['a', 'b', 'f']);
     assert.ok(f && f.kind === 'file');
     assert.deepEqual({ ino: f.ino, uid: f.uid, gid: f.gid, mode: f.mode, size: f.size, flags: f.flags },
@@ -90,7 +99,7 @@ describe('replay of entries (native scan)', () => {
     assert.equal(r.collisions(), 1);
   });
 
-  it('names why each valid entry could not be placed, and still claims a placed file\'s memory', () => {
+  it('names why each valid entry could not be placed, and keeps every unit it names allocated', () => {
     const specs: Spec[] = [
       { mkdir: 'd' },
       { file: 'd' },
@@ -116,6 +125,9 @@ describe('replay of entries (native scan)', () => {
       { raw: rawPath([0xc0, 0xaf]) },
       { raw: rawPath([0xed, 0xa0, 0x80]) },
       { raw: rawPath([0x63, 0x61, 0x66, 0xc3, 0xa9]) },
+      { raw: rawPath([0x6e, 0xef, 0xbf, 0xbd]) },
+      { file: 'u', fmap: simple(LOG_OFFSET + DEFAULT_LOG_LEN - ALLOC_UNIT, 2 * ALLOC_UNIT) },
+      { file: 'u', fmap: simple(DEV_SIZE - ALLOC_UNIT, 2 * ALLOC_UNIT) },
     ];
     const r = replay(specs);
     assert.deepEqual(r.stats.badEntries, []);
@@ -133,19 +145,52 @@ describe('replay of entries (native scan)', () => {
       "12: file '.meta/x': '.meta' at the root is reserved",
       '13: file \'u\': extent on unknown device 3',
       `14: file 'u': extent 0x${(FIRST_FREE + 4096).toString(16)}+0x200000 is not 2 MiB aligned`,
-      "15: file 'u': extent at offset 0x0 (the superblock of device 0)",
+      "15: file 'u': extent 0x0+0x200000 overlaps the superblock or log of device 0",
       `16: file 'u': extent 0x${DEV_SIZE.toString(16)}+0x200000 is past the end of device 0`,
       "17: file 'u': size 0",
       `18: file 'u': extents hold ${ALLOC_UNIT} bytes, less than the size ${ALLOC_UNIT + 1}`,
       "19: directory '': empty path",
-      "20: directory 'f\ufffdf': path is not UTF-8",
-      "21: directory '\ufffd\ufffd': path is not UTF-8",
-      "22: directory '\ufffd\ufffd\ufffd': path is not UTF-8",
+      "20: directory 'f\\xfff': path is not UTF-8 (or holds U+FFFD), so it could alias another name",
+      "21: directory '\\xc0\\xaf': path is not UTF-8 (or holds U+FFFD), so it could alias another name",
+      "22: directory '\\xed\\xa0\\x80': path is not UTF-8 (or holds U+FFFD), so it could alias another name",
+      "24: directory 'n\\xef\\xbf\\xbd': path is not UTF-8 (or holds U+FFFD), so it could alias another name",
+      `25: file 'u': extent 0x${(METADATA_END - ALLOC_UNIT).toString(16)}+0x400000 overlaps the superblock or log of device 0`,
+      `26: file 'u': extent 0x${(DEV_SIZE - ALLOC_UNIT).toString(16)}+0x400000 is past the end of device 0`,
     ]);
     assert.deepEqual(tree(r), ['dir d', 'file top', 'dir café']);
-    // the 11 files of one unit each (1-4, 6-12) were placed on the device, named or not: their units are in use
-    assert.equal(r.bitmaps[0]!.allocatedBits, METADATA_END / ALLOC_UNIT + 11);
-    assert.equal(r.collisions(), 0);
+    // Every unit a FILE entry names inside the device stays allocated, shown or not: the 11 files of
+    // one unit (1-4, 6-12), 17 and 18 (one unit each), 26's last unit in the device; 14 names the
+    // units of 1 and 2 (2 collisions), 15 the superblock's and 25 the log's last unit and the first
+    // free one, which is 1's (2 collisions); 13 and 16 name nothing in the device.
+    assert.equal(r.bitmaps[0]!.allocatedBits, METADATA_END / ALLOC_UNIT + 11 + 2 + 1);
+    assert.equal(r.collisions(), 2 + 1 + 2);
+    assert.ok(r.bitmaps[0]!.isSet(DEV_SIZE / ALLOC_UNIT - 1));
+  });
+
+  it('keeps allocated the units of a FILE entry whose payload it refuses (no NUL, 17 extents, a bad chunk size)', () => {
+    const FMAP = LOG_ENTRY_PAYLOAD_OFFSET + 104;
+    const at = (u: number): number => FIRST_FREE + u * ALLOC_UNIT;
+    const broken: ((b: Buffer) => void)[] = [
+      (b) => fileBytes(b, 0, simple(at(0))).fill(0x61, FILE_RELPATH, FILE_RELPATH + RELPATH_FIELD_SIZE),
+      (b) => fileBytes(b, 1, { kind: 'simple', extents: Array.from({ length: 16 }, (_, i) => ({ devIndex: 0, offset: at(10 + i), len: ALLOC_UNIT })) }).writeUInt32LE(17, FMAP + 8),
+      (b) => fileBytes(b, 2, { kind: 'interleaved', nstrips: 2, chunkSize: ALLOC_UNIT, strips: [{ devIndex: 0, offset: at(40), len: ALLOC_UNIT }, { devIndex: 0, offset: at(41), len: ALLOC_UNIT }] }).writeBigUInt64LE(3n * BigInt(ALLOC_UNIT), FMAP + 16 + 8),
+    ];
+    const r = replay(broken.map((breakIt) => ({ raw: (b: Buffer) => { breakIt(b); fixCrc(b); } })));
+    assert.deepEqual(r.stats.badEntries.map((e) => e.index), [0, 1, 2]);
+    assert.equal(r.bitmaps[0]!.allocatedBits, METADATA_END / ALLOC_UNIT + 1 + 16 + 2);
+    for (const u of [0, 10, 25, 40, 41]) assert.ok(r.bitmaps[0]!.isSet(at(u) / ALLOC_UNIT), `unit ${u}`);
+  });
+
+  it('refuses an ADD_DAXDEV entry whose size is past what a device may have, before allocating for it', () => {
+    const r = replayer();
+    const log = Buffer.concat([
+      encodeLogEntry({ type: 'add_daxdev', seqnum: 0, devIndex: 1, devSize: 2 ** 53 - 1, devUuid: Buffer.alloc(16, 9) }),
+      encodeLogEntry({ type: 'add_daxdev', seqnum: 1, devIndex: 1, devSize: MAX_DEVICE_SIZE, devUuid: Buffer.alloc(16, 8) }),
+    ]);
+    r.applySlots(0, 2, log);
+    assert.deepEqual(r.stats.skipped, [{ index: 0, reason: `device 1 claims ${2 ** 53 - 1} bytes, more than the ${MAX_DEVICE_SIZE} a famfs device may have` }]);
+    assert.equal(r.bitmaps.length, 2);
+    assert.equal(r.bitmaps[1]!.nbits, MAX_DEVICE_SIZE / ALLOC_UNIT);
   });
 
   it('counts entries whose bytes are not an entry as bad, and goes on', () => {

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { Famfs } from '../src/fs/famfs.js';
+import { FamfsHandle } from '../src/fs/famfs.js';
 import { cli, cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, MASTER_UUID, MKFS_BIN } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 
@@ -152,7 +152,7 @@ describe('2. options upstream has', () => {
     assert.deepEqual(sizes, [2, 2, 2, 2].map((g) => g * GiB));
     for (let i = 0; i < 4; i++) assert.equal(used[i]! + free[i]!, sizes[i], 'in use is counted once');
     // Every allocated unit is in some bucket: the superblock, the log and every file.
-    const fs = Famfs.open(dev, { writable: false });
+    const fs = FamfsHandle.open(dev, { writable: false });
     try {
       assert.equal(used.reduce((a, b) => a + b, 0), fs.replay.bitmaps[0]!.allocatedBits * 2 * 1024 * 1024);
     } finally {
@@ -162,7 +162,7 @@ describe('2. options upstream has', () => {
 
   it('getmap: upstream\'s text, -c goes on past a bad file, statuses', () => {
     assert.equal(famfs(['creat', '-s', '3m', join(mnt, 'plain')]).status, 0);
-    const fs = Famfs.open(dev, { writable: false });
+    const fs = FamfsHandle.open(dev, { writable: false });
     const fmap = fs.lookup('plain')!;
     const il = fs.lookup('bucketed')!;
     fs.close();
@@ -208,7 +208,7 @@ describe('2. options upstream has', () => {
     } finally {
       rmSync(cfg, { force: true });
     }
-    const fs = Famfs.open(dev, { writable: false });
+    const fs = FamfsHandle.open(dev, { writable: false });
     try {
       for (const name of ['cfg-creat', 'cfg-cp']) {
         const n = fs.lookup(name)!;
@@ -294,7 +294,7 @@ describe('4. shadow YAML', () => {
       const r = famfs(['logplay', '-S', dir, '-v', mnt]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^famfs_logplay\(shadow\): \d+ log entries; \d+ new files; \d+ new directories$/m);
-      const fs = Famfs.open(dev, { writable: false });
+      const fs = FamfsHandle.open(dev, { writable: false });
       const plain = fs.lookup('plain')!;
       const il = fs.lookup('bucketed')!;
       fs.close();

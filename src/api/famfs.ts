@@ -1,20 +1,20 @@
 import { statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { CreatOptions, MkdirOptions } from '../fs/famfs.js';
+import type { CreatOptions, MkdirOptions } from '../fs/log-session.js';
 import type { Fmap } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid, parseUuid } from '../format/uuid.js';
 import { addDevice } from '../fs/adddev.js';
 import { mountOf } from '../mounts/registry.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
-import { Famfs as CoreFamfs } from '../fs/famfs.js';
+import { FamfsHandle } from '../fs/famfs.js';
 import { type FsNode, pathOf } from '../fs/namespace.js';
 import type { Role } from '../fs/role.js';
 import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-mapping.js';
 import { type MapPiece, filePieces } from '../map/pieces.js';
 import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from '../map/streams.js';
 
-export interface OpenOptions {
+export interface FamfsOpenOptions {
   /**
    * This host's identity, which decides the role: the master is the host whose system UUID the
    * superblock records; every other host is a client. Default: $FAMFS_SYSTEM_UUID, else
@@ -47,7 +47,7 @@ export interface FamfsDevice {
   problem?: string;
 }
 
-export type { CreatOptions, MkdirOptions } from '../fs/famfs.js';
+export type { CreatOptions, MkdirOptions } from '../fs/log-session.js';
 
 /** One file of creatMany(): its path and creat()'s options. */
 export interface CreatManyItem extends CreatOptions {
@@ -114,10 +114,10 @@ function isDirectory(path: string): boolean {
  * straight into memory with map(). Call close() when done: it unmaps every mapping still live.
  */
 export class Famfs {
-  readonly #core: CoreFamfs;
+  readonly #core: FamfsHandle;
   readonly #role: Role;
 
-  private constructor(core: CoreFamfs, role: Role) {
+  private constructor(core: FamfsHandle, role: Role) {
     this.#core = core;
     this.#role = role;
   }
@@ -127,7 +127,7 @@ export class Famfs {
    * root of a famfs mount (which names its device and, unless `systemUuid` says otherwise, acts as
    * the host that made the mount).
    */
-  static open(target: string, opts: OpenOptions = {}): Famfs {
+  static open(target: string, opts: FamfsOpenOptions = {}): Famfs {
     let device = target;
     let systemUuid = typeof opts.systemUuid === 'string' ? parseUuid(opts.systemUuid) : opts.systemUuid;
     if (isDirectory(target)) {
@@ -137,7 +137,7 @@ export class Famfs {
       systemUuid ??= parseUuid(m.record.systemUuid);
     }
     const deviceMap = opts.deviceMap ? new Map(Object.entries(opts.deviceMap).map(([i, p]) => [Number(i), p])) : undefined;
-    const core = CoreFamfs.open(device, {
+    const core = FamfsHandle.open(device, {
       writable: !opts.readOnly && opts.role !== 'client', ...(systemUuid ? { systemUuid } : {}), ...(deviceMap ? { deviceMap } : {}),
     });
     if (opts.role === 'master' && core.role !== 'master') {

@@ -13,7 +13,7 @@
  * ```
  */
 export { Famfs } from './famfs.js';
-export type { CreatManyItem, CreatOptions, DirEntry, FamfsDevice, FamfsStat, FileMap, FsUsage, MkdirOptions, NodeKind, OpenOptions } from './famfs.js';
+export type { CreatManyItem, CreatOptions, DirEntry, FamfsDevice, FamfsStat, FileMap, FsUsage, MkdirOptions, NodeKind, FamfsOpenOptions } from './famfs.js';
 export { FileMapping } from '../map/file-mapping.js';
 export type { FileSegment, MapLimitOverrides, MapOptions } from '../map/file-mapping.js';
 export { MapLimitError, ReadOnlyMappingError } from '../map/errors.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import { FIRST_LOGGED_INO, inoForLogIndex } from '../fs/namespace.js';
 import { bpfErrorFrom, BpfError } from './errors.js';
 import { decodeFmapKey, decodePublishedFmap, encodeFmapKey, encodePublishedFmap, FMAP_KEY_SIZE, FMAP_VALUE_SIZE, type PublishedFmap } from './fmap-layout.js';
@@ -41,9 +41,9 @@ export function openPublishedMap(fsUuid: string): BpfMap | undefined {
 export class FmapPublisher {
   private nextIno = FIRST_LOGGED_INO;
 
-  private constructor(private readonly fs: Famfs, readonly map: BpfMap, readonly dir: string) {}
+  private constructor(private readonly fs: FamfsHandle, readonly map: BpfMap, readonly dir: string) {}
 
-  static open(fs: Famfs): FmapPublisher {
+  static open(fs: FamfsHandle): FmapPublisher {
     ensureBpffs();
     const dir = makePinDir(fs.uuid);
     let map = openPublishedMap(fs.uuid);
@@ -74,7 +74,7 @@ export class FmapPublisher {
   /** Publish files logged since the last call; returns how many. */
   sync(): number {
     this.fs.refresh();
-    const end = inoForLogIndex(this.fs.replay.playedThrough);
+    const end = inoForLogIndex(this.fs.replay.nextSlot);
     let n = 0;
     for (; this.nextIno < end; this.nextIno++) {
       const node = this.fs.ns.getIno(this.nextIno);

@@ -1,7 +1,7 @@
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { FsError } from '../errors.js';
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import { DEFAULT_DIR_MODE } from '../fs/namespace.js';
 import { splitPath, toRelpath } from '../fs/paths.js';
 
@@ -57,7 +57,7 @@ function joinFamfs(dir: string, name: string): string {
  * source's name is appended) or a file path; with several sources or -r, dest is a directory, which
  * -r creates when missing. Files go into it by name; with -r a directory's contents do.
  */
-export function planCopy(fs: Famfs, sources: readonly string[], destArg: string, recursive: boolean): CopyPlan {
+export function planCopy(fs: FamfsHandle, sources: readonly string[], destArg: string, recursive: boolean): CopyPlan {
   const plan: CopyPlan = { dirs: [], files: [], skipped: [], conflicts: [] };
   const destParts = splitPath(destArg);
   const dest = destParts.join('/');

@@ -30,13 +30,20 @@ export function fsckText(r: FsckReport, o: { human: boolean; verbose: number; bu
     L.push(`  device ${d.index}: ${d.path ?? 'NOT FOUND'}   ${d.size}   ${d.uuid}`);
     if (d.problem) L.push(`  ERROR: ${d.problem}`);
   }
+  if (r.devices > 1 || !r.deviceZeroOnly.safe) {
+    // Upstream famfs ignores the device index: a file on another device is, to it, device 0's memory.
+    L.push(r.deviceZeroOnly.safe
+      ? '  hosts that know only device 0 (upstream famfs): safe, no file is on another device'
+      : `  hosts that know only device 0 (upstream famfs): NOT SAFE, ${r.deviceZeroOnly.filesOffPrimary} files have extents on other devices, which they misread`);
+  }
   L.push('');
   L.push('Log stats:');
   L.push(`  # of log entries in use: ${r.log.entriesUsed} of ${r.log.slots}`);
   L.push(`  Log size in use:          ${r.log.sizeInUse}`);
   L.push(`  Log size (total bytes)    ${sb.logLen}`);
-  if (r.collisions) {
-    L.push(`ERROR: ${r.collisions} ALLOCATION COLLISIONS FOUND`);
+  const allocation = r.errors.filter((e) => e.about === 'allocation');
+  if (allocation.length) {
+    for (const e of allocation) L.push(`ERROR: ${e.message}`);
   } else {
     const c = r.capacity;
     L.push('  No allocation errors found');
@@ -65,6 +72,7 @@ export function fsckText(r: FsckReport, o: { human: boolean; verbose: number; bu
   if (r.skipped.length) L.push(`  ${r.skipped.length} log entries could not be applied`);
   L.push(`  ${r.files} files`);
   L.push(`  ${r.directories} directories`);
+  for (const e of r.errors) if (e.about === 'log') L.push(`ERROR: ${e.message}`);
   L.push('');
   if (o.buckets) L.push(...bucketLines(o.buckets, o.human));
   if (o.verbose) {
@@ -75,8 +83,6 @@ export function fsckText(r: FsckReport, o: { human: boolean; verbose: number; bu
     L.push(`  sizeof(log_entry)  ${LOG_ENTRY_SIZE}`);
     L.push(`  last_log_index:    ${r.log.lastIndex}`);
     L.push(`  usable log size:   ${r.log.usableSize}`);
-    for (const b of r.badEntries) L.push(`  bad entry ${b.index}: ${b.reason}`);
-    for (const s of r.skipped) L.push(`  skipped entry ${s.index}: ${s.reason}`);
     L.push('');
   }
   return `${L.join('\n')}\n`;

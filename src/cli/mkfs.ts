@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from './commander.js';
-import { Famfs } from '../fs/famfs.js';
+import { FamfsHandle } from '../fs/famfs.js';
 import { fsck } from '../fs/fsck.js';
 import { mkfs } from '../fs/mkfs.js';
 import { parseSize } from './args.js';
@@ -40,7 +40,7 @@ const program = new Command('mkfs.famfs')
         return EXIT_FAILED;
       }
       // Upstream prints the new file system the way fsck reports it.
-      const fs = Famfs.open(device, { writable: false });
+      const fs = FamfsHandle.open(device, { writable: false });
       try {
         process.stdout.write(fsckText(fsck(fs), { human: false, verbose: o.verbose ? 1 : 0 }));
       } finally {

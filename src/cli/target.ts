@@ -2,7 +2,7 @@ import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import { mountOf } from '../mounts/registry.js';
 import { UsageError } from '../errors.js';
-import { Famfs, type OpenOptions } from '../fs/famfs.js';
+import { FamfsHandle, type HandleOpenOptions } from '../fs/famfs.js';
 import { parseUuid } from '../format/uuid.js';
 
 /** Environment default for commands that address a file system by its device. */
@@ -44,10 +44,10 @@ export function resolveTarget(paths: string[], opts: DeviceOption): Target {
 }
 
 /** Open the file system the paths address, run `fn` with their famfs paths, always close. */
-export async function withTarget<T>(paths: string[], opts: DeviceOption, open: OpenOptions,
-  fn: (fs: Famfs, relpaths: string[]) => T | Promise<T>): Promise<T> {
+export async function withTarget<T>(paths: string[], opts: DeviceOption, open: HandleOpenOptions,
+  fn: (fs: FamfsHandle, relpaths: string[]) => T | Promise<T>): Promise<T> {
   const t = resolveTarget(paths, opts);
-  const fs = Famfs.open(t.device, { ...open, systemUuid: open.systemUuid ?? t.systemUuid });
+  const fs = FamfsHandle.open(t.device, { ...open, systemUuid: open.systemUuid ?? t.systemUuid });
   try {
     return await fn(fs, t.relpaths);
   } finally {

@@ -3,7 +3,7 @@
  * file system (src/bpf), keeps it in step as the log grows, and removes the pins at unmount, so a
  * BPF resolver always sees exactly the files this mount serves.
  */
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 
 export interface BpfFmaps {
   /** Publish files logged since the last call. */
@@ -13,7 +13,7 @@ export interface BpfFmaps {
 }
 
 /** Loaded only when asked for: the BPF modules pull in the addon's bpf(2) wrappers. */
-export async function startBpfFmaps(fs: Famfs, log: (msg: string) => void): Promise<BpfFmaps> {
+export async function startBpfFmaps(fs: FamfsHandle, log: (msg: string) => void): Promise<BpfFmaps> {
   const { FmapPublisher, unpublish } = await import('../bpf/publish.js');
   const publisher = FmapPublisher.open(fs);
   try {

@@ -3,7 +3,7 @@ import { DeviceWindows } from '../device/windows.js';
 import { FamfsError } from '../errors.js';
 import { fmapExtents } from '../format/fmap.js';
 import { formatUuid } from '../format/uuid.js';
-import type { Famfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
 import { EncodedDirents, FopenFlag, FileType, FuseError, InitFlag } from '../fuse/index.js';
@@ -25,6 +25,7 @@ const STATFS_BSIZE = 4096;
 const MAX_NAME = 255;
 const ST_BLOCK = 512;
 const WRITE_BITS = 0o222;
+const SET_ID_BITS = 0o6000;
 /** A famfs kernel speaks minor 46; the layer caps it at the kernel's own. */
 const FAMFS_KERNEL_MINOR = 46;
 const XATTR_PREFIX = 'user.famfs.';
@@ -58,11 +59,11 @@ export class FamfsFuse implements Filesystem {
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
   famfsKernel = false;
 
-  constructor(private readonly fs: Famfs, private readonly config: DaemonConfig) {
+  constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig) {
     const profile = startingProfile(config.abi);
     if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
     this.profile = profile;
-    this.meta = makeMetaFiles(fs.sb, fs.role, fs.ns.root);
+    this.meta = makeMetaFiles(fs.sb, fs.ns.root);
     this.timeout = config.timeout ?? CACHE_TIMEOUTS[config.cache];
     const now = Date.now();
     this.stamp = { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 };
@@ -143,8 +144,10 @@ export class FamfsFuse implements Filesystem {
 
   attr(n: FsNode): FileAttr {
     const file = n.kind === 'file';
-    // A client may read but never write: its view shows no write bits.
-    const mode = this.isMaster || this.isMeta(n) ? n.mode : n.mode & ~WRITE_BITS;
+    // A client may read but never write: its view shows no write bits. Nor set-id bits on files
+    // unless mounted `-o suid`: another host logged them, and exec must not become its owner here.
+    let mode = this.isMaster || this.isMeta(n) ? n.mode : n.mode & ~WRITE_BITS;
+    if (file && !this.isMaster && !this.config.suid) mode &= ~SET_ID_BITS;
     return {
       ino: n.ino,
       mode: mode | (file ? FileType.S_IFREG : FileType.S_IFDIR),

@@ -4,10 +4,11 @@
  * which `famfs mount` may write well after starting it, and it reports once on the status pipe.
  * It serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT/SIGHUP.
  */
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative } from '../addon.js';
-import { Famfs } from '../fs/famfs.js';
+import { FsError } from '../errors.js';
+import { FamfsHandle } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/index.js';
@@ -15,7 +16,8 @@ import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } fro
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
 import type { ShadowPlayStats } from '../fs/shadow-tree.js';
-import { removeRecord, writeRecord } from '../mounts/registry.js';
+import { processStartTime } from '../mounts/process-state.js';
+import { liveRecords, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
 
 /** `famfs mount -vvv` logs every request, as -d does. */
 const TRACE_VERBOSITY = 3;
@@ -40,12 +42,19 @@ function log(msg: string): void {
 
 async function main(cfg: DaemonConfig): Promise<void> {
   const deviceMap = new Map(Object.entries(cfg.deviceMap ?? {}).map(([i, p]) => [Number(i), p]));
-  const fs = Famfs.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid), deviceMap });
+  const fs = FamfsHandle.open(cfg.device, { writable: true, systemUuid: parseUuid(cfg.systemUuid), deviceMap });
+  // Held (never closed) until the process ends: this host's one mount of this file system.
+  if (takeMountLock(fs.uuid, cfg.systemUuid) === undefined) {
+    fs.close();
+    const twin = liveRecords().find((r) => r.fsUuid === fs.uuid && r.systemUuid === cfg.systemUuid);
+    throw new FsError('EBUSY', `${cfg.device} is already mounted by this host${twin ? ` at ${twin.mountpoint}` : ' (another mount is starting)'}`);
+  }
   const ffs = new FamfsFuse(fs, cfg);
   let server: FuseServer;
   try {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
+      suid: cfg.suid, dev: cfg.dev,
       onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
       trace: cfg.debug || (cfg.verbose ?? 0) >= TRACE_VERBOSITY ? (line) => log(line) : undefined,
     });
@@ -84,14 +93,15 @@ async function main(cfg: DaemonConfig): Promise<void> {
   }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
-    pid: process.pid, startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined, shadowPath: cfg.shadowPath,
+    pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
+    shadowPath: cfg.shadowPath,
   });
   ffs.attachFuseDevice(server.session.fd, log);
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
 
   // Follow the log: entries other processes append show up without a manual logplay.
   const follow = setInterval(() => {
-    const before = fs.replay.playedThrough;
+    const before = fs.replay.nextSlot;
     try {
       if (ffs.refresh() === 0) return;
     } catch (err) {
@@ -107,7 +117,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
       }
     }
     const parents = new Set<number>();
-    for (let i = before; i < fs.replay.playedThrough; i++) {
+    for (let i = before; i < fs.replay.nextSlot; i++) {
       const n = fs.ns.getIno(inoForLogIndex(i));
       if (n?.parent) parents.add(n.parent.ino);
     }
@@ -176,7 +186,8 @@ function readStdin(): string {
 
 /** Sends stdout and stderr (also what Node itself prints, e.g. a crash) to the log file. */
 function redirectOutput(file: string): void {
-  const fd = openSync(file, 'a');
+  const fd = openSync(file, 'a', RUN_FILE_MODE);
+  fchmodSync(fd, RUN_FILE_MODE); // a log an older version left open to others is closed too
   const native = loadNative();
   native.dup2(fd, 1);
   native.dup2(fd, 2);

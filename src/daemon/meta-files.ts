@@ -2,7 +2,6 @@ import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import type { Superblock } from '../format/superblock.js';
 import type { DirNode, FileNode } from '../fs/namespace.js';
 import { RESERVED_ROOT_NAME } from '../fs/paths.js';
-import type { Role } from '../fs/role.js';
 
 /**
  * The `.meta` directory every famfs mount shows, as upstream: `.superblock` and `.log` are
@@ -15,9 +14,11 @@ export const META_DIR_INO = 2 ** 40;
 export const META_SB_INO = META_DIR_INO + 1;
 export const META_LOG_INO = META_DIR_INO + 2;
 const META_DIR_MODE = 0o755;
-const SB_MODE = 0o444;
-const LOG_MODE_MASTER = 0o644;
-const LOG_MODE_CLIENT = 0o444;
+/**
+ * Root only, read only (upstream's tools run as root): the log names every file, also those in
+ * 0700 directories, and the superblock says where the log is. Writes go through famfs commands.
+ */
+const META_FILE_MODE = 0o400;
 
 export interface MetaFiles {
   dir: DirNode;
@@ -25,7 +26,7 @@ export interface MetaFiles {
   log: FileNode;
 }
 
-export function makeMetaFiles(sb: Superblock, role: Role, root: DirNode): MetaFiles {
+export function makeMetaFiles(sb: Superblock, root: DirNode): MetaFiles {
   const dir: DirNode = {
     kind: 'dir', name: META_DIR_NAME, ino: META_DIR_INO, uid: 0, gid: 0, mode: META_DIR_MODE, parent: root, logIndex: -1, children: new Map(),
   };
@@ -33,8 +34,8 @@ export function makeMetaFiles(sb: Superblock, role: Role, root: DirNode): MetaFi
     kind: 'file', name, ino, uid: 0, gid: 0, mode, parent: dir, logIndex: -1, size: len, flags: 0,
     fmap: { kind: 'simple', extents: [{ devIndex: 0, offset, len }] },
   });
-  const superblock = file('.superblock', META_SB_INO, SB_MODE, 0, SUPERBLOCK_REGION_SIZE);
-  const log = file('.log', META_LOG_INO, role === 'master' ? LOG_MODE_MASTER : LOG_MODE_CLIENT, LOG_OFFSET, sb.logLen);
+  const superblock = file('.superblock', META_SB_INO, META_FILE_MODE, 0, SUPERBLOCK_REGION_SIZE);
+  const log = file('.log', META_LOG_INO, META_FILE_MODE, LOG_OFFSET, sb.logLen);
   dir.children.set(superblock.name, superblock);
   dir.children.set(log.name, log);
   return { dir, superblock, log };

@@ -11,7 +11,7 @@ import { isNativeError, loadNative, type FamfsNative } from '../addon.js';
 
 export type DeviceKind = 'devdax' | 'pmem' | 'emulated';
 
-export interface OpenOptions {
+export interface DeviceOpenOptions {
   writable: boolean;
 }
 
@@ -162,6 +162,8 @@ export interface MappingParts {
   writable: boolean;
   /** msync after a cache flush: the mapping goes through the page cache (file, block device). */
   syncOnFlush: boolean;
+  /** The memory is a sparse file's, given a page at first touch (emulated devices): see populate(). */
+  backedOnTouch: boolean;
   path: string;
   onUnmap: (mapping: DeviceMapping) => void;
 }
@@ -214,6 +216,34 @@ export class DeviceMapping {
     const parts = this.#live('invalidate');
     this.#checkRange(off, len, 'invalidate');
     parts.native.invalidateCache(parts.region, parts.regionOffset + off, len);
+  }
+
+  /**
+   * Gives every page of [off, off + len) its memory now. An emulated device is a sparse file whose
+   * pages get memory at their first touch, and a touch its file system cannot back (a full tmpfs)
+   * kills the process with SIGBUS, with nothing printed and work half done; here it is an ENOSPC
+   * DeviceError instead, before anything was written. A command calls this for the ranges it is
+   * about to read or write. A DAX or pmem device is memory throughout: nothing to do.
+   */
+  populate(off = 0, len = this.length - off): void {
+    const parts = this.#live('populate');
+    this.#checkRange(off, len, 'populate');
+    if (!parts.backedOnTouch || len === 0) return;
+    const native = parts.native;
+    const page = native.PAGE_SIZE;
+    const start = Math.floor((parts.regionOffset + off) / page) * page;
+    const end = parts.regionOffset + off + len;
+    try {
+      native.madvise(parts.region, start, end - start, this.writable ? native.MADV_POPULATE_WRITE : native.MADV_POPULATE_READ);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      // Kernels before 5.14 do not know the advice: the pages are then touched unchecked, as before.
+      if (code === 'EINVAL') return;
+      if (code === 'EFAULT' || code === 'ENOMEM') {
+        throw new DeviceError('ENOSPC', `${parts.path}: the file system holding this emulated device cannot back ${len} bytes at device offset ${this.offset + off} (it is full)`);
+      }
+      throw deviceErrorFrom(err, `${parts.path}: populate of ${len} bytes at device offset ${this.offset + off}`);
+    }
   }
 
   /** Releases the mapping now. Idempotent; buffer becomes empty, and views taken from it earlier
@@ -285,7 +315,7 @@ export class MemoryDevice {
     this.#syncOnFlush = syncOnFlush;
   }
 
-  static open(path: string, opts: OpenOptions): MemoryDevice {
+  static open(path: string, opts: DeviceOpenOptions): MemoryDevice {
     const native = loadNative();
     // stat before open: opening a FIFO or similar would block.
     let st: BigIntStats;
@@ -419,6 +449,7 @@ export class MemoryDevice {
       native, region, regionOffset: 0, offset: parts[0]!.offset, length: total,
       extents: parts.map((p) => ({ offset: p.offset, length: p.length })), writable: opts.writable,
       syncOnFlush: devices.some((d) => d.#syncOnFlush),
+      backedOnTouch: devices.some((d) => d.kind === 'emulated'),
       path: devices.map((d) => d.path).join('+'),
       onUnmap: (m) => {
         for (const d of devices) d.#mappings.delete(m);
@@ -516,6 +547,7 @@ export class MemoryDevice {
       extents,
       writable,
       syncOnFlush: this.#syncOnFlush,
+      backedOnTouch: this.kind === 'emulated',
       path: this.path,
       onUnmap: (m) => this.#mappings.delete(m),
     });

@@ -1,24 +1,53 @@
-import { closeSync, ftruncateSync, lstatSync, openSync, rmSync, type Stats } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, lstatSync, openSync, readSync, rmSync, type Stats, statfsSync, constants as fsConstants } from 'node:fs';
+import { isNativeError, loadNative } from '../addon.js';
 import { DeviceError } from '../errors.js';
 import { ALLOC_UNIT } from '../format/layout.js';
+import { hasSuperMagic, SUPER_MAGIC_OFFSET } from '../format/superblock.js';
 
 /**
  * An emulated memory device: a sparse regular file (on /dev/shm, hugetlbfs or any file system)
  * that MemoryDevice.open() maps like a DAX device. Sparse, so an 8 GiB test device costs only
  * the pages actually written.
+ *
+ * Who may read it: a device holds every file's bytes and the log holds every name, so a device is
+ * created 0600 (its creator only) unless the caller opens it deliberately (`mode`, `gid`).
+ *
+ * What may be replaced or removed: only a file this tool made. It must be a regular file on tmpfs
+ * or hugetlbfs (memory, as the device it stands in for) and carry our marker (an extended
+ * attribute set at creation) or a famfs superblock (hugetlbfs keeps no extended attributes).
  */
 
 /** An emulated device is sized in whole allocation units, as a real DAX device is. */
 export const EMULATED_SIZE_UNIT = ALLOC_UNIT;
+/** Mode of a new device unless the caller asks for another: readable by its creator only. */
+export const EMULATED_DEFAULT_MODE = 0o600;
+/** The marker attribute a new device carries, and its value. */
+export const EMULATED_MARKER_XATTR = 'user.famfs.emulated';
+const EMULATED_MARKER_VALUE = 'famfs-ts';
+/** statfs(2) f_type of the memory file systems an emulated device may live on. */
+const TMPFS_MAGIC = 0x01021994;
+const HUGETLBFS_MAGIC = 0x958458f6;
+const MEMORY_FS: ReadonlyMap<number, string> = new Map([[TMPFS_MAGIC, 'tmpfs'], [HUGETLBFS_MAGIC, 'hugetlbfs']]);
+const MODE_BITS = 0o7777;
+const SET_ID_BITS = 0o6000;
+const SUPER_MAGIC_BYTES = 8;
 
 export interface CreateEmulatedOptions {
-  /** Replace an existing regular file (its contents become zeros). Never replaces anything else. */
+  /** Replace an existing emulated device this tool made (its contents become zeros). Never replaces anything else. */
   force?: boolean;
+  /** Permission bits of the new device (default 0600); set exactly, whatever the umask. */
+  mode?: number;
+  /** Group owning the new device (with `mode` 0640/0660, the group that may use it). */
+  gid?: number;
 }
 
 export function createEmulatedDevice(path: string, size: number, opts: CreateEmulatedOptions = {}): void {
   if (!Number.isSafeInteger(size) || size <= 0 || size % EMULATED_SIZE_UNIT !== 0) {
     throw new DeviceError('EINVAL', `${path}: emulated device size ${size} must be a positive multiple of ${EMULATED_SIZE_UNIT} bytes (2 MiB)`);
+  }
+  const mode = opts.mode ?? EMULATED_DEFAULT_MODE;
+  if (!Number.isInteger(mode) || mode < 0 || (mode & ~MODE_BITS) !== 0 || (mode & SET_ID_BITS) !== 0) {
+    throw new DeviceError('EINVAL', `${path}: emulated device mode ${mode.toString(8)} must be permission bits (no set-id)`);
   }
   const existing = lstatOrNull(path);
   if (existing !== null && !opts.force) {
@@ -27,23 +56,79 @@ export function createEmulatedDevice(path: string, size: number, opts: CreateEmu
   if (existing !== null && !existing.isFile()) {
     throw new DeviceError('EEXIST', `${path}: exists and is not a regular file; refusing to replace it`);
   }
+  if (existing !== null) checkEmulatedDevice(path);
 
   let fd: number;
   try {
     // 'wx' is O_CREAT|O_EXCL, so a file that appeared since the check is not clobbered;
     // with force an existing file is truncated to nothing first so no old bytes survive.
-    fd = openSync(path, existing === null ? 'wx' : 'w');
+    fd = openSync(path, existing === null ? 'wx' : fsConstants.O_WRONLY | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, EMULATED_DEFAULT_MODE);
   } catch (err) {
     throw new DeviceError(codeOf(err, 'EIO'), `${path}: cannot create emulated device: ${messageOf(err)}`);
   }
   try {
+    if (opts.gid !== undefined) fchownSync(fd, -1, opts.gid);
+    fchmodSync(fd, mode);
     ftruncateSync(fd, size);
+    markEmulated(fd);
   } catch (err) {
     closeSync(fd);
     rmSync(path, { force: true });
-    throw new DeviceError(codeOf(err, 'ENOSPC'), `${path}: cannot size emulated device to ${size} bytes: ${messageOf(err)}`);
+    const code = err instanceof DeviceError ? err.code : codeOf(err, 'ENOSPC');
+    throw new DeviceError(code, `${path}: cannot set up emulated device (${size} bytes, mode ${mode.toString(8)}): ${messageOf(err)}`);
   }
   closeSync(fd);
+}
+
+/** Removes an emulated device this tool made; anything else is refused with the reason. */
+export function removeEmulatedDevice(path: string): void {
+  checkEmulatedDevice(path);
+  rmSync(path);
+}
+
+/**
+ * Throws unless `path` is an emulated device this tool made: a regular file (not a link) on tmpfs
+ * or hugetlbfs with our marker or a famfs superblock.
+ */
+export function checkEmulatedDevice(path: string): void {
+  const st = lstatOrNull(path);
+  if (st === null) throw new DeviceError('ENOENT', `${path} does not exist`);
+  if (!st.isFile()) throw new DeviceError('EINVAL', `${path} is not an emulated device (not a regular file)`);
+  const fsType = MEMORY_FS.get(statfsSync(path).type);
+  if (fsType === undefined) throw new DeviceError('EINVAL', `${path} is not an emulated device (not on tmpfs or hugetlbfs)`);
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    throw new DeviceError(codeOf(err, 'EIO'), `${path}: cannot open: ${messageOf(err)}`);
+  }
+  try {
+    if (fstatSync(fd).ino !== st.ino) throw new DeviceError('EBUSY', `${path} changed while being checked`);
+    if (isMarked(fd) || hasSuperblock(fd)) return;
+  } finally {
+    closeSync(fd);
+  }
+  throw new DeviceError('EINVAL', `${path} is not an emulated device (on ${fsType}, but neither made by famfs emu create nor holding a famfs superblock)`);
+}
+
+/** Tags a new device; a file system without user xattrs (hugetlbfs) leaves the superblock as its proof. */
+function markEmulated(fd: number): void {
+  try {
+    loadNative().fsetxattr(fd, EMULATED_MARKER_XATTR, EMULATED_MARKER_VALUE);
+  } catch (err) {
+    if (isNativeError(err) && (err.code === 'ENOTSUP' || err.code === 'EOPNOTSUPP')) return;
+    throw err;
+  }
+}
+
+function isMarked(fd: number): boolean {
+  return loadNative().fgetxattr(fd, EMULATED_MARKER_XATTR) === EMULATED_MARKER_VALUE;
+}
+
+function hasSuperblock(fd: number): boolean {
+  const head = Buffer.alloc(SUPER_MAGIC_OFFSET + SUPER_MAGIC_BYTES);
+  const n = readSync(fd, head, 0, head.length, 0);
+  return n === head.length && hasSuperMagic(head);
 }
 
 function lstatOrNull(path: string): Stats | null {

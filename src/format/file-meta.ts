@@ -56,13 +56,34 @@ export function encodeRelpath(path: string): Buffer {
   return bytes;
 }
 
-/** A stored relpath is NUL-terminated within its field (at most 79 bytes): 80 bytes without a NUL are corrupt. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A stored relpath is NUL-terminated within its field (at most 79 bytes): 80 bytes without a NUL
+ * are corrupt. A relpath that is not UTF-8, or holds U+FFFD, comes back with every byte outside
+ * printable ASCII written `\xNN`: replay never shows such a name (src/fs/paths.ts), it is only
+ * reported, and a report must say which bytes it holds, not a lossy decoding shared by others.
+ */
 export function decodeRelpath(b: Buffer, off: number): string {
   const limit = off + RELPATH_FIELD_SIZE;
   let nul = off;
   while (nul < limit && b[nul] !== 0) nul++;
   if (nul === limit) throw new FormatError(`relative path is not NUL-terminated within its ${RELPATH_FIELD_SIZE} bytes`);
-  return b.toString('utf8', off, nul);
+  const raw = b.subarray(off, nul);
+  try {
+    const text = strictUtf8.decode(raw);
+    if (!text.includes('\ufffd')) return text;
+  } catch {
+    // Not UTF-8: escaped below.
+  }
+  return escapeBytes(raw);
+}
+
+/** Printable ASCII as itself (a backslash doubled), every other byte as `\xNN`. */
+function escapeBytes(raw: Uint8Array): string {
+  let out = '';
+  for (const c of raw) out += c === 0x5c ? '\\\\' : c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 if (FILE_META_SIZE !== OFF.fmap + FMAP_SIZE) throw new Error('file meta layout does not add up');

@@ -13,6 +13,13 @@ export const DEFAULT_LOG_LEN = 0x800000;
 export const MIN_LOG_LEN = DEFAULT_LOG_LEN;
 /** mkfs refuses smaller devices. */
 export const MIN_DEVICE_SIZE = 4 * 1024 ** 3;
+/**
+ * The largest device a file system may have (64 TiB). A device's size in the log (ADD_DAXDEV)
+ * sizes its allocation bitmap, which every replay and every log session holds: a log entry may
+ * not make a host allocate more than this implies (4 MiB of bitmap a device). Every device must
+ * also be mapped whole into a process, and x86-64 gives a process 128 TiB of addresses.
+ */
+export const MAX_DEVICE_SIZE = 64 * 1024 ** 4;
 /** Relative paths are stored NUL-terminated in 80 bytes, so at most 79 bytes of name. */
 export const RELPATH_FIELD_SIZE = 80;
 export const MAX_RELPATH_LEN = RELPATH_FIELD_SIZE - 1;

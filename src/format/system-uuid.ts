@@ -11,7 +11,8 @@ import { formatUuid, parseUuid, randomUuidBytes } from './uuid.js';
 export const SYSTEM_UUID_PATH = '/opt/famfs/system_uuid';
 export const SYSTEM_UUID_ENV = 'FAMFS_SYSTEM_UUID';
 const UUID_TEXT_LEN = 36;
-const FILE_MODE = 0o444;
+/** This host's identity decides who is master: readable by root only, as the devices are. */
+const FILE_MODE = 0o600;
 const DIR_MODE = 0o755;
 
 export function encodeSystemUuidFile(uuid: Uint8Array): Buffer {

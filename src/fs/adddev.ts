@@ -1,10 +1,10 @@
 import { MemoryDevice } from '../device/device.js';
 import { FamfsError, FsError } from '../errors.js';
-import { MIN_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { MAX_DEVICE_SIZE, MIN_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { isSecondary, newSecondarySuperblock } from '../format/secondary-superblock.js';
 import { type Superblock, decodeSuperblock, encodeSuperblock, hasSuperMagic } from '../format/superblock.js';
 import { formatUuid, randomUuidBytes, uuidEquals } from '../format/uuid.js';
-import type { Famfs } from './famfs.js';
+import type { FamfsHandle } from './famfs.js';
 import { LogFullError } from './log-writer.js';
 import { MAX_DEVICES } from './replay.js';
 
@@ -32,7 +32,7 @@ const SUPERBLOCK_CLEAR_BYTES = 4096;
  * entry appended: a crash in between leaves a device that carries this file system's UUID but
  * is not in the log, which a second adddev of the same device takes over.
  */
-export function addDevice(fs: Famfs, path: string, opts: AddDeviceOptions = {}): AddDeviceResult {
+export function addDevice(fs: FamfsHandle, path: string, opts: AddDeviceOptions = {}): AddDeviceResult {
   fs.requireMaster();
   const device = MemoryDevice.open(path, { writable: true });
   try {
@@ -42,6 +42,9 @@ export function addDevice(fs: Famfs, path: string, opts: AddDeviceOptions = {}):
       }
       if (device.size < MIN_DEVICE_SIZE) {
         throw new FsError('EINVAL', `unsupported memory device size ${device.size} (<4GiB): ${path}`);
+      }
+      if (device.size > MAX_DEVICE_SIZE) {
+        throw new FsError('EINVAL', `unsupported memory device size ${device.size} (more than ${MAX_DEVICE_SIZE}, the most a famfs device may have): ${path}`);
       }
       const sbMap = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: true });
       try {
@@ -66,7 +69,7 @@ export function addDevice(fs: Famfs, path: string, opts: AddDeviceOptions = {}):
 }
 
 /** Refuse a device already in this file system, or holding another one (unless forced). */
-function refuseExisting(fs: Famfs, path: string, bytes: Buffer, force: boolean): void {
+function refuseExisting(fs: FamfsHandle, path: string, bytes: Buffer, force: boolean): void {
   if (!hasSuperMagic(bytes)) return;
   let sb: Superblock | undefined;
   try {

@@ -1,28 +1,21 @@
-import { Allocator, type RandomInt, mathRandomInt } from '../alloc/allocator.js';
+import { type RandomInt, mathRandomInt } from '../alloc/allocator.js';
 import type { Bitmap } from '../alloc/bitmap.js';
-import type { InterleaveParams } from '../alloc/interleave.js';
-import { type DeviceMapping, MemoryDevice } from '../device/device.js';
+import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FormatError, FsError, RoleError } from '../errors.js';
-import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
-import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/fmap.js';
-import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { type Fmap, fmapExtents } from '../format/fmap.js';
+import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
-import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset, lastIndexFor } from '../format/log-header.js';
+import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
 import type { Superblock } from '../format/superblock.js';
 import { formatUuid } from '../format/uuid.js';
 import { type DeviceMap, DeviceSet, deviceMapFromEnv } from './device-set.js';
-import { LogFullError, type NewEntry, appendEntryAt } from './log-writer.js';
-import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, type Namespace, pathOf } from './namespace.js';
-import { splitPath, toRelpath } from './paths.js';
+import { type CreatOptions, type CreatResult, LogSession, type MkdirOptions } from './log-session.js';
+import type { DirNode, FsNode, Namespace } from './namespace.js';
+import { splitPath } from './paths.js';
 import { type DeviceRecord, LogReplayer, type ReplayStats } from './replay.js';
 import { type Role, readSuperblock, roleOf } from './role.js';
 
-// Kept here too: callers found it in this module before the mount preflight needed it alone.
-export { readSuperblock };
-
-export const DEFAULT_FILE_MODE = 0o644;
-
-export interface OpenOptions {
+export interface HandleOpenOptions {
   /** Map the metadata writable (only takes effect on the master). */
   writable?: boolean;
   /** This host's identity; defaults to FAMFS_SYSTEM_UUID or /opt/famfs/system_uuid. */
@@ -33,45 +26,6 @@ export interface OpenOptions {
   deviceMap?: DeviceMap;
 }
 
-export interface MkdirOptions {
-  /** Permission bits; default 0755. */
-  mode?: number;
-  /** Default: the effective uid. */
-  uid?: number;
-  /** Default: the effective gid. */
-  gid?: number;
-  /** Create missing parents (one log entry each) and accept an existing directory, like mkdir -p. */
-  parents?: boolean;
-}
-
-export interface CreatOptions {
-  /** Bytes; required for a new file, and must match (or be omitted) for an existing one. */
-  size?: number;
-  /** Permission bits; default 0644. */
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** Stripe the file across buckets of the device (spec §4.3) instead of one contiguous extent. */
-  interleave?: InterleaveParams;
-}
-
-/** A file whose memory the caller chose: see LogSession.addFile. */
-export interface AddFileOptions {
-  size: number;
-  fmap: Fmap;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** Allow the fmap to overlap memory other files own (famfs clone's deliberate cross-link). */
-  crossLink?: boolean;
-}
-
-/** The result of creat: the file, and whether this call created it. */
-export interface CreatResult {
-  file: FileNode;
-  created: boolean;
-}
-
 const effectiveUid = (): number => process.geteuid?.() ?? 0;
 const effectiveGid = (): number => process.getegid?.() ?? 0;
 
@@ -80,7 +34,7 @@ const effectiveGid = (): number => process.getegid?.() ?? 0;
  * in place, the namespace replayed from it, and — on the master — creation of files and
  * directories by appending to the log under the inter-process log lock.
  */
-export class Famfs {
+export class FamfsHandle {
   readonly role: Role;
   private readonly replayer: LogReplayer;
   private readonly devices: DeviceSet;
@@ -108,7 +62,7 @@ export class Famfs {
     this.playTo(header.nextIndex);
   }
 
-  static open(devicePath: string, opts: OpenOptions = {}): Famfs {
+  static open(devicePath: string, opts: HandleOpenOptions = {}): FamfsHandle {
     const probe = MemoryDevice.open(devicePath, { writable: false });
     let sb: Superblock;
     let role: Role;
@@ -126,7 +80,7 @@ export class Famfs {
     }
     try {
       const meta = device.map(0, LOG_OFFSET + sb.logLen, { writable: device.writable });
-      return new Famfs(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
+      return new FamfsHandle(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
     } catch (err) {
       device.close();
       throw err;
@@ -181,7 +135,7 @@ export class Famfs {
 
   /** Play the slots from the replayer's position up to `nextIndex`, as the header just read says. */
   private playTo(nextIndex: number): number {
-    const from = this.replayer.playedThrough;
+    const from = this.replayer.nextSlot;
     if (nextIndex < from) {
       throw new FormatError(`the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
     }
@@ -227,7 +181,7 @@ export class Famfs {
       this.refresh();
       const session = new LogSession(this, this.meta, this.replayer, this.random, this.sessionBitmaps());
       const result = fn(session);
-      if (session.inStep) this.spare = { through: this.replayer.playedThrough, bitmaps: session.bitmaps };
+      if (session.inStep) this.spare = { through: this.replayer.nextSlot, bitmaps: session.bitmaps };
       return result;
     } finally {
       unlock();
@@ -243,7 +197,7 @@ export class Famfs {
     const spare = this.spare;
     this.spare = undefined;
     const live = this.replayer.bitmaps;
-    if (spare && spare.through === this.replayer.playedThrough && spare.bitmaps.length === live.length
+    if (spare && spare.through === this.replayer.nextSlot && spare.bitmaps.length === live.length
       && spare.bitmaps.every((b, i) => b.sameCounts(live[i]!))) return spare.bitmaps;
     return live.map((b) => b.clone());
   }
@@ -269,6 +223,20 @@ export class Famfs {
     return device.map(offset, length, { writable: writable && device.writable });
   }
 
+  /** Gives every extent of `fmap` its memory now, mapped writable (DeviceMapping.populate). */
+  populate(fmap: Fmap): void {
+    for (const e of fmapExtents(fmap)) {
+      for (let at = 0; at < e.len; at += MAX_MAPPING_BYTES) {
+        const m = this.mapDevice(e.offset + at, Math.min(MAX_MAPPING_BYTES, e.len - at), true, e.devIndex);
+        try {
+          m.populate();
+        } finally {
+          m.unmap();
+        }
+      }
+    }
+  }
+
   /** The devices the log knows, in index order (0 is the primary). */
   deviceRecords(): readonly DeviceRecord[] {
     return this.replayer.devices;
@@ -292,197 +260,5 @@ export class Famfs {
     // Replayed files read their maps from it later: it is unmapped when they are collected.
     this.meta.release();
     this.devices.close();
-  }
-}
-
-/** Metadata changes made while holding the log lock. */
-export class LogSession {
-  private readonly allocator: Allocator;
-  private readonly lastIndex: number;
-  /**
-   * False once memory was handed out that the log may never record (allocate()): the bitmaps
-   * then differ from the replayed ones and must not seed another session.
-   */
-  private allocatedOnly = false;
-  /** `bitmaps`: this session's copies of the replayed ones, by device index. */
-  constructor(
-    private readonly fs: Famfs,
-    private readonly meta: DeviceMapping,
-    private readonly replayer: LogReplayer,
-    random: RandomInt,
-    readonly bitmaps: Bitmap[],
-  ) {
-    this.allocator = new Allocator(bitmaps[0]!, replayer.devices[0]!.size, 0, random);
-    for (const d of replayer.devices.slice(1)) this.allocator.addDevice(bitmaps[d.index]!, d.size, d.index);
-    this.lastIndex = lastIndexFor(fs.sb.logLen);
-  }
-
-  /** Every allocation of the session is in the log, and the devices are those it started with. */
-  get inStep(): boolean {
-    return !this.allocatedOnly && this.bitmaps.length === this.replayer.bitmaps.length;
-  }
-
-  /** Devices the log records, so far (0 is the primary). */
-  get deviceCount(): number {
-    return this.replayer.devices.length;
-  }
-
-  /**
-   * Log an ADD_DAXDEV entry: the device of `size` bytes whose secondary superblock carries
-   * `devUuid` becomes the next device index, which is returned. The caller (addDevice) has
-   * checked the device and written that superblock.
-   */
-  appendDevice(devSize: number, devUuid: Buffer): number {
-    const free = this.freeSlots();
-    if (free < 1) throw new LogFullError(1, free);
-    const devIndex = this.replayer.devices.length;
-    this.append({ type: 'add_daxdev', devSize, devUuid, devIndex });
-    if (this.replayer.devices.length !== devIndex + 1) throw new FsError('EIO', `the log did not take device ${devIndex}`);
-    return devIndex;
-  }
-
-  /**
-   * Slots still free. The session holds the lock and replayed the log after taking it, and
-   * replays each of its own entries as it appends, so next_index is the replayer's position.
-   */
-  freeSlots(): number {
-    return this.lastIndex + 1 - this.replayer.playedThrough;
-  }
-
-  /**
-   * Log one entry in the next slot and play it in place, as refresh() plays every entry. The
-   * bytes were just written and flushed through this mapping, so there is nothing stale to
-   * invalidate and no header to read back.
-   */
-  private append(entry: NewEntry): void {
-    const index = this.replayer.playedThrough;
-    if (index > this.lastIndex) throw new LogFullError(1, 0);
-    appendEntryAt(this.meta, index, entry);
-    const at = LOG_OFFSET + entryOffset(index);
-    this.replayer.applySlot(index, this.meta.buffer, at);
-  }
-
-  mkdir(path: string, opts: MkdirOptions = {}): DirNode {
-    const parts = splitPath(path);
-    if (parts.length === 0) {
-      if (opts.parents) return this.fs.ns.root;
-      throw new FsError('EEXIST', 'the root directory already exists');
-    }
-    toRelpath(parts);
-    let node: FsNode = this.fs.ns.root;
-    let firstMissing = -1;
-    for (let i = 0; i < parts.length; i++) {
-      const child: FsNode | undefined = (node as DirNode).children.get(parts[i]!);
-      if (!child) {
-        firstMissing = i;
-        break;
-      }
-      if (child.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(child)}' is a file, not a directory`);
-      node = child;
-    }
-    if (firstMissing < 0) {
-      if (opts.parents) return node as DirNode;
-      throw new FsError('EEXIST', `'${parts.join('/')}' already exists`);
-    }
-    if (!opts.parents && firstMissing !== parts.length - 1) {
-      throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
-    }
-    const needed = parts.length - firstMissing;
-    const free = this.freeSlots();
-    if (free < needed) throw new LogFullError(needed, free);
-    const mode = (opts.mode ?? DEFAULT_DIR_MODE) & 0o7777;
-    const uid = opts.uid ?? this.fs.defaultOwner.uid;
-    const gid = opts.gid ?? this.fs.defaultOwner.gid;
-    for (let i = firstMissing; i < parts.length; i++) {
-      this.append({ type: 'mkdir', path: toRelpath(parts.slice(0, i + 1)), mode, uid, gid });
-    }
-    return this.fs.ns.lookup(parts) as DirNode;
-  }
-
-  creat(path: string, opts: CreatOptions): CreatResult {
-    const parts = splitPath(path);
-    const rel = toRelpath(parts);
-    const existing = this.fs.ns.lookup(parts);
-    if (existing) {
-      if (existing.kind !== 'file') throw new FsError('EISDIR', `'${rel}' exists and is a directory`);
-      if (opts.size !== undefined && opts.size !== existing.size) {
-        throw new FsError('EEXIST', `'${rel}' exists with size ${existing.size}, not ${opts.size}`);
-      }
-      return { file: existing, created: false };
-    }
-    if (opts.size === undefined) throw new FsError('EINVAL', `'${rel}' does not exist and no size was given`);
-    if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FsError('EINVAL', `invalid file size ${opts.size}: famfs files are at least 1 byte`);
-    const parent = this.fs.ns.lookup(parts.slice(0, -1));
-    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
-    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
-    const free = this.freeSlots();
-    if (free < 1) throw new LogFullError(1, free);
-    const fmap = this.allocator.allocate(opts.size, opts.interleave);
-    try {
-      this.append({
-        type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-        uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
-      });
-    } catch (err) {
-      this.allocator.release(fmap);
-      throw err;
-    }
-    return { file: this.fs.ns.lookup(parts) as FileNode, created: true };
-  }
-
-  /**
-   * Allocate memory for a file of `size` bytes in this session without logging anything, so a
-   * multi-file operation can find out it does not fit before it creates any file. Memory handed
-   * out here is not offered again in the session; give it to addFile, or just end the session.
-   */
-  allocate(size: number, interleave?: InterleaveParams): Fmap {
-    this.allocatedOnly = true;
-    return this.allocator.allocate(size, interleave);
-  }
-
-  /**
-   * Log a new file with the given memory (from allocate(), from another file for clone, or built
-   * by hand for a multi-extent file, which the allocator never makes). The fmap must cover the
-   * size, lie on the device past the metadata, and — unless crossLink — not overlap any logged file.
-   */
-  addFile(path: string, opts: AddFileOptions): FileNode {
-    const parts = splitPath(path);
-    const rel = toRelpath(parts);
-    if (this.fs.ns.lookup(parts)) throw new FsError('EEXIST', `'${rel}' already exists`);
-    const parent = this.fs.ns.lookup(parts.slice(0, -1));
-    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
-    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
-    if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FsError('EINVAL', `invalid file size ${opts.size}: famfs files are at least 1 byte`);
-    checkFmapShape(opts.fmap);
-    if (fmapCapacity(opts.fmap) < opts.size) {
-      throw new FsError('EINVAL', `'${rel}': the extents hold ${fmapCapacity(opts.fmap)} bytes, less than the size ${opts.size}`);
-    }
-    const metadataEnd = LOG_OFFSET + this.fs.sb.logLen;
-    for (const e of fmapExtents(opts.fmap)) {
-      const dev = this.replayer.devices[e.devIndex];
-      if (!dev) throw new FsError('EINVAL', `'${rel}': extent on unknown device ${e.devIndex}`);
-      if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`);
-      if (e.offset + e.len > dev.size) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`);
-      if (e.devIndex === 0 && e.offset < metadataEnd) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock and log`);
-      if (e.offset < SUPERBLOCK_REGION_SIZE) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock of device ${e.devIndex}`);
-      if (!opts.crossLink && this.overlapsLoggedFile(e.devIndex, e.offset, e.len)) {
-        throw new FsError('EEXIST', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} overlaps memory another file owns`);
-      }
-    }
-    const free = this.freeSlots();
-    if (free < 1) throw new LogFullError(1, free);
-    this.append({
-      type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-      uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
-    });
-    // Whatever allocate() handed out stays taken; memory chosen elsewhere is taken now.
-    this.allocator.claim(opts.fmap);
-    return this.fs.ns.lookup(parts) as FileNode;
-  }
-
-  private overlapsLoggedFile(devIndex: number, offset: number, len: number): boolean {
-    const bitmap = this.replayer.bitmaps[devIndex]!;
-    for (let u = offset / ALLOC_UNIT; u < (offset + len) / ALLOC_UNIT; u++) if (bitmap.isSet(u)) return true;
-    return false;
   }
 }

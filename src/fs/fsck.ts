@@ -4,7 +4,7 @@ import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE } from '../format/log-header.js';
 import { SUPERBLOCK_SIZE } from '../format/superblock.js';
 import { formatUuid } from '../format/uuid.js';
-import type { Famfs } from './famfs.js';
+import type { FamfsHandle } from './famfs.js';
 import type { BadEntry } from './replay.js';
 import type { Role } from './role.js';
 
@@ -43,9 +43,45 @@ export interface FsckReport {
   deviceTable: FsckDevice[];
   badEntries: BadEntry[];
   skipped: BadEntry[];
+  /**
+   * Whether hosts that know only device 0 read this file system right: upstream famfs ignores an
+   * extent's device index, so a file on an added device is, to it, memory on device 0 that other
+   * files also use. `filesOffPrimary` counts the log's FILE entries that name another device.
+   */
+  deviceZeroOnly: { safe: boolean; filesOffPrimary: number };
+  /** Every error fsck reports, one line each (collisions first); any makes its exit status non-zero. */
+  errors: FsckError[];
 }
 
-export function fsck(fs: Famfs): FsckReport {
+/** An error fsck reports: what it is about (where the text prints it) and its line. */
+export interface FsckError {
+  about: 'allocation' | 'device' | 'log';
+  message: string;
+}
+
+/** Upstream caps exit statuses at 127. */
+const MAX_EXIT = 127;
+
+/**
+ * fsck's exit status, decided here only: upstream's number of allocation collisions (capped at
+ * 127), else 1 when anything else is reported as an error (a bad or unapplied log entry, a
+ * device not found), else 0.
+ */
+export function fsckExitStatus(r: FsckReport): number {
+  if (r.collisions > 0) return Math.min(r.collisions, MAX_EXIT);
+  return r.errors.length > 0 ? 1 : 0;
+}
+
+function fsckErrors(collisions: number, devices: FsckDevice[], st: { badEntries: BadEntry[]; skipped: BadEntry[] }): FsckError[] {
+  const out: FsckError[] = [];
+  if (collisions) out.push({ about: 'allocation', message: `${collisions} ALLOCATION COLLISIONS FOUND` });
+  for (const d of devices) if (d.problem) out.push({ about: 'device', message: `device ${d.index}: ${d.problem}` });
+  for (const b of st.badEntries) out.push({ about: 'log', message: `bad ${b.reason}` });
+  for (const s of st.skipped) out.push({ about: 'log', message: `log entry ${s.index} not applied (its memory stays allocated): ${s.reason}` });
+  return out;
+}
+
+export function fsck(fs: FamfsHandle): FsckReport {
   fs.refresh();
   const h = fs.logHeader();
   const r = fs.replay;
@@ -55,6 +91,9 @@ export function fsck(fs: Famfs): FsckReport {
   const metadata = LOG_OFFSET + fs.sb.logLen + (r.devices.length - 1) * SUPERBLOCK_REGION_SIZE;
   const fileAlloc = allocated - metadata;
   const st = r.stats;
+  const collisions = r.collisions();
+  const deviceTable: FsckDevice[] = r.devices.map((d) => ({ ...locate(fs, d.index), index: d.index, uuid: formatUuid(d.uuid), size: d.size,
+    bitmap: r.bitmaps[d.index]!.nbits * ALLOC_UNIT, allocated: r.bitmaps[d.index]!.allocatedBits * ALLOC_UNIT }));
   return {
     superblock: {
       uuid: formatUuid(fs.sb.uuid), devUuid: formatUuid(fs.sb.devUuid), systemUuid: formatUuid(fs.sb.systemUuid),
@@ -66,7 +105,7 @@ export function fsck(fs: Famfs): FsckReport {
       sizeInUse: LOG_HEADER_SIZE + LOG_ENTRY_SIZE * h.nextIndex,
       usableSize: LOG_HEADER_SIZE + LOG_ENTRY_SIZE * (h.lastIndex + 1),
     },
-    collisions: r.collisions(),
+    collisions,
     capacity: {
       device: r.devices.reduce((s, d) => s + d.size, 0),
       bitmap: bitmapBytes,
@@ -79,15 +118,16 @@ export function fsck(fs: Famfs): FsckReport {
     files: st.files,
     directories: st.dirs,
     devices: r.devices.length,
-    deviceTable: r.devices.map((d) => ({ ...locate(fs, d.index), index: d.index, uuid: formatUuid(d.uuid), size: d.size,
-      bitmap: r.bitmaps[d.index]!.nbits * ALLOC_UNIT, allocated: r.bitmaps[d.index]!.allocatedBits * ALLOC_UNIT })),
+    deviceTable,
     badEntries: [...st.badEntries],
     skipped: [...st.skipped],
+    deviceZeroOnly: { safe: st.filesOffPrimary === 0, filesOffPrimary: st.filesOffPrimary },
+    errors: fsckErrors(collisions, deviceTable, st),
   };
 }
 
 /** Where this host sees device `index`, or why it cannot (an added device is checked by its superblock). */
-function locate(fs: Famfs, index: number): { path?: string; problem?: string } {
+function locate(fs: FamfsHandle, index: number): { path?: string; problem?: string } {
   try {
     return { path: fs.deviceAt(index).path };
   } catch (err) {
@@ -113,7 +153,7 @@ export interface BucketStats {
  * counts each used unit twice, accumulates fragment lengths across fragments, always reports the
  * smallest fragment as 0 and gives the overhang as capacity mod n; these are the real figures.
  */
-export function bucketStats(fs: Famfs, nbuckets: number): { overhang: number; buckets: BucketStats[] } {
+export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: number; buckets: BucketStats[] } {
   const bitmap = fs.replay.bitmaps[0]!;
   const bucketUnits = Math.floor(fs.sb.devSize / (nbuckets * ALLOC_UNIT));
   const buckets: BucketStats[] = [];

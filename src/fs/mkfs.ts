@@ -1,4 +1,5 @@
-import { MemoryDevice } from '../device/device.js';
+import { mountsOfDevice } from '../mounts/registry.js';
+import { MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
 import { writeU64 } from '../format/bytes.js';
 import { DEFAULT_LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_REGION_SIZE, isPowerOfTwo } from '../format/layout.js';
@@ -24,6 +25,21 @@ export function validateLogLen(logLen: number): void {
   if (!Number.isSafeInteger(logLen) || !isPowerOfTwo(logLen) || logLen < MIN_LOG_LEN) {
     throw new FsError('EINVAL', `invalid log length ${logLen}: it must be a power of two and at least ${MIN_LOG_LEN} (8 MiB)`);
   }
+  // Every command maps the superblock and the log as one window: a longer log could be written
+  // but never opened again.
+  if (LOG_OFFSET + logLen > MAX_MAPPING_BYTES) {
+    throw new FsError('EINVAL', `invalid log length ${logLen}: the superblock and log must fit one ${MAX_MAPPING_BYTES}-byte mapping, so the log is at most ${largestPowerOfTwoAtMost(MAX_MAPPING_BYTES - LOG_OFFSET)} bytes`);
+  }
+}
+
+function largestPowerOfTwoAtMost(n: number): number {
+  return 2 ** Math.floor(Math.log2(n));
+}
+
+/** mkfs refuses a device mounted anywhere on this machine, as any host: its daemons would serve a mix of two file systems. */
+function refuseMounted(devicePath: string): void {
+  const at = mountsOfDevice(devicePath);
+  if (at.length > 0) throw new FsError('EBUSY', `${devicePath} is mounted at ${at.join(', ')}; unmount it first (famfs umount)`);
 }
 
 /**
@@ -33,10 +49,13 @@ export function validateLogLen(logLen: number): void {
 export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   const logLen = opts.logLen ?? DEFAULT_LOG_LEN;
   if (!opts.kill) validateLogLen(logLen);
+  refuseMounted(devicePath);
   const device = MemoryDevice.open(devicePath, { writable: true });
   try {
     const sbMap = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: true });
     try {
+      // Pages before bytes: on a full tmpfs under an emulated device, ENOSPC instead of SIGBUS.
+      sbMap.populate();
       sbMap.invalidate();
       const existing = existingOwner(sbMap.buffer);
       if (opts.kill) {
@@ -63,6 +82,7 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
       });
       const log = device.map(LOG_OFFSET, logLen, { writable: true });
       try {
+        log.populate();
         log.buffer.fill(0);
         log.buffer.set(encodeLogHeader({ len: logLen, lastIndex: lastIndexFor(logLen), nextSeqnum: 0, nextIndex: 0 }), 0);
         log.flush();

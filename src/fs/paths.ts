@@ -5,7 +5,16 @@ import { MAX_RELPATH_LEN } from '../format/layout.js';
  * Names as famfs stores them: a path relative to the mount point, components separated by
  * '/', at most 79 bytes. Upstream validates nothing and truncates; we refuse, up front,
  * anything that could not be replayed to the same tree on every host.
+ *
+ * Names are UTF-8 without U+FFFD, everywhere. A name reaches us as a string (command arguments,
+ * a directory listing, a FUSE request), and every byte that is not UTF-8 has become U+FFFD on
+ * the way: `n\x81` and `n\x82` would both be `n\uFFFD`, one file under two names. So U+FFFD is
+ * refused here, before anything is written, and replay (native/replay.c) shows no logged name
+ * that is not UTF-8 or holds U+FFFD (fsck reports it; its memory stays allocated).
  */
+
+/** The replacement character every undecodable byte becomes. */
+const REPLACEMENT = '\ufffd';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -17,6 +26,7 @@ export function splitPath(path: string): string[] {
   for (const c of parts) {
     if (c === '.' || c === '..') throw new FsError('EINVAL', `path '${path}' contains '${c}'; famfs paths must not`);
     if (CONTROL.test(c)) throw new FsError('EINVAL', `path ${JSON.stringify(path)} contains a control character`);
+    if (c.includes(REPLACEMENT)) throw new FsError('EINVAL', `path ${JSON.stringify(path)} is not UTF-8 (or holds U+FFFD); famfs names must be`);
   }
   return parts;
 }

@@ -38,9 +38,10 @@ export class ReplayIndex {
   private readonly nodeOut: Float64Array;
   private readonly statusNames: ReplayStatus[] = [];
 
-  constructor(slots: number, primarySize: number) {
+  /** `metadataBytes`: the primary's superblock and log, which no file extent may overlap. */
+  constructor(slots: number, primarySize: number, metadataBytes: number) {
     this.native = loadNative();
-    this.handle = this.native.replayIndex(slots, primarySize);
+    this.handle = this.native.replayIndex(slots, primarySize, metadataBytes);
     this.out = new Float64Array(this.native.REPLAY_OUT_LENGTH);
     this.nodeOut = new Float64Array(this.native.replayNode.LENGTH);
     for (const [name, code] of Object.entries(this.native.replayStatus)) this.statusNames[code] = name as ReplayStatus;
@@ -83,6 +84,11 @@ export class ReplayIndex {
 
   get fileBytes(): number {
     return this.out[this.native.replayOut.FILE_BYTES]!;
+  }
+
+  /** FILE entries (shown or not) with an extent naming a device other than 0. */
+  get filesOffPrimary(): number {
+    return this.out[this.native.replayOut.OFF_PRIMARY]!;
   }
 
   /** The node placed from this slot, or undefined when the slot placed nothing. */

@@ -1,7 +1,7 @@
 import { Bitmap } from '../alloc/bitmap.js';
 import { FamfsError, FormatError } from '../errors.js';
 import { fmapCapacity, fmapExtents } from '../format/fmap.js';
-import { SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { MAX_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { lastIndexFor } from '../format/log-header.js';
 import { LOG_ENTRY_SIZE, decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
@@ -31,7 +31,7 @@ export interface BadEntry {
   reason: string;
 }
 
-/** What a replay has seen so far; `playedThrough` is the next log slot to read. */
+/** What a replay has seen so far. */
 export interface ReplayStats {
   entries: number;
   files: number;
@@ -43,6 +43,11 @@ export interface ReplayStats {
   skipped: BadEntry[];
   /** Sum of logged file sizes. */
   fileBytes: number;
+  /**
+   * FILE entries, shown or not, with an extent on a device other than 0: a host that knows only
+   * device 0 (upstream, which ignores the device index) reads them as memory on device 0.
+   */
+  filesOffPrimary: number;
 }
 
 /** Entries applied from one buffer: slot i's entry lies at origin + i * LOG_ENTRY_SIZE in bytes. */
@@ -65,8 +70,9 @@ export class LogReplayer {
   readonly ns: Namespace;
   readonly devices: DeviceRecord[];
   readonly bitmaps: Bitmap[];
-  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0 };
-  playedThrough = 0;
+  readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0, filesOffPrimary: 0 };
+  /** The next log slot to play: every slot below it has been played. */
+  nextSlot = 0;
   private readonly index: ReplayIndex;
   private readonly segments: LogSegment[] = [];
 
@@ -74,16 +80,16 @@ export class LogReplayer {
   constructor(primary: DeviceRecord, metadataBytes: number, logLen: number) {
     const slots = lastIndexFor(logLen) + 1;
     if (!(slots >= 0 && slots <= MAX_LOG_SLOTS)) throw new FormatError(`a log of ${logLen} bytes is outside what famfs replays (0..${MAX_LOG_SLOTS} entries)`);
-    this.index = new ReplayIndex(slots, primary.size);
+    this.index = new ReplayIndex(slots, primary.size, metadataBytes);
     this.ns = new Namespace(this.index, (slot, node, parent) => this.fileAt(slot, node, parent));
     this.devices = [primary];
     this.bitmaps = [Bitmap.forDevice(primary.size)];
     this.bitmaps[0]!.markRange(0, metadataBytes);
   }
 
-  /** Apply `count` consecutive slots from `first` (which must be `playedThrough`), laid from `base` in `bytes`. */
+  /** Apply `count` consecutive slots from `first` (which must be `nextSlot`), laid from `base` in `bytes`. */
   applySlots(first: number, count: number, bytes: Buffer, base = 0): void {
-    if (first !== this.playedThrough) throw new Error(`replay out of order: slot ${first}, expected ${this.playedThrough}`);
+    if (first !== this.nextSlot) throw new Error(`replay out of order: slot ${first}, expected ${this.nextSlot}`);
     this.noteSegment(first, bytes, base - first * LOG_ENTRY_SIZE);
     // Slots whose bytes end early are bad entries, as the decoder says, not a reason to stop.
     const whole = Math.max(0, Math.min(count, Math.floor((bytes.length - base) / LOG_ENTRY_SIZE)));
@@ -98,15 +104,16 @@ export class LogReplayer {
       this.index.skip(slot);
       this.stopped({ slot, status: 'FRAME', detail: 0 }, bytes, base + (slot - first) * LOG_ENTRY_SIZE);
     }
-    this.playedThrough = first + count;
+    this.nextSlot = first + count;
     this.stats.entries += count;
     this.stats.files = this.index.files;
     this.stats.dirs = this.index.dirs;
     this.stats.fileBytes = this.index.fileBytes;
+    this.stats.filesOffPrimary = this.index.filesOffPrimary;
     this.ns.replayed(first, first + count);
   }
 
-  /** Apply the slot `index` (which must be `playedThrough`) from its 544 bytes at `base` in `bytes`. */
+  /** Apply the slot `index` (which must be `nextSlot`) from its 544 bytes at `base` in `bytes`. */
   applySlot(index: number, bytes: Buffer, base = 0): void {
     this.applySlots(index, 1, bytes, base);
   }
@@ -144,6 +151,8 @@ export class LogReplayer {
         if (e.devIndex >= MAX_DEVICES) return `device index ${e.devIndex} is over the limit of ${MAX_DEVICES} devices`;
         if (this.devices.some((d) => d.uuid.equals(e.devUuid))) return `device ${e.devIndex} was already added`;
         if (e.devSize <= SUPERBLOCK_REGION_SIZE) return `device ${e.devIndex} of ${e.devSize} bytes cannot hold its superblock and data`;
+        // Checked before its bitmap is allocated: a crafted size must not cost memory.
+        if (e.devSize > MAX_DEVICE_SIZE) return `device ${e.devIndex} claims ${e.devSize} bytes, more than the ${MAX_DEVICE_SIZE} a famfs device may have`;
         this.devices.push({ index: e.devIndex, size: e.devSize, uuid: e.devUuid });
         const bitmap = Bitmap.forDevice(e.devSize);
         // An added device starts with its own (secondary) superblock, never handed out.
@@ -185,7 +194,7 @@ function fileProblem(stop: ScanStop, e: FileEntry): string {
   switch (stop.status) {
     case 'UNKNOWN_DEVICE': return `extent on unknown device ${x?.devIndex}`;
     case 'UNALIGNED': return `extent ${at} is not 2 MiB aligned`;
-    case 'IN_SUPERBLOCK': return `extent at offset 0x${x?.offset.toString(16)} (the superblock of device ${x?.devIndex})`;
+    case 'IN_METADATA': return `extent ${at} overlaps the ${x?.devIndex === 0 ? 'superblock or log' : 'superblock'} of device ${x?.devIndex}`;
     case 'PAST_END': return `extent ${at} is past the end of device ${x?.devIndex}`;
     case 'SIZE_ZERO': return 'size 0';
     case 'SHORT': return `extents hold ${fmapCapacity(e.fmap)} bytes, less than the size ${e.size}`;
@@ -200,7 +209,7 @@ function pathProblem(stop: ScanStop, path: string): string {
     case 'PATH_RESERVED': return `'${RESERVED_ROOT_NAME}' at the root is reserved`;
     case 'PATH_ABSOLUTE': return `absolute path '${path}'`;
     case 'PATH_COMPONENT': return `path '${path}' has an empty, '.' or '..' component`;
-    case 'PATH_ENCODING': return 'path is not UTF-8';
+    case 'PATH_ENCODING': return 'path is not UTF-8 (or holds U+FFFD), so it could alias another name';
     case 'PARENT_MISSING': return 'parent directory does not exist';
     case 'PARENT_FILE': return 'parent is a file';
     case 'EXISTS': return 'already exists';

@@ -4,7 +4,7 @@ import { FamfsError, FsError } from '../errors.js';
 import { encodeFileMeta, type FileMeta, FILE_META_SIZE } from '../format/file-meta.js';
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { emitShadowYaml, parseShadowYaml, SHADOW_YAML_MAX } from '../format/shadow-yaml.js';
-import type { Famfs } from './famfs.js';
+import type { FamfsHandle } from './famfs.js';
 import { type FsNode, pathOf } from './namespace.js';
 
 /**
@@ -70,7 +70,7 @@ function sameMeta(a: FileMeta, b: FileMeta): boolean {
 }
 
 /** The shadow files of the meta files, which upstream's famfs mount writes before its logplay. */
-export function metaShadowFiles(fs: Famfs): FileMeta[] {
+export function metaShadowFiles(fs: FamfsHandle): FileMeta[] {
   return [
     { path: '.meta/.superblock', size: SUPERBLOCK_REGION_SIZE, flags: 0, uid: 0, gid: 0, mode: 0o444, fmap: { kind: 'simple', extents: [{ devIndex: 0, offset: 0, len: SUPERBLOCK_REGION_SIZE }] } },
     { path: '.meta/.log', size: fs.sb.logLen, flags: 0, uid: 0, gid: 0, mode: fs.role === 'master' ? 0o644 : 0o444, fmap: { kind: 'simple', extents: [{ devIndex: 0, offset: LOG_OFFSET, len: fs.sb.logLen }] } },
@@ -78,7 +78,7 @@ export function metaShadowFiles(fs: Famfs): FileMeta[] {
 }
 
 /** Write the meta files' shadow YAML under `root/.meta` (a mount's shadow, not logplay's). */
-export function writeMetaShadow(fs: Famfs, root: string): void {
+export function writeMetaShadow(fs: FamfsHandle, root: string): void {
   mkdirSync(join(root, '.meta'), { recursive: true, mode: 0o755 });
   for (const m of metaShadowFiles(fs)) writeNew(join(root, m.path), emitShadowYaml(m));
 }
@@ -93,7 +93,7 @@ function writeNew(path: string, text: string): void {
 }
 
 /** Play the file system's namespace into the shadow tree at `root` (from shadowRootOf). */
-export function playShadow(fs: Famfs, root: string, opts: ShadowPlayOptions = {}): ShadowPlayStats {
+export function playShadow(fs: FamfsHandle, root: string, opts: ShadowPlayOptions = {}): ShadowPlayStats {
   const st: ShadowPlayStats = { entries: 0, filesCreated: 0, dirsCreated: 0, filesExisted: 0, dirsExisted: 0, fileErrors: 0, dirErrors: 0, yamlChecked: 0, yamlErrors: 0 };
   const from = opts.fromIndex ?? 0;
   const nodes = [...fs.ns.walk()].filter((n) => n.logIndex >= from).sort((a, b) => a.logIndex - b.logIndex);

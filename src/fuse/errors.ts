@@ -1,7 +1,4 @@
-import { constants as osConstants } from 'node:os';
-
-/** Linux errno numbers by name, taken from the OS so they match what the kernel expects. */
-const ERRNO = osConstants.errno as Readonly<Record<string, number>>;
+import { ERRNO_BY_NAME, errnoByName } from '../errno.js';
 
 export type FuseErrnoName =
   | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EAGAIN' | 'ENOMEM' | 'EACCES' | 'EBUSY' | 'EEXIST'
@@ -9,10 +6,9 @@ export type FuseErrnoName =
   | 'ENAMETOOLONG' | 'ENOSYS' | 'ENOTEMPTY' | 'ENODATA' | 'EOVERFLOW' | 'EPROTO' | 'EOPNOTSUPP'
   | 'ENOTCONN' | 'ENODEV' | 'ECONNABORTED' | 'ETIMEDOUT' | 'E2BIG' | 'EINTR';
 
+/** The number of a FUSE reply's errno, by name. */
 export function errno(name: FuseErrnoName): number {
-  const n = ERRNO[name];
-  if (n === undefined) throw new Error(`errno ${name} unknown on this platform`);
-  return n;
+  return errnoByName(name);
 }
 
 /**
@@ -53,7 +49,7 @@ export function errnoOf(err: unknown): number | undefined {
     if (n <= MAX_REPLY_ERRNO) return n;
   }
   if (typeof e.code === 'string') {
-    const n = ERRNO[e.code];
+    const n = ERRNO_BY_NAME[e.code];
     if (n !== undefined && n > 0 && n <= MAX_REPLY_ERRNO) return n;
   }
   return undefined;

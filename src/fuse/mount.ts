@@ -31,6 +31,13 @@ export interface MountOptions {
   readonly maxRead?: number;
   /** Mount read-only. */
   readonly readOnly?: boolean;
+  /**
+   * Honour set-user-id and set-group-id bits (no MS_NOSUID). Off by default: a FUSE mount that
+   * other users reach must not hand them another identity.
+   */
+  readonly suid?: boolean;
+  /** Honour device special files (no MS_NODEV). Off by default, as for suid. */
+  readonly dev?: boolean;
 }
 
 export interface CommandResult {
@@ -179,7 +186,8 @@ export function mountDevice(fd: number, mountpoint: string, opts: MountOptions =
   const subtype = opts.subtype ?? 'fusets';
   const native = loadNative();
   try {
-    native.mount(opts.fsname ?? subtype, mountpoint, `fuse.${subtype}`, opts.readOnly ? native.MS_RDONLY : 0, mountOptionString(opts, fd));
+    const flags = (opts.readOnly ? native.MS_RDONLY : 0) | (opts.suid ? 0 : native.MS_NOSUID) | (opts.dev ? 0 : native.MS_NODEV);
+    native.mount(opts.fsname ?? subtype, mountpoint, `fuse.${subtype}`, flags, mountOptionString(opts, fd));
   } catch (err) {
     const code = isNativeError(err) ? err.code : 'EIO';
     throw new MountError(code === 'EPERM' || code === 'EACCES' ? 'EPERM' : 'EIO', `mount ${mountpoint} failed: ${(err as Error).message}`);
@@ -215,12 +223,18 @@ export async function abortConnection(mount: MountInfo): Promise<boolean> {
 export interface UnmountOptions {
   /** How long a plain umount may take before the connection is aborted; default 5 s. */
   readonly timeoutMs?: number;
+  /**
+   * What a mount still in use gets: 'detach' (the default) a lazy umount, and if even that fails
+   * an aborted connection; 'lazy' a lazy umount only (the daemon serves its last users until they
+   * let go); 'refuse' nothing: a MountError EBUSY, and the mount stays as it is.
+   */
+  readonly whenBusy?: 'detach' | 'lazy' | 'refuse';
 }
 
 /**
- * Unmounts a FUSE mount and never leaves it hung: umount; if busy, a lazy umount; if umount itself
- * hangs or fails otherwise, abort the connection and detach lazily. A path that is not a FUSE
- * mount is left alone.
+ * Unmounts a FUSE mount and never leaves it hung: umount; if busy, as `whenBusy` says; if umount
+ * itself hangs or fails otherwise, abort the connection and detach lazily. A path that is not a
+ * FUSE mount is left alone.
  */
 export async function unmount(path: string, options: UnmountOptions = {}): Promise<void> {
   const info = await findFuseMount(path);
@@ -231,8 +245,11 @@ export async function unmount(path: string, options: UnmountOptions = {}): Promi
   const first = await runCommand('umount', ['-i', '-c', mnt], { timeoutMs });
   if (first.code === 0 && !first.timedOut) return;
   if (!first.timedOut && UMOUNT_BUSY_HINT.test(first.stderr)) {
+    const whenBusy = options.whenBusy ?? 'detach';
+    if (whenBusy === 'refuse') throw new MountError('EBUSY', `${mnt} is busy`);
     const lazy = await runCommand('umount', ['-i', '-c', '-l', mnt], { timeoutMs });
     if (lazy.code === 0 && !lazy.timedOut) return;
+    if (whenBusy === 'lazy') throw new MountError('EBUSY', `cannot detach ${mnt}: ${lazy.stderr || first.stderr}`);
   }
   await abortConnection(info);
   const last = await runCommand('umount', ['-i', '-c', '-l', mnt], { timeoutMs });

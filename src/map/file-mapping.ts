@@ -3,7 +3,7 @@ import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/d
 import { FamfsError, FsError } from '../errors.js';
 import { fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { formatUuid } from '../format/uuid.js';
-import type { Famfs as CoreFamfs } from '../fs/famfs.js';
+import type { FamfsHandle } from '../fs/famfs.js';
 import type { FileNode } from '../fs/namespace.js';
 import { MapLimitError, type MapLimit, ReadOnlyMappingError } from './errors.js';
 import { FEW_PIECES, mappingBudget, maxMapCount } from './limits.js';
@@ -152,6 +152,11 @@ export class FileMapping {
     for (const r of this.#slices(offset, length, 'invalidate')) r.segment.mapping.invalidate(r.at, r.length);
   }
 
+  /** Gives the range its memory before it is touched: an ENOSPC DeviceError, not SIGBUS, when an emulated device's file system is full (DeviceMapping.populate). */
+  populate(offset = 0, length = this.size - offset): void {
+    for (const r of this.#slices(offset, length, 'populate')) r.segment.mapping.populate(r.at, r.length);
+  }
+
   /** Releases the memory now. Idempotent. Buffers taken from the mapping become empty. */
   unmap(): void {
     if (this.#unmapped) return;
@@ -213,7 +218,7 @@ function firstSegment(segments: readonly LiveSegment[], offset: number): number 
 }
 
 /** The file node at `path`, or a typed error: missing (ENOENT) or a directory (EISDIR). */
-export function fileAt(fs: CoreFamfs, path: string): FileNode {
+export function fileAt(fs: FamfsHandle, path: string): FileNode {
   fs.refresh();
   const node = fs.lookup(path);
   if (!node) throw new FsError('ENOENT', `'${path}': no such file in famfs ${fs.uuid}`);
@@ -222,7 +227,7 @@ export function fileAt(fs: CoreFamfs, path: string): FileNode {
 }
 
 /** Maps a famfs file of an open file system; see Famfs.map() in the API. */
-export function mapFile(fs: CoreFamfs, path: string, opts: MapOptions = {}): FileMapping {
+export function mapFile(fs: FamfsHandle, path: string, opts: MapOptions = {}): FileMapping {
   const node = fileAt(fs, path);
   const writable = opts.writable ?? false;
   if (writable && fs.role !== 'master') {
@@ -274,7 +279,7 @@ function vmaMessage(path: string, needed: number, budget: number | 'fewer', plan
     + `${budget}: it is mapped as ${plan.segments.length} segments over ${plan.vmas} device ranges`;
 }
 
-function build(fs: CoreFamfs, path: string, size: number, writable: boolean, plan: MapPlan, why: string | undefined): FileMapping {
+function build(fs: FamfsHandle, path: string, size: number, writable: boolean, plan: MapPlan, why: string | undefined): FileMapping {
   const mappings: DeviceMapping[] = [];
   try {
     for (const w of plan.windows) {

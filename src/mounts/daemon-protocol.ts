@@ -46,6 +46,10 @@ export interface DaemonConfig {
   followMs: number;
   allowOther: boolean;
   defaultPermissions: boolean;
+  /** `-o suid`: honour set-id bits (the mount is nosuid otherwise, and a client shows none). */
+  suid: boolean;
+  /** `-o dev`: honour device files (the mount is nodev otherwise). */
+  dev: boolean;
   /** famfs kernel ABI profile for GET_FMAP/GET_DAXDEV (see famfs-abi.ts). */
   abi: string;
   debug: boolean;
@@ -80,6 +84,6 @@ export function parseConfig(text: string): DaemonConfig | undefined {
 export function defaultConfig(device: string, mountpoint: string, systemUuid: string): DaemonConfig {
   return {
     device, mountpoint, systemUuid, cache: DEFAULT_CACHE, followMs: DEFAULT_FOLLOW_MS,
-    allowOther: true, defaultPermissions: true, abi: DEFAULT_FAMFS_ABI, debug: false,
+    allowOther: true, defaultPermissions: true, suid: false, dev: false, abi: DEFAULT_FAMFS_ABI, debug: false,
   };
 }

@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { loadNative } from '../addon.js';
 import { nodeCrypto } from '../lazy-crypto.js';
 
 /**
@@ -20,6 +21,8 @@ export interface MountRecord {
   fsUuid: string;
   role: 'master' | 'client';
   pid: number;
+  /** The daemon's start time from /proc/<pid>/stat: with the pid it names the daemon, never a later process given the same pid. */
+  pidStart: string;
   startedAt: string;
   /** The daemon publishes fmaps to pinned BPF maps (`-o bpf-fmap`): umount removes them if it died. */
   bpfFmap?: boolean;
@@ -27,8 +30,23 @@ export interface MountRecord {
   shadowPath?: string;
 }
 
+/**
+ * Records and daemon logs name devices, mount points and, in logs, files: root's only. The
+ * directory is 0700 and each file in it 0600.
+ */
+const RUN_DIR_MODE = 0o700;
+export const RUN_FILE_MODE = 0o600;
+
 export function runDir(): string {
   return process.env[RUN_DIR_ENV] || DEFAULT_RUN_DIR;
+}
+
+/** The run directory, made if missing and closed to other users if an older version left it open. */
+export function ensureRunDir(): string {
+  const dir = runDir();
+  mkdirSync(dir, { recursive: true, mode: RUN_DIR_MODE });
+  chmodSync(dir, RUN_DIR_MODE);
+  return dir;
 }
 
 /** A mount's file in the run directory: its record (json) or its daemon's log (log). */
@@ -36,14 +54,31 @@ export function mountFile(mountpoint: string, ext: 'json' | 'log'): string {
   return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.${ext}`);
 }
 
+/**
+ * One host mounts one file system once: the daemon holds an exclusive flock on
+ * `<fs uuid>.<system uuid>.lock` in the run directory for as long as it lives (the kernel drops it
+ * when the process ends, however it ends). Taking it is atomic where the record check is not: of
+ * several `famfs mount`s started together, one daemon gets it. The lock files are never removed
+ * (removing a lock file races with its next taker); there is one per file system and host, on a
+ * tmpfs. Returns the descriptor holding the lock, or undefined if another process holds it.
+ */
+export function takeMountLock(fsUuid: string, systemUuid: string): number | undefined {
+  const path = join(ensureRunDir(), `${fsUuid}.${systemUuid}.lock`);
+  const native = loadNative();
+  const fd = openSync(path, 'a', RUN_FILE_MODE);
+  if (native.flock(fd, native.LOCK_EX | native.LOCK_NB)) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
 function recordPath(mountpoint: string): string {
   return mountFile(mountpoint, 'json');
 }
 
 export function writeRecord(r: MountRecord): void {
-  mkdirSync(runDir(), { recursive: true, mode: 0o755 });
+  ensureRunDir();
   const path = recordPath(r.mountpoint);
-  writeFileSync(`${path}.tmp`, JSON.stringify(r));
+  writeFileSync(`${path}.tmp`, JSON.stringify(r), { mode: RUN_FILE_MODE });
   renameSync(`${path}.tmp`, path);
 }
 
@@ -51,18 +86,53 @@ export function removeRecord(mountpoint: string): void {
   rmSync(recordPath(mountpoint), { force: true });
 }
 
-/** Mount points of live famfs FUSE mounts, from the kernel's table (octal escapes decoded). */
-export function liveFamfsMounts(): Set<string> {
-  const out = new Set<string>();
+/** A famfs mount in the kernel's table: ours over FUSE, or upstream's famfs kernel module. */
+interface KernelMount {
+  mountpoint: string;
+  /** The device the mount serves (our daemons give it as the FUSE fsname). */
+  source: string;
+  fstype: string;
+}
+
+/** The fstype of upstream's famfs kernel module mounts. */
+const KERNEL_FSTYPE = 'famfs';
+
+const unescapeMountinfo = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** famfs mounts in the kernel's table (/proc/self/mountinfo), octal escapes decoded. */
+function kernelFamfsMounts(): KernelMount[] {
+  const out: KernelMount[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const dash = line.indexOf(' - ');
     if (dash < 0) continue;
-    const fstype = line.slice(dash + 3).split(' ')[0];
-    if (fstype !== FUSE_FSTYPE) continue;
+    const [fstype, source] = line.slice(dash + 3).split(' ');
+    if (fstype !== FUSE_FSTYPE && fstype !== KERNEL_FSTYPE) continue;
     const mnt = line.split(' ')[4];
-    if (mnt) out.add(mnt.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+    if (mnt) out.push({ mountpoint: unescapeMountinfo(mnt), source: unescapeMountinfo(source ?? ''), fstype });
   }
   return out;
+}
+
+/** Mount points of live famfs FUSE mounts. */
+export function liveFamfsMounts(): Set<string> {
+  return new Set(kernelFamfsMounts().filter((m) => m.fstype === FUSE_FSTYPE).map((m) => m.mountpoint));
+}
+
+/**
+ * Mount points where `device` is mounted now, as any host (the kernel's table names the device,
+ * whichever system UUID the daemon plays), through our FUSE daemon or upstream's kernel module.
+ */
+export function mountsOfDevice(device: string): string[] {
+  const want = realOrSelf(device);
+  return kernelFamfsMounts().filter((m) => realOrSelf(m.source) === want).map((m) => m.mountpoint);
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 export function readRecord(mountpoint: string): MountRecord | undefined {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fmapExtents } from '../../src/format/fmap.js';
 import { LOG_OFFSET } from '../../src/format/layout.js';
-import { Famfs } from '../../src/fs/famfs.js';
+import { FamfsHandle } from '../../src/fs/famfs.js';
 import type { FsNode } from '../../src/fs/namespace.js';
 import { FAMFS_BIN, GiB } from '../helpers/emu.js';
 import { eventually } from '../helpers/wait.js';
@@ -136,7 +136,7 @@ describe('concurrency', () => {
       const files = multiArgs('r', FILES_PER_WRITER / 2, rnd);
       let done = false;
       const writer = runKillable([FAMFS_BIN, 'creat', '-q', ...files.args], env).then((r) => { done = true; return r; });
-      const follower = Famfs.open(c.device, { systemUuid: OBSERVER_UUID });
+      const follower = FamfsHandle.open(c.device, { systemUuid: OBSERVER_UUID });
       let replays = 0;
       let seenMax = 0;
       try {

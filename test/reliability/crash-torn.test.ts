@@ -8,7 +8,7 @@ import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_SIZE, decodeLogEntry, encodeLogEntry, 
 import { LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, entryOffset } from '../../src/format/log-header.js';
 import { SUPERBLOCK_SIZE, decodeSuperblock, encodeSuperblock, type Superblock } from '../../src/format/superblock.js';
 import { MemoryDevice } from '../../src/device/device.js';
-import { readSuperblock } from '../../src/fs/famfs.js';
+import { readSuperblock } from '../../src/fs/role.js';
 import { Cluster, isMounted } from '../hosts/harness.js';
 import { cleanProblems, inspect } from './support.js';
 

@@ -9,7 +9,7 @@ import { famfsCrc } from '../../src/format/crc.js';
 import { LOG_ENTRY_CRC_COVERED, encodeLogEntry } from '../../src/format/log-entry.js';
 import { entryOffset } from '../../src/format/log-header.js';
 import { parseUuid } from '../../src/format/uuid.js';
-import { Famfs } from '../../src/fs/famfs.js';
+import { FamfsHandle } from '../../src/fs/famfs.js';
 import { fsck } from '../../src/fs/fsck.js';
 import { fmapExtents } from '../../src/format/fmap.js';
 import { Cluster, isMounted } from '../hosts/harness.js';
@@ -44,9 +44,9 @@ function pio(device: string, buf: Buffer, at: number, write: boolean): void {
 
 /** Open and fsck in-process: a typed error, or a tree inside the device. */
 function openCorrupted(device: string, ctx: string): 'refused' | 'opened' {
-  let fs: Famfs;
+  let fs: FamfsHandle;
   try {
-    fs = Famfs.open(device, { systemUuid: OBSERVER_UUID });
+    fs = FamfsHandle.open(device, { systemUuid: OBSERVER_UUID });
   } catch (err) {
     assert.ok(err instanceof FamfsError, `${ctx}: open threw ${String(err)}`);
     return 'refused';
@@ -152,7 +152,7 @@ describe('hostile input', () => {
       const m = c.master.onDevice(['mkdir', '-p', name]);
       assert.notEqual(m.status, 0, `mkdir ${JSON.stringify(name)} was accepted`);
     }
-    const fs = Famfs.open(c.device, { writable: true, systemUuid: parseUuid(c.master.uuid) });
+    const fs = FamfsHandle.open(c.device, { writable: true, systemUuid: parseUuid(c.master.uuid) });
     try {
       assert.throws(() => fs.creat('nul\0byte', { size: MiB }), (e: unknown) => e instanceof FamfsError && e.code === 'EINVAL');
       assert.throws(() => fs.mkdir('a\0b'), FamfsError);
@@ -170,7 +170,7 @@ describe('hostile input', () => {
   });
 
   it('hostile names written straight into the log are skipped by replay and invisible in a mount', async () => {
-    const fs = Famfs.open(c.device, { systemUuid: OBSERVER_UUID });
+    const fs = FamfsHandle.open(c.device, { systemUuid: OBSERVER_UUID });
     let next: number;
     try {
       next = fs.logHeader().nextIndex;

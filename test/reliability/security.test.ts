@@ -4,6 +4,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writ
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from '../hosts/harness.js';
+import { addTestUser, removeTestUser, runAsUser, type TestUser } from '../helpers/users.js';
 import { inspect } from './support.js';
 
 /**
@@ -52,6 +53,8 @@ describe('security', () => {
       ['creat', '-s', '1m', '-m', '0644', 'pub/world'], ['creat', '-s', '1m', '-m', '0600', 'pub/rootonly'],
       ['creat', '-s', '1m', '-m', '0640', 'pub/group0'], ['creat', '-s', '1m', '-m', '0600', '-u', String(NOBODY), '-g', String(NOBODY), 'pub/nobodys'],
       ['creat', '-s', '1m', '-m', '0644', 'priv/hidden'],
+      // A set-user-id root program in the shared log: exec on a mount must not make anyone root.
+      ['cp', '-m', '04755', '-u', '0', '-g', '0', '/usr/bin/id', 'pub/suid-id'],
     ];
     for (const s of steps) {
       const r = c.master.onDevice(s);
@@ -60,7 +63,11 @@ describe('security', () => {
     m = await c.master.mount();
     cl = await c.clients[0]!.mount();
   });
-  after(() => c?.down());
+  let user: TestUser;
+  after(() => {
+    c?.down();
+    removeTestUser(user);
+  });
 
   it('a client cannot append to the log: famfs creat/mkdir, shell mkdir, writes to .meta/.log all fail and the log is unchanged', () => {
     const before = inspect(c.device).report.log.entriesUsed;
@@ -121,5 +128,48 @@ describe('security', () => {
     assert.equal(asNobody('write', join(m, 'pub/nobodys')), 'ok');
     assert.match(asNobody('write', join(cl, 'pub/nobodys')), /^(EACCES|EROFS)$/);
     assert.equal(readFileSync(join(m, 'pub/nobodys')).subarray(0, 1).toString(), 'x');
+  });
+
+  /** The per-mount flags of /proc/self/mountinfo (rw, nosuid, nodev, ...). */
+  const mountFlags = (mnt: string): string[] =>
+    readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt)!.split(' ')[5]!.split(',');
+
+  it('mounts are nosuid,nodev: a set-user-id root file in the log does not make an ordinary user root; -o suid opts in', async () => {
+    user ??= addTestUser();
+    const idAs = (mnt: string): string => {
+      const r = runAsUser(user, join(mnt, 'pub', 'suid-id'), ['-u']);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    for (const mnt of [m, cl]) {
+      assert.ok(mountFlags(mnt).includes('nosuid') && mountFlags(mnt).includes('nodev'), mountFlags(mnt).join(','));
+      assert.equal(idAs(mnt), String(user.uid), `exec on ${mnt} changed the user's identity`);
+    }
+    assert.equal(statSync(join(m, 'pub', 'suid-id')).mode & 0o7777, 0o4755, 'the master shows what it logged');
+    assert.equal(statSync(join(cl, 'pub', 'suid-id')).mode & 0o7777, 0o555, 'a client shows no set-id (nor write) bits');
+    const h = c.clients[1]!;
+    const mnt = await h.mount(['-o', 'suid,dev']);
+    try {
+      assert.equal(mountFlags(mnt).includes('nosuid') || mountFlags(mnt).includes('nodev'), false, mountFlags(mnt).join(','));
+      assert.equal(statSync(join(mnt, 'pub', 'suid-id')).mode & 0o7777, 0o4555);
+      assert.equal(idAs(mnt), '0', 'with -o suid the set-id bit is honoured, as asked');
+    } finally {
+      h.umount();
+    }
+  });
+
+  it('.meta/.log and .meta/.superblock are 0400 root: an ordinary user cannot read the names they hold', () => {
+    user ??= addTestUser();
+    for (const mnt of [m, cl]) {
+      for (const f of ['.log', '.superblock']) {
+        const st = statSync(join(mnt, '.meta', f));
+        assert.equal(st.mode & 0o7777, 0o400, `${mnt}/.meta/${f}`);
+        assert.equal(st.uid, 0);
+        const r = runAsUser(user, 'cat', [join(mnt, '.meta', f)]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /Permission denied/);
+      }
+      assert.ok(readFileSync(join(mnt, '.meta', '.log')).length > 0, 'root still reads the log');
+    }
   });
 });

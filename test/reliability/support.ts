@@ -1,7 +1,7 @@
 import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fsck, type FsckReport } from '../../src/fs/fsck.js';
-import { Famfs } from '../../src/fs/famfs.js';
+import { FamfsHandle } from '../../src/fs/famfs.js';
 import { filePieces } from '../../src/map/pieces.js';
 import type { FileNode, FsNode } from '../../src/fs/namespace.js';
 import { pathOf } from '../../src/fs/namespace.js';
@@ -40,7 +40,7 @@ export const OBSERVER_UUID = parseUuid('33333333-3333-4333-8333-333333333333');
 
 /** Replay the device as a client and run fsck. */
 export function inspect(device: string): { report: FsckReport; nodes: Map<string, FsNode> } {
-  const fs = Famfs.open(device, { systemUuid: OBSERVER_UUID });
+  const fs = FamfsHandle.open(device, { systemUuid: OBSERVER_UUID });
   try {
     const report = fsck(fs);
     const nodes = new Map<string, FsNode>();

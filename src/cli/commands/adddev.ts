@@ -17,6 +17,9 @@ function adddev(prog: string, dev: string, target: string | undefined, o: Adddev
       const r = addDevice(fs, dev, { force: !!o.force });
       if (o.json) printJson({ ...r, fsUuid: fs.uuid });
       else process.stdout.write(`famfs adddev: ${dev} is device ${r.index} of famfs ${fs.uuid} (${r.size} bytes, device UUID ${r.devUuid})\n`);
+      // Upstream famfs reads no device index: a file placed on this device is, to its hosts,
+      // memory on device 0 that other files use. Until it does, mixed fleets must know.
+      process.stderr.write(`famfs adddev: warning: hosts that know only device 0 (upstream famfs) misread files placed on device ${r.index} as memory on device 0; famfs fsck says whether the file system is still safe for them\n`);
     });
   });
 }

@@ -5,7 +5,7 @@ import { filePieces } from '../../map/pieces.js';
 import type { MemoryDevice } from '../../device/device.js';
 import { FsError, UsageError } from '../../errors.js';
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
-import type { Famfs } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
 import { COPY_CHUNK } from '../../data/copy.js';
 import { metaFileKind } from '../../daemon/meta-files.js';
 import { runCommand } from '../run.js';
@@ -76,7 +76,7 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return n;
 }
 
-function checkFile(fs: Famfs, rel: string, file: string): number {
+function checkFile(fs: FamfsHandle, rel: string, file: string): number {
   const m = mapFile(fs, rel);
   // One reader per device the file uses: a file system may span several (famfs adddev).
   const readers = new Map<number, RawReader>();
@@ -123,7 +123,7 @@ function checkFile(fs: Famfs, rel: string, file: string): number {
 }
 
 /** -s / -l: the superblock region or the log, mapped vs read. */
-function checkMetadata(fs: Famfs, what: 'superblock' | 'log'): number {
+function checkMetadata(fs: FamfsHandle, what: 'superblock' | 'log'): number {
   const [offset, length, dump, title] = what === 'superblock'
     ? [0, SUPERBLOCK_REGION_SIZE, SUPERBLOCK_DUMP_BYTES, 'Superblock']
     : [LOG_OFFSET, fs.sb.logLen, LOG_DUMP_BYTES, 'Log'];

@@ -7,7 +7,8 @@ import { copyFiles } from '../../data/parallel-copy.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import type { Fmap } from '../../format/fmap.js';
 import { ALLOC_UNIT, roundUp } from '../../format/layout.js';
-import type { Famfs, LogSession } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
+import type { LogSession } from '../../fs/log-session.js';
 import { LogFullError } from '../../fs/log-writer.js';
 import { parseOctalMode, parseUint } from '../args.js';
 import { type CopyPlan, cpAbort, planCopy } from '../cp-plan.js';
@@ -49,7 +50,7 @@ function displayer(destArg: string, destRel: string): (dest: string) => string {
  * Create every missing directory and file of the plan under one log lock. Every allocation is made
  * first, so a copy that does not fit fails here with nothing logged.
  */
-function createAll(fs: Famfs, s: LogSession, plan: CopyPlan, o: CpOpts): void {
+function createAll(fs: FamfsHandle, s: LogSession, plan: CopyPlan, o: CpOpts): void {
   const umask = process.umask();
   const modeFor = (srcMode: number): number => {
     const m = (o.mode ?? 0) & ~umask;
@@ -87,7 +88,7 @@ function createAll(fs: Famfs, s: LogSession, plan: CopyPlan, o: CpOpts): void {
   }
 }
 
-async function copy(fs: Famfs, sources: string[], destArg: string, destRel: string, o: CpOpts): Promise<number> {
+async function copy(fs: FamfsHandle, sources: string[], destArg: string, destRel: string, o: CpOpts): Promise<number> {
   // Plan under the log lock too, so what it found is still true when the entries are appended.
   const plan = fs.withLog((s) => {
     const p = planCopy(fs, sources, destRel, !!o.recursive);
@@ -139,7 +140,7 @@ async function copy(fs: Famfs, sources: string[], destArg: string, destRel: stri
 }
 
 /** -c: compare each source with its destination instead of copying. */
-function compare(fs: Famfs, sources: string[], destArg: string, destRel: string, o: CpOpts): number {
+function compare(fs: FamfsHandle, sources: string[], destArg: string, destRel: string, o: CpOpts): number {
   const plan = planCopy(fs, sources, destRel, !!o.recursive);
   const show = displayer(destArg, destRel);
   let errs = 0;

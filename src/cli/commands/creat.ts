@@ -3,7 +3,8 @@ import { type Command, InvalidArgumentError } from '../commander.js';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
 import { FamfsError, UsageError } from '../../errors.js';
-import { DEFAULT_FILE_MODE, Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
+import { DEFAULT_FILE_MODE } from '../../fs/log-session.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
 import { mountAllocCfg } from '../alloc-cfg.js';
@@ -41,7 +42,7 @@ export function addInterleaveOptions(cmd: Command): Command {
  * generator and progress bar are loaded here, not with the command: a plain creat (a script
  * running one process per file) never needs them and would pay their start-up every time.
  */
-async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
+async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
   const [{ mapFile }, { randomizeFile }, { Progress }] = await Promise.all([
     import('../../map/file-mapping.js'), import('../../data/fill.js'), import('../progress.js'),
   ]);
@@ -62,8 +63,8 @@ async function randomizeOne(fs: Famfs, rel: string, file: string, seed: bigint, 
  * every seeded one randomized. A size of 0 means "keep the size of the file that exists".
  */
 async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
-  const opened = new Map<string, Famfs>();
-  const where: Array<{ fs: Famfs; rel: string } | undefined> = [];
+  const opened = new Map<string, FamfsHandle>();
+  const where: Array<{ fs: FamfsHandle; rel: string } | undefined> = [];
   let created = 0;
   let errs = 0;
   try {
@@ -72,9 +73,10 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
         const t = resolveTarget([mc.file], o);
         const key = `${t.device}\0${t.systemUuid?.toString('hex') ?? ''}`;
         let fs = opened.get(key);
-        if (!fs) opened.set(key, (fs = Famfs.open(t.device, { writable: true, systemUuid: t.systemUuid })));
+        if (!fs) opened.set(key, (fs = FamfsHandle.open(t.device, { writable: true, systemUuid: t.systemUuid })));
         const rel = t.relpaths[0]!;
-        if (fs.creat(rel, { size: mc.size || undefined, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) }).created) created++;
+        const populate = mc.seed !== 0n;
+        if (fs.creat(rel, { size: mc.size || undefined, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate }).created) created++;
         where.push({ fs, rel });
       } catch (err) {
         if (!(err instanceof FamfsError)) throw err;
@@ -104,9 +106,9 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
   }
 }
 
-/** The mode a new file gets: -m, else upstream's default 0644 less the umask. */
+/** The mode a new file gets, as upstream: -m or the default 0644, less the umask (`creat -m 0666` under umask 022 makes 0644). */
 function creatMode(o: CreatOpts): number {
-  return o.mode ?? (DEFAULT_FILE_MODE & ~process.umask());
+  return (o.mode ?? DEFAULT_FILE_MODE) & ~process.umask();
 }
 
 export function register(program: Command): void {
@@ -124,7 +126,7 @@ export function register(program: Command): void {
     .option('-M, --multi <file,size[,seed]>', 'create several files (repeatable); a non-zero seed randomizes',
       (v: string, prev: MultiCreat[]) => [...prev, parseMultiCreat(v)], [] as MultiCreat[])
     .option('-t, --threadct <n>', 'accepted for compatibility; randomizing runs on one thread', parseThreads)
-    .option('-m, --mode <octal>', 'mode (default 0644, less the umask)', parseOctalMode)
+    .option('-m, --mode <octal>', 'mode (default 0644); the umask is taken from it, as upstream', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: effective uid)', parseUint)
     .option('-g, --gid <gid>', 'group (default: effective gid)', parseUint)
     .option('-q, --quiet', 'no progress bar')
@@ -142,7 +144,9 @@ export function register(program: Command): void {
         return withTarget([file!], o, { writable: true }, async (fs, rels) => {
           const mode = creatMode(o);
           const path = file!;
-          const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o) });
+          // -r writes every byte: its memory is given pages before the file is logged (ENOSPC, not SIGBUS, on a full tmpfs).
+          const populate = !!o.randomize && o.seed !== 0n;
+          const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate });
           if (o.json) printJson({ path, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
           else if (o.verbose) process.stdout.write(`famfs creat: ${created ? 'created' : 'exists'} ${path} (${node.size} bytes)\n`);
           if (!o.randomize) return 0;

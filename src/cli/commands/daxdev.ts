@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { liveRecords } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
-import type { Famfs } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
 import { formatUuid } from '../../format/uuid.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
@@ -24,7 +24,7 @@ interface DeviceLine {
   error?: string;
 }
 
-function deviceLines(fs: Famfs): DeviceLine[] {
+function deviceLines(fs: FamfsHandle): DeviceLine[] {
   return fs.deviceRecords().map((r) => {
     const line: DeviceLine = { index: r.index, uuid: formatUuid(r.uuid), size: r.size };
     try {

@@ -1,19 +1,17 @@
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { liveRecords, mountOf } from '../../mounts/registry.js';
 import { FsError, UsageError } from '../../errors.js';
-import { Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
 import { formatUuid, parseUuid } from '../../format/uuid.js';
-import { bucketStats, fsck } from '../../fs/fsck.js';
+import { bucketStats, fsck, fsckExitStatus } from '../../fs/fsck.js';
 import { parseUint } from '../args.js';
 import { fsckText } from '../fsck-text.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
 import { addModeOptions, type ModeOptions, readOptionWarning, requireFuseMode } from '../upstream-modes.js';
 
-/** Upstream caps exit statuses at 127; fsck's is the number of allocation collisions. */
-const MAX_EXIT = 127;
 /** upstream's status for a usage error or an unreadable file system (its -1). */
 const EXIT_FAILED = 1;
 /** upstream's -EBUSY: fsck by device while this host has it mounted. */
@@ -31,6 +29,22 @@ function realOrSelf(p: string): string {
     return realpathSync(p);
   } catch {
     return p;
+  }
+}
+
+/** Permission bits that let users other than the owner (and its group) read a device. */
+const OTHERS_READ = 0o004;
+
+/** A device others can read hands them every file's bytes and, through the log, every name. */
+function warnIfReadableByOthers(device: string): void {
+  let mode: number;
+  try {
+    mode = statSync(device).mode;
+  } catch {
+    return; // opened a moment ago; a device that vanished since is not this check's to report
+  }
+  if (mode & OTHERS_READ) {
+    process.stderr.write(`famfs fsck: warning: ${device} is readable by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): they can read every file and name on it\n`);
   }
 }
 
@@ -66,13 +80,14 @@ export function register(program: Command): void {
         }
         const deviceMap = deviceMapOf(o);
         const fs = m
-          ? Famfs.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid), deviceMap })
-          : Famfs.open(device, { writable: false, deviceMap });
+          ? FamfsHandle.open(m.record.device, { systemUuid: parseUuid(m.record.systemUuid), deviceMap })
+          : FamfsHandle.open(device, { writable: false, deviceMap });
+        warnIfReadableByOthers(m ? m.record.device : device);
         try {
           const report = fsck(fs);
           if (o.json) printJson(o.nbuckets ? { ...report, buckets: bucketStats(fs, o.nbuckets) } : report);
           else process.stdout.write(fsckText(report, { human: !!o.human, verbose: o.verbose, buckets: o.nbuckets ? bucketStats(fs, o.nbuckets) : undefined }));
-          return Math.min(report.collisions, MAX_EXIT);
+          return fsckExitStatus(report);
         } finally {
           fs.close();
         }

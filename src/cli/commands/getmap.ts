@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FamfsError } from '../../errors.js';
 import { type Fmap, fmapExtents } from '../../format/fmap.js';
-import { Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, resolveTarget } from '../target.js';
@@ -14,7 +14,7 @@ const EXIT_NOT_REGULAR = 21;
 type GetmapOpts = DeviceOption & DeviceMapOption & { quiet: number; json?: boolean; continue?: boolean };
 
 /** Where this host sees each device a map uses (index → path), so offsets can be read off the devices. */
-function devicePaths(fs: Famfs, m: Fmap): Record<number, string> {
+function devicePaths(fs: FamfsHandle, m: Fmap): Record<number, string> {
   const out: Record<number, string> = {};
   for (const i of [...new Set(fmapExtents(m).map((e) => e.devIndex))].sort((a, b) => a - b)) {
     try {
@@ -32,7 +32,7 @@ function devicePaths(fs: Famfs, m: Fmap): Record<number, string> {
  * length. A map that leaves the primary adds `\tdevice N` to those extents and a `devices:` line
  * (upstream's getmap prints no device index: it only knows one device).
  */
-function mapText(fs: Famfs, f: string, size: number, m: Fmap): string {
+function mapText(fs: FamfsHandle, f: string, size: number, m: Fmap): string {
   const lines = [`File:     ${f}`, `\tsize:    ${size}`, `\textents: ${m.kind === 'simple' ? m.extents.length : 1}`];
   if (m.kind === 'interleaved') {
     lines.push(`Interleave_Param chunk_size: ${m.chunkSize}`, `Interleaved extent has ${m.nstrips} strips:`);
@@ -54,7 +54,7 @@ export function register(program: Command): void {
     .option('--json', 'print the maps as JSON')))
     .action((files: string[], o: GetmapOpts) =>
       runCommand('famfs getmap', () => {
-        const opened = new Map<string, Famfs>();
+        const opened = new Map<string, FamfsHandle>();
         const out: unknown[] = [];
         let status = 0;
         const fail = (code: number, msg: string): void => {
@@ -64,12 +64,12 @@ export function register(program: Command): void {
         try {
           for (const f of files) {
             if (status && !o.continue) break;
-            let fs: Famfs;
+            let fs: FamfsHandle;
             let rel: string;
             try {
               const t = resolveTarget([f], o);
               const key = `${t.device}\0${t.systemUuid?.toString('hex') ?? ''}`;
-              fs = opened.get(key) ?? Famfs.open(t.device, { writable: false, systemUuid: t.systemUuid, deviceMap: deviceMapOf(o) });
+              fs = opened.get(key) ?? FamfsHandle.open(t.device, { writable: false, systemUuid: t.systemUuid, deviceMap: deviceMapOf(o) });
               opened.set(key, fs);
               rel = t.relpaths[0]!;
             } catch (err) {

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import type { Command } from 'commander';
 import { FsError, UsageError } from '../../errors.js';
-import { Famfs } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { type FsNode, pathOf } from '../../fs/namespace.js';
 import { playShadow, shadowRootOf, shadowStatsText } from '../../fs/shadow-tree.js';
 import { collect } from '../data-args.js';
@@ -32,7 +32,7 @@ async function shadowLogplay(path: string, o: LogplayOpts): Promise<number> {
     }
   }
   const root = shadowRootOf(shadow);
-  const play = (fs: Famfs): number => {
+  const play = (fs: FamfsHandle): number => {
     const st = playShadow(fs, root, {
       dryRun: !!o.dryrun, test: !!o.shadowtest,
       say: o.verbose ? (line) => process.stdout.write(`${line}\n`) : undefined,
@@ -41,7 +41,7 @@ async function shadowLogplay(path: string, o: LogplayOpts): Promise<number> {
     return Math.min(fs.stats.badEntries.length + st.fileErrors + st.dirErrors + st.yamlErrors, MAX_EXIT);
   };
   if (o.daxdev === undefined) return withTarget([path], o, { writable: false }, play);
-  const fs = Famfs.open(o.daxdev, { writable: false });
+  const fs = FamfsHandle.open(o.daxdev, { writable: false });
   try {
     return play(fs);
   } finally {

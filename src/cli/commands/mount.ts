@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
 import { AUTO_FAMFS_ABI, FAMFS_ABI_PROFILES, startingProfile } from '../../daemon/famfs-abi.js';
-import { liveRecords, mountFile, runDir } from '../../mounts/registry.js';
+import { ensureRunDir, liveRecords, mountFile } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
 import { getSystemUuid } from '../../format/system-uuid.js';
@@ -33,7 +33,7 @@ const DEFAULT_SHADOW_TEMPLATE = '/tmp/famfs_shadow_';
 const SHADOW_DIR_MODE = 0o755;
 
 /** `-o` options this mount understands. */
-const MOUNT_OPTIONS = ['bpf-fmap'] as const;
+const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev'] as const;
 
 function parseMountOptions(text: string, previous: string[]): string[] {
   const opts = text.split(',').filter((o) => o !== '');
@@ -150,7 +150,7 @@ export function register(program: Command): void {
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${[AUTO_FAMFS_ABI, ...Object.keys(FAMFS_ABI_PROFILES)].join(' | ')} (auto: push2026 when the kernel has FUSE_DEV_IOC_DAXDEV_OPEN, else v10)`, DEFAULT_FAMFS_ABI)
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
-    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted', parseMountOptions, [] as string[])
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default)', parseMountOptions, [] as string[])
     .option('-v, --verbose', 'say what is mounted (-vv: and the daemon configuration; -vvv: the daemon logs every request)', (_v: string, prev: number) => prev + 1, 0)
     .option('-S, --shadow <path>', "an existing directory for upstream's shadow tree: <path>/root gets one YAML file per famfs file (default: a new /tmp/famfs_shadow_XXXXXX without the YAML)")
     .option('-m, --mmap', 'read the superblock and log through mmap (the default)')
@@ -179,12 +179,15 @@ export function register(program: Command): void {
           allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
           deviceMap: Object.fromEntries(deviceMapOf(o)),
           bpfFmap: o.options.includes('bpf-fmap'),
+          // The last of suid/nosuid (dev/nodev) wins, as for mount(8).
+          suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
+          dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),
           shadowPath: shadow.path, shadowTemporary: shadow.temporary, shadowYaml: shadow.yaml,
           verbose: o.verbose,
         };
         if (o.verbose) process.stdout.write(`daxdev=${realpathSync(device)}, mpt=${pre.mountpoint}\n`);
         if (o.verbose > 1) process.stdout.write(`famfs mount: daemon configuration ${JSON.stringify(cfg)}\n`);
-        mkdirSync(runDir(), { recursive: true });
+        ensureRunDir();
         if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
         const child = takeDaemon(!!o.debug);
         child.stdin?.end(`${JSON.stringify(cfg)}\n`);

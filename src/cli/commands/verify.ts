@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { mapFile } from '../../map/file-mapping.js';
 import { verifyFile } from '../../data/fill.js';
 import { FamfsError, UsageError } from '../../errors.js';
-import type { Famfs } from '../../fs/famfs.js';
+import type { FamfsHandle } from '../../fs/famfs.js';
 import { type MultiVerify, parseMultiVerify, parseSeed, parseThreads } from '../data-args.js';
 import { Progress } from '../progress.js';
 import { runCommand } from '../run.js';
@@ -16,7 +16,7 @@ interface VerifyOpts extends DeviceOption {
 const VERIFY_FAIL = 1;
 
 /** Checks one file; prints upstream's lines. Returns 0 or 1. */
-function verifyOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: boolean): number {
+function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): number {
   if (seed === 0n) {
     process.stderr.write('famfs verify: Must specify random seed to verify file data\n');
     return VERIFY_FAIL;
@@ -30,6 +30,8 @@ function verifyOne(fs: Famfs, rel: string, file: string, seed: bigint, quiet: bo
     return VERIFY_FAIL;
   }
   try {
+    // Reading a page an emulated device never wrote gives it memory: ENOSPC here, not SIGBUS later.
+    m.populate();
     const bar = new Progress(`verify ${file}`, m.size, { quiet });
     const bad = verifyFile(m, seed, (n) => bar.add(n));
     bar.finish();
