@@ -186,13 +186,27 @@ describe('2. options upstream has', () => {
     assert.equal(famfs(['getmap', '/etc/passwd']).status, 1);
   });
 
-  it('verify -v; creat -t and verify -t', () => {
+  it('verify -v; creat -t and verify -t fill and check several files on worker threads', () => {
     const f = join(mnt, 'seeded');
-    assert.equal(famfs(['creat', '-t', '2', '-M', `${f},5m,77`]).status, 0);
-    const v = famfs(['verify', '-v', '-t', '2', '-S', '77', '-f', f]);
+    assert.equal(famfs(['creat', '-M', `${f},5m,77`]).status, 0);
+    const v = famfs(['verify', '-v', '-S', '77', '-f', f]);
     assert.equal(v.status, 0, v.stderr);
     assert.match(v.stdout, /seed 77/);
     assert.match(v.stdout, /Success: verified 5242880 bytes/);
+    const files = ['t1', 't2', 't3'].map((n) => join(mnt, n));
+    const c = famfs(['creat', '-t', '3', ...files.flatMap((p, i) => ['-M', `${p},${3 + i}m,${100 + i}`])]);
+    assert.equal(c.status, 0, c.stderr);
+    for (const [i, p] of files.entries()) assert.match(c.stdout, new RegExp(`randomized ${(3 + i) * 1024 * 1024} bytes: ${p}$`, 'm'));
+    assert.match(c.stdout, /Randomize complete for 3 of 3 files with 0 errs/);
+    // Each file holds its own seed's stream (checked on one thread, then on three).
+    for (const [i, p] of files.entries()) assert.equal(famfs(['verify', '-S', String(100 + i), '-f', p]).status, 0);
+    const good = famfs(['verify', '-t', '3', ...files.flatMap((p, i) => ['-m', `${p},${100 + i}`])]);
+    assert.equal(good.status, 0, good.stderr);
+    assert.match(good.stdout, /Verify complete for 3 files with 0 errs/);
+    const bad = famfs(['verify', '-t', '2', '-m', `${files[0]},100`, '-m', `${files[1]},999`, '-m', `${files[2]},102`]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, new RegExp(`Verify fail: ${files[1]} at offset 0 of ${4 * 1024 * 1024} bytes`));
+    assert.match(bad.stdout, /Verify complete for 3 files with 1 errs/);
   });
 
   it('.meta/.alloc.cfg in the mount\'s shadow tree is creat\'s and cp\'s default interleave', () => {

@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRIES = { famfs: 'src/cli/famfs.js', 'mkfs.famfs': 'src/cli/mkfs.js', daemon: 'src/daemon/main.js', famfs_fused: 'src/cli/famfs-fused.js' };
+const ENTRIES = { famfs: 'src/cli/famfs.js', 'mkfs.famfs': 'src/cli/mkfs.js', daemon: 'src/daemon/main.js', famfs_fused: 'src/cli/famfs-fused.js',
+  'fill-worker': 'src/data/fill-worker.js' };
 // The sources find the package (the addon, the daemon) from import.meta.url, which CommonJS lacks.
 const META_URL = '__famfsModuleUrl';
 

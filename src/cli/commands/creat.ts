@@ -64,7 +64,7 @@ async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bi
  */
 async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
   const opened = new Map<string, FamfsHandle>();
-  const where: Array<{ fs: FamfsHandle; rel: string } | undefined> = [];
+  const where: Array<{ fs: FamfsHandle; rel: string; device: string; systemUuid?: Buffer } | undefined> = [];
   let created = 0;
   let errs = 0;
   try {
@@ -77,7 +77,7 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
         const rel = t.relpaths[0]!;
         const populate = mc.seed !== 0n;
         if (fs.creat(rel, { size: mc.size || undefined, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate }).created) created++;
-        where.push({ fs, rel });
+        where.push({ fs, rel, device: t.device, systemUuid: t.systemUuid });
       } catch (err) {
         if (!(err instanceof FamfsError)) throw err;
         process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
@@ -87,18 +87,36 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
     }
     process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
     if (errs) return errs;
-    let randomized = 0;
-    for (const [i, mc] of o.multi.entries()) {
-      if (mc.seed === 0n) continue;
-      randomized++;
-      try {
-        await randomizeOne(where[i]!.fs, where[i]!.rel, mc.file, mc.seed, !!o.quiet);
-      } catch (err) {
-        if (!(err instanceof FamfsError)) throw err;
-        process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
-        errs++;
+    const seeded = [...o.multi.keys()].filter((i) => o.multi[i]!.seed !== 0n);
+    if (seeded.length > 1 && (o.threadct ?? 0) > 1) {
+      // Each file on its own worker thread, up to -t at once, as upstream's thread pool.
+      const { fillInParallel } = await import('../../data/fill-pool.js');
+      const { formatUuid } = await import('../../format/uuid.js');
+      await fillInParallel(seeded.map((i) => ({
+        kind: 'randomize' as const, device: where[i]!.device, systemUuid: where[i]!.systemUuid && formatUuid(where[i]!.systemUuid!),
+        relpath: where[i]!.rel, seed: o.multi[i]!.seed,
+      })), o.threadct!, (k, r) => {
+        const file = o.multi[seeded[k]!]!.file;
+        if (r.error !== undefined) {
+          process.stderr.write(`famfs creat: ${file}: ${r.error}\n`);
+          errs++;
+        } else {
+          process.stdout.write(`randomized ${r.size} bytes: ${file}\n`);
+        }
+      });
+    } else {
+      for (const i of seeded) {
+        const mc = o.multi[i]!;
+        try {
+          await randomizeOne(where[i]!.fs, where[i]!.rel, mc.file, mc.seed, !!o.quiet);
+        } catch (err) {
+          if (!(err instanceof FamfsError)) throw err;
+          process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+          errs++;
+        }
       }
     }
+    const randomized = seeded.length;
     process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
     return errs;
   } finally {
@@ -125,7 +143,7 @@ export function register(program: Command): void {
     .option('-S, --seed <n>', 'seed for -r (default: a random one, printed)', parseSeed)
     .option('-M, --multi <file,size[,seed]>', 'create several files (repeatable); a non-zero seed randomizes',
       (v: string, prev: MultiCreat[]) => [...prev, parseMultiCreat(v)], [] as MultiCreat[])
-    .option('-t, --threadct <n>', 'accepted for compatibility; randomizing runs on one thread', parseThreads)
+    .option('-t, --threadct <n>', 'with -M: randomize up to n files at once, each on its own thread', parseThreads)
     .option('-m, --mode <octal>', 'mode (default 0644); the umask is taken from it, as upstream', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: effective uid)', parseUint)
     .option('-g, --gid <gid>', 'group (default: effective gid)', parseUint)
