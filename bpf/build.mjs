@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// Build the famfs BPF resolver (bpf/famfs_resolve.bpf.c -> build/bpf/famfs_resolve.bpf.o) with
-// clang -target bpf. Run at install time after node-gyp; where clang or bpf(2) is missing it
-// prints one line and exits 0, so the rest of famfs still installs and the BPF tests skip.
+// Build the famfs BPF resolver (bpf/famfs_resolve.bpf.c -> bpf/famfs_resolve.bpf.o) with
+// clang -target bpf, like make: only when the object is missing or older than its sources. `npm
+// pack` builds it, so the package ships it and installing needs no clang (the object is the same on
+// every host: BPF bytecode, little-endian). Where clang or bpf(2) is missing it prints one line and
+// exits 0, so the rest of famfs still installs and the BPF tests skip.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const source = join(here, 'famfs_resolve.bpf.c');
-const outDir = join(here, '..', 'build', 'bpf');
-const output = join(outDir, 'famfs_resolve.bpf.o');
+const sources = [source, join(here, 'famfs_bpf_fmap.h')];
+const output = join(here, 'famfs_resolve.bpf.o');
 const clang = process.env.CLANG ?? 'clang';
 const bpfSysctl = '/proc/sys/kernel/unprivileged_bpf_disabled';
 
@@ -19,10 +21,14 @@ function skip(why) {
   process.exit(0);
 }
 
+const mtime = (path) => statSync(path).mtimeMs;
+if (existsSync(output) && sources.every((s) => mtime(s) <= mtime(output))) {
+  process.stdout.write(`famfs: BPF resolver up to date: ${output}\n`);
+  process.exit(0);
+}
 if (!existsSync(bpfSysctl)) skip('this kernel has no bpf(2) (CONFIG_BPF_SYSCALL is off)');
 const probe = spawnSync(clang, ['--version'], { encoding: 'utf8' });
 if (probe.error || probe.status !== 0) skip(`${clang} not found (Debian: apt-get install clang)`);
-mkdirSync(outDir, { recursive: true });
 // -O2 is required: the verifier needs the loops bounded and helpers inlined; no -g, since the
 // famfs loader does not load BTF.
 const cc = spawnSync(clang, ['-O2', '-Wall', '-target', 'bpf', '-c', source, '-o', output], { encoding: 'utf8' });

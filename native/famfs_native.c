@@ -656,6 +656,30 @@ static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* seekData(fd, offset, hole): lseek(SEEK_DATA, or SEEK_HOLE when hole is true); -1 when there is
+ * no data at or after offset (ENXIO). Lets a sparse file be copied without reading its holes. */
+static napi_value js_seek_data(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  int fd;
+  uint64_t offset;
+  bool hole;
+  if (!famfs_get_args(env, info, 3, argv, "seekData") ||
+      !famfs_get_int(env, argv[0], "seekData", "fd must be an integer", &fd) ||
+      !famfs_get_u64(env, argv[1], "seekData", "offset must be a non-negative integer", &offset))
+    return NULL;
+  if (offset > (uint64_t)INT64_MAX || napi_get_value_bool(env, argv[2], &hole) != napi_ok) {
+    famfs_throw_errno(env, "seekData", EINVAL, "offset must fit off_t and hole must be a boolean");
+    return NULL;
+  }
+  off_t at = lseek(fd, (off_t)offset, hole ? SEEK_HOLE : SEEK_DATA);
+  if (at < 0 && errno != ENXIO) {
+    famfs_throw_errno(env, "seekData", errno, NULL);
+    return NULL;
+  }
+  napi_create_double(env, at < 0 ? -1.0 : (double)at, &result);
+  return result;
+}
+
 /* memcpy(dst, dstOff, src, srcOff, len) */
 static napi_value js_memcpy(napi_env env, napi_callback_info info) {
   napi_value argv[5], dst_args[3], src_args[3];
@@ -729,6 +753,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_poll_init(env, exports);
   famfs_crc32_init(env, exports);
   famfs_replay_init(env, exports);
+  famfs_pcq_init(env, exports);
   long page = sysconf(_SC_PAGESIZE);
   g_page_size = page > 0 ? (size_t)page : 4096;
   detect_flush_method();
@@ -748,6 +773,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_set_fn(env, exports, "dup2", js_dup2);
   famfs_set_fn(env, exports, "fsetxattr", js_fsetxattr);
   famfs_set_fn(env, exports, "fgetxattr", js_fgetxattr);
+  famfs_set_fn(env, exports, "seekData", js_seek_data);
 
 /* Linux 5.14; older C libraries do not name them. */
 #ifndef MADV_POPULATE_READ

@@ -32,5 +32,7 @@ void famfs_crc32_init(napi_env env, napi_value exports);
 uint32_t famfs_crc32(uint32_t seed, const uint8_t *p, size_t n);
 /* native/replay.c: the log replay's per-entry loop and its path index. */
 void famfs_replay_init(napi_env env, napi_value exports);
+/* native/pcq.c: seal and check runs of pcq buckets (sequence number and CRC). */
+void famfs_pcq_init(napi_env env, napi_value exports);
 
 #endif

@@ -39,6 +39,10 @@ export interface FamfsNative {
   memcpy(dst: Bytes, dstOffset: number, src: Bytes, srcOffset: number, length: number): void;
   /** zlib's CRC-32 (seed 0) of bytes[offset, offset + length). */
   crc32(bytes: Bytes, offset: number, length: number): number;
+  /** Writes sequence numbers firstSeq + i and their CRCs into `count` pcq buckets from `offset` (native/pcq.c). */
+  pcqSeal(bytes: Bytes, offset: number, bucketSize: number, count: number, firstSeq: number): void;
+  /** How many of `count` pcq buckets from `offset` hold a good CRC and sequence number firstSeq + i. */
+  pcqCheck(bytes: Bytes, offset: number, bucketSize: number, count: number, firstSeq: number): number;
   /** mount(2); `data` is the file system's option string. */
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** dup2(2): makes `to` another descriptor of `from`'s open file. */
@@ -47,6 +51,9 @@ export interface FamfsNative {
   fsetxattr(fd: number, name: string, value: string): void;
   /** fgetxattr(2): the text value, or null when the file has no such attribute (or no xattrs). */
   fgetxattr(fd: number, name: string): string | null;
+  /** lseek(2) with SEEK_DATA, or SEEK_HOLE when `hole`: where the next data (or hole) starts at or after
+   * `offset`; -1 when no data follows (ENXIO). */
+  seekData(fd: number, offset: number, hole: boolean): number;
   /** A path index for a log of `slots` entries whose device 0 has `primarySize` bytes (native/replay.c). */
   replayIndex(slots: number, primarySize: number, metadataBytes: number): ReplayIndexHandle;
   replayIndexAddDevice(index: ReplayIndexHandle, size: number): void;
@@ -125,7 +132,7 @@ export function isNativeError(err: unknown): err is NativeError {
     && typeof (err as Partial<NativeError>).syscall === 'string';
 }
 
-const ADDON_RELATIVE_PATH = join('build', 'Release', 'famfs_native.node');
+type NodeGypBuild = { path(dir: string): string };
 
 /**
  * The package root is the nearest directory above this module holding package.json; that works
@@ -141,20 +148,30 @@ export function packageRoot(): string {
   }
 }
 
-/** Absolute path of the compiled addon (it may not exist yet). */
+/**
+ * Absolute path of the addon node-gyp-build picks: build/Release when compiled here (node-gyp, the
+ * fallback, or a developer's build), else the package's prebuilt prebuilds/<platform>-<arch>/ one
+ * (prebuildify, made at `npm pack`). Throws a DeviceError when there is neither.
+ */
 export function nativeAddonPath(): string {
-  return join(packageRoot(), ADDON_RELATIVE_PATH);
+  const root = packageRoot();
+  try {
+    return (createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild).path(root);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new DeviceError('ENOENT', `native addon not built in ${root} (run npm install there): ${why}`);
+  }
 }
+
+/** Loads another build of the addon instead (the sanitizer build of `npm run test:asan`). */
+export const NATIVE_ADDON_ENV = 'FAMFS_NATIVE_ADDON';
 
 let cached: FamfsNative | undefined;
 
 /** The addon, loaded on first use so that modules importing this one load without it. */
 export function loadNative(): FamfsNative {
   if (cached !== undefined) return cached;
-  const path = nativeAddonPath();
-  if (!existsSync(path)) {
-    throw new DeviceError('ENOENT', `native addon not built: ${path} is missing (run npm install)`);
-  }
+  const path = process.env[NATIVE_ADDON_ENV] || nativeAddonPath();
   try {
     cached = createRequire(import.meta.url)(path) as FamfsNative;
   } catch (err) {

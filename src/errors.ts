@@ -4,7 +4,7 @@ import { errnoByName } from './errno.js';
 export type ErrnoName =
   | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EINVAL'
   | 'ENOSPC' | 'EROFS' | 'ENAMETOOLONG' | 'ENOSYS' | 'EBUSY' | 'EFBIG' | 'ERANGE'
-  | 'EOVERFLOW' | 'ENODEV' | 'EACCES' | 'ENOTEMPTY' | 'EOPNOTSUPP' | 'ENOMEM' | 'ENODATA';
+  | 'EOVERFLOW' | 'ENODEV' | 'EACCES' | 'ENOTEMPTY' | 'EOPNOTSUPP' | 'ENOMEM' | 'ENODATA' | 'ENOTCONN' | 'EBADMSG' | 'EAGAIN';
 
 /** Base of every error the library throws on purpose: one line of text, an errno and an exit code. */
 export class FamfsError extends Error {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -174,6 +175,31 @@ describe('Famfs.map(): zero-copy file mappings', () => {
     } finally {
       r.unmap();
     }
+  });
+
+  it('a mapping is read-only unless asked for (on the master too): writable says so, write() throws EROFS, a store to its Buffer is SIGSEGV', () => {
+    const r = m.map('one');
+    try {
+      assert.equal(r.writable, false);
+      assert.throws(() => r.write(Buffer.from('x'), 0), (e: unknown) => e instanceof ReadOnlyMappingError && e.code === 'EROFS' && /mapped read-only/.test(e.message));
+    } finally {
+      r.unmap();
+    }
+    const w = m.map('one', { writable: true });
+    try {
+      assert.equal(w.writable, true);
+      assert.equal(w.write(Buffer.from('ok'), 0), 2);
+    } finally {
+      w.unmap();
+    }
+    // What the checked write() is for: the pages of a read-only mapping have no write permission.
+    const store = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      const { Famfs } = await import(${JSON.stringify(new URL('../src/api/index.js', import.meta.url).href)});
+      const fs = Famfs.open(process.argv[1], { systemUuid: process.argv[2] });
+      fs.map('one').buffer[0] = 1;
+      process.stdout.write('stored');
+    `, dev, MASTER_UUID], { encoding: 'utf8' });
+    assert.equal(store.signal, 'SIGSEGV', `status ${store.status}: ${store.stdout} ${store.stderr}`);
   });
 
   it('mapping a directory or a missing file is a typed error', () => {

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
-import { entryOffset } from '../src/format/log-header.js';
+import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
 
 after(cleanupDevices);
@@ -118,7 +118,7 @@ describe('corrupt media is detected, named and not trusted', () => {
   });
   it('a log entry with a bad CRC is skipped and counted; the rest replays', () => {
     const dev = freshFs('entry');
-    const at = LOG_OFFSET + entryOffset(0) + 30;
+    const at = LOG_OFFSET + entryOffset(logSlot(0)) + 30;
     poke(dev, at, Buffer.from([peek(dev, at, 1)[0]! ^ 0x01]));
     const r = famfs(['fsck', dev]);
     assert.equal(r.status, 1, 'fsck exits non-zero on anything it reports as an error');
@@ -132,7 +132,7 @@ describe('corrupt media is detected, named and not trusted', () => {
   });
   it('a torn entry past next_index is invisible (crash before publish)', () => {
     const dev = freshFs('torn');
-    poke(dev, LOG_OFFSET + entryOffset(2), Buffer.alloc(300, 0xab));
+    poke(dev, LOG_OFFSET + entryOffset(logSlot(2)), Buffer.alloc(300, 0xab));
     const r = famfs(['fsck', dev]);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /2 of 15420 entries used\n  0 bad log entries detected/);

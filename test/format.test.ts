@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FormatError } from '../src/errors.js';
-import { encodeLogHeader, decodeLogHeader, lastIndexFor, LOG_HEADER_SIZE } from '../src/format/log-header.js';
+import { encodeLogHeader, decodeLogHeader, lastIndexFor, LOG_HEADER_SIZE, logSlot } from '../src/format/log-header.js';
 import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_SIZE, type LogEntry } from '../src/format/log-entry.js';
 import { decodeSuperblock, encodeSuperblock, newSuperblock, SUPERBLOCK_SIZE, SuperblockError } from '../src/format/superblock.js';
 import { decodeSystemUuidFile, encodeSystemUuidFile } from '../src/format/system-uuid.js';
@@ -65,17 +65,17 @@ describe('superblock (spec §1.2, vectors §1.9)', () => {
 describe('log header (spec §1.6, vectors §1.9)', () => {
   it('8 MiB log: last index 15419 and CRC 0xa5875078', () => {
     assert.equal(lastIndexFor(0x800000), 15419);
-    const b = encodeLogHeader({ len: 0x800000, lastIndex: 15419, nextSeqnum: 0, nextIndex: 0 });
+    const b = encodeLogHeader({ len: 0x800000, lastIndex: 15419, nextSeqnum: 0, nextIndex: logSlot(0) });
     assert.equal(b.length, LOG_HEADER_SIZE);
     assert.equal(b.readBigUInt64LE(0), 0xbadcafef00dn);
     assert.equal(crcOf(b, 24), 0xa5875078);
   });
   it('256 MiB log: last index 493446 and CRC 0xe077f1d4', () => {
     assert.equal(lastIndexFor(256 << 20), 493446);
-    assert.equal(crcOf(encodeLogHeader({ len: 256 << 20, lastIndex: 493446, nextSeqnum: 0, nextIndex: 0 }), 24), 0xe077f1d4);
+    assert.equal(crcOf(encodeLogHeader({ len: 256 << 20, lastIndex: 493446, nextSeqnum: 0, nextIndex: logSlot(0) }), 24), 0xe077f1d4);
   });
   it('next index and seqnum are outside the CRC; round trip; validation', () => {
-    const h = { len: 0x800000, lastIndex: 15419, nextSeqnum: 7, nextIndex: 7 };
+    const h = { len: 0x800000, lastIndex: 15419, nextSeqnum: 7, nextIndex: logSlot(7) };
     const b = encodeLogHeader(h);
     assert.deepEqual(decodeLogHeader(b, 0x800000), h);
     assert.throws(() => decodeLogHeader(b, 0x1000000), FormatError);

@@ -16,6 +16,7 @@ import {
   encodeAttrOut, encodeDirentInto, encodeEntryOut, encodeGetxattrOut, encodeInitOut, encodeLseekOut,
   encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeOpenOut, encodeOutHeader, encodeStatfsOut, encodeWriteOut,
   EXPIRE_ONLY, FopenFlag, InitFlag, Opcode, requestBody, SetattrValid, UNIQUE_INTERRUPT_BIT,
+  fileHandle, nodeId,
 } from '../src/fuse/abi.js';
 import { EncodedDirents } from '../src/fuse/dirent-list.js';
 import { FuseError, ProtocolError } from '../src/fuse/errors.js';
@@ -35,7 +36,7 @@ const UID = 1000;
 const GID = 100;
 
 function ctx(opcode: number, nodeid = 1): RequestContext {
-  return { unique: 2n, opcode, nodeid, uid: UID, gid: GID, pid: 4242 };
+  return { unique: 2n, opcode, nodeid: nodeId(nodeid), uid: UID, gid: GID, pid: 4242 };
 }
 
 function bodyOf(req: Buffer): Buffer {
@@ -206,7 +207,7 @@ describe('reply encoders', () => {
 
   it('fuse_entry_out: nodeid, generation, valid seconds + nsec, then fuse_attr at 40', () => {
     const out = encodeEntryOut({
-      nodeid: 5, generation: 7, entryTimeout: 1.5, attrTimeout: 0.25,
+      nodeid: nodeId(5), generation: 7, entryTimeout: 1.5, attrTimeout: 0.25,
       attr: {
         ino: 5, mode: 0o100644, size: 5000, nlink: 1, uid: UID, gid: GID, blksize: 4096,
         atime: { sec: 1_700_000_000, nsec: 1 }, mtime: { sec: 1_700_000_001, nsec: 2 }, ctime: { sec: 1_700_000_002, nsec: 3 },
@@ -230,7 +231,7 @@ describe('reply encoders', () => {
   });
 
   it('fuse_open_out {fh u64 @0, open_flags u32 @8, backing_id i32 @12}', () => {
-    const out = encodeOpenOut({ fh: 0x1_0000_0002, flags: FopenFlag.DIRECT_IO | FopenFlag.KEEP_CACHE, backingId: -1 });
+    const out = encodeOpenOut({ fh: fileHandle(0x1_0000_0002), flags: FopenFlag.DIRECT_IO | FopenFlag.KEEP_CACHE, backingId: -1 });
     assert.deepEqual(out, struct(16, [[0, 8, 0x1_0000_0002], [8, 4, 3], [12, 4, 0xffffffff]]));
   });
 
@@ -286,7 +287,7 @@ describe('reply encoders', () => {
     const b = new DirentBuilder(4096, true);
     assert.ok(b.add({ name: '.', ino: 1, type: DirentType.DIR, offset: 1 }, null));
     assert.ok(b.add({ name: 'f', ino: 7, type: DirentType.REG, offset: 2 }, {
-      nodeid: 7, entryTimeout: 1, attrTimeout: 1, attr: { ino: 7, mode: 0o100444, size: 3 },
+      nodeid: nodeId(7), entryTimeout: 1, attrTimeout: 1, attr: { ino: 7, mode: 0o100444, size: 3 },
     }));
     // 152 + 1 → 160 each
     assert.deepEqual(b.finish(), struct(320, [
@@ -381,7 +382,7 @@ describe('the opcode table', () => {
     const fs: Filesystem = {
       lookup: (_c, a) => {
         seen.push(a);
-        return { nodeid: 42, attr: { ino: 42, mode: 0o100644 } };
+        return { nodeid: nodeId(42), attr: { ino: 42, mode: 0o100644 } };
       },
       read: (_c, a) => {
         seen.push(a.offset);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
@@ -8,12 +9,12 @@ import { writeU64 } from '../src/format/bytes.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
-import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, encodeLogEntry } from '../src/format/log-entry.js';
 import { LOG_HEADER_OFF, decodeLogHeader, entryOffset } from '../src/format/log-header.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 /**
@@ -100,6 +101,13 @@ function oneLine(r: SpawnSyncReturns<string>, what: RegExp): void {
   assert.match(lines[0]!, what);
 }
 
+/** The allocation bitmap test/independent/famfs_read.py builds from the spec alone. */
+function independentBitmap(dev: string): { allocated_bits: number; collisions: number } {
+  const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(py.status, 0, py.stderr);
+  return (JSON.parse(py.stdout) as { bitmap: { allocated_bits: number; collisions: number } }).bitmap;
+}
+
 /** The first `n` bytes of the device. */
 function head(dev: string, n = 4096): Buffer {
   const d = MemoryDevice.open(dev, { writable: false });
@@ -142,6 +150,10 @@ describe('issue 15: media integrity', () => {
     assert.match(f.stdout, /^ERROR: log entry 2 not applied .*'short': extents hold/m);
     assert.match(f.stdout, /^ERROR: bad log entry 3: relative path is not NUL-terminated/m);
     assert.match(f.stdout, /^ERROR: bad log entry 4: fmap has 17 simple extents/m);
+    // The independent reader, which marks every valid FILE entry as upstream's fsck does, agrees.
+    const img = independentBitmap(dev);
+    const ours = fsckJson(dev).report as unknown as { capacity: { allocated: number } };
+    assert.deepEqual({ allocated: img.allocated_bits * ALLOC_UNIT, collisions: img.collisions }, { allocated: ours.capacity.allocated, collisions: 0 });
   });
 
   it('1. a file upstream placed past the device end keeps its in-device units', () => {
@@ -168,16 +180,26 @@ describe('issue 15: media integrity', () => {
       oneLine(r, /not UTF-8 \(or holds U\+FFFD\)/);
     }
     assert.equal(withFs(dev, (fs) => fs.logHeader().nextIndex), before, 'nothing was logged');
+    // Through the master's mount, a name is the kernel's bytes: mkdir of one that is not UTF-8 is refused.
+    const mnt = mountFamfs(dev, MASTER_UUID);
+    try {
+      assert.throws(() => mkdirSync(Buffer.from(`${mnt}/n\x81`, 'latin1')), (e: NodeJS.ErrnoException) => e.code === 'EINVAL');
+      mkdirSync(`${mnt}/nok`);
+      assert.throws(() => statSync(Buffer.from(`${mnt}/n\x81`, 'latin1')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    } finally {
+      umountFamfs(mnt);
+    }
+    assert.equal(withFs(dev, (fs) => fs.logHeader().nextIndex), before + 1, 'only the UTF-8 name was logged');
     appendForeign(dev, (s) => rawName(fileEntry(s, 'x', ALLOC_UNIT, simple([unit(0), ALLOC_UNIT])), Buffer.from([0x6e, 0x81])));
     appendForeign(dev, (s) => rawName(fileEntry(s, 'x', ALLOC_UNIT, simple([unit(1), ALLOC_UNIT])), Buffer.from([0x6e, 0xef, 0xbf, 0xbd])));
     withFs(dev, (fs) => {
-      assert.deepEqual([...fs.ns.walk()].map((n) => n.name), []);
+      assert.deepEqual([...fs.ns.walk()].map((n) => n.name), ['nok']);
       assert.ok(fs.replay.bitmaps[0]!.isSet(unit(0) / ALLOC_UNIT) && fs.replay.bitmaps[0]!.isSet(unit(1) / ALLOC_UNIT));
     });
     const f = famfs(['fsck', dev]);
     assert.equal(f.status, 1);
-    assert.match(f.stdout, /^ERROR: log entry 0 not applied .*: file 'n\\x81': path is not UTF-8/m);
-    assert.match(f.stdout, /^ERROR: log entry 1 not applied .*: file 'n\\xef\\xbf\\xbd': path is not UTF-8/m);
+    assert.match(f.stdout, /^ERROR: log entry 1 not applied .*: file 'n\\x81': path is not UTF-8/m);
+    assert.match(f.stdout, /^ERROR: log entry 2 not applied .*: file 'n\\xef\\xbf\\xbd': path is not UTF-8/m);
   });
 
   it('3. an extent over the log is refused (a mode-0666 file could rewrite it); its units count as a collision', () => {
@@ -188,6 +210,7 @@ describe('issue 15: media integrity', () => {
     assert.equal(report.collisions, 1);
     assert.equal(status, 1);
     assert.match(report.errors.map((e) => e.message).join('\n'), /'evil': extent 0x600000\+0x200000 overlaps the superblock or log of device 0/);
+    assert.equal(independentBitmap(dev).collisions, 1, 'the independent reader counts the same collision');
   });
 
   it('4. an ADD_DAXDEV entry claiming 2^53-1 bytes is a counted bad entry, not a 512 MiB bitmap in every process', () => {
@@ -216,10 +239,14 @@ describe('issue 15: media integrity', () => {
     }
     oneLine(mkfsCli(['-f', '-l', '4g', dev]), /invalid log length 4294967296: .*at most 2147483648 bytes/);
     assert.deepEqual(head(dev, 4096 + 64), sb);
+    // A device whose bitmap no replay would build (ADD_DAXDEV's bound) is refused as the primary too.
+    const huge = emuDevice(MAX_DEVICE_SIZE + ALLOC_UNIT, 'i15-huge');
+    oneLine(mkfsCli([huge]), /unsupported memory device size .*more than 70368744177664/);
+    assert.ok(head(huge, 8).equals(Buffer.alloc(8)));
     assert.equal(famfs(['fsck', dev]).status, 0);
   });
 
-  it('6. on a full tmpfs, mkfs, creat -r and verify fail with ENOSPC (no SIGBUS) and creat -r logs nothing', () => {
+  it('6. on a full tmpfs, mkfs, creat -r, cp and verify fail with ENOSPC (no SIGBUS) and creat -r logs nothing', () => {
     const dir = mkdtempSync('/tmp/famfs-test-tmpfs-');
     const mount = (size: string): void => {
       const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
@@ -244,6 +271,15 @@ describe('issue 15: media integrity', () => {
       oneLine(c, /cannot back 67108864 bytes .* \(it is full\)/);
       assert.notEqual(c.status, 135);
       withFs(dev, (fs) => assert.equal(fs.lookup('big'), undefined, 'the file was not logged'));
+      const src = `${mkdtempSync('/tmp/famfs-test-src-')}/src`;
+      writeFileSync(src, Buffer.alloc(48 * 1024 * 1024, 7));
+      try {
+        const cp = famfs(['cp', '--device', dev, src, 'copied']);
+        oneLine(cp, /cannot back .* \(it is full\)/);
+        withFs(dev, (fs) => assert.equal(fs.lookup('copied'), undefined, 'the copy was not logged'));
+      } finally {
+        rmSync(dirname(src), { recursive: true });
+      }
       assert.equal(famfs(['creat', '--device', dev, '-s', '256m', 'hole']).status, 0);
       const v = famfs(['verify', '--device', dev, '-S', '3', '-f', 'hole']);
       oneLine(v, /cannot back 268435456 bytes/);

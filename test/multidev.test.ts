@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
@@ -17,9 +17,10 @@ import { randomUuidBytes } from '../src/format/uuid.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
-import { FuseError } from '../src/fuse/index.js';
+import { FuseError, nodeId } from '../src/fuse/index.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
-import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
+import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
+import { mountFile } from '../src/mounts/registry.js';
 
 const scratch = mkdtempSync('/tmp/famfs-test-multidev-');
 after(() => {
@@ -266,7 +267,7 @@ describe('a file system spanning two devices', () => {
     try {
       const ffs = new FamfsFuse(fs, defaultConfig(primary, '/nowhere', CLIENT_UUID));
       const op = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!;
-      const ask = (index: number): Buffer => op.handle({ unique: BigInt(index + 1), opcode: op.opcode, nodeid: index, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      const ask = (index: number): Buffer => op.handle({ unique: BigInt(index + 1), opcode: op.opcode, nodeid: nodeId(index), uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
       for (const [index, path] of [[0, primary], [1, second]] as const) {
         const out = ask(index);
         assert.equal(out.length, 280);
@@ -276,7 +277,7 @@ describe('a file system spanning two devices', () => {
       assert.throws(() => ask(2), (e: unknown) => e instanceof FuseError && e.errno === 22);
       // GET_FMAP carries the device index of each strip (u32 at offset 0 of a strip record).
       const node = fs.lookup('striped')!;
-      const fm = ffs.extensions.find((e) => e.name === 'GET_FMAP')!.handle({ unique: 9n, opcode: 54, nodeid: node.ino, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      const fm = ffs.extensions.find((e) => e.name === 'GET_FMAP')!.handle({ unique: 9n, opcode: 54, nodeid: nodeId(node.ino), uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
       const strips = [0, 1, 2, 3].map((k) => fm.readUInt32LE(32 + 24 + 24 * k));
       assert.deepEqual(strips, [0, 1, 0, 1]);
       ffs.close();
@@ -292,7 +293,7 @@ describe('a file system spanning two devices', () => {
     try {
       assert.equal(fs.deviceAt(1).path, alias);
       const ffs = new FamfsFuse(fs, defaultConfig(primary, '/nowhere', CLIENT_UUID));
-      const out = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!.handle({ unique: 1n, opcode: 55, nodeid: 1, uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
+      const out = ffs.extensions.find((e) => e.name === 'GET_DAXDEV')!.handle({ unique: 1n, opcode: 55, nodeid: nodeId(1), uid: 0, gid: 0, pid: 0 }, Buffer.alloc(0)) as Buffer;
       assert.equal(out.subarray(24, 24 + alias.length).toString(), alias);
       ffs.close();
     } finally {
@@ -312,6 +313,40 @@ describe('a file system spanning two devices', () => {
     const bad = famfs(['getmap', '--device', primary, '--device-map', 'x=/dev/null', 'striped'], CLIENT_UUID);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /bad device map item/);
+  });
+
+  it('a mount refuses when device 1 is missing unless -o allow-missing, which serves the rest (its files EIO, logged once); a wrong map entry is an error', () => {
+    const hide = mkdtempSync('/dev/shm/famfs-md-hide-');
+    const hidden = join(hide, 'second');
+    renameSync(second, hidden);
+    try {
+      const mnt = trackedMountpoint();
+      const refused = famfs(['mount', primary, mnt], CLIENT_UUID);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /^famfs mount: device 1 of famfs .* was not found on this host.*-o allow-missing serves the rest.*\n$/);
+      assert.equal(isMounted(mnt), false);
+      for (const [map, why] of [['5=/dev/null', /the device map names device 5, but famfs .* has 2 devices/], [`1=${primary}`, /given in the device map is not it/]] as const) {
+        const r = famfs(['mount', '-o', 'allow-missing', '--device-map', map, primary, mnt], CLIENT_UUID);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, why);
+        assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+        assert.equal(isMounted(mnt), false);
+      }
+      const c = mountFamfs(primary, CLIENT_UUID, ['-o', 'allow-missing']);
+      try {
+        assert.ok(readdirSync(c).includes('striped'), 'the tree is served');
+        assert.equal(readFileSync(join(c, '.meta', '.superblock')).length, 2 * MiB, 'device 0 is served');
+        for (let i = 0; i < 2; i++) assert.throws(() => readFileSync(join(c, 'striped')), { code: 'EIO' });
+        const log = readFileSync(mountFile(c, 'log'), 'utf8');
+        assert.match(log, /serving without device 1: /);
+        assert.equal(log.split('\n').filter((l) => /striped: has extents on device 1/.test(l)).length, 1, log);
+      } finally {
+        umountFamfs(c);
+      }
+    } finally {
+      renameSync(hidden, second);
+      rmSync(hide, { recursive: true });
+    }
   });
 
   it('fsck reports every device and counts allocation across all of them, collisions on device 1 included', () => {

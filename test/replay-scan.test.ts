@@ -8,6 +8,7 @@ import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../src/format/log-entry.js';
 import { type FsNode, inoForLogIndex, pathOf } from '../src/fs/namespace.js';
 import { LogReplayer } from '../src/fs/replay.js';
+import { logSlot } from '../src/format/log-header.js';
 
 /** The per-entry replay runs in the addon (native/replay.c): these tests hold it to the format and the rules. */
 
@@ -52,7 +53,7 @@ function logOf(specs: Spec[]): Buffer {
 
 function replay(specs: Spec[]): LogReplayer {
   const r = replayer();
-  r.applySlots(0, specs.length, logOf(specs));
+  r.applySlots(logSlot(0), specs.length, logOf(specs));
   return r;
 }
 
@@ -90,7 +91,7 @@ describe('replay of entries (native scan)', () => {
     const f = r.ns.lookup(['a', 'b', 'f']);
     assert.ok(f && f.kind === 'file');
     assert.deepEqual({ ino: f.ino, uid: f.uid, gid: f.gid, mode: f.mode, size: f.size, flags: f.flags },
-      { ino: inoForLogIndex(2), uid: 3, gid: 4, mode: 0o640, size: 3 * ALLOC_UNIT, flags: FM_ALL_HOSTS_RW });
+      { ino: inoForLogIndex(logSlot(2)), uid: 3, gid: 4, mode: 0o640, size: 3 * ALLOC_UNIT, flags: FM_ALL_HOSTS_RW });
     assert.deepEqual(f.fmap, simple(FIRST_FREE, 4 * ALLOC_UNIT));
     const d = r.ns.lookup(['a']);
     assert.deepEqual(d && { uid: d.uid, gid: d.gid, mode: d.mode }, { uid: 1, gid: 2, mode: 0o750 });
@@ -187,7 +188,7 @@ describe('replay of entries (native scan)', () => {
       encodeLogEntry({ type: 'add_daxdev', seqnum: 0, devIndex: 1, devSize: 2 ** 53 - 1, devUuid: Buffer.alloc(16, 9) }),
       encodeLogEntry({ type: 'add_daxdev', seqnum: 1, devIndex: 1, devSize: MAX_DEVICE_SIZE, devUuid: Buffer.alloc(16, 8) }),
     ]);
-    r.applySlots(0, 2, log);
+    r.applySlots(logSlot(0), 2, log);
     assert.deepEqual(r.stats.skipped, [{ index: 0, reason: `device 1 claims ${2 ** 53 - 1} bytes, more than the ${MAX_DEVICE_SIZE} a famfs device may have` }]);
     assert.equal(r.bitmaps.length, 2);
     assert.equal(r.bitmaps[1]!.nbits, MAX_DEVICE_SIZE / ALLOC_UNIT);
@@ -214,27 +215,27 @@ describe('replay of entries (native scan)', () => {
   it('a slot cut short is a bad entry, and the next replay call goes on after it', () => {
     const r = replayer();
     const log = logOf([{ mkdir: 'a' }, { file: 'a/f' }]);
-    r.applySlots(0, 2, log.subarray(0, LOG_ENTRY_SIZE + 100));
+    r.applySlots(logSlot(0), 2, log.subarray(0, LOG_ENTRY_SIZE + 100));
     assert.deepEqual(r.stats.badEntries, [{ index: 1, reason: 'log entry 1 is truncated' }]);
-    r.applySlot(2, logOf([{ mkdir: 'a' }, { file: 'a/f' }, { file: 'a/g' }]), 2 * LOG_ENTRY_SIZE);
+    r.applySlot(logSlot(2), logOf([{ mkdir: 'a' }, { file: 'a/f' }, { file: 'a/g' }]), 2 * LOG_ENTRY_SIZE);
     assert.deepEqual(tree(r), ['dir a', 'file a/g']);
-    assert.throws(() => r.applySlot(5, log), /out of order/);
+    assert.throws(() => r.applySlot(logSlot(5), log), /out of order/);
   });
 
   it('makes objects on demand: a listed directory gets the entries replayed after it was listed', () => {
     const all: Spec[] = [{ mkdir: 'd' }, { file: 'd/1' }, { file: 'd/2' }, { file: 'd/3' }, { mkdir: 'd/e' }, { file: 'd/e/4' }];
     const log = logOf(all);
     const r = replayer();
-    r.applySlots(0, 3, log);
+    r.applySlots(logSlot(0), 3, log);
     const d = r.ns.lookup(['d']);
     assert.ok(d?.kind === 'dir');
     assert.deepEqual([...d.children.keys()], ['1', '2']);
-    const byIno = r.ns.getIno(inoForLogIndex(1));
-    r.applySlots(3, 3, log, 3 * LOG_ENTRY_SIZE);
+    const byIno = r.ns.getIno(inoForLogIndex(logSlot(1)));
+    r.applySlots(logSlot(3), 3, log, 3 * LOG_ENTRY_SIZE);
     assert.deepEqual([...d.children.keys()], ['1', '2', '3', 'e']);
     assert.equal(d.children.get('1'), byIno, 'one object per inode');
-    assert.equal(r.ns.getIno(inoForLogIndex(5))?.parent, d.children.get('e'));
-    assert.equal(r.ns.getIno(inoForLogIndex(99)), undefined);
+    assert.equal(r.ns.getIno(inoForLogIndex(logSlot(5)))?.parent, d.children.get('e'));
+    assert.equal(r.ns.getIno(inoForLogIndex(logSlot(99))), undefined);
     assert.equal(r.ns.getIno(0), undefined);
     assert.throws(() => r.ns.lookup(['d', '1', 'x']), (e: unknown) => e instanceof FsError && e.code === 'ENOTDIR' && /'d\/1' is a file/.test(e.message));
     assert.equal(r.ns.lookup(['d', 'nope', 'x']), undefined);

@@ -13,6 +13,11 @@ import type { Role } from '../fs/role.js';
 import { type FileMapping, type MapOptions, fileAt, mapFile } from '../map/file-mapping.js';
 import { type MapPiece, filePieces } from '../map/pieces.js';
 import { type ReadStreamOptions, type WriteStreamOptions, mappingReadStream, mappingWriteStream } from '../map/streams.js';
+import { getSystemUuid } from '../format/system-uuid.js';
+import {
+  Consumer, Producer, type QueueCreateOptions, type QueueFiles, type QueueInfo, type QueueOpenOptions, createQueue, queueInfo,
+} from '../queue/queue.js';
+import { type QueuePerm, setQueuePerm } from '../queue/grants.js';
 
 export interface FamfsOpenOptions {
   /**
@@ -116,10 +121,12 @@ function isDirectory(path: string): boolean {
 export class Famfs {
   readonly #core: FamfsHandle;
   readonly #role: Role;
+  readonly #systemUuid: string;
 
-  private constructor(core: FamfsHandle, role: Role) {
+  private constructor(core: FamfsHandle, role: Role, systemUuid: string) {
     this.#core = core;
     this.#role = role;
+    this.#systemUuid = systemUuid;
   }
 
   /**
@@ -144,7 +151,7 @@ export class Famfs {
       core.close();
       throw new RoleError(`this host is a client of famfs ${core.uuid}, not its master`);
     }
-    return new Famfs(core, opts.role ?? core.role);
+    return new Famfs(core, opts.role ?? core.role, formatUuid(systemUuid ?? getSystemUuid()));
   }
 
   /** 'client' also for the master's host when opened with role 'client'. */
@@ -262,6 +269,53 @@ export class Famfs {
       m.unmap();
       throw err;
     }
+  }
+
+  /**
+   * Create a producer/consumer queue (master only): upstream pcq's two files, `path` (a 2 MiB
+   * header region, then nbuckets buckets of bucketSize bytes) and `path.consumer` (2 MiB).
+   */
+  createQueue(path: string, opts: QueueCreateOptions): QueueInfo {
+    return createQueue(this.#queueFiles(), path, opts);
+  }
+
+  /** The queue's geometry, indexes and fill (upstream pcq --info). */
+  queueInfo(path: string): QueueInfo {
+    return queueInfo(this.#queueFiles(), path);
+  }
+
+  /** Open the queue's one producer; it writes the producer file (the master, or a host granted 'p'). */
+  openProducer(path: string, opts: QueueOpenOptions = {}): Producer {
+    return new Producer(this.#queueFiles(), path, opts);
+  }
+
+  /** Open the queue's one consumer; it writes the consumer file, so a client needs setQueuePerm 'c' first. */
+  openConsumer(path: string, opts: QueueOpenOptions = {}): Consumer {
+    return new Consumer(this.#queueFiles(), path, opts);
+  }
+
+  /**
+   * Which of the queue's files this host may write (upstream pcq --setperm): 'p' producer, 'c'
+   * consumer, 'b' both, 'n' neither. Recorded for this host only; see the README's queue section.
+   */
+  setQueuePerm(path: string, perm: QueuePerm): void {
+    const files = this.#queueFiles();
+    setQueuePerm({ fsUuid: files.fsUuid, systemUuid: files.systemUuid, path: files.canonicalPath(path) }, perm);
+  }
+
+  #queueFiles(): QueueFiles {
+    const core = this.#core;
+    return {
+      fsUuid: this.uuid,
+      systemUuid: this.#systemUuid,
+      role: this.#role,
+      canonicalPath: (path) => pathOf(fileAt(core, path)),
+      exists: (path) => this.exists(path),
+      createFile: (path, size, opts) => { this.creat(path, { ...opts, size }); },
+      map: (path, writable) => mapFile(core, path, {
+        writable, allowSegments: false, ...(writable ? { grantedWriteHost: parseUuid(this.#systemUuid) } : {}),
+      }),
+    };
   }
 
   usage(): FsUsage {

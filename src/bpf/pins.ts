@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { nativeAddonPath } from '../addon.js';
+import { join } from 'node:path';
+import { packageRoot } from '../addon.js';
 import { bpfErrorFrom, BpfError } from './errors.js';
 import { loadBpfNative } from './native.js';
 
@@ -19,9 +19,12 @@ export function pinDir(fsUuid: string): string {
   return join(FAMFS_PIN_ROOT, fsUuid);
 }
 
-/** The resolver object the install script builds (bpf/build.mjs) next to the addon. */
+/**
+ * The resolver object: built by bpf/build.mjs beside its source (at `npm install` where clang is,
+ * and at `npm pack`, so the package ships it prebuilt; the object is the same on every host).
+ */
 export function resolverObjectPath(): string {
-  return resolve(dirname(nativeAddonPath()), '..', 'bpf', 'famfs_resolve.bpf.o');
+  return join(packageRoot(), 'bpf', 'famfs_resolve.bpf.o');
 }
 
 export function bpffsMounted(at = BPFFS_ROOT): boolean {

@@ -117,7 +117,7 @@ export function planCopy(fs: FamfsHandle, sources: readonly string[], destArg: s
     }
     if (!st.isFile()) throw cpAbort(`error: ${src} is not a regular file or directory; nothing was copied`);
     if (st.size === 0) {
-      plan.skipped.push(`skipping empty file ${src}`);
+      plan.skipped.push(`skipping empty file ${src}: a famfs file cannot be empty; the other files are copied`);
       return;
     }
     addFile(src, target, st);

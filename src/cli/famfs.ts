@@ -39,19 +39,25 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   check: loadV1Only,
   mkmeta: loadV1Only,
   bpf: () => import('./commands/bpf.js'),
+  completion: () => import('./commands/completion.js'),
 };
+/** Commands that need every other command registered (they describe them). */
+const NEEDS_ALL = new Set(['completion']);
 
 async function main(): Promise<void> {
   process.argv = upstreamArgv(process.argv);
+  (await import('./terminal.js')).exitQuietlyOnBrokenPipe();
   // `famfs mount` starts its daemon first, so the daemon's own start runs while this one loads.
   if (process.argv[2] === 'mount') (await import('./daemon-start.js')).startDaemonEarly(process.argv.slice(3));
   const { Command, CommanderError } = await import('./commander.js');
+  const { packageVersion } = await import('./version.js');
   const program = new Command('famfs')
     .description('famfs: the shared-memory file system')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     // Usage errors are one line, prefixed like every other error of the command.
     .configureOutput({ outputError: (str, write) => write(`famfs: ${str.replace(/^error: /, '')}`) });
-  const named = Object.hasOwn(COMMANDS, process.argv[2] ?? '') ? COMMANDS[process.argv[2]!] : undefined;
+  const named = Object.hasOwn(COMMANDS, process.argv[2] ?? '') && !NEEDS_ALL.has(process.argv[2]!) ? COMMANDS[process.argv[2]!] : undefined;
   const modules = new Set(named ? [named] : Object.values(COMMANDS));
   for (const mod of await Promise.all([...modules].map((load) => load()))) mod.register(program);
 

@@ -7,13 +7,17 @@ import { parseSize } from './args.js';
 import { fsckText } from './fsck-text.js';
 import { runCommand } from './run.js';
 import { addModeOptions, type ModeOptions, questionMarkHelp, requireFuseMode } from './upstream-modes.js';
+import { exitQuietlyOnBrokenPipe } from './terminal.js';
+import { packageVersion } from './version.js';
 
 /** mkfs.famfs statuses: 1 for usage (missing device, not root), 2 for any other failure. */
 const EXIT_USAGE = 1;
 const EXIT_FAILED = 2;
 
+exitQuietlyOnBrokenPipe();
 const program = new Command('mkfs.famfs')
   .description('create a famfs file system on a memory device; this host becomes its master')
+  .version(packageVersion(), '-V, --version')
   .argument('<device>', 'memory device: /dev/daxX.Y, a pmem block device, or an emulated device file')
   .option('-f, --force', 'overwrite an existing file system (even one owned by another host)')
   .option('-k, --kill', 'with -f: invalidate the superblock (zero its magic) and stop')
@@ -53,5 +57,5 @@ addModeOptions(program, { nofuse: true, setDaxmode: true });
 
 program.parseAsync(questionMarkHelp(process.argv)).catch((err: unknown) => {
   if (!(err instanceof CommanderError)) throw err;
-  process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : EXIT_USAGE;
+  process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
 });

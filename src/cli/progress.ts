@@ -4,6 +4,7 @@
  * silent, so the commands' stdout lines are all a script sees.
  */
 import { SingleBar } from 'cli-progress';
+import { onTerminalAbort } from './terminal.js';
 
 /** Operations that finish sooner than this never draw a bar (no flicker for small files). */
 const FIRST_DRAW_MS = 250;
@@ -14,6 +15,8 @@ const KIB = 1024;
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 /** cli-progress's own: the line is erased when the bar stops. */
 const ERASE_LINE = '\r\x1b[K';
+/** Updates the ETA is averaged over: ~10 s at FPS, so one slow file does not make it jump. */
+const ETA_UPDATES = 100;
 
 export interface ProgressOptions {
   /** Never draw (the command's -q). */
@@ -38,6 +41,8 @@ export class Progress {
   private readonly stream: NodeJS.WriteStream;
   private readonly enabled: boolean;
   private bar: SingleBar | undefined;
+  /** Unregisters the bar's Ctrl-C/SIGTERM restore (terminal.ts) while it is drawn. */
+  private unhook: (() => void) | undefined;
 
   constructor(private readonly label: string, private readonly total: number, opts: ProgressOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
@@ -52,10 +57,12 @@ export class Progress {
     if (!this.bar) {
       if (elapsed < FIRST_DRAW_MS) return;
       this.bar = new SingleBar({
-        stream: this.stream, fps: FPS, clearOnComplete: true, hideCursor: true, barsize: 30,
+        stream: this.stream, fps: FPS, clearOnComplete: true, hideCursor: true, barsize: 30, etaBuffer: ETA_UPDATES,
         format: `${this.label} [{bar}] {percentage}% {done}/{size} {rate}/s ETA {eta_formatted}`,
       });
       this.bar.start(this.total, 0, this.payload(elapsed));
+      // stop() shows the cursor and turns line wrap back on (cli-progress turned both off).
+      this.unhook = onTerminalAbort(() => this.bar?.stop());
     }
     this.bar.update(this.done, this.payload(elapsed));
   }
@@ -76,6 +83,19 @@ export class Progress {
   finish(): void {
     this.bar?.stop();
     this.bar = undefined;
+    this.unhook?.();
+    this.unhook = undefined;
+  }
+
+  /**
+   * The command's last line, on stderr whether or not it is a terminal (stdout keeps upstream's
+   * per-file lines for scripts): `<label>: <what> <n> files, <bytes> in <s> s (<rate>/s)<tail>`.
+   */
+  summary(what: string, files: number, tail = ''): void {
+    this.finish();
+    const ms = Math.max(1, Date.now() - this.started);
+    const rate = formatBytes((this.done * MS_PER_S) / ms);
+    process.stderr.write(`${this.label}: ${what} ${files} file${files === 1 ? '' : 's'}, ${formatBytes(this.done)} in ${(ms / MS_PER_S).toFixed(1)} s (${rate}/s)${tail}\n`);
   }
 
   private payload(elapsedMs: number): Record<string, string> {

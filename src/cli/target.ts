@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import { mountOf } from '../mounts/registry.js';
 import { UsageError } from '../errors.js';
+import { refuseDeadMounts } from './dead-mount.js';
 import { FamfsHandle, type HandleOpenOptions } from '../fs/famfs.js';
 import { parseUuid } from '../format/uuid.js';
 
@@ -30,6 +31,7 @@ export interface Target {
  */
 export function resolveTarget(paths: string[], opts: DeviceOption): Target {
   const device = opts.device ?? process.env[DEVICE_ENV];
+  refuseDeadMounts(paths);
   const mounted = paths.map((p) => (device && !isAbsolute(p) ? undefined : mountOf(p)));
   if (mounted.length > 0 && mounted.every((m) => m)) {
     const first = mounted[0]!.record;

@@ -3,14 +3,14 @@ import { DeviceWindows } from '../device/windows.js';
 import { FamfsError } from '../errors.js';
 import { fmapExtents } from '../format/fmap.js';
 import { formatUuid } from '../format/uuid.js';
-import type { FamfsHandle } from '../fs/famfs.js';
+import { type FamfsHandle, FileSystemGoneError } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { EncodedDirents, FopenFlag, FileType, FuseError, InitFlag } from '../fuse/index.js';
+import { EncodedDirents, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
 import type {
-  AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
+  AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
-  RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
+  ReleaseArgs, RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
 } from '../fuse/index.js';
 import { CACHE_TIMEOUTS, type DaemonConfig } from '../mounts/daemon-protocol.js';
 import {
@@ -51,15 +51,29 @@ export class FamfsFuse implements Filesystem {
   private pusher: DaxdevPusher | undefined;
   private readonly timeout: number;
   private readonly stamp: Timespec;
-  private readonly handles = new Map<number, { node: FileNode; writable: boolean }>();
+  private readonly handles = new Map<FileHandle, { node: FileNode; writable: boolean }>();
   private nextFh = 1;
   /** Children in listing order, per directory, extended as the log grows (entries are never removed). */
   private readonly listings = new WeakMap<DirNode, FsNode[]>();
   private readonly direntLists = new WeakMap<DirNode, [EncodedDirents, EncodedDirents]>();
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
   famfsKernel = false;
+  /**
+   * Why the file system is no longer served, once it left its device (killed or made again):
+   * every request then fails with EIO until the mount goes, rather than mixing trees.
+   */
+  private goneReason: string | undefined;
+  /** Told once, when the file system is found gone (the daemon logs it). */
+  onGone: ((reason: string) => void) | undefined;
+  /** Where notices go (the daemon's log); unset, they are dropped. */
+  log: ((line: string) => void) | undefined;
+  /** Added devices this host could not find at mount (`-o allow-missing`). */
+  private readonly missingDevices: ReadonlySet<number>;
+  /** Files already reported as unreadable for a missing device: one log line each. */
+  private readonly reportedMissing = new Set<number>();
 
-  constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig) {
+  constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig, missingDevices: readonly number[] = []) {
+    this.missingDevices = new Set(missingDevices);
     const profile = startingProfile(config.abi);
     if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
     this.profile = profile;
@@ -107,7 +121,26 @@ export class FamfsFuse implements Filesystem {
 
   // ---- namespace ----
 
+  get gone(): boolean {
+    return this.goneReason !== undefined;
+  }
+
+  private checkServing(): void {
+    if (this.goneReason !== undefined) throw new FuseError('EIO', this.goneReason);
+  }
+
+  /** A FileSystemGoneError stops the service (once); it and later requests answer EIO. */
+  private stopIfGone(err: unknown): unknown {
+    if (!(err instanceof FileSystemGoneError)) return err;
+    if (this.goneReason === undefined) {
+      this.goneReason = err.message;
+      this.onGone?.(err.message);
+    }
+    return new FuseError('EIO', err.message);
+  }
+
   private node(ino: number): FsNode {
+    this.checkServing();
     const n = ino === META_DIR_INO ? this.meta.dir
       : ino === META_SB_INO ? this.meta.superblock
         : ino === META_LOG_INO ? this.meta.log
@@ -139,7 +172,12 @@ export class FamfsFuse implements Filesystem {
 
   /** Catch up with the log: another process may have just created what is being looked for. */
   refresh(): number {
-    return this.fs.refresh();
+    this.checkServing();
+    try {
+      return this.fs.refresh();
+    } catch (err) {
+      throw this.stopIfGone(err);
+    }
   }
 
   attr(n: FsNode): FileAttr {
@@ -161,7 +199,7 @@ export class FamfsFuse implements Filesystem {
   }
 
   private entry(n: FsNode): Entry {
-    return { nodeid: n.ino, attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
+    return { nodeid: nodeId(n.ino), attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
   lookup(_ctx: RequestContext, a: LookupArgs): Entry {
@@ -208,7 +246,7 @@ export class FamfsFuse implements Filesystem {
   opendir(_ctx: RequestContext, a: OpenArgs): OpenReply {
     this.dir(a.nodeid);
     this.refresh();
-    return { fh: 0 };
+    return { fh: NO_FILE_HANDLE };
   }
 
   /**
@@ -247,14 +285,28 @@ export class FamfsFuse implements Filesystem {
 
   // ---- data ----
 
+  /** EIO (logged once per file) for a file with extents on a device this host does not have. */
+  private checkDevicesPresent(node: FileNode): void {
+    if (this.missingDevices.size === 0) return;
+    const gone = fmapExtents(node.fmap).find((e) => this.missingDevices.has(e.devIndex));
+    if (gone === undefined) return;
+    const why = `${pathOf(node)}: has extents on device ${gone.devIndex}, which this host does not have`;
+    if (!this.reportedMissing.has(node.ino)) {
+      this.reportedMissing.add(node.ino);
+      this.log?.(why);
+    }
+    throw new FuseError('EIO', why);
+  }
+
   open(_ctx: RequestContext, a: OpenArgs): OpenReply {
     const node = this.file(a.nodeid);
+    this.checkDevicesPresent(node);
     const acc = a.flags & O_ACCMODE;
     const writable = acc === fsConstants.O_WRONLY || acc === fsConstants.O_RDWR;
     if (writable && !this.isMaster) throw new FuseError('EROFS', 'a famfs client cannot write');
     if (writable && this.isMeta(node)) throw new FuseError('EPERM', 'famfs meta files are changed only through famfs commands');
     if (a.flags & fsConstants.O_TRUNC) throw new FuseError('EINVAL', 'famfs files cannot be truncated');
-    const fh = this.nextFh++;
+    const fh = fileHandle(this.nextFh++);
     this.handles.set(fh, { node, writable });
     let flags = 0;
     if (this.config.cache === 'never') flags |= FopenFlag.DIRECT_IO;
@@ -262,22 +314,27 @@ export class FamfsFuse implements Filesystem {
     return { fh, flags };
   }
 
-  release(_ctx: RequestContext, a: { fh: number }): void {
+  release(_ctx: RequestContext, a: ReleaseArgs): void {
     this.handles.delete(a.fh);
   }
 
   flush(): void {}
 
   read(_ctx: RequestContext, a: ReadArgs): ReadReply {
+    this.checkServing();
     const node = this.handles.get(a.fh)?.node ?? this.file(a.nodeid);
     const out: Buffer[] = [];
     for (const p of resolveRange(node.fmap, node.size, a.offset, a.size)) {
-      this.windowsOf(p.devIndex).views(p.offset, p.len, out);
+      const w = this.windowsOf(p.devIndex);
+      // Memory whose hosts' caches are not coherent: read what other hosts have flushed.
+      if (!w.coherent) w.invalidate(p.offset, p.len);
+      w.views(p.offset, p.len, out);
     }
     return out;
   }
 
   write(_ctx: RequestContext, a: WriteArgs): number {
+    this.checkServing();
     const h = this.handles.get(a.fh);
     if (!h || !h.writable) throw new FuseError('EBADF');
     const node = h.node;
@@ -286,10 +343,13 @@ export class FamfsFuse implements Filesystem {
     }
     let src = 0;
     for (const p of resolveRange(node.fmap, node.size, a.offset, a.data.length)) {
-      for (const v of this.windowsOf(p.devIndex).views(p.offset, p.len)) {
+      const w = this.windowsOf(p.devIndex);
+      for (const v of w.views(p.offset, p.len)) {
         a.data.copy(v, 0, src, src + v.length);
         src += v.length;
       }
+      // Memory whose hosts' caches are not coherent: a write reaches other hosts when it returns.
+      if (!w.coherent) w.flush(p.offset, p.len);
     }
     return src;
   }
@@ -307,6 +367,7 @@ export class FamfsFuse implements Filesystem {
   }
 
   statfs(_ctx: RequestContext, _a: NodeArgs): StatfsReply {
+    this.checkServing();
     const r = this.fs.replay;
     const total = r.bitmaps.reduce((s, b) => s + b.nbits, 0);
     const free = r.bitmaps.reduce((s, b) => s + b.freeBits(), 0);
@@ -335,8 +396,11 @@ export class FamfsFuse implements Filesystem {
     const parent = this.dir(a.parent);
     if (this.isMeta(parent)) throw new FuseError('EPERM');
     const path = pathOf(parent) ? `${pathOf(parent)}/${a.name}` : a.name;
-    const dir = this.fs.mkdir(path, { mode: a.mode & ~a.umask & 0o7777, uid: ctx.uid, gid: ctx.gid });
-    return this.entry(dir);
+    try {
+      return this.entry(this.fs.mkdir(path, { mode: a.mode & ~a.umask & 0o7777, uid: ctx.uid, gid: ctx.gid }));
+    } catch (err) {
+      throw this.stopIfGone(err);
+    }
   }
 
   create(): never {
@@ -403,6 +467,7 @@ export class FamfsFuse implements Filesystem {
 
   private getFmap(req: RequestContext, body: Buffer): Buffer {
     const node = this.file(req.nodeid);
+    this.checkDevicesPresent(node);
     const fileType = node.ino === META_SB_INO ? FMAP_FILE_TYPE.SUPERBLOCK : node.ino === META_LOG_INO ? FMAP_FILE_TYPE.LOG : FMAP_FILE_TYPE.REG;
     const far = fmapExtents(node.fmap).find((e) => e.devIndex >= this.profile.maxDaxdevs);
     if (far) throw new FuseError('ERANGE', `extent on device ${far.devIndex}, past the ${this.profile.name} table of ${this.profile.maxDaxdevs}`);
@@ -416,6 +481,7 @@ export class FamfsFuse implements Filesystem {
    * the profile's table) does not have; ENODEV when this host cannot find the device.
    */
   private getDaxdev(req: RequestContext, body: Buffer): Buffer {
+    this.checkServing();
     const index = decodeGetDaxdevIn(req.nodeid, body, this.profile);
     if (index >= this.profile.maxDaxdevs) throw new FuseError('EINVAL', `device index ${index} is past the ${this.profile.name} table of ${this.profile.maxDaxdevs}`);
     if (index >= this.fs.deviceRecords().length) this.refresh();

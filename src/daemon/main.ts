@@ -7,7 +7,7 @@
 import { closeSync, fchmodSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative } from '../addon.js';
-import { FsError } from '../errors.js';
+import { FsError, UsageError } from '../errors.js';
 import { FamfsHandle } from '../fs/famfs.js';
 import { inoForLogIndex } from '../fs/namespace.js';
 import { parseUuid } from '../format/uuid.js';
@@ -49,7 +49,15 @@ async function main(cfg: DaemonConfig): Promise<void> {
     const twin = liveRecords().find((r) => r.fsUuid === fs.uuid && r.systemUuid === cfg.systemUuid);
     throw new FsError('EBUSY', `${cfg.device} is already mounted by this host${twin ? ` at ${twin.mountpoint}` : ' (another mount is starting)'}`);
   }
-  const ffs = new FamfsFuse(fs, cfg);
+  const devices = fs.checkDevices();
+  if (devices.badMap.length > 0 || (devices.missing.length > 0 && !cfg.allowMissing)) {
+    fs.close();
+    if (devices.badMap.length > 0) throw new UsageError(devices.badMap[0]!);
+    throw new FsError('ENODEV', `${devices.missing[0]!.problem} (-o allow-missing serves the rest; files on it then fail with EIO)`);
+  }
+  const ffs = new FamfsFuse(fs, cfg, devices.missing.map((m) => m.index));
+  ffs.log = log;
+  for (const m of devices.missing) log(`serving without device ${m.index}: ${m.problem}; files with extents on it fail with EIO`);
   let server: FuseServer;
   try {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {
@@ -99,15 +107,27 @@ async function main(cfg: DaemonConfig): Promise<void> {
   ffs.attachFuseDevice(server.session.fd, log);
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
 
-  // Follow the log: entries other processes append show up without a manual logplay.
+  // Follow the log: entries other processes append show up without a manual logplay. A failure
+  // is logged when it first appears, not every period; a file system gone from its device is
+  // logged once and ends the following (every request then answers EIO until unmounted).
+  let lastFollowError = '';
+  ffs.onGone = (reason) => {
+    clearInterval(follow);
+    log(`${reason}: no longer serving it (every request fails with EIO); unmount to end this daemon`);
+  };
   const follow = setInterval(() => {
     const before = fs.replay.nextSlot;
+    let played: number;
     try {
-      if (ffs.refresh() === 0) return;
+      played = ffs.refresh();
     } catch (err) {
-      log(`log follow: ${(err as Error).message}`);
+      const msg = (err as Error).message;
+      if (!ffs.gone && msg !== lastFollowError) log(`log follow: ${msg}`);
+      lastFollowError = msg;
       return;
     }
+    lastFollowError = '';
+    if (played === 0) return;
     bpf?.sync();
     if (playShadow) {
       try {

@@ -2,6 +2,7 @@ import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import type { Superblock } from '../format/superblock.js';
 import type { DirNode, FileNode } from '../fs/namespace.js';
 import { RESERVED_ROOT_NAME } from '../fs/paths.js';
+import { NO_SLOT } from '../format/log-header.js';
 
 /**
  * The `.meta` directory every famfs mount shows, as upstream: `.superblock` and `.log` are
@@ -28,10 +29,10 @@ export interface MetaFiles {
 
 export function makeMetaFiles(sb: Superblock, root: DirNode): MetaFiles {
   const dir: DirNode = {
-    kind: 'dir', name: META_DIR_NAME, ino: META_DIR_INO, uid: 0, gid: 0, mode: META_DIR_MODE, parent: root, logIndex: -1, children: new Map(),
+    kind: 'dir', name: META_DIR_NAME, ino: META_DIR_INO, uid: 0, gid: 0, mode: META_DIR_MODE, parent: root, logIndex: NO_SLOT, children: new Map(),
   };
   const file = (name: string, ino: number, mode: number, offset: number, len: number): FileNode => ({
-    kind: 'file', name, ino, uid: 0, gid: 0, mode, parent: dir, logIndex: -1, size: len, flags: 0,
+    kind: 'file', name, ino, uid: 0, gid: 0, mode, parent: dir, logIndex: NO_SLOT, size: len, flags: 0,
     fmap: { kind: 'simple', extents: [{ devIndex: 0, offset, len }] },
   });
   const superblock = file('.superblock', META_SB_INO, META_FILE_MODE, 0, SUPERBLOCK_REGION_SIZE);

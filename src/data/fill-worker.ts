@@ -10,7 +10,7 @@ import { mapFile } from '../map/file-mapping.js';
 import type { FillJob, FillResult } from './fill-pool.js';
 import { randomizeFile, verifyFile } from './fill.js';
 
-function run(job: FillJob): FillResult {
+async function run(job: FillJob): Promise<FillResult> {
   const writable = job.kind === 'randomize';
   let fs: FamfsHandle | undefined;
   try {
@@ -21,9 +21,9 @@ function run(job: FillJob): FillResult {
     try {
       if (!writable) {
         m.populate();
-        return { size: m.size, bad: verifyFile(m, job.seed) };
+        return { size: m.size, bad: await verifyFile(m, job.seed) };
       }
-      randomizeFile(m, job.seed);
+      await randomizeFile(m, job.seed);
       return { size: m.size, bad: -1 };
     } finally {
       m.unmap();
@@ -36,4 +36,6 @@ function run(job: FillJob): FillResult {
   }
 }
 
-parentPort?.on('message', (job: FillJob) => parentPort!.postMessage(run(job)));
+parentPort?.on('message', (job: FillJob) => {
+  void run(job).then((r) => parentPort!.postMessage(r));
+});

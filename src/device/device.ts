@@ -2,6 +2,9 @@ import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readFileSync, statSync, statfsSync, type BigIntStats } from 'node:fs';
 import { DeviceError, type ErrnoName } from '../errors.js';
 import { isNativeError, loadNative, type FamfsNative } from '../addon.js';
+import { getSystemUuid } from '../format/system-uuid.js';
+import { formatUuid } from '../format/uuid.js';
+import { HostCache, isNoncoherent } from './noncoherent.js';
 
 /**
  * A famfs memory device: a DAX character device, a pmem block device, or a regular file standing
@@ -13,6 +16,11 @@ export type DeviceKind = 'devdax' | 'pmem' | 'emulated';
 
 export interface DeviceOpenOptions {
   writable: boolean;
+  /**
+   * The host (its system UUID) whose view of a non-coherent emulated device to open
+   * (src/device/noncoherent.ts); defaults to this host's. Ignored by every other device.
+   */
+  host?: Uint8Array;
 }
 
 export interface MapOptions {
@@ -149,6 +157,26 @@ function checkWhole(value: number, what: string, context: string): void {
   }
 }
 
+/** @internal A device range of a mapping and the non-coherent host cache it is seen through, if any. */
+export interface CachedPiece extends DeviceExtent {
+  cache: HostCache | null;
+}
+
+/** Calls `each(cache, deviceOffset, length)` for the parts of buffer range [off, off + len) that
+ * lie in non-coherent pieces. */
+function eachCachedPiece(pieces: readonly CachedPiece[], off: number, len: number,
+  each: (cache: HostCache, deviceOffset: number, length: number) => void): void {
+  let at = 0;
+  const end = off + len;
+  for (const p of pieces) {
+    const from = Math.max(off, at);
+    const to = Math.min(end, at + p.length);
+    if (p.cache !== null && from < to) each(p.cache, p.offset + (from - at), to - from);
+    at += p.length;
+    if (at >= end) break;
+  }
+}
+
 /** @internal What MemoryDevice hands a DeviceMapping. */
 export interface MappingParts {
   native: FamfsNative;
@@ -164,6 +192,9 @@ export interface MappingParts {
   syncOnFlush: boolean;
   /** The memory is a sparse file's, given a page at first touch (emulated devices): see populate(). */
   backedOnTouch: boolean;
+  /** The device ranges in buffer order with the host cache each is seen through: null for a
+   * coherent device; else flush and invalidate also write back to and reload from the device. */
+  pieces: readonly CachedPiece[];
   path: string;
   onUnmap: (mapping: DeviceMapping) => void;
 }
@@ -205,6 +236,7 @@ export class DeviceMapping {
     const at = parts.regionOffset + off;
     try {
       parts.native.flushCache(parts.region, at, len);
+      eachCachedPiece(parts.pieces, off, len, (cache, devOff, n) => cache.flush(devOff, n));
       if (parts.syncOnFlush && len > 0) parts.native.msync(parts.region, at, len, parts.native.MS_SYNC);
     } catch (err) {
       throw deviceErrorFrom(err, `${parts.path}: flush of ${len} bytes at device offset ${this.offset + off}`);
@@ -215,6 +247,11 @@ export class DeviceMapping {
   invalidate(off = 0, len = this.length - off): void {
     const parts = this.#live('invalidate');
     this.#checkRange(off, len, 'invalidate');
+    try {
+      eachCachedPiece(parts.pieces, off, len, (cache, devOff, n) => cache.invalidate(devOff, n));
+    } catch (err) {
+      throw deviceErrorFrom(err, `${parts.path}: invalidate of ${len} bytes at device offset ${this.offset + off}`);
+    }
     parts.native.invalidateCache(parts.region, parts.regionOffset + off, len);
   }
 
@@ -290,7 +327,13 @@ export class MemoryDevice {
   readonly path: string;
   readonly size: number;
   readonly kind: DeviceKind;
+  /** The device file itself (what flock and ioctl address). */
   readonly fd: number;
+  /**
+   * False for a non-coherent emulated device: this host sees it through its own cache, and
+   * another host's writes show only after that host flushes and this one invalidates.
+   */
+  readonly coherent: boolean;
   readonly writable: boolean;
   /** Map offsets are rounded down to this (devdax: the device alignment; otherwise the page size). */
   readonly alignment: number;
@@ -301,11 +344,18 @@ export class MemoryDevice {
   #lockRelease: (() => void) | null = null;
   #lockFd: number | null = null;
   readonly #syncOnFlush: boolean;
+  /** This host's cache of a non-coherent emulated device, which every mapping maps instead. */
+  readonly #cache: HostCache | null;
+  /** What mappings map: the device, or the host's cache of it. */
+  readonly #mapFd: number;
 
   private constructor(path: string, fd: number, kind: DeviceKind, geometry: Geometry, writable: boolean,
-    native: FamfsNative, ino: bigint, syncOnFlush: boolean) {
+    native: FamfsNative, ino: bigint, syncOnFlush: boolean, cache: HostCache | null) {
     this.path = path;
     this.fd = fd;
+    this.#cache = cache;
+    this.#mapFd = cache?.fd ?? fd;
+    this.coherent = cache === null;
     this.kind = kind;
     this.size = geometry.size;
     this.alignment = geometry.alignment;
@@ -337,7 +387,10 @@ export class MemoryDevice {
       const kind = kindOf(fst, path);
       const geometry = geometryOf(kind, fst, path, native.PAGE_SIZE);
       if (geometry.size === 0) throw new DeviceError('EINVAL', `${path}: memory device has size 0`);
-      return new MemoryDevice(path, fd, kind, geometry, opts.writable, native, fst.ino, needsSync(kind, path));
+      const cache = kind === 'emulated' && isNoncoherent(path)
+        ? HostCache.open(native, path, geometry.size, formatUuid(opts.host ?? getSystemUuid()))
+        : null;
+      return new MemoryDevice(path, fd, kind, geometry, opts.writable, native, fst.ino, needsSync(kind, path), cache);
     } catch (err) {
       closeSync(fd);
       throw deviceErrorFrom(err, `${path}: cannot open memory device`);
@@ -355,7 +408,7 @@ export class MemoryDevice {
     this.#checkWindow(end - start, context);
     let region: ArrayBuffer;
     try {
-      region = this.#native.mmap(this.fd, start, end - start, this.#prot(writable), this.#native.MAP_SHARED);
+      region = this.#native.mmap(this.#mapFd, start, end - start, this.#prot(writable), this.#native.MAP_SHARED);
     } catch (err) {
       throw deviceErrorFrom(err, context);
     }
@@ -391,7 +444,7 @@ export class MemoryDevice {
     try {
       let at = 0;
       for (const e of copy) {
-        this.#native.mapFixed(region, at, this.fd, e.offset, e.length, this.#prot(writable));
+        this.#native.mapFixed(region, at, this.#mapFd, e.offset, e.length, this.#prot(writable));
         at += e.length;
       }
     } catch (err) {
@@ -438,7 +491,7 @@ export class MemoryDevice {
     try {
       let at = 0;
       for (const p of parts) {
-        native.mapFixed(region, at, p.device.fd, p.offset, p.length, p.device.#prot(opts.writable));
+        native.mapFixed(region, at, p.device.#mapFd, p.offset, p.length, p.device.#prot(opts.writable));
         at += p.length;
       }
     } catch (err) {
@@ -450,6 +503,7 @@ export class MemoryDevice {
       extents: parts.map((p) => ({ offset: p.offset, length: p.length })), writable: opts.writable,
       syncOnFlush: devices.some((d) => d.#syncOnFlush),
       backedOnTouch: devices.some((d) => d.kind === 'emulated'),
+      pieces: parts.map((p) => ({ cache: p.device.#cache, offset: p.offset, length: p.length })),
       path: devices.map((d) => d.path).join('+'),
       onUnmap: (m) => {
         for (const d of devices) d.#mappings.delete(m);
@@ -485,6 +539,7 @@ export class MemoryDevice {
       this.#lockRelease?.();
     } finally {
       if (this.#lockFd !== null) closeSync(this.#lockFd);
+      this.#cache?.close();
       closeSync(this.fd);
     }
   }
@@ -548,6 +603,7 @@ export class MemoryDevice {
       writable,
       syncOnFlush: this.#syncOnFlush,
       backedOnTouch: this.kind === 'emulated',
+      pieces: extents.map((e) => ({ cache: this.#cache, offset: e.offset, length: e.length })),
       path: this.path,
       onUnmap: (m) => this.#mappings.delete(m),
     });

@@ -3,6 +3,7 @@ import { isNativeError, loadNative } from '../addon.js';
 import { DeviceError } from '../errors.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { hasSuperMagic, SUPER_MAGIC_OFFSET } from '../format/superblock.js';
+import { NONCOHERENT_ENV, markNoncoherent, removeCaches } from './noncoherent.js';
 
 /**
  * An emulated memory device: a sparse regular file (on /dev/shm, hugetlbfs or any file system)
@@ -39,6 +40,16 @@ export interface CreateEmulatedOptions {
   mode?: number;
   /** Group owning the new device (with `mode` 0640/0660, the group that may use it). */
   gid?: number;
+  /**
+   * Each host sees the device through its own cache, kept coherent only by flush and invalidate
+   * (src/device/noncoherent.ts). Default: true when $FAMFS_EMU_NONCOHERENT is 1.
+   */
+  noncoherent?: boolean;
+}
+
+/** Whether devices are made non-coherent when the creator does not say. */
+export function noncoherentByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[NONCOHERENT_ENV] === '1';
 }
 
 export function createEmulatedDevice(path: string, size: number, opts: CreateEmulatedOptions = {}): void {
@@ -78,12 +89,22 @@ export function createEmulatedDevice(path: string, size: number, opts: CreateEmu
     throw new DeviceError(code, `${path}: cannot set up emulated device (${size} bytes, mode ${mode.toString(8)}): ${messageOf(err)}`);
   }
   closeSync(fd);
+  // A replaced device's host caches describe memory that no longer exists: they go either way.
+  try {
+    if (opts.noncoherent ?? noncoherentByDefault()) markNoncoherent(path);
+    else removeCaches(path);
+  } catch (err) {
+    rmSync(path, { force: true });
+    throw new DeviceError(codeOf(err, 'EIO'), `${path}: cannot set up the non-coherent host caches: ${messageOf(err)}`);
+  }
 }
 
-/** Removes an emulated device this tool made; anything else is refused with the reason. */
+/** Removes an emulated device this tool made, with its hosts' caches when it is non-coherent;
+ * anything else is refused with the reason. */
 export function removeEmulatedDevice(path: string): void {
   checkEmulatedDevice(path);
   rmSync(path);
+  removeCaches(path);
 }
 
 /**

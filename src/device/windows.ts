@@ -13,6 +13,21 @@ export class DeviceWindows {
 
   constructor(private readonly device: MemoryDevice, private readonly writable: boolean) {}
 
+  /** False when this host sees the device through its own cache (MemoryDevice.coherent). */
+  get coherent(): boolean {
+    return this.device.coherent;
+  }
+
+  /** Writes [offset, offset + len) back for other hosts (DeviceMapping.flush, window by window). */
+  flush(offset: number, len: number): void {
+    this.each(offset, len, (m, at, n) => m.flush(at, n));
+  }
+
+  /** Drops this host's copy of [offset, offset + len) (DeviceMapping.invalidate, window by window). */
+  invalidate(offset: number, len: number): void {
+    this.each(offset, len, (m, at, n) => m.invalidate(at, n));
+  }
+
   /** Views covering [offset, offset + len) of the device, in order. */
   views(offset: number, len: number, out: Buffer[] = []): Buffer[] {
     let pos = offset;
@@ -25,6 +40,18 @@ export class DeviceWindows {
       pos += n;
     }
     return out;
+  }
+
+  private each(offset: number, len: number, op: (m: DeviceMapping, at: number, n: number) => void): void {
+    let pos = offset;
+    const end = offset + len;
+    while (pos < end) {
+      const w = Math.floor(pos / WINDOW_BYTES);
+      const start = w * WINDOW_BYTES;
+      const n = Math.min(end, start + WINDOW_BYTES) - pos;
+      op(this.window(w), pos - start, n);
+      pos += n;
+    }
   }
 
   private window(w: number): DeviceMapping {

@@ -18,11 +18,21 @@ export const LOG_HEADER_OFF = {
   nextIndex: 40,
 } as const;
 
+/**
+ * A log slot's index: the entry at byte entryOffset(slot) of the log. Slots are also what the
+ * file system's inode numbers and the log's next index count, so they get their own type.
+ */
+export type LogSlot = number & { readonly __brand: 'LogSlot' };
+export const logSlot = (n: number): LogSlot => n as LogSlot;
+/** The slot of what no log entry created (the root directory, the daemon's meta files). */
+export const NO_SLOT = logSlot(-1);
+
 export interface LogHeader {
   len: number;
   lastIndex: number;
   nextSeqnum: number;
-  nextIndex: number;
+  /** The slot the next entry goes to. */
+  nextIndex: LogSlot;
 }
 
 /** Index of the last slot that fits a log of `logLen` bytes. */
@@ -30,8 +40,8 @@ export function lastIndexFor(logLen: number): number {
   return Math.floor((logLen - LOG_HEADER_SIZE) / LOG_ENTRY_SIZE) - 1;
 }
 
-export function entryOffset(index: number): number {
-  return LOG_HEADER_SIZE + LOG_ENTRY_SIZE * index;
+export function entryOffset(slot: LogSlot): number {
+  return LOG_HEADER_SIZE + LOG_ENTRY_SIZE * slot;
 }
 
 export function encodeLogHeader(h: LogHeader): Buffer {
@@ -62,7 +72,7 @@ export function decodeLogHeader(bytes: Buffer, expectedLen: number): LogHeader {
     len: readU64(bytes, LOG_HEADER_OFF.len, 'log length'),
     lastIndex: readU64(bytes, LOG_HEADER_OFF.lastIndex, 'log last index'),
     nextSeqnum: readU64(bytes, LOG_HEADER_OFF.nextSeqnum, 'log next seqnum'),
-    nextIndex: readU64(bytes, LOG_HEADER_OFF.nextIndex, 'log next index'),
+    nextIndex: logSlot(readU64(bytes, LOG_HEADER_OFF.nextIndex, 'log next index')),
   };
   if (h.len !== expectedLen) {
     throw new FormatError(`log header length ${h.len} disagrees with the superblock's ${expectedLen}`);

@@ -34,7 +34,7 @@ const SUPERBLOCK_CLEAR_BYTES = 4096;
  */
 export function addDevice(fs: FamfsHandle, path: string, opts: AddDeviceOptions = {}): AddDeviceResult {
   fs.requireMaster();
-  const device = MemoryDevice.open(path, { writable: true });
+  const device = MemoryDevice.open(path, { writable: true, host: fs.host });
   try {
     return fs.withLog((session) => {
       if (session.deviceCount >= MAX_DEVICES) {

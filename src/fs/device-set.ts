@@ -72,12 +72,19 @@ export class DeviceSet {
     private readonly fsUuid: Buffer,
     private readonly map: DeviceMap,
     private readonly writable: boolean,
+    /** Whose view of a non-coherent emulated device to open (MemoryDevice.open's `host`). */
+    private readonly host?: Uint8Array,
   ) {
     this.opened.set(0, primary);
   }
 
   get primary(): MemoryDevice {
     return this.opened.get(0)!;
+  }
+
+  /** The device indexes the device map names, in order. */
+  mappedIndexes(): number[] {
+    return [...this.map.keys()].sort((a, b) => a - b);
   }
 
   /** The device `rec` describes, opened (writable when the set is); a DeviceError when it cannot be found. */
@@ -107,14 +114,14 @@ export class DeviceSet {
       const problem = checkAddedDevice(device, rec, this.fsUuid);
       device.close();
       if (problem) throw new DeviceError('ENODEV', `${what}: ${mapped} given in the device map is not it: ${problem}`);
-      return MemoryDevice.open(mapped, { writable: this.writable });
+      return MemoryDevice.open(mapped, { writable: this.writable, host: this.host });
     }
     for (const path of this.candidates()) {
       const device = this.tryOpen(path);
       if (!device) continue;
       const problem = checkAddedDevice(device, rec, this.fsUuid);
       device.close();
-      if (problem === undefined) return MemoryDevice.open(path, { writable: this.writable });
+      if (problem === undefined) return MemoryDevice.open(path, { writable: this.writable, host: this.host });
     }
     throw new DeviceError('ENODEV', `${what} was not found on this host; name it with --device-map ${rec.index}=<path> or $${DEVICE_MAP_ENV}`);
   }
@@ -122,7 +129,7 @@ export class DeviceSet {
   /** Read-only: a candidate is only looked at until its superblock says it is the one. */
   private tryOpen(path: string): MemoryDevice | undefined {
     try {
-      return MemoryDevice.open(path, { writable: false });
+      return MemoryDevice.open(path, { writable: false, host: this.host });
     } catch (err) {
       if (err instanceof FamfsError) return undefined;
       throw err;

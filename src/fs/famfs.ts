@@ -1,19 +1,35 @@
 import { type RandomInt, mathRandomInt } from '../alloc/allocator.js';
 import type { Bitmap } from '../alloc/bitmap.js';
 import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
-import { FormatError, FsError, RoleError } from '../errors.js';
+import { DeviceError, FsError, RoleError } from '../errors.js';
 import { type Fmap, fmapExtents } from '../format/fmap.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
-import type { Superblock } from '../format/superblock.js';
-import { formatUuid } from '../format/uuid.js';
+import { type Superblock, decodeSuperblock, hasSuperMagic, SUPERBLOCK_SIZE } from '../format/superblock.js';
+import { formatUuid, uuidEquals } from '../format/uuid.js';
 import { type DeviceMap, DeviceSet, deviceMapFromEnv } from './device-set.js';
 import { type CreatOptions, type CreatResult, LogSession, type MkdirOptions } from './log-session.js';
 import type { DirNode, FsNode, Namespace } from './namespace.js';
 import { splitPath } from './paths.js';
 import { type DeviceRecord, LogReplayer, type ReplayStats } from './replay.js';
 import { type Role, readSuperblock, roleOf } from './role.js';
+
+/**
+ * The file system an open handle replayed is no longer on its device (killed, made again, or its
+ * log went back): nothing it knows can be trusted, and nothing may be appended through it.
+ */
+/** What Famfs.checkDevices() found: device map entries in error, and devices this host cannot find. */
+export interface DeviceCheck {
+  readonly badMap: readonly string[];
+  readonly missing: readonly { readonly index: number; readonly problem: string }[];
+}
+
+export class FileSystemGoneError extends FsError {
+  constructor(message: string) {
+    super('EIO', message);
+  }
+}
 
 export interface HandleOpenOptions {
   /** Map the metadata writable (only takes effect on the master). */
@@ -53,9 +69,11 @@ export class FamfsHandle {
     role: Role,
     private readonly random: RandomInt,
     deviceMap: DeviceMap,
+    /** Whose view of a non-coherent emulated device this handle has; undefined: this host's. */
+    readonly host: Buffer | undefined,
   ) {
     this.role = role;
-    this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable);
+    this.devices = new DeviceSet(device, sb.uuid, deviceMap, device.writable, host);
     // The header says first whether the superblock's log length is the log's.
     const header = this.logHeader();
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen, sb.logLen);
@@ -63,7 +81,8 @@ export class FamfsHandle {
   }
 
   static open(devicePath: string, opts: HandleOpenOptions = {}): FamfsHandle {
-    const probe = MemoryDevice.open(devicePath, { writable: false });
+    const host = opts.systemUuid;
+    const probe = MemoryDevice.open(devicePath, { writable: false, host });
     let sb: Superblock;
     let role: Role;
     try {
@@ -76,11 +95,11 @@ export class FamfsHandle {
     let device = probe;
     if (opts.writable && role === 'master') {
       probe.close();
-      device = MemoryDevice.open(devicePath, { writable: true });
+      device = MemoryDevice.open(devicePath, { writable: true, host });
     }
     try {
       const meta = device.map(0, LOG_OFFSET + sb.logLen, { writable: device.writable });
-      return new FamfsHandle(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv());
+      return new FamfsHandle(device, sb, meta, role, opts.random ?? mathRandomInt, opts.deviceMap ?? deviceMapFromEnv(), host);
     } catch (err) {
       device.close();
       throw err;
@@ -130,14 +149,35 @@ export class FamfsHandle {
    * decodes its map from a private copy whose CRC must still be the one replayed (LoggedFile).
    */
   refresh(): number {
+    this.checkStillHere();
     return this.playTo(this.headerIn(this.meta).nextIndex);
+  }
+
+  /**
+   * The file system this handle opened must still be the one on the device: a killed superblock
+   * (`mkfs -k`) or another UUID (a new `mkfs`) means everything replayed describes memory that now
+   * belongs to nothing, or to another tree. A 200-byte read and CRC per refresh.
+   */
+  private checkStillHere(): void {
+    this.meta.invalidate(0, SUPERBLOCK_SIZE);
+    const head = this.meta.buffer;
+    if (!hasSuperMagic(head)) throw new FileSystemGoneError(`famfs ${this.uuid} is gone from ${this.device.path}: its superblock was killed (mkfs -k)`);
+    let now: Superblock;
+    try {
+      now = decodeSuperblock(head);
+    } catch (err) {
+      throw new FileSystemGoneError(`famfs ${this.uuid} is gone from ${this.device.path}: its superblock no longer decodes (${(err as Error).message})`);
+    }
+    if (!uuidEquals(now.uuid, this.sb.uuid)) {
+      throw new FileSystemGoneError(`famfs ${this.uuid} is gone from ${this.device.path}: the device now holds famfs ${formatUuid(now.uuid)} (made again by mkfs)`);
+    }
   }
 
   /** Play the slots from the replayer's position up to `nextIndex`, as the header just read says. */
   private playTo(nextIndex: number): number {
     const from = this.replayer.nextSlot;
     if (nextIndex < from) {
-      throw new FormatError(`the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
+      throw new FileSystemGoneError(`famfs ${this.uuid} on ${this.device.path}: the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
     }
     if (nextIndex === from) return 0;
     // One invalidation for the whole new range: per entry it costs more than the decode.
@@ -235,6 +275,33 @@ export class FamfsHandle {
         }
       }
     }
+  }
+
+  /**
+   * Whether this host can reach every device the log knows, and whether the device map only
+   * names devices of this file system, each as the device itself. A map entry that is wrong is a
+   * mistake to report (never a device to skip quietly); a device found nowhere is `missing`.
+   */
+  checkDevices(): DeviceCheck {
+    const records = this.replayer.devices;
+    const badMap: string[] = [];
+    const missing: { index: number; problem: string }[] = [];
+    const mapped = new Set(this.devices.mappedIndexes());
+    for (const index of mapped) {
+      if (index >= records.length) {
+        badMap.push(`the device map names device ${index}, but famfs ${this.uuid} has ${records.length} device${records.length === 1 ? '' : 's'} (0..${records.length - 1})`);
+      }
+    }
+    for (const rec of records.slice(1)) {
+      try {
+        this.devices.get(rec);
+      } catch (err) {
+        if (!(err instanceof FsError || err instanceof DeviceError)) throw err;
+        if (mapped.has(rec.index)) badMap.push(err.message);
+        else missing.push({ index: rec.index, problem: err.message });
+      }
+    }
+    return { badMap, missing };
   }
 
   /** The devices the log knows, in index order (0 is the primary). */

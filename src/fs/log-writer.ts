@@ -2,7 +2,7 @@ import { FsError } from '../errors.js';
 import { writeU64 } from '../format/bytes.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../format/log-entry.js';
-import { LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, entryOffset } from '../format/log-header.js';
+import { LOG_HEADER_OFF, LOG_HEADER_SIZE, type LogSlot, decodeLogHeader, entryOffset } from '../format/log-header.js';
 
 /** What the writer needs of a mapping of the metadata region (superblock + log). */
 export interface MetadataView {
@@ -49,7 +49,7 @@ export function appendEntry(meta: MetadataView, logLen: number, entry: NewEntry)
  * again per entry would only cost a cache invalidation and a CRC. Same protocol: the entry
  * written and flushed, then next_index (and next_seqnum) advanced and flushed.
  */
-export function appendEntryAt(meta: MetadataView, index: number, entry: NewEntry): void {
+export function appendEntryAt(meta: MetadataView, index: LogSlot, entry: NewEntry): void {
   const log = meta.buffer.subarray(LOG_OFFSET);
   const bytes = encodeLogEntry({ ...entry, seqnum: index } as LogEntry);
   const at = entryOffset(index);

@@ -4,6 +4,7 @@ import { type Fmap, decodeFmap } from '../format/fmap.js';
 import { LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, checkLogEntryFrame } from '../format/log-entry.js';
 import { type DirNode, type FileNode, PERMISSION_BITS, inoForLogIndex } from './namespace.js';
 import type { IndexedNode } from './replay-index.js';
+import type { LogSlot } from '../format/log-header.js';
 
 /**
  * A file as log replay makes it. Replay checks the fmap in place in the shared log (placement,
@@ -26,7 +27,7 @@ export class LoggedFile implements FileNode {
   #fmap: Fmap | undefined;
 
   constructor(
-    readonly logIndex: number,
+    readonly logIndex: LogSlot,
     placed: IndexedNode,
     public parent: DirNode | null,
     /** The log as mapped (it stays mapped while files refer to it) and the entry's offset in it. */

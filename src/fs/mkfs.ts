@@ -2,8 +2,8 @@ import { mountsOfDevice } from '../mounts/registry.js';
 import { MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
 import { writeU64 } from '../format/bytes.js';
-import { DEFAULT_LOG_LEN, LOG_OFFSET, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_REGION_SIZE, isPowerOfTwo } from '../format/layout.js';
-import { encodeLogHeader, lastIndexFor } from '../format/log-header.js';
+import { DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_REGION_SIZE, isPowerOfTwo } from '../format/layout.js';
+import { encodeLogHeader, lastIndexFor, logSlot } from '../format/log-header.js';
 import { SUPERBLOCK_SIZE, SUPER_MAGIC_OFFSET, SuperblockError, decodeSuperblock, encodeSuperblock, hasSuperMagic, newSuperblock } from '../format/superblock.js';
 import { getSystemUuid } from '../format/system-uuid.js';
 import { formatUuid, randomUuidBytes, uuidEquals } from '../format/uuid.js';
@@ -50,7 +50,7 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
   const logLen = opts.logLen ?? DEFAULT_LOG_LEN;
   if (!opts.kill) validateLogLen(logLen);
   refuseMounted(devicePath);
-  const device = MemoryDevice.open(devicePath, { writable: true });
+  const device = MemoryDevice.open(devicePath, { writable: true, host: opts.systemUuid });
   try {
     const sbMap = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: true });
     try {
@@ -68,6 +68,9 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
       if (device.size < MIN_DEVICE_SIZE) {
         throw new FsError('EINVAL', `unsupported memory device size ${device.size} (<4GiB): ${devicePath}`);
       }
+      if (device.size > MAX_DEVICE_SIZE) {
+        throw new FsError('EINVAL', `unsupported memory device size ${device.size} (more than ${MAX_DEVICE_SIZE}, the most a famfs device may have): ${devicePath}`);
+      }
       if (LOG_OFFSET + logLen >= device.size) throw new FsError('EINVAL', `log length ${logLen} does not fit ${devicePath}`);
       const systemUuid = opts.systemUuid ?? getSystemUuid();
       if (existing.present && !opts.force) {
@@ -84,7 +87,7 @@ export function mkfs(devicePath: string, opts: MkfsOptions = {}): MkfsResult {
       try {
         log.populate();
         log.buffer.fill(0);
-        log.buffer.set(encodeLogHeader({ len: logLen, lastIndex: lastIndexFor(logLen), nextSeqnum: 0, nextIndex: 0 }), 0);
+        log.buffer.set(encodeLogHeader({ len: logLen, lastIndex: lastIndexFor(logLen), nextSeqnum: 0, nextIndex: logSlot(0) }), 0);
         log.flush();
       } finally {
         log.unmap();

@@ -1,6 +1,7 @@
 import { FsError } from '../errors.js';
 import type { Fmap } from '../format/fmap.js';
 import { type IndexedNode, ROOT_SLOT, type ReplayIndex } from './replay-index.js';
+import { type LogSlot, logSlot } from '../format/log-header.js';
 
 /** Inode number of the root directory; every other node's is its log index + FIRST_LOGGED_INO. */
 export const ROOT_INO = 1;
@@ -17,8 +18,8 @@ interface NodeBase {
   gid: number;
   mode: number;
   parent: DirNode | null;
-  /** Log slot that created it; -1 for the root. */
-  logIndex: number;
+  /** Log slot that created it; NO_SLOT for the root. */
+  logIndex: LogSlot;
 }
 
 export interface DirNode extends NodeBase {
@@ -35,12 +36,12 @@ export interface FileNode extends NodeBase {
 
 export type FsNode = DirNode | FileNode;
 
-export function inoForLogIndex(index: number): number {
-  return index + FIRST_LOGGED_INO;
+export function inoForLogIndex(slot: LogSlot): number {
+  return slot + FIRST_LOGGED_INO;
 }
 
 /** Makes the file object of a slot (it knows where the slot's entry lies). */
-export type FileMaker = (slot: number, node: IndexedNode, parent: DirNode) => FileNode;
+export type FileMaker = (slot: LogSlot, node: IndexedNode, parent: DirNode) => FileNode;
 
 /** A replayed directory: its children become objects the first time someone asks for them. */
 class IndexedDir implements DirNode {
@@ -55,7 +56,7 @@ class IndexedDir implements DirNode {
   /** `slot`: the directory's log slot (ROOT_SLOT for the root). */
   constructor(
     private readonly load: (dir: IndexedDir) => Map<string, FsNode>,
-    readonly logIndex: number,
+    readonly logIndex: LogSlot,
     placed: Pick<IndexedNode, 'name' | 'uid' | 'gid' | 'mode'>,
     public parent: DirNode | null,
   ) {
@@ -97,7 +98,7 @@ export class Namespace {
   getIno(ino: number): FsNode | undefined {
     const known = this.byIno[ino];
     if (known || ino < FIRST_LOGGED_INO || !Number.isSafeInteger(ino)) return known;
-    return this.nodeAt(ino - FIRST_LOGGED_INO);
+    return this.nodeAt(logSlot(ino - FIRST_LOGGED_INO));
   }
 
   /** The node at these components, or undefined; throws ENOTDIR when a file is in the way. */
@@ -122,9 +123,9 @@ export class Namespace {
   }
 
   /** Slots [first, end) were replayed: their nodes join the directories already made. */
-  replayed(first: number, end: number): void {
+  replayed(first: LogSlot, end: LogSlot): void {
     if (this.loadedDirs === 0) return;
-    for (let slot = first; slot < end; slot++) {
+    for (let slot = first; slot < end; slot = logSlot(slot + 1)) {
       const placed = this.index.node(slot);
       if (!placed) continue;
       const parent = placed.parent === ROOT_SLOT ? this.root : this.byIno[inoForLogIndex(placed.parent)];
@@ -136,7 +137,7 @@ export class Namespace {
   }
 
   /** The object of `slot`, made at the first call; `record`: its index record, when the caller has it. */
-  private nodeAt(slot: number, record?: IndexedNode): FsNode | undefined {
+  private nodeAt(slot: LogSlot, record?: IndexedNode): FsNode | undefined {
     const ino = inoForLogIndex(slot);
     const known = this.byIno[ino];
     if (known) return known;
@@ -151,7 +152,7 @@ export class Namespace {
   private load(dir: IndexedDir): Map<string, FsNode> {
     const children = new Map<string, FsNode>();
     for (const slot of this.index.children(dir.logIndex)) {
-      const node = this.nodeAt(slot)!;
+      const node = this.nodeAt(logSlot(slot))!;
       children.set(node.name, node);
     }
     this.loadedDirs++;

@@ -1,11 +1,12 @@
 import { type FamfsNative, type ReplayIndexHandle, type ReplayStatus, loadNative } from '../addon.js';
+import { type LogSlot, logSlot, NO_SLOT } from '../format/log-header.js';
 
 /** A placed node as the index holds it: what a namespace object is made from. */
 export interface IndexedNode {
   kind: 'file' | 'dir';
   name: string;
-  /** Slot of the parent directory; -1 for the root. */
-  parent: number;
+  /** Slot of the parent directory; ROOT_SLOT for the root. */
+  parent: LogSlot;
   uid: number;
   gid: number;
   mode: number;
@@ -17,14 +18,14 @@ export interface IndexedNode {
 
 /** Where a scan stopped: the slot it could not apply and why. */
 export interface ScanStop {
-  slot: number;
+  slot: LogSlot;
   status: Exclude<ReplayStatus, 'OK'>;
   /** The extent at fault, for placement problems. */
   detail: number;
 }
 
 /** The root directory's slot in the index. */
-export const ROOT_SLOT = -1;
+export const ROOT_SLOT = NO_SLOT;
 
 /**
  * The addon's replay loop and path index (native/replay.c): per entry, the frame, payload and
@@ -66,11 +67,11 @@ export class ReplayIndex {
       if (units > 0 || collisions > 0) marked(d, units, collisions);
     }
     if (applied === count) return undefined;
-    return { slot: first + applied, status: this.statusNames[out[keys.STATUS]!] as ScanStop['status'], detail: out[keys.DETAIL]! };
+    return { slot: logSlot(first + applied), status: this.statusNames[out[keys.STATUS]!] as ScanStop['status'], detail: out[keys.DETAIL]! };
   }
 
   /** Pass over a slot that holds no whole entry (its bytes end early). */
-  skip(slot: number): void {
+  skip(slot: LogSlot): void {
     this.native.replayIndexSkip(this.handle, slot);
   }
 
@@ -92,25 +93,25 @@ export class ReplayIndex {
   }
 
   /** The node placed from this slot, or undefined when the slot placed nothing. */
-  node(slot: number): IndexedNode | undefined {
+  node(slot: LogSlot): IndexedNode | undefined {
     const o = this.nodeOut;
     const f = this.native.replayNode;
     const name = this.native.replayIndexNode(this.handle, slot, o);
     const kind = o[f.KIND];
     if (kind === this.native.replayKind.NONE) return undefined;
     return {
-      kind: kind === this.native.replayKind.DIR ? 'dir' : 'file', name, parent: o[f.PARENT]!,
+      kind: kind === this.native.replayKind.DIR ? 'dir' : 'file', name, parent: logSlot(o[f.PARENT]!),
       uid: o[f.UID]!, gid: o[f.GID]!, mode: o[f.MODE]!, flags: o[f.FLAGS]!, size: o[f.SIZE]!, crc: o[f.CRC]!,
     };
   }
 
-  /** The slots placed in a directory (ROOT_SLOT for the root), in log order. */
-  children(slot: number): Int32Array {
+  /** The slots placed in a directory (ROOT_SLOT for the root), in log order (read them as LogSlots). */
+  children(slot: LogSlot): Int32Array {
     return this.native.replayIndexChildren(this.handle, slot);
   }
 
   /** The slot placed at this relpath, or -1. */
-  find(relpath: string): number {
-    return this.native.replayIndexFind(this.handle, relpath);
+  find(relpath: string): LogSlot {
+    return logSlot(this.native.replayIndexFind(this.handle, relpath));
   }
 }

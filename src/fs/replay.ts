@@ -2,7 +2,7 @@ import { Bitmap } from '../alloc/bitmap.js';
 import { FamfsError, FormatError } from '../errors.js';
 import { fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { MAX_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
-import { lastIndexFor } from '../format/log-header.js';
+import { type LogSlot, lastIndexFor, logSlot } from '../format/log-header.js';
 import { LOG_ENTRY_SIZE, decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
 import { type DirNode, Namespace } from './namespace.js';
@@ -72,7 +72,7 @@ export class LogReplayer {
   readonly bitmaps: Bitmap[];
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0, filesOffPrimary: 0 };
   /** The next log slot to play: every slot below it has been played. */
-  nextSlot = 0;
+  nextSlot = logSlot(0);
   private readonly index: ReplayIndex;
   private readonly segments: LogSegment[] = [];
 
@@ -88,7 +88,7 @@ export class LogReplayer {
   }
 
   /** Apply `count` consecutive slots from `first` (which must be `nextSlot`), laid from `base` in `bytes`. */
-  applySlots(first: number, count: number, bytes: Buffer, base = 0): void {
+  applySlots(first: LogSlot, count: number, bytes: Buffer, base = 0): void {
     if (first !== this.nextSlot) throw new Error(`replay out of order: slot ${first}, expected ${this.nextSlot}`);
     this.noteSegment(first, bytes, base - first * LOG_ENTRY_SIZE);
     // Slots whose bytes end early are bad entries, as the decoder says, not a reason to stop.
@@ -100,21 +100,21 @@ export class LogReplayer {
       this.stopped(stop, bytes, base + (stop.slot - first) * LOG_ENTRY_SIZE);
       at = stop.slot - first + 1;
     }
-    for (let slot = first + whole; slot < first + count; slot++) {
+    for (let slot = logSlot(first + whole); slot < first + count; slot = logSlot(slot + 1)) {
       this.index.skip(slot);
       this.stopped({ slot, status: 'FRAME', detail: 0 }, bytes, base + (slot - first) * LOG_ENTRY_SIZE);
     }
-    this.nextSlot = first + count;
+    this.nextSlot = logSlot(first + count);
     this.stats.entries += count;
     this.stats.files = this.index.files;
     this.stats.dirs = this.index.dirs;
     this.stats.fileBytes = this.index.fileBytes;
     this.stats.filesOffPrimary = this.index.filesOffPrimary;
-    this.ns.replayed(first, first + count);
+    this.ns.replayed(first, this.nextSlot);
   }
 
   /** Apply the slot `index` (which must be `nextSlot`) from its 544 bytes at `base` in `bytes`. */
-  applySlot(index: number, bytes: Buffer, base = 0): void {
+  applySlot(index: LogSlot, bytes: Buffer, base = 0): void {
     this.applySlots(index, 1, bytes, base);
   }
 
@@ -175,7 +175,7 @@ export class LogReplayer {
     this.segments.push({ from, bytes, origin });
   }
 
-  private fileAt(slot: number, node: IndexedNode, parent: DirNode): LoggedFile {
+  private fileAt(slot: LogSlot, node: IndexedNode, parent: DirNode): LoggedFile {
     let i = this.segments.length - 1;
     while (i > 0 && this.segments[i]!.from > slot) i--;
     const seg = this.segments[i]!;

@@ -55,7 +55,7 @@ export function readSuperblock(device: MemoryDevice): Superblock {
  * that only has to decide who may do what (the mount preflight) needs, without replaying the log.
  */
 export function probeRole(devicePath: string, systemUuid?: Buffer): { sb: Superblock; role: Role } {
-  const device = MemoryDevice.open(devicePath, { writable: false });
+  const device = MemoryDevice.open(devicePath, { writable: false, host: systemUuid });
   try {
     const sb = readSuperblock(device);
     return { sb, role: roleOf(sb, systemUuid) };

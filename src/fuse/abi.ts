@@ -3,6 +3,7 @@ export * from './abi/constants.js';
 export * from './abi/sizes.js';
 export * from './abi/wire.js';
 export * from './abi/header.js';
+export * from './abi/ids.js';
 export * from './abi/init.js';
 export * from './abi/attr.js';
 export * from './abi/requests.js';

@@ -8,10 +8,12 @@
  */
 import type { Entry, FileAttr, Timespec } from './abi/attr.js';
 import type { DirEntry, DirentPlusSink, DirentSink } from './abi/dirent.js';
+import type { FileHandle, NodeId } from './abi/ids.js';
 import type { InitIn } from './abi/init.js';
 import type { ForgetOne } from './abi/requests.js';
 import type { OpenReply, StatfsReply } from './abi/replies.js';
 
+export type { FileHandle, NodeId } from './abi/ids.js';
 export type { Entry, FileAttr, Timespec, DirEntry, DirentSink, DirentPlusSink, ForgetOne, OpenReply, StatfsReply };
 
 /** Who asked: taken from fuse_in_header. */
@@ -19,7 +21,7 @@ export interface RequestContext {
   readonly unique: bigint;
   readonly opcode: number;
   /** The inode the request is about (the parent directory for name operations). */
-  readonly nodeid: number;
+  readonly nodeid: NodeId;
   readonly uid: number;
   readonly gid: number;
   /** Caller's thread group id; 0 for requests the kernel makes on its own. */
@@ -42,13 +44,13 @@ export interface CreateReply {
 /** READ reply data: one buffer or several, written with the reply header in a single writev. */
 export type ReadReply = Buffer | readonly Buffer[];
 
-export interface LookupArgs { readonly parent: number; readonly name: string }
-export interface GetattrArgs { readonly nodeid: number; readonly fh: number | undefined }
+export interface LookupArgs { readonly parent: NodeId; readonly name: string }
+export interface GetattrArgs { readonly nodeid: NodeId; readonly fh: FileHandle | undefined }
 export interface SetattrArgs {
-  readonly nodeid: number;
+  readonly nodeid: NodeId;
   /** Raw FATTR_* mask, for bits without a field below. */
   readonly valid: number;
-  readonly fh?: number;
+  readonly fh?: FileHandle;
   readonly size?: number;
   readonly mode?: number;
   readonly uid?: number;
@@ -59,11 +61,11 @@ export interface SetattrArgs {
   readonly lockOwner?: bigint;
   readonly killSuidgid: boolean;
 }
-export interface NodeArgs { readonly nodeid: number }
-export interface OpenArgs { readonly nodeid: number; readonly flags: number; readonly openFlags: number }
+export interface NodeArgs { readonly nodeid: NodeId }
+export interface OpenArgs { readonly nodeid: NodeId; readonly flags: number; readonly openFlags: number }
 export interface ReadArgs {
-  readonly nodeid: number;
-  readonly fh: number;
+  readonly nodeid: NodeId;
+  readonly fh: FileHandle;
   readonly offset: number;
   /** Never return more than this; the layer trims anything longer. */
   readonly size: number;
@@ -72,8 +74,8 @@ export interface ReadArgs {
   readonly lockOwner?: bigint;
 }
 export interface WriteArgs {
-  readonly nodeid: number;
-  readonly fh: number;
+  readonly nodeid: NodeId;
+  readonly fh: FileHandle;
   readonly offset: number;
   /** View of the request; safe to keep (each request owns its buffer). */
   readonly data: Buffer;
@@ -81,19 +83,19 @@ export interface WriteArgs {
   readonly writeFlags: number;
   readonly lockOwner?: bigint;
 }
-export interface FlushArgs { readonly nodeid: number; readonly fh: number; readonly lockOwner: bigint }
+export interface FlushArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly lockOwner: bigint }
 export interface ReleaseArgs {
-  readonly nodeid: number;
-  readonly fh: number;
+  readonly nodeid: NodeId;
+  readonly fh: FileHandle;
   readonly flags: number;
   readonly releaseFlags: number;
   readonly flush: boolean;
   readonly lockOwner: bigint;
 }
-export interface FsyncArgs { readonly nodeid: number; readonly fh: number; readonly datasync: boolean }
+export interface FsyncArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly datasync: boolean }
 export interface ReaddirArgs {
-  readonly nodeid: number;
-  readonly fh: number;
+  readonly nodeid: NodeId;
+  readonly fh: FileHandle;
   /** The cookie of the last entry the kernel consumed (0 at the start). */
   readonly offset: number;
   /** Reply size limit in bytes; the sink enforces it. */
@@ -103,34 +105,34 @@ export interface ReaddirArgs {
 export interface ReaddirplusArgs extends Omit<ReaddirArgs, 'sink'> {
   readonly sink: DirentPlusSink;
 }
-export interface AccessArgs { readonly nodeid: number; readonly mask: number }
+export interface AccessArgs { readonly nodeid: NodeId; readonly mask: number }
 export interface GetxattrArgs {
-  readonly nodeid: number;
+  readonly nodeid: NodeId;
   readonly name: string;
   /** The caller's buffer size (0 = size probe). The layer handles ERANGE and the probe itself. */
   readonly size: number;
 }
-export interface ListxattrArgs { readonly nodeid: number; readonly size: number }
-export interface SetxattrArgs { readonly nodeid: number; readonly name: string; readonly value: Buffer; readonly flags: number }
-export interface RemovexattrArgs { readonly nodeid: number; readonly name: string }
-export interface MkdirArgs { readonly parent: number; readonly name: string; readonly mode: number; readonly umask: number }
+export interface ListxattrArgs { readonly nodeid: NodeId; readonly size: number }
+export interface SetxattrArgs { readonly nodeid: NodeId; readonly name: string; readonly value: Buffer; readonly flags: number }
+export interface RemovexattrArgs { readonly nodeid: NodeId; readonly name: string }
+export interface MkdirArgs { readonly parent: NodeId; readonly name: string; readonly mode: number; readonly umask: number }
 export interface MknodArgs extends MkdirArgs { readonly rdev: number }
 export interface CreateArgs extends MkdirArgs { readonly flags: number; readonly openFlags: number }
-export interface NameArgs { readonly parent: number; readonly name: string }
+export interface NameArgs { readonly parent: NodeId; readonly name: string }
 export interface RenameArgs {
-  readonly parent: number;
+  readonly parent: NodeId;
   readonly name: string;
-  readonly newParent: number;
+  readonly newParent: NodeId;
   readonly newName: string;
   /** RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT from renameat2; 0 for rename. */
   readonly flags: number;
 }
-export interface SymlinkArgs { readonly parent: number; readonly name: string; readonly target: string }
-export interface LinkArgs { readonly nodeid: number; readonly newParent: number; readonly newName: string }
-export interface LseekArgs { readonly nodeid: number; readonly fh: number; readonly offset: number; readonly whence: number }
+export interface SymlinkArgs { readonly parent: NodeId; readonly name: string; readonly target: string }
+export interface LinkArgs { readonly nodeid: NodeId; readonly newParent: NodeId; readonly newName: string }
+export interface LseekArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly offset: number; readonly whence: number }
 export interface FallocateArgs {
-  readonly nodeid: number;
-  readonly fh: number;
+  readonly nodeid: NodeId;
+  readonly fh: FileHandle;
   readonly offset: number;
   readonly length: number;
   readonly mode: number;

@@ -11,6 +11,7 @@
  */
 import { encodeAttrOut, encodeEntryOut, encodeEntryOutInto, type Entry } from './abi/attr.js';
 import { Opcode, type OpcodeName } from './abi/constants.js';
+import { NO_FILE_HANDLE } from './abi/ids.js';
 import { DirentBuilder } from './abi/dirent.js';
 import {
   decodeAccessIn, decodeBatchForget, decodeCreateIn, decodeFallocateIn, decodeFlushIn, decodeForgetIn,
@@ -221,7 +222,7 @@ const rows: OpEntry[] = [
   fsOp({
     name: 'OPEN', method: 'open', bodySize: StructSize.OPEN_IN,
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeOpenIn(b) }),
-    encode: openReply, fallback: () => ({ fh: 0 }),
+    encode: openReply, fallback: () => ({ fh: NO_FILE_HANDLE }),
   }),
   fsOp({
     name: 'READ', method: 'read', bodySize: StructSize.READ_IN,
@@ -280,7 +281,7 @@ const rows: OpEntry[] = [
   fsOp({
     name: 'OPENDIR', method: 'opendir', bodySize: StructSize.OPEN_IN,
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeOpenIn(b) }),
-    encode: openReply, fallback: () => ({ fh: 0 }),
+    encode: openReply, fallback: () => ({ fh: NO_FILE_HANDLE }),
   }),
   fsOp({
     name: 'READDIR', method: 'readdir', bodySize: StructSize.READ_IN,

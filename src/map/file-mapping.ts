@@ -22,6 +22,13 @@ export interface MapOptions {
   allowSegments?: boolean;
   /** Tighter limits than the process's own, e.g. to bound address-space use (or to test the fallbacks). */
   limits?: Partial<MapLimitOverrides>;
+  /**
+   * @internal Map writable on a client too, as the host with this system UUID: for a file whose
+   * bytes this host was handed to write by agreement (a pcq consumer file after `pcq --setperm c`;
+   * upstream chmods it on that host). Clients still never change metadata. The device is opened
+   * writable for this mapping alone, as that host (whose view a non-coherent device shows).
+   */
+  grantedWriteHost?: Uint8Array;
 }
 
 export interface MapLimitOverrides {
@@ -46,8 +53,9 @@ interface LiveSegment {
 }
 
 /** Collected FileMappings give their memory back; an explicit unmap() is still the better habit. */
-const collector = new FinalizationRegistry<readonly DeviceMapping[]>((mappings) => {
-  for (const m of mappings) m.unmap();
+const collector = new FinalizationRegistry<{ mappings: readonly DeviceMapping[]; devices: readonly MemoryDevice[] }>((held) => {
+  for (const m of held.mappings) m.unmap();
+  for (const d of held.devices) d.close();
 });
 
 /**
@@ -72,11 +80,13 @@ export class FileMapping {
   readonly #why: string | undefined;
   readonly #mappings: readonly DeviceMapping[];
   readonly #segments: readonly LiveSegment[];
+  /** Devices opened for this mapping alone (a granted write on a client), closed with it. */
+  readonly #devices: readonly MemoryDevice[];
   #unmapped = false;
 
   /** @internal Built by mapFile(). */
   constructor(path: string, size: number, writable: boolean, mappings: readonly DeviceMapping[],
-    segments: readonly LiveSegment[], limit: MapLimit | undefined, why: string | undefined) {
+    segments: readonly LiveSegment[], limit: MapLimit | undefined, why: string | undefined, devices: readonly MemoryDevice[] = []) {
     this.path = path;
     this.size = size;
     this.writable = writable;
@@ -84,7 +94,8 @@ export class FileMapping {
     this.#why = why;
     this.#mappings = mappings;
     this.#segments = segments;
-    collector.register(this, mappings, this);
+    this.#devices = devices;
+    collector.register(this, { mappings, devices }, this);
   }
 
   /** True until unmap() (or closing the file system) releases the memory. */
@@ -163,6 +174,7 @@ export class FileMapping {
     this.#unmapped = true;
     collector.unregister(this);
     for (const m of this.#mappings) m.unmap();
+    for (const d of this.#devices) d.close();
   }
 
   /** A Readable of the file's bytes (copies, invalidated first so they are what other hosts wrote). */
@@ -230,16 +242,33 @@ export function fileAt(fs: FamfsHandle, path: string): FileNode {
 export function mapFile(fs: FamfsHandle, path: string, opts: MapOptions = {}): FileMapping {
   const node = fileAt(fs, path);
   const writable = opts.writable ?? false;
-  if (writable && fs.role !== 'master') {
+  const granted = writable && fs.role !== 'master' && opts.grantedWriteHost !== undefined;
+  if (writable && fs.role !== 'master' && !granted) {
     throw new ReadOnlyMappingError(`'${path}': this host is a client of famfs ${fs.uuid}, so the mapping is read-only; `
       + `only the master (system UUID ${formatUuid(fs.sb.systemUuid)}) can map files writable`);
   }
-  if (writable && !fs.device.writable) {
+  if (writable && !granted && !fs.device.writable) {
     throw new ReadOnlyMappingError(`'${path}': the file system was opened read-only, so the mapping is read-only`);
   }
   // Every device the file uses is found (ENODEV when this host cannot) before anything is mapped.
   const devices = new Map<number, MemoryDevice>();
   for (const e of fmapExtents(node.fmap)) if (!devices.has(e.devIndex)) devices.set(e.devIndex, fs.deviceAt(e.devIndex));
+  if (granted) {
+    const opened: MemoryDevice[] = [];
+    try {
+      for (const [i, d] of devices) {
+        // `host` names the view of a device whose hosts' caches are not coherent; other devices ignore it.
+        const how = { writable: true, host: opts.grantedWriteHost };
+        const w = MemoryDevice.open(d.path, how);
+        opened.push(w);
+        devices.set(i, w);
+      }
+    } catch (err) {
+      for (const d of opened) d.close();
+      throw err;
+    }
+  }
+  const owned = granted ? [...devices.values()] : [];
   // Alignments are powers of two: the largest is a multiple of all, so pieces cut to it suit every device.
   const alignment = Math.max(...[...devices.values()].map((d) => d.alignment));
   const maxBuffer = Math.floor(Math.min(opts.limits?.maxBufferBytes ?? MAX_MAPPING_BYTES, MAX_MAPPING_BYTES) / alignment) * alignment;
@@ -263,14 +292,19 @@ export function mapFile(fs: FamfsHandle, path: string, opts: MapOptions = {}): F
   }
   if (plan.limit !== undefined && opts.allowSegments === false) throw new MapLimitError(plan.limit, why!);
   try {
-    return build(fs, path, node.size, writable, plan, why);
+    try {
+      return build(devices, path, node.size, writable, plan, why, owned);
+    } catch (err) {
+      // The kernel ran out of mappings before our estimate said it would: fall back once.
+      if (plan !== composed || !(err instanceof FamfsError) || err.code !== 'ENOMEM') throw err;
+      const fallback = planByDeviceRun(pieces, maxBuffer);
+      const reason = vmaMessage(path, composed.vmas, 'fewer', fallback);
+      if (opts.allowSegments === false) throw new MapLimitError('max-map-count', reason);
+      return build(devices, path, node.size, writable, fallback, reason, owned);
+    }
   } catch (err) {
-    // The kernel ran out of mappings before our estimate said it would: fall back once.
-    if (plan !== composed || !(err instanceof FamfsError) || err.code !== 'ENOMEM') throw err;
-    const fallback = planByDeviceRun(pieces, maxBuffer);
-    const reason = vmaMessage(path, composed.vmas, 'fewer', fallback);
-    if (opts.allowSegments === false) throw new MapLimitError('max-map-count', reason);
-    return build(fs, path, node.size, writable, fallback, reason);
+    for (const d of owned) d.close();
+    throw err;
   }
 }
 
@@ -279,11 +313,12 @@ function vmaMessage(path: string, needed: number, budget: number | 'fewer', plan
     + `${budget}: it is mapped as ${plan.segments.length} segments over ${plan.vmas} device ranges`;
 }
 
-function build(fs: FamfsHandle, path: string, size: number, writable: boolean, plan: MapPlan, why: string | undefined): FileMapping {
+function build(devices: ReadonlyMap<number, MemoryDevice>, path: string, size: number, writable: boolean, plan: MapPlan,
+  why: string | undefined, owned: readonly MemoryDevice[]): FileMapping {
   const mappings: DeviceMapping[] = [];
   try {
     for (const w of plan.windows) {
-      mappings.push(MemoryDevice.mapAcross(w.extents.map((e, i) => ({ ...e, device: fs.deviceAt(w.devices[i]!) })), { writable }));
+      mappings.push(MemoryDevice.mapAcross(w.extents.map((e, i) => ({ ...e, device: devices.get(w.devices[i]!)! })), { writable }));
     }
   } catch (err) {
     for (const m of mappings) m.unmap();
@@ -294,5 +329,5 @@ function build(fs: FamfsHandle, path: string, size: number, writable: boolean, p
     if (s.fileOffset >= size) continue;
     segments.push({ fileOffset: s.fileOffset, length: Math.min(s.length, size - s.fileOffset), mapping: mappings[s.window]!, at: s.at });
   }
-  return new FileMapping(path, size, writable, mappings, segments, plan.limit, why);
+  return new FileMapping(path, size, writable, mappings, segments, plan.limit, why, owned);
 }

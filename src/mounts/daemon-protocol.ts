@@ -68,6 +68,11 @@ export interface DaemonConfig {
   shadowYaml?: boolean;
   /** `famfs mount -v` count; 3 or more logs every request, as -d does, without staying in the foreground. */
   verbose?: number;
+  /**
+   * `-o allow-missing`: serve the file system although this host cannot find some of its added
+   * devices; files with extents on them fail to open with EIO. Without it such a mount is refused.
+   */
+  allowMissing?: boolean;
   /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
   logFile?: string;
 }

@@ -164,17 +164,35 @@ export function liveRecords(): MountRecord[] {
   return out;
 }
 
-/** The live mount holding `path` (a host path) and the famfs-relative path inside it. */
+/**
+ * The live mount holding `path` (a host path) and the famfs-relative path inside it. A path that
+ * does not exist (yet) is resolved through its nearest existing ancestor: found walking forward
+ * from the root, so a path of thousands of missing components costs one failed lookup, not one
+ * per component (nor a recursion per component).
+ */
 export function mountOf(path: string): { record: MountRecord; relpath: string } | undefined {
-  let real: string;
+  let real: string | undefined;
+  let leaves: string[] = [];
   try {
     real = realpathSync(path);
   } catch {
-    // A file that does not exist yet: resolve its parent.
-    const cut = path.replace(/\/+$/, '').lastIndexOf('/');
-    if (cut < 0) return mountOf('.') && withLeaf(mountOf('.')!, path);
-    const parent = mountOf(path.slice(0, cut) || '/');
-    return parent && withLeaf(parent, path.slice(cut + 1));
+    const parts = path.split('/');
+    let at = path.startsWith('/') ? '/' : '.';
+    for (let i = 0; i < parts.length; i++) {
+      if (parts[i] === '') continue;
+      const next = join(at, parts[i]!);
+      try {
+        at = realpathSync(next);
+      } catch {
+        leaves = parts.slice(i).filter((c) => c !== '');
+        break;
+      }
+    }
+    try {
+      real = realpathSync(at);
+    } catch {
+      return undefined; // not even the cwd resolves
+    }
   }
   let best: MountRecord | undefined;
   for (const r of liveRecords()) {
@@ -182,9 +200,7 @@ export function mountOf(path: string): { record: MountRecord; relpath: string } 
       if (!best || r.mountpoint.length > best.mountpoint.length) best = r;
     }
   }
-  return best && { record: best, relpath: relative(best.mountpoint, real) };
-}
-
-function withLeaf(m: { record: MountRecord; relpath: string }, leaf: string): { record: MountRecord; relpath: string } {
-  return { record: m.record, relpath: m.relpath ? `${m.relpath}/${leaf}` : leaf };
+  if (!best) return undefined;
+  const relpath = [relative(best.mountpoint, real), ...leaves].filter((c) => c !== '').join('/');
+  return { record: best, relpath };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
+import { removeCaches } from '../../src/device/noncoherent.js';
 import { RUN_DIR_ENV } from '../../src/mounts/registry.js';
 import { parseUuid } from '../../src/format/uuid.js';
 
@@ -35,7 +36,10 @@ export function emuDevice(size = 8 * GiB, tag = 'test'): string {
 }
 
 export function cleanupDevices(): void {
-  for (const p of made) if (existsSync(p)) rmSync(p);
+  for (const p of made) {
+    if (existsSync(p)) rmSync(p);
+    removeCaches(p);
+  }
   made.clear();
 }
 

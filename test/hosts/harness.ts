@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:f
 import { constants as osConstants } from 'node:os';
 import { readRecord } from '../../src/mounts/registry.js';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
+import { removeCaches } from '../../src/device/noncoherent.js';
 import { FAMFS_BIN, GiB, MKFS_BIN } from '../helpers/emu.js';
 
 /**
@@ -146,6 +147,7 @@ export class Cluster {
     this.torn = true;
     for (const h of this.hosts) h.umount();
     if (existsSync(this.device)) rmSync(this.device, { force: true });
+    removeCaches(this.device);
     CLUSTERS.delete(this);
   }
 }

@@ -55,8 +55,9 @@ padding_nonzero: "entry <i> bytes <a>..<b>" for every padding / unused
 bitmap (section 4.1, AU = 0x200000 constant): nbits = ceil(dev_size/AU);
     allocated_bits = number of distinct bits set in [0, nbits) after
     pre-marking [0, 0x200000 + sb.log_len) and marking every valid FILE
-    entry's extents / strips (offset//AU, ceil(len/AU) bits; bits >= nbits
-    are dropped with a warning); collisions = number of times an already-set
+    entry's extents / strips (every unit from offset//AU to
+    ceil((offset+len)/AU), so an unaligned extent claims each unit it touches;
+    bits >= nbits are dropped with a warning); collisions = number of times an already-set
     bit was marked again (total marks - distinct bits); fsize_sum = sum of
     fm_size over valid FILE entries.
 """
@@ -306,7 +307,9 @@ def build_bitmap(sb, entries_valid):
             what = "entry %d extent %d" % (ent["index"], j)
             if x["offset"] % AU:
                 warn("%s: offset 0x%x is not AU-aligned" % (what, x["offset"]))
-            mark(x["offset"] // AU, ceil_div(x["len"], AU), what)
+            # Every unit the extent touches, rounded out at both ends: its writer uses them all.
+            first = x["offset"] // AU
+            mark(first, ceil_div(x["offset"] + x["len"], AU) - first, what)
 
     total = sum(e - s for s, e in intervals)
     union = 0

@@ -7,13 +7,13 @@ import { FM_ALL_HOSTS_RW } from '../../src/format/file-meta.js';
 import { ALLOC_UNIT, LOG_OFFSET, RELPATH_FIELD_SIZE } from '../../src/format/layout.js';
 import { famfsCrc } from '../../src/format/crc.js';
 import { LOG_ENTRY_CRC_COVERED, encodeLogEntry } from '../../src/format/log-entry.js';
-import { entryOffset } from '../../src/format/log-header.js';
+import { entryOffset, logSlot } from '../../src/format/log-header.js';
 import { parseUuid } from '../../src/format/uuid.js';
 import { FamfsHandle } from '../../src/fs/famfs.js';
 import { fsck } from '../../src/fs/fsck.js';
 import { fmapExtents } from '../../src/format/fmap.js';
 import { Cluster, isMounted } from '../hosts/harness.js';
-import { HOSTILE_NAMES, corruptMetadata, runFuzz } from './fuzzer.js';
+import { HOSTILE_NAMES, corruptMetadata, craftedEntries, runCrafted, runFuzz } from './fuzzer.js';
 import { OBSERVER_UUID, RUN_SEED, envInt, inspect, prng, reportFigure } from './support.js';
 
 /**
@@ -116,6 +116,12 @@ describe('hostile input', () => {
     reportFigure('fuzz_cases', stats.cases);
   });
 
+  it('crafted entries (extents past the end or over the log, unaligned, size 0, 17 extents, an unterminated path, ADD_DAXDEV of 2^53-1 bytes...) replay to a refusal or a tree inside the device', () => {
+    const cases = runCrafted();
+    assert.equal(cases, 2 * craftedEntries(0).length);
+    reportFigure('fuzz_cases', cases);
+  });
+
   it(`${IMAGE_CASES} corrupted images: open and fsck fail with a typed error or skip the bad entries; ${CLI_IMAGE_CASES} of them through the CLI's fsck and mount`, async () => {
     const pristine = Buffer.alloc(METADATA_BYTES);
     pio(c.device, pristine, 0, false);
@@ -189,7 +195,7 @@ describe('hostile input', () => {
       e.fill(0, FILE_RELPATH_AT, FILE_RELPATH_AT + RELPATH_FIELD_SIZE);
       raw.copy(e, FILE_RELPATH_AT);
       e.writeBigUInt64LE(BigInt(famfsCrc(e.subarray(0, LOG_ENTRY_CRC_COVERED))), LOG_ENTRY_CRC_COVERED);
-      pio(c.device, e, LOG_OFFSET + entryOffset(next), true);
+      pio(c.device, e, LOG_OFFSET + entryOffset(logSlot(next)), true);
       next++;
     }
     header.writeBigUInt64LE(BigInt(next), 0);

@@ -4,12 +4,12 @@ import { FM_ALL_HOSTS_RW } from '../../src/format/file-meta.js';
 import { FMAP_SIZE, decodeFmap, encodeFmap, fmapCapacity, fmapExtents, type Fmap } from '../../src/format/fmap.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_RELPATH_LEN } from '../../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_SIZE, decodeLogEntry, encodeLogEntry, type LogEntry } from '../../src/format/log-entry.js';
-import { LOG_HEADER_CRC_COVERED, LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, encodeLogHeader, entryOffset, lastIndexFor } from '../../src/format/log-header.js';
+import { LOG_HEADER_CRC_COVERED, LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, encodeLogHeader, entryOffset, lastIndexFor, logSlot } from '../../src/format/log-header.js';
 import { SB_CRC_COVERED, SUPERBLOCK_SIZE, decodeSuperblock, encodeSuperblock, newSuperblock } from '../../src/format/superblock.js';
 import { resolveRange } from '../../src/fs/resolve.js';
 import { LogReplayer } from '../../src/fs/replay.js';
 import type { FsNode } from '../../src/fs/namespace.js';
-import { randInt } from './support.js';
+import { envInt, randInt } from './support.js';
 
 /**
  * A fuzzer for famfs's on-media structures: valid images of the superblock, log header, log
@@ -21,8 +21,9 @@ import { randInt } from './support.js';
 
 export const DEV_SIZE = 8 * 1024 ** 3;
 const METADATA_END = LOG_OFFSET + DEFAULT_LOG_LEN;
-/** A decode of a few hundred bytes taking longer than this is a hang in the making. */
-export const SLOW_CASE_MS = 250;
+/** A decode of a few hundred bytes taking longer than this is a hang in the making (the
+ * sanitizer build of the addon, several times slower, sets its own: npm run test:asan). */
+export const SLOW_CASE_MS = envInt('FAMFS_FUZZ_SLOW_MS', 250);
 const MiB = 1024 ** 2;
 
 export type Target = 'superblock' | 'logHeader' | 'entry' | 'fmap' | 'log';
@@ -69,7 +70,120 @@ function entryTemplates(seqnum: number): LogEntry[] {
     { type: 'file', seqnum, path: 'a/f', size: 5 * MiB, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644, fmap: simple },
     { type: 'file', seqnum, path: 'a/striped', size: 16 * MiB, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644, fmap: inter },
     { type: 'add_daxdev', seqnum, devIndex: 1, devSize: DEV_SIZE, devUuid: Buffer.alloc(16, 7) },
+    ...CRAFTED_ENTRIES.map((e) => ({ ...e, seqnum })),
   ];
+}
+
+const one = (offset: number, len = ALLOC_UNIT): Fmap => ({ kind: 'simple', extents: [{ devIndex: 0, offset, len }] });
+const craftedFile = (path: string, size: number, fmap: Fmap, mode = 0o644): LogEntry =>
+  ({ type: 'file', seqnum: 0, path, size, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode, fmap });
+
+/** Issue 15's crafted entries (upstream accepts the files; replay refuses them and keeps their memory), as seeds. */
+const CRAFTED_ENTRIES: readonly LogEntry[] = [
+  craftedFile('a/size0', 0, one(64 * ALLOC_UNIT)),
+  craftedFile('a/unaligned', ALLOC_UNIT, one(64 * ALLOC_UNIT + 4096)),
+  craftedFile('a/overlog', ALLOC_UNIT, one(LOG_OFFSET + ALLOC_UNIT), 0o666),
+  craftedFile('a/pastend', 2 * ALLOC_UNIT, one(DEV_SIZE - ALLOC_UNIT, 2 * ALLOC_UNIT)),
+  craftedFile('a/short', 2 * ALLOC_UNIT, one(66 * ALLOC_UNIT)),
+  { type: 'add_daxdev', seqnum: 0, devIndex: 1, devSize: 2 ** 53 - 1, devUuid: Buffer.alloc(16, 6) },
+];
+
+/** Offsets in a FILE entry (payload at 16): its relpath, its fmap's count and extents. */
+const FILE_RELPATH_AT = 40;
+const FMAP_COUNT_AT = FMAP_AT + 8;
+const FMAP_EXTENTS_AT = FMAP_AT + 16;
+
+function fileEntry(seqnum: number, extents: { offset: number; len: number }[], size = extents.reduce((n, e) => n + e.len, 0)): Buffer {
+  return encodeLogEntry({
+    type: 'file', seqnum, path: 'crafted', size, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o666,
+    fmap: { kind: 'simple', extents: extents.map((e) => ({ devIndex: 0, ...e })) },
+  });
+}
+
+/** The entry's CRC recomputed after bytes were patched, so replay's checks behind it run. */
+function sealed(b: Buffer): Buffer {
+  b.writeBigUInt64LE(BigInt(famfsCrc(b.subarray(0, LOG_ENTRY_CRC_COVERED))), LOG_ENTRY_CRC_COVERED);
+  return b;
+}
+
+/**
+ * More crafted entries, as bytes: the ones the encoder refuses to write (17 or 2^32-1 extents, an
+ * empty extent, an extent whose end overflows, an unterminated or non-UTF-8 path, a device index
+ * past the table) made by patching a valid entry, and a few more edges of the device. Seeds as
+ * CRAFTED_ENTRIES are, and runCrafted() replays every one of both as is.
+ */
+function craftedBytes(seqnum: number): { what: string; bytes: Buffer }[] {
+  const unit = ALLOC_UNIT;
+  const out: { what: string; bytes: Buffer }[] = [
+    { what: 'an extent starting at the device end', bytes: fileEntry(seqnum, [{ offset: DEV_SIZE, len: unit }]) },
+    { what: 'an extent over the superblock', bytes: fileEntry(seqnum, [{ offset: 0, len: unit }]) },
+    { what: 'an extent over the log header', bytes: fileEntry(seqnum, [{ offset: LOG_OFFSET, len: 2 * unit }]) },
+    { what: 'an extent whose end overflows 2^64', bytes: fileEntry(seqnum, [{ offset: 64 * unit, len: unit }]) },
+  ];
+  const overflow = out.at(-1)!.bytes;
+  overflow.writeBigUInt64LE(2n ** 64n - BigInt(unit), FMAP_EXTENTS_AT + 8);
+  sealed(overflow);
+  const empty = fileEntry(seqnum, [{ offset: 64 * unit, len: unit }]);
+  empty.writeBigUInt64LE(0n, FMAP_EXTENTS_AT + 16);
+  out.push({ what: 'an extent of length 0', bytes: sealed(empty) });
+  const many = Array.from({ length: 16 }, (_, i) => ({ offset: (64 + i) * unit, len: unit }));
+  for (const count of [17, 0xffffffff]) {
+    const b = fileEntry(seqnum, many);
+    b.writeUInt32LE(count, FMAP_COUNT_AT);
+    out.push({ what: `${count} extents`, bytes: sealed(b) });
+  }
+  const unterminated = fileEntry(seqnum, [{ offset: 64 * unit, len: unit }]);
+  unterminated.fill(0x70, FILE_RELPATH_AT, FILE_RELPATH_AT + 80);
+  out.push({ what: 'an unterminated 80-byte path', bytes: sealed(unterminated) });
+  const notUtf8 = fileEntry(seqnum, [{ offset: 64 * unit, len: unit }]);
+  notUtf8.fill(0, FILE_RELPATH_AT, FILE_RELPATH_AT + 80).set([0x6e, 0x81], FILE_RELPATH_AT);
+  out.push({ what: 'a path that is not UTF-8', bytes: sealed(notUtf8) });
+  for (const devSize of [0, ALLOC_UNIT - 1]) {
+    out.push({ what: `ADD_DAXDEV of ${devSize} bytes`, bytes: encodeLogEntry({ type: 'add_daxdev', seqnum, devIndex: 1, devSize, devUuid: Buffer.alloc(16, 9) }) });
+  }
+  const farIndex = encodeLogEntry({ type: 'add_daxdev', seqnum, devIndex: 1, devSize: DEV_SIZE, devUuid: Buffer.alloc(16, 9) });
+  farIndex.writeUInt32LE(0xffffffff, 16 + 24);
+  out.push({ what: 'ADD_DAXDEV at index 2^32-1', bytes: sealed(farIndex) });
+  return out;
+}
+
+/** Every crafted entry: CRAFTED_ENTRIES encoded, then craftedBytes(). */
+export function craftedEntries(seqnum: number): { what: string; bytes: Buffer }[] {
+  return [
+    ...CRAFTED_ENTRIES.map((e) => ({ what: e.type === 'file' ? `crafted ${e.path}` : `crafted ${e.type}`, bytes: encodeLogEntry({ ...e, seqnum }) })),
+    ...craftedBytes(seqnum),
+  ];
+}
+
+/**
+ * Each crafted entry replayed as is, alone after a directory and behind a valid log: a refusal
+ * or a tree inside the device. Returns how many cases ran. Throws FuzzViolation on a bug.
+ */
+export function runCrafted(): number {
+  let cases = 0;
+  for (const { what, bytes } of craftedEntries(1)) {
+    const r = replayer();
+    const base = Buffer.alloc(LOG_ENTRY_SIZE);
+    encodeLogEntry({ type: 'mkdir', seqnum: 0, path: 'a', uid: 0, gid: 0, mode: 0o755 }).copy(base);
+    expectTyped(() => { r.applySlot(logSlot(0), base); r.applySlot(logSlot(1), bytes); }, `replay of ${what}`);
+    const problems = treeProblems(r);
+    if (problems.length) throw new FuzzViolation(`replay accepted ${what}: ${problems.join('; ')}`);
+    cases++;
+  }
+  const { bytes: log, count } = validLog();
+  const crafted = craftedEntries(count);
+  const whole = Buffer.alloc(entryOffset(logSlot(count + 1)));
+  log.copy(whole);
+  for (const { what, bytes } of crafted) {
+    validHeader(count + 1).copy(whole, 0);
+    bytes.copy(whole, entryOffset(logSlot(count)));
+    const r = replayer();
+    expectTyped(() => { for (let i = logSlot(0); i <= count; i = logSlot(i + 1)) r.applySlot(i, whole, entryOffset(i)); }, `replay of a log ending in ${what}`);
+    const problems = treeProblems(r);
+    if (problems.length) throw new FuzzViolation(`replay accepted a log ending in ${what}: ${problems.join('; ')}`);
+    cases++;
+  }
+  return cases;
 }
 
 function validSuperblock(): Buffer {
@@ -80,7 +194,7 @@ function validSuperblock(): Buffer {
 }
 
 function validHeader(next: number): Buffer {
-  return encodeLogHeader({ len: DEFAULT_LOG_LEN, lastIndex: lastIndexFor(DEFAULT_LOG_LEN), nextSeqnum: next, nextIndex: next });
+  return encodeLogHeader({ len: DEFAULT_LOG_LEN, lastIndex: lastIndexFor(DEFAULT_LOG_LEN), nextSeqnum: next, nextIndex: logSlot(next) });
 }
 
 /** The CRC of each structure, recomputed after a mutation so the checks behind it run. */
@@ -125,7 +239,7 @@ function treeProblems(r: LogReplayer): string[] {
   const walk = (n: FsNode, depth: number, path: string): void => {
     if (n.kind === 'dir') {
       for (const [name, c] of n.children) {
-        if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) out.push(`bad name ${JSON.stringify(name)}`);
+        if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.includes('\ufffd')) out.push(`bad name ${JSON.stringify(name)}`);
         walk(c, depth + 1, path ? `${path}/${name}` : name);
       }
       return;
@@ -135,6 +249,7 @@ function treeProblems(r: LogReplayer): string[] {
     for (const e of fmapExtents(n.fmap)) {
       const dev = r.devices[e.devIndex];
       if (!dev || e.offset + e.len > dev.size) out.push(`${path}: extent past device ${e.devIndex}`);
+      if (e.offset < (e.devIndex === 0 ? METADATA_END : ALLOC_UNIT)) out.push(`${path}: extent over the superblock or log of device ${e.devIndex}`);
     }
     let covered = 0;
     for (const p of resolveRange(n.fmap, n.size, 0, n.size)) {
@@ -167,9 +282,9 @@ function replayer(): LogReplayer {
 /** A small valid log: header + entries, as bytes from the start of the log. */
 function validLog(): { bytes: Buffer; count: number } {
   const entries: LogEntry[] = [{ type: 'mkdir', seqnum: 0, path: 'a', uid: 0, gid: 0, mode: 0o755 }, ...entryTemplates(0)];
-  const bytes = Buffer.alloc(entryOffset(entries.length));
+  const bytes = Buffer.alloc(entryOffset(logSlot(entries.length)));
   validHeader(entries.length).copy(bytes, 0);
-  entries.forEach((e, i) => encodeLogEntry({ ...e, seqnum: i } as LogEntry).copy(bytes, entryOffset(i)));
+  entries.forEach((e, i) => encodeLogEntry({ ...e, seqnum: i } as LogEntry).copy(bytes, entryOffset(logSlot(i))));
   return { bytes, count: entries.length };
 }
 
@@ -206,14 +321,14 @@ export function fuzzCase(target: Target, rnd: () => number): boolean {
       return ok;
     }
     case 'entry': {
-      const tpl = entryTemplates(1);
-      const b = mutate(encodeLogEntry(tpl[randInt(rnd, 0, tpl.length - 1)]!), 0, LOG_ENTRY_SIZE, ENTRY_FIELDS, rnd);
+      const seeds = [...entryTemplates(1).map((e) => encodeLogEntry(e)), ...craftedBytes(1).map((c) => c.bytes)];
+      const b = mutate(Buffer.from(seeds[randInt(rnd, 0, seeds.length - 1)]!), 0, LOG_ENTRY_SIZE, ENTRY_FIELDS, rnd);
       if (fix) fixCrc(b, target);
       const ok = expectTyped(() => decodeLogEntry(b, 1), 'decodeLogEntry');
       const r = replayer();
       const base = Buffer.alloc(LOG_ENTRY_SIZE);
       encodeLogEntry({ type: 'mkdir', seqnum: 0, path: 'a', uid: 0, gid: 0, mode: 0o755 }).copy(base);
-      expectTyped(() => { r.applySlot(0, base); r.applySlot(1, b); }, 'replay of a mutated entry');
+      expectTyped(() => { r.applySlot(logSlot(0), base); r.applySlot(logSlot(1), b); }, 'replay of a mutated entry');
       const problems = treeProblems(r);
       if (problems.length) throw new FuzzViolation(`replay accepted: ${problems.join('; ')}`);
       return ok;
@@ -221,7 +336,7 @@ export function fuzzCase(target: Target, rnd: () => number): boolean {
     case 'log': {
       const { bytes, count } = validLog();
       const slot = randInt(rnd, -1, count - 1);
-      const [base, len, fields] = slot < 0 ? [0, LOG_HEADER_SIZE, HEADER_FIELDS] : [entryOffset(slot), LOG_ENTRY_SIZE, ENTRY_FIELDS];
+      const [base, len, fields] = slot < 0 ? [0, LOG_HEADER_SIZE, HEADER_FIELDS] : [entryOffset(logSlot(slot)), LOG_ENTRY_SIZE, ENTRY_FIELDS];
       const m = mutate(bytes, base, len, fields, rnd);
       if (fix) fixCrc(m, slot < 0 ? 'logHeader' : 'entry', base);
       const r = replayer();
@@ -229,7 +344,7 @@ export function fuzzCase(target: Target, rnd: () => number): boolean {
         const h = decodeLogHeader(m, DEFAULT_LOG_LEN);
         // As Famfs.refresh: every published slot, in place; a slot past the image reads zeros.
         const log = m.length >= entryOffset(h.nextIndex) ? m : Buffer.concat([m, Buffer.alloc(entryOffset(h.nextIndex) - m.length)]);
-        for (let i = 0; i < h.nextIndex; i++) r.applySlot(i, log, entryOffset(i));
+        for (let i = logSlot(0); i < h.nextIndex; i = logSlot(i + 1)) r.applySlot(i, log, entryOffset(i));
       }, 'replay of a mutated log');
       const problems = treeProblems(r);
       if (problems.length) throw new FuzzViolation(`replay accepted: ${problems.join('; ')}`);
@@ -273,7 +388,7 @@ export function corruptMetadata(meta: Buffer, entries: number, rnd: () => number
     return 'log header';
   }
   const slot = randInt(rnd, 0, entries - 1);
-  const base = LOG_OFFSET + entryOffset(slot);
+  const base = LOG_OFFSET + entryOffset(logSlot(slot));
   mutate(meta, base, LOG_ENTRY_SIZE, ENTRY_FIELDS, rnd);
   if (rnd() < 0.7) fixCrc(meta, 'entry', base);
   return `entry ${slot}`;

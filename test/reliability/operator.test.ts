@@ -1,15 +1,24 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { processAlive } from '../../src/mounts/process-state.js';
-import { readRecord, RUN_DIR_ENV, writeRecord } from '../../src/mounts/registry.js';
+import { mountFile, readRecord, RUN_DIR_ENV, writeRecord } from '../../src/mounts/registry.js';
+import { DEFAULT_LOG_LEN, LOG_OFFSET } from '../../src/format/layout.js';
 import { getSystemUuid } from '../../src/format/system-uuid.js';
-import { FAMFS_BIN, famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
+import { CLIENT_UUID, FAMFS_BIN, famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint } from '../helpers/mounts.js';
 import { eventually } from '../helpers/wait.js';
+import { inspect } from './support.js';
+
+/** Everything a mount's daemon has logged so far. */
+function daemonLog(mnt: string): string {
+  return readFileSync(mountFile(mnt, 'log'), 'utf8');
+}
 import { addTestUser, removeTestUser, tryAsUser, type TestUser } from '../helpers/users.js';
 
 /**
@@ -126,7 +135,7 @@ describe('who can read what', () => {
     try {
       assert.equal(statSync(runDir).mode & 0o777, 0o700);
       const files = readdirSync(runDir);
-      assert.deepEqual(files.map((f) => f.split('.').at(-1)).sort(), ['json', 'log']);
+      assert.deepEqual(files.map((f) => f.split('.').at(-1)).sort(), ['json', 'lock', 'log']);
       for (const f of files) assert.equal(statSync(join(runDir, f)).mode & 0o777, 0o600, f);
       assert.equal(tryAsUser(user, 'list', runDir), 'EACCES');
     } finally {
@@ -209,6 +218,24 @@ describe('famfs umount', () => {
 describe('famfs mount', () => {
   after(() => cleanupMounts());
 
+  it('bad input is one line and a status, never a stack: an unknown --abi, a path of 5,000 components', () => {
+    const abi = famfs(['mount', '--abi', 'bogus', '/dev/null', '/tmp']);
+    assert.equal(abi.status, 1);
+    assert.match(abi.stderr, /^famfs: option '--abi <profile>' argument 'bogus' is invalid\. Allowed choices are v10, rfc2025, simple\.\n$/);
+    const dev = shmPath('deep');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
+    assert.equal(mkfsCli([dev]).status, 0);
+    const mnt = mountFamfs(dev, MASTER_UUID);
+    const deep = mnt + '/a'.repeat(5000);
+    for (const args of [['creat', '-s', '1m', `${deep}/x`], ['mkdir', '-p', deep], ['ls', deep], ['getmap', deep]]) {
+      const r = famfs(args);
+      assert.notEqual(r.status, 0, args[0]);
+      assert.doesNotMatch(r.stderr, /internal error|RangeError/, args[0]);
+      assert.equal(r.stderr.split('\n').length, 2, `${args[0]}: ${r.stderr.slice(0, 300)}`);
+    }
+    assert.equal(famfs(['creat', '-s', '1m', `${deep}/x`]).status, 36, 'ENAMETOOLONG');
+  });
+
   it('of several mounts of one device by one host started together, exactly one succeeds', async () => {
     const dev = shmPath('race');
     assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
@@ -233,4 +260,60 @@ describe('famfs mount', () => {
     const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(` ${dev} `));
     assert.equal(mounted.length, 1, mounted.join('\n'));
   });
+});
+
+describe('a daemon whose file system leaves its device', () => {
+  after(() => cleanupMounts());
+
+  /** Overwrites the device's superblock and log with those of a file system made elsewhere. */
+  function remakeUnderneath(dev: string): void {
+    const scratch = shmPath('scratch');
+    assert.equal(famfs(['emu', 'create', '--size', '8g', scratch]).status, 0);
+    assert.equal(mkfsCli([scratch]).status, 0);
+    const head = Buffer.alloc(LOG_OFFSET + DEFAULT_LOG_LEN);
+    const from = openSync(scratch, 'r');
+    readSync(from, head, 0, head.length, 0);
+    closeSync(from);
+    const to = openSync(dev, 'r+');
+    writeSync(to, head, 0, head.length, 0);
+    closeSync(to);
+  }
+
+  /** What `famfs mkfs -k` does to the superblock: its magic zeroed. */
+  function killUnderneath(dev: string): void {
+    const to = openSync(dev, 'r+');
+    writeSync(to, Buffer.alloc(8), 0, 8, 0);
+    closeSync(to);
+  }
+
+  for (const [what, change] of [['killed (mkfs -k)', killUnderneath], ['made again (mkfs)', remakeUnderneath]] as const) {
+    it(`${what}: the daemons answer EIO, log it once, append nothing and exit cleanly at unmount`, async () => {
+      const dev = shmPath('gone');
+      assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
+      assert.equal(mkfsCli([dev]).status, 0);
+      const m = mountFamfs(dev, MASTER_UUID);
+      const c = mountFamfs(dev, CLIENT_UUID, ['--follow', '50']);
+      assert.equal(famfs(['mkdir', join(m, 'd')]).status, 0);
+      const pids = [m, c].map((mnt) => readRecord(mnt)!);
+      change(dev);
+      // A lookup that misses makes the daemon look at the log at once; the client's follow does too.
+      for (const mnt of [m, c]) assert.throws(() => statSync(join(mnt, 'new-name')), { code: 'EIO' });
+      assert.throws(() => mkdirSync(join(m, 'e')), { code: 'EIO' });
+      await new Promise((res) => setTimeout(res, 600)); // twelve of the client's follow periods
+      for (const mnt of [m, c]) assert.throws(() => readdirSync(mnt), { code: 'EIO' });
+      if (change === remakeUnderneath) {
+        assert.equal(inspect(dev).report.log.entriesUsed, 0, 'the old tree was appended to the new file system');
+      }
+      for (const mnt of [m, c]) {
+        const lines = daemonLog(mnt).split('\n');
+        assert.equal(lines.filter((l) => / is gone from /.test(l)).length, 1, daemonLog(mnt));
+        assert.equal(lines.filter((l) => /log follow/.test(l)).length, 0, daemonLog(mnt));
+      }
+      for (const [i, mnt] of [m, c].entries()) {
+        const r = famfs(['umount', mnt]);
+        assert.equal(r.status, 0, r.stderr);
+        await eventually('the daemon exits', () => !processAlive(pids[i]!.pid));
+      }
+    });
+  }
 });

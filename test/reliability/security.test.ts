@@ -172,4 +172,23 @@ describe('security', () => {
       assert.ok(readFileSync(join(mnt, '.meta', '.log')).length > 0, 'root still reads the log');
     }
   });
+
+  it('-p (no default_permissions) is refused with allow_other; with -u only root gets in', async () => {
+    user ??= addTestUser();
+    const h = c.clients[1]!;
+    const refused = h.famfs(['mount', '-p', c.device, '/tmp']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /^famfs mount: -p \(no default_permissions\) .* use -p -u\n$/);
+    const mnt = await h.mount(['-p', '-u']);
+    try {
+      const flags = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt)!.split(' ').at(-1)!.split(',');
+      assert.equal(flags.includes('allow_other') || flags.includes('default_permissions'), false, flags.join(','));
+      const r = runAsUser(user, 'cat', [join(mnt, 'pub', 'rootonly')]);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /Permission denied/);
+      assert.equal(readFileSync(join(mnt, 'pub', 'rootonly')).length, 1024 * 1024, 'root reads');
+    } finally {
+      h.umount();
+    }
+  });
 });

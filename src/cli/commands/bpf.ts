@@ -5,6 +5,7 @@ import { FmapPublisher, lookupPublished, openPublishedMap, unpublish } from '../
 import { pinDir } from '../../bpf/pins.js';
 import { BpfResolver } from '../../bpf/resolver.js';
 import { parseSize, parseUint } from '../args.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -91,7 +92,7 @@ export function register(program: Command): void {
           }
         }
         if (o.json) {
-          printJson({ file, ino: node.ino, size: rec.size, fmap: rec.fmap, ...(at ? { resolve: { offset: o.at, ...at } } : {}) });
+          printJson({ ...nodeJson(node), size: rec.size, fmap: rec.fmap, ...(at ? { resolve: { offset: o.at, ...at } } : {}) });
           return;
         }
         const m = rec.fmap;

@@ -79,6 +79,9 @@ function createAll(fs: FamfsHandle, s: LogSession, plan: CopyPlan, o: CpOpts): v
         throw err;
       }
     }
+    // Every byte is about to be written: pages first, so a full tmpfs under an emulated device is
+    // ENOSPC here, with nothing logged, not SIGBUS halfway through the copy.
+    for (const fmap of fmaps) fs.populate(fmap);
     for (const d of dirs) s.mkdir(d.dest, { mode: modeFor(d.srcMode), uid, gid });
     files.forEach((f, i) => s.addFile(f.dest, { size: f.size, fmap: fmaps[i]!, mode: modeFor(f.srcMode), uid, gid }));
     if (o.verbose) {
@@ -106,6 +109,7 @@ async function copy(fs: FamfsHandle, sources: string[], destArg: string, destRel
     process.stderr.write(`famfs cp: ${s}\n`);
     errs++;
   }
+  let copied = 0;
   const show = displayer(destArg, destRel);
   const bar = new Progress('famfs cp', plan.files.reduce((s, f) => s + f.size, 0), { quiet: !!o.quiet });
   const jobs = plan.files.map((f) => ({
@@ -123,7 +127,10 @@ async function copy(fs: FamfsHandle, sources: string[], destArg: string, destRel
   }));
   await copyFiles(jobs, Math.max(1, o.threadct ?? 1), {
     progress: (n) => bar.add(n),
-    done: (job) => bar.log(`famfs cp: 100%: ${show(job.dest)}`),
+    done: (job) => {
+      copied++;
+      if (!o.quiet || o.verbose) bar.log(`famfs cp: 100%: ${show(job.dest)}`);
+    },
     failed: (job, err) => {
       if (!isFailure(err)) throw err;
       bar.clear();
@@ -135,7 +142,7 @@ async function copy(fs: FamfsHandle, sources: string[], destArg: string, destRel
       closeSync(fd);
     },
   });
-  bar.finish();
+  bar.summary('copied', copied, errs ? `; ${errs} not copied (listed above), exit status ${EXIT_SOME_FAILED}` : '');
   return errs ? EXIT_SOME_FAILED : 0;
 }
 
@@ -149,6 +156,7 @@ function compare(fs: FamfsHandle, sources: string[], destArg: string, destRel: s
     errs++;
   }
   const bar = new Progress('famfs cp -c', plan.files.reduce((s, f) => s + f.size, 0), { quiet: !!o.quiet });
+  let same = 0;
   for (const f of plan.files) {
     if (f.existingSize !== f.size) {
       process.stderr.write(`famfs cp: compare fail: ${show(f.dest)} ${f.existingSize === undefined ? 'does not exist' : `is ${f.existingSize} bytes, ${f.src} is ${f.size}`}\n`);
@@ -166,7 +174,8 @@ function compare(fs: FamfsHandle, sources: string[], destArg: string, destRel: s
           process.stderr.write(`famfs cp: compare fail: ${show(f.dest)} differs from ${f.src} at offset ${at}\n`);
           errs++;
         } else {
-          bar.log(`famfs cp: compare ok: ${show(f.dest)}`);
+          same++;
+          if (!o.quiet || o.verbose) bar.log(`famfs cp: compare ok: ${show(f.dest)}`);
         }
       } finally {
         m.unmap();
@@ -179,7 +188,7 @@ function compare(fs: FamfsHandle, sources: string[], destArg: string, destRel: s
       if (fd !== undefined) closeSync(fd);
     }
   }
-  bar.finish();
+  bar.summary('compared', same, errs ? `; ${errs} differ or failed (listed above)` : ', all equal');
   return errs ? EXIT_SOME_FAILED : 0;
 }
 
@@ -194,8 +203,8 @@ export function register(program: Command): void {
     .option('-m, --mode <octal>', 'mode of new files and directories (default: the source\'s)', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: real uid)', parseUint)
     .option('-g, --gid <gid>', 'group (default: real gid)', parseUint)
-    .option('-q, --quiet', 'no progress bar')
-    .option('-v, --verbose', 'say what was created')))
+    .option('-q, --quiet', 'no per-file lines, no progress bar (errors and the summary line stay)')
+    .option('-v, --verbose', 'per-file lines, and what was created')))
     .action((paths: string[], o: CpOpts) =>
       runCommand('famfs cp', async () => {
         if (paths.length < 2) throw new UsageError('source and dest args required');

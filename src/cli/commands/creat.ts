@@ -8,6 +8,7 @@ import { DEFAULT_FILE_MODE } from '../../fs/log-session.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
 import { mountAllocCfg } from '../alloc-cfg.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
 
@@ -49,7 +50,7 @@ async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bi
   const m = mapFile(fs, rel, { writable: true });
   try {
     const bar = new Progress(`randomize ${file}`, m.size, { quiet });
-    randomizeFile(m, seed, (n) => bar.add(n));
+    await randomizeFile(m, seed, (n) => bar.add(n));
     bar.finish();
     process.stdout.write(`randomized ${m.size} bytes: ${file}\n`);
   } finally {
@@ -165,7 +166,7 @@ export function register(program: Command): void {
           // -r writes every byte: its memory is given pages before the file is logged (ENOSPC, not SIGBUS, on a full tmpfs).
           const populate = !!o.randomize && o.seed !== 0n;
           const { file: node, created } = fs.creat(rels[0]!, { size: o.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate });
-          if (o.json) printJson({ path, created, ino: node.ino, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, fmap: node.fmap });
+          if (o.json) printJson({ ...nodeJson(node, { withFmap: true }), created, logEntries: created ? 1 : 0 });
           else if (o.verbose) process.stdout.write(`famfs creat: ${created ? 'created' : 'exists'} ${path} (${node.size} bytes)\n`);
           if (!o.randomize) return 0;
           let seed = o.seed;

@@ -33,9 +33,10 @@ export function register(program: Command): void {
     .option('-f, --force', 'replace an existing emulated device (one this command made)')
     .option('--mode <octal>', `permission bits of the device (default ${EMULATED_DEFAULT_MODE.toString(8).padStart(4, '0')})`, parseOctalMode)
     .option('--group <group>', 'group owning the device (a name or gid), for --mode 0640 or 0660', parseGroup)
-    .action((path: string, o: { size: number; force?: boolean; mode?: number; group?: number }) =>
+    .option('--noncoherent', 'each host sees the device through its own cache: writes reach other hosts only by flush and invalidate (default with FAMFS_EMU_NONCOHERENT=1)')
+    .action((path: string, o: { size: number; force?: boolean; mode?: number; group?: number; noncoherent?: boolean }) =>
       runCommand('famfs emu create', () => {
-        createEmulatedDevice(path, o.size, { force: !!o.force, mode: o.mode, gid: o.group });
+        createEmulatedDevice(path, o.size, { force: !!o.force, mode: o.mode, gid: o.group, ...(o.noncoherent ? { noncoherent: true } : {}) });
         process.stdout.write(`created emulated device ${path} (${o.size} bytes)\n`);
       }));
   emu

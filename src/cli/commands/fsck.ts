@@ -9,6 +9,7 @@ import { bucketStats, fsck, fsckExitStatus } from '../../fs/fsck.js';
 import { parseUint } from '../args.js';
 import { fsckText } from '../fsck-text.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
+import { refuseDeadMounts } from '../dead-mount.js';
 import { printJson, runCommand } from '../run.js';
 import { addModeOptions, type ModeOptions, readOptionWarning, requireFuseMode } from '../upstream-modes.js';
 
@@ -69,6 +70,7 @@ export function register(program: Command): void {
         if (o.read && o.mmap) throw new UsageError('Error: The --mmap and --read arguments are mutually exclusive');
         if (o.read) readOptionWarning('do_famfs_cli_fsck');
         if (o.nbuckets !== undefined && (o.nbuckets < 1 || o.nbuckets > MAX_BUCKETS)) throw new UsageError(`-B must be 1..${MAX_BUCKETS}`);
+        refuseDeadMounts([device]);
         const m = mountOf(device);
         if (!m) {
           // As upstream: a device this host has mounted is checked through its mount, not under it.

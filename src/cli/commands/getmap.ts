@@ -3,6 +3,7 @@ import { FamfsError } from '../../errors.js';
 import { type Fmap, fmapExtents } from '../../format/fmap.js';
 import { FamfsHandle } from '../../fs/famfs.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, resolveTarget } from '../target.js';
 
@@ -86,7 +87,7 @@ export function register(program: Command): void {
               fail(EXIT_NOT_REGULAR, `not a regular file (${f})`);
               continue;
             }
-            if (o.json) out.push({ file: f, size: node.size, fmap: node.fmap, devices: devicePaths(fs, node.fmap) });
+            if (o.json) out.push({ ...nodeJson(node, { withFmap: true }), devices: devicePaths(fs, node.fmap) });
             else if (!o.quiet) process.stdout.write(mapText(fs, f, node.size, node.fmap));
           }
         } finally {

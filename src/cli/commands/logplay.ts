@@ -2,9 +2,10 @@ import { accessSync, constants } from 'node:fs';
 import type { Command } from 'commander';
 import { FsError, UsageError } from '../../errors.js';
 import { FamfsHandle } from '../../fs/famfs.js';
-import { type FsNode, pathOf } from '../../fs/namespace.js';
+import { pathOf } from '../../fs/namespace.js';
 import { playShadow, shadowRootOf, shadowStatsText } from '../../fs/shadow-tree.js';
 import { collect } from '../data-args.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 import { addModeOptions, type ModeOptions, readOptionWarning, requireFuseMode } from '../upstream-modes.js';
@@ -78,7 +79,7 @@ export function register(program: Command): void {
         if (o.json) {
           printJson({
             entries: st.entries, files: st.files, directories: st.dirs, badEntries: st.badEntries, skipped: st.skipped,
-            ...(o.dryrun ? { objects: nodes.map(describe) } : {}),
+            ...(o.dryrun ? { objects: nodes.map((n) => nodeJson(n, { withFmap: true })) } : {}),
           });
         } else {
           if (o.dryrun) {
@@ -100,9 +101,4 @@ export function register(program: Command): void {
         return Math.min(st.badEntries.length + st.skipped.length, MAX_EXIT);
         });
       }));
-}
-
-function describe(n: FsNode): Record<string, unknown> {
-  const base = { path: pathOf(n), type: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, logIndex: n.logIndex };
-  return n.kind === 'file' ? { ...base, size: n.size, fmap: n.fmap } : base;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type FsNode, pathOf } from '../../fs/namespace.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -18,7 +19,7 @@ export function register(program: Command): void {
         const nodes: FsNode[] = top.kind === 'dir' ? (o.recursive ? [...fs.ns.walk(top)] : [...top.children.values()]) : [top];
         nodes.sort((a, b) => (pathOf(a) < pathOf(b) ? -1 : 1));
         if (o.json) {
-          printJson(nodes.map((n) => ({ path: pathOf(n), type: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, ino: n.ino, ...(n.kind === 'file' ? { size: n.size } : {}) })));
+          printJson(nodes.map((n) => nodeJson(n)));
           return;
         }
         for (const n of nodes) {

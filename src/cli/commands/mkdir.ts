@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { parseOctalMode, parseUint } from '../args.js';
+import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -18,7 +19,7 @@ export function register(program: Command): void {
       runCommand('famfs mkdir', () => withTarget([dir], o, { writable: true }, (fs, [rel]) => {
         const before = fs.stats.dirs;
         const node = fs.mkdir(rel!, { parents: !!o.parents, mode: o.mode, uid: o.uid, gid: o.gid });
-        if (o.json) printJson({ path: dir, ino: node.ino, mode: node.mode, uid: node.uid, gid: node.gid, created: fs.stats.dirs - before });
+        if (o.json) printJson({ ...nodeJson(node), created: fs.stats.dirs > before, logEntries: fs.stats.dirs - before });
         else if (o.verbose) process.stdout.write(`famfs mkdir: created ${fs.stats.dirs - before} director${fs.stats.dirs - before === 1 ? 'y' : 'ies'} for ${dir}\n`);
       })));
 }

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathS
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
-import { AUTO_FAMFS_ABI, FAMFS_ABI_PROFILES, startingProfile } from '../../daemon/famfs-abi.js';
+import { AUTO_FAMFS_ABI, FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
 import { ensureRunDir, liveRecords, mountFile } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
@@ -11,6 +11,7 @@ import { getSystemUuid } from '../../format/system-uuid.js';
 import { formatUuid } from '../../format/uuid.js';
 import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { parseUint } from '../args.js';
+import { refuseDeadMounts } from '../dead-mount.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { addModeOptions, type ModeOptions, readOptionWarning, requireFuseMode } from '../upstream-modes.js';
 import { takeDaemon } from '../daemon-start.js';
@@ -33,7 +34,7 @@ const DEFAULT_SHADOW_TEMPLATE = '/tmp/famfs_shadow_';
 const SHADOW_DIR_MODE = 0o755;
 
 /** `-o` options this mount understands. */
-const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev'] as const;
+const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev', 'allow-missing'] as const;
 
 function parseMountOptions(text: string, previous: string[]): string[] {
   const opts = text.split(',').filter((o) => o !== '');
@@ -53,6 +54,7 @@ function sameFile(a: string, b: string): boolean {
 /** Everything that can be checked before a daemon starts, each with its own one-line error. */
 function preflight(device: string, mnt: string): { mountpoint: string; systemUuid: string; role: string } {
   if (process.geteuid && process.geteuid() !== 0) throw new FsError('EPERM', 'must be run as root', 1);
+  refuseDeadMounts([mnt]);
   let mountpoint: string;
   try {
     mountpoint = realpathSync(mnt);
@@ -146,11 +148,12 @@ export function register(program: Command): void {
     .addOption(new Option('-c, --cache <mode>', 'kernel caching: always | normal | never (direct I/O)').choices(['always', 'normal', 'never']))
     .option('-d, --debug', 'stay in the foreground and trace every request')
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
-    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions)')
+    .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions); needs -u')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
-    .option('--abi <profile>', `famfs kernel ABI for GET_FMAP/GET_DAXDEV: ${[AUTO_FAMFS_ABI, ...Object.keys(FAMFS_ABI_PROFILES)].join(' | ')} (auto: push2026 when the kernel has FUSE_DEV_IOC_DAXDEV_OPEN, else v10)`, DEFAULT_FAMFS_ABI)
+    .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV (auto: push2026 when the kernel has FUSE_DEV_IOC_DAXDEV_OPEN, else v10)')
+      .choices([AUTO_FAMFS_ABI, ...Object.keys(FAMFS_ABI_PROFILES)]).default(DEFAULT_FAMFS_ABI))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
-    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default)', parseMountOptions, [] as string[])
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[])
     .option('-v, --verbose', 'say what is mounted (-vv: and the daemon configuration; -vvv: the daemon logs every request)', (_v: string, prev: number) => prev + 1, 0)
     .option('-S, --shadow <path>', "an existing directory for upstream's shadow tree: <path>/root gets one YAML file per famfs file (default: a new /tmp/famfs_shadow_XXXXXX without the YAML)")
     .option('-m, --mmap', 'read the superblock and log through mmap (the default)')
@@ -164,7 +167,11 @@ export function register(program: Command): void {
         if (o.read && o.mmap) throw new UsageError('Error: --mmap and --read are mutually exclusive');
         if (o.read) readOptionWarning('do_famfs_cli_mount');
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
-        if (!startingProfile(o.abi)) throw new InvalidArgumentError(`unknown ABI profile '${o.abi}'`);
+        // Without default_permissions the kernel checks nothing and this daemon checks owners only
+        // for access(2): with other users let in, any of them could open anything. Only root then.
+        if (o.nodefaultperm && !o.nouseraccess) {
+          throw new UsageError('-p (no default_permissions) lets every user open every file unless combined with -u (no allow_other): use -p -u');
+        }
         if (o.remount && alreadyMountedHere(device, mnt)) {
           if (o.verbose) process.stdout.write(`famfs mount: ${device} is already mounted at ${mnt} by this host\n`);
           return 0;
@@ -179,6 +186,7 @@ export function register(program: Command): void {
           allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
           deviceMap: Object.fromEntries(deviceMapOf(o)),
           bpfFmap: o.options.includes('bpf-fmap'),
+          allowMissing: o.options.includes('allow-missing'),
           // The last of suid/nosuid (dev/nodev) wins, as for mount(8).
           suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
           dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),

@@ -17,7 +17,7 @@ interface VerifyOpts extends DeviceOption {
 const VERIFY_FAIL = 1;
 
 /** Checks one file; prints upstream's lines. Returns 0 or 1. */
-function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): number {
+async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): Promise<number> {
   if (seed === 0n) {
     process.stderr.write('famfs verify: Must specify random seed to verify file data\n');
     return VERIFY_FAIL;
@@ -34,7 +34,7 @@ function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, qui
     // Reading a page an emulated device never wrote gives it memory: ENOSPC here, not SIGBUS later.
     m.populate();
     const bar = new Progress(`verify ${file}`, m.size, { quiet });
-    const bad = verifyFile(m, seed, (n) => bar.add(n));
+    const bad = await verifyFile(m, seed, (n) => bar.add(n));
     bar.finish();
     if (bad >= 0) {
       process.stderr.write(`Verify fail: ${file} at offset ${bad} of ${m.size} bytes\n`);
@@ -93,11 +93,11 @@ export function register(program: Command): void {
         }
         const jobs = o.multi.length > 0 ? o.multi : [{ file: o.filename!, seed: o.seed! }];
         if (jobs.length > 1 && (o.threadct ?? 0) > 1) return verifyThreaded(jobs, o);
-        return withTarget(jobs.map((j) => j.file), o, { writable: false }, (fs, rels) => {
+        return withTarget(jobs.map((j) => j.file), o, { writable: false }, async (fs, rels) => {
           let errs = 0;
           for (const [i, j] of jobs.entries()) {
             if (o.verbose) process.stdout.write(`famfs verify: ${j.file} with seed ${j.seed}\n`);
-            errs += verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+            errs += await verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
           }
           if (o.multi.length === 0) return errs;
           process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);

@@ -1,3 +1,4 @@
+import { type NodeId, nodeId } from './ids.js';
 import { StructSize } from './sizes.js';
 import { readU64, writeU64 } from './wire.js';
 
@@ -35,7 +36,7 @@ export interface FileAttr {
  * 0 means the kernel asks again on every use. nodeid 0 with an entryTimeout caches a negative entry.
  */
 export interface Entry {
-  readonly nodeid: number;
+  readonly nodeid: NodeId;
   /** nodeid + generation must never name two different files over the fs lifetime. */
   readonly generation?: number;
   readonly attr: FileAttr;
@@ -146,7 +147,7 @@ export function decodeEntryOut(buf: Buffer, off = 0): Required<Omit<Entry, 'attr
   const entryValid = readU64(buf, off + EntryOutOff.entryValid);
   const attrValid = readU64(buf, off + EntryOutOff.attrValid);
   return {
-    nodeid: readU64(buf, off + EntryOutOff.nodeid),
+    nodeid: nodeId(readU64(buf, off + EntryOutOff.nodeid)),
     generation: readU64(buf, off + EntryOutOff.generation),
     entryTimeout: entryValid + buf.readUInt32LE(off + EntryOutOff.entryValidNsec) / NSEC_PER_SEC,
     attrTimeout: attrValid + buf.readUInt32LE(off + EntryOutOff.attrValidNsec) / NSEC_PER_SEC,

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js';
+import { type NodeId, nodeId } from './ids.js';
 import { EXTLEN_UNIT, StructSize } from './sizes.js';
 import { readU64 } from './wire.js';
 
@@ -7,7 +8,7 @@ export interface InHeader {
   readonly len: number;
   readonly opcode: number;
   readonly unique: bigint;
-  readonly nodeid: number;
+  readonly nodeid: NodeId;
   readonly uid: number;
   readonly gid: number;
   readonly pid: number;
@@ -29,7 +30,7 @@ export function decodeInHeader(buf: Buffer, bytesRead: number): InHeader {
     len,
     opcode: buf.readUInt32LE(InHeaderOff.opcode),
     unique: buf.readBigUInt64LE(InHeaderOff.unique),
-    nodeid: readU64(buf, InHeaderOff.nodeid),
+    nodeid: nodeId(readU64(buf, InHeaderOff.nodeid)),
     uid: buf.readUInt32LE(InHeaderOff.uid),
     gid: buf.readUInt32LE(InHeaderOff.gid),
     pid: buf.readUInt32LE(InHeaderOff.pid),

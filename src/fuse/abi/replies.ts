@@ -1,11 +1,12 @@
 /** Encoders of the small fixed reply structs. */
+import { type FileHandle, fileHandle } from './ids.js';
 import { StructSize } from './sizes.js';
 import { readU64, writeU64 } from './wire.js';
 
 /** The reply to OPEN, OPENDIR and the second half of CREATE. */
 export interface OpenReply {
   /** Any number the file system wants back in later requests on this open file. */
-  readonly fh: number;
+  readonly fh: FileHandle;
   /** FOPEN_* bits. */
   readonly flags?: number;
   /** With FOPEN_PASSTHROUGH: the id from FUSE_DEV_IOC_BACKING_OPEN. */
@@ -28,7 +29,7 @@ export function encodeOpenOut(o: OpenReply): Buffer {
 
 export function decodeOpenOut(buf: Buffer, off = 0): Required<OpenReply> {
   return {
-    fh: readU64(buf, off + OpenOutOff.fh),
+    fh: fileHandle(readU64(buf, off + OpenOutOff.fh)),
     flags: buf.readUInt32LE(off + OpenOutOff.openFlags),
     backingId: buf.readInt32LE(off + OpenOutOff.backingId),
   };

@@ -5,6 +5,7 @@
 import { ProtocolError } from '../errors.js';
 import { FSYNC_FDATASYNC, GETATTR_FH, READ_LOCKOWNER, RELEASE_FLUSH, SetattrValid, WRITE_LOCKOWNER } from './constants.js';
 import type { Timespec } from './attr.js';
+import { type FileHandle, fileHandle, type NodeId, nodeId } from './ids.js';
 import { StructSize } from './sizes.js';
 import { readCString, readU64 } from './wire.js';
 
@@ -25,7 +26,7 @@ export function decodeTwoNames(body: Buffer, off: number): [string, string] {
 }
 
 export interface ForgetOne {
-  readonly nodeid: number;
+  readonly nodeid: NodeId;
   readonly nlookup: number;
 }
 
@@ -44,7 +45,7 @@ export function decodeBatchForget(body: Buffer): ForgetOne[] {
   const items: ForgetOne[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const off = StructSize.BATCH_FORGET_IN + i * StructSize.FORGET_ONE;
-    items[i] = { nodeid: readU64(body, off + ForgetOneOff.nodeid), nlookup: readU64(body, off + ForgetOneOff.nlookup) };
+    items[i] = { nodeid: nodeId(readU64(body, off + ForgetOneOff.nodeid)), nlookup: readU64(body, off + ForgetOneOff.nlookup) };
   }
   return items;
 }
@@ -52,16 +53,16 @@ export function decodeBatchForget(body: Buffer): ForgetOne[] {
 const GetattrInOff = { getattrFlags: 0, fh: 8 } as const;
 
 /** The file handle, when the kernel sent one (fstat on an open file). */
-export function decodeGetattrIn(body: Buffer): { fh: number | undefined } {
+export function decodeGetattrIn(body: Buffer): { fh: FileHandle | undefined } {
   // Old kernels (< 7.9) send no body at all.
   if (body.length < StructSize.GETATTR_IN) return { fh: undefined };
   const flags = body.readUInt32LE(GetattrInOff.getattrFlags);
-  return { fh: (flags & GETATTR_FH) !== 0 ? readU64(body, GetattrInOff.fh) : undefined };
+  return { fh: (flags & GETATTR_FH) !== 0 ? fileHandle(readU64(body, GetattrInOff.fh)) : undefined };
 }
 
 export interface SetattrIn {
   readonly valid: number;
-  readonly fh?: number;
+  readonly fh?: FileHandle;
   readonly size?: number;
   readonly lockOwner?: bigint;
   /** 'now' when the caller asked for the current time (utimensat UTIME_NOW). */
@@ -95,7 +96,7 @@ export function decodeSetattrIn(body: Buffer): SetattrIn {
   else if (has(SetattrValid.MTIME)) mtime = time(SetattrInOff.mtime, SetattrInOff.mtimensec);
   return {
     valid,
-    fh: has(SetattrValid.FH) ? readU64(body, SetattrInOff.fh) : undefined,
+    fh: has(SetattrValid.FH) ? fileHandle(readU64(body, SetattrInOff.fh)) : undefined,
     size: has(SetattrValid.SIZE) ? readU64(body, SetattrInOff.size) : undefined,
     lockOwner: has(SetattrValid.LOCKOWNER) ? body.readBigUInt64LE(SetattrInOff.lockOwner) : undefined,
     atime,
@@ -117,7 +118,7 @@ export function decodeOpenIn(body: Buffer): { flags: number; openFlags: number }
 }
 
 export interface ReadIn {
-  readonly fh: number;
+  readonly fh: FileHandle;
   readonly offset: number;
   readonly size: number;
   readonly readFlags: number;
@@ -133,7 +134,7 @@ export function decodeReadIn(body: Buffer): ReadIn {
   need(body, StructSize.READ_IN, 'read_in');
   const readFlags = body.readUInt32LE(ReadInOff.ioFlags);
   return {
-    fh: readU64(body, ReadInOff.fh),
+    fh: fileHandle(readU64(body, ReadInOff.fh)),
     offset: readU64(body, ReadInOff.offset),
     size: body.readUInt32LE(ReadInOff.size),
     readFlags,
@@ -143,7 +144,7 @@ export function decodeReadIn(body: Buffer): ReadIn {
 }
 
 export interface WriteIn {
-  readonly fh: number;
+  readonly fh: FileHandle;
   readonly offset: number;
   readonly writeFlags: number;
   readonly lockOwner?: bigint;
@@ -158,7 +159,7 @@ export function decodeWriteIn(body: Buffer): WriteIn {
   need(body, StructSize.WRITE_IN + size, 'write data');
   const writeFlags = body.readUInt32LE(ReadInOff.ioFlags);
   return {
-    fh: readU64(body, ReadInOff.fh),
+    fh: fileHandle(readU64(body, ReadInOff.fh)),
     offset: readU64(body, ReadInOff.offset),
     writeFlags,
     lockOwner: (writeFlags & WRITE_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
@@ -170,7 +171,7 @@ export function decodeWriteIn(body: Buffer): WriteIn {
 const ReleaseInOff = { fh: 0, flags: 8, releaseFlags: 12, lockOwner: 16 } as const;
 
 export interface ReleaseIn {
-  readonly fh: number;
+  readonly fh: FileHandle;
   readonly flags: number;
   readonly releaseFlags: number;
   /** RELEASE_FLUSH: the release also stands for a flush (no FLUSH was sent). */
@@ -182,7 +183,7 @@ export function decodeReleaseIn(body: Buffer): ReleaseIn {
   need(body, StructSize.RELEASE_IN, 'release_in');
   const releaseFlags = body.readUInt32LE(ReleaseInOff.releaseFlags);
   return {
-    fh: readU64(body, ReleaseInOff.fh),
+    fh: fileHandle(readU64(body, ReleaseInOff.fh)),
     flags: body.readUInt32LE(ReleaseInOff.flags),
     releaseFlags,
     flush: (releaseFlags & RELEASE_FLUSH) !== 0,
@@ -192,17 +193,17 @@ export function decodeReleaseIn(body: Buffer): ReleaseIn {
 
 const FlushInOff = { fh: 0, lockOwner: 16 } as const;
 
-export function decodeFlushIn(body: Buffer): { fh: number; lockOwner: bigint } {
+export function decodeFlushIn(body: Buffer): { fh: FileHandle; lockOwner: bigint } {
   need(body, StructSize.FLUSH_IN, 'flush_in');
-  return { fh: readU64(body, FlushInOff.fh), lockOwner: body.readBigUInt64LE(FlushInOff.lockOwner) };
+  return { fh: fileHandle(readU64(body, FlushInOff.fh)), lockOwner: body.readBigUInt64LE(FlushInOff.lockOwner) };
 }
 
 const FsyncInOff = { fh: 0, fsyncFlags: 8 } as const;
 
-export function decodeFsyncIn(body: Buffer): { fh: number; datasync: boolean } {
+export function decodeFsyncIn(body: Buffer): { fh: FileHandle; datasync: boolean } {
   need(body, StructSize.FSYNC_IN, 'fsync_in');
   return {
-    fh: readU64(body, FsyncInOff.fh),
+    fh: fileHandle(readU64(body, FsyncInOff.fh)),
     datasync: (body.readUInt32LE(FsyncInOff.fsyncFlags) & FSYNC_FDATASYNC) !== 0,
   };
 }
@@ -269,23 +270,23 @@ export function decodeCreateIn(body: Buffer): { flags: number; mode: number; uma
 
 const RenameInOff = { newdir: 0, flags: 8 } as const;
 
-export function decodeRenameIn(body: Buffer): { newParent: number; name: string; newName: string; flags: number } {
+export function decodeRenameIn(body: Buffer): { newParent: NodeId; name: string; newName: string; flags: number } {
   need(body, StructSize.RENAME_IN, 'rename_in');
   const [name, newName] = decodeTwoNames(body, StructSize.RENAME_IN);
-  return { newParent: readU64(body, RenameInOff.newdir), name, newName, flags: 0 };
+  return { newParent: nodeId(readU64(body, RenameInOff.newdir)), name, newName, flags: 0 };
 }
 
-export function decodeRename2In(body: Buffer): { newParent: number; name: string; newName: string; flags: number } {
+export function decodeRename2In(body: Buffer): { newParent: NodeId; name: string; newName: string; flags: number } {
   need(body, StructSize.RENAME2_IN, 'rename2_in');
   const [name, newName] = decodeTwoNames(body, StructSize.RENAME2_IN);
-  return { newParent: readU64(body, RenameInOff.newdir), name, newName, flags: body.readUInt32LE(RenameInOff.flags) };
+  return { newParent: nodeId(readU64(body, RenameInOff.newdir)), name, newName, flags: body.readUInt32LE(RenameInOff.flags) };
 }
 
 const LinkInOff = { oldnodeid: 0 } as const;
 
-export function decodeLinkIn(body: Buffer): { oldNodeid: number; newName: string } {
+export function decodeLinkIn(body: Buffer): { oldNodeid: NodeId; newName: string } {
   need(body, StructSize.LINK_IN, 'link_in');
-  return { oldNodeid: readU64(body, LinkInOff.oldnodeid), newName: decodeName(body, StructSize.LINK_IN) };
+  return { oldNodeid: nodeId(readU64(body, LinkInOff.oldnodeid)), newName: decodeName(body, StructSize.LINK_IN) };
 }
 
 const InterruptInOff = { unique: 0 } as const;
@@ -297,10 +298,10 @@ export function decodeInterruptIn(body: Buffer): { unique: bigint } {
 
 const LseekInOff = { fh: 0, offset: 8, whence: 16 } as const;
 
-export function decodeLseekIn(body: Buffer): { fh: number; offset: number; whence: number } {
+export function decodeLseekIn(body: Buffer): { fh: FileHandle; offset: number; whence: number } {
   need(body, StructSize.LSEEK_IN, 'lseek_in');
   return {
-    fh: readU64(body, LseekInOff.fh),
+    fh: fileHandle(readU64(body, LseekInOff.fh)),
     offset: readU64(body, LseekInOff.offset),
     whence: body.readUInt32LE(LseekInOff.whence),
   };
@@ -308,10 +309,10 @@ export function decodeLseekIn(body: Buffer): { fh: number; offset: number; whenc
 
 const FallocateInOff = { fh: 0, offset: 8, length: 16, mode: 24 } as const;
 
-export function decodeFallocateIn(body: Buffer): { fh: number; offset: number; length: number; mode: number } {
+export function decodeFallocateIn(body: Buffer): { fh: FileHandle; offset: number; length: number; mode: number } {
   need(body, StructSize.FALLOCATE_IN, 'fallocate_in');
   return {
-    fh: readU64(body, FallocateInOff.fh),
+    fh: fileHandle(readU64(body, FallocateInOff.fh)),
     offset: readU64(body, FallocateInOff.offset),
     length: readU64(body, FallocateInOff.length),
     mode: body.readUInt32LE(FallocateInOff.mode),

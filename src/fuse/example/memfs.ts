@@ -6,6 +6,7 @@
  */
 import { timespecNow, type Entry, type FileAttr, type Timespec } from '../abi/attr.js';
 import { direntTypeOfMode, FileType, FopenFlag, FUSE_ROOT_ID, InitFlag } from '../abi/constants.js';
+import { NO_FILE_HANDLE, nodeId } from '../abi/ids.js';
 import { FuseError } from '../errors.js';
 import type {
   AttrReply, CreateArgs, CreateReply, Filesystem, ForgetOne, GetattrArgs, GetxattrArgs, InitWants, ListxattrArgs,
@@ -234,7 +235,7 @@ export class MemFs implements Filesystem {
 
   opendir(_ctx: RequestContext, { nodeid }: OpenArgs): OpenReply {
     this.dir(nodeid);
-    return { fh: 0 };
+    return { fh: NO_FILE_HANDLE };
   }
 
   readdir(_ctx: RequestContext, { nodeid, offset, sink }: ReaddirArgs): void {
@@ -326,7 +327,7 @@ export class MemFs implements Filesystem {
   }
 
   private openReply(): OpenReply {
-    return { fh: 0, flags: this.options.directIo ? FopenFlag.DIRECT_IO : 0 };
+    return { fh: NO_FILE_HANDLE, flags: this.options.directIo ? FopenFlag.DIRECT_IO : 0 };
   }
 
   private node(ino: number): MemNode {
@@ -367,6 +368,6 @@ export class MemFs implements Filesystem {
   }
 
   private entry(node: MemNode): Entry {
-    return { nodeid: node.ino, attr: this.attr(node), entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout };
+    return { nodeid: nodeId(node.ino), attr: this.attr(node), entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout };
   }
 }

@@ -1,0 +1,29 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { FsError } from '../errors.js';
+import { parseMountinfo } from '../fuse/mount.js';
+
+const MOUNTINFO = '/proc/self/mountinfo';
+
+/**
+ * Refuses, with the next step in one line, a path in a FUSE mount whose daemon is gone (killed or
+ * crashed: the kernel answers ENOTCONN for everything in it), instead of letting the command
+ * report that path as missing or unreachable.
+ */
+export function refuseDeadMounts(paths: readonly string[]): void {
+  const fuse = parseMountinfo(readFileSync(MOUNTINFO, 'utf8')).filter((m) => m.fstype === 'fuse' || m.fstype.startsWith('fuse.'));
+  if (fuse.length === 0) return;
+  for (const p of paths) {
+    const abs = resolve(p);
+    const holding = fuse
+      .filter((m) => abs === m.mountpoint || abs.startsWith(m.mountpoint.endsWith(sep) ? m.mountpoint : m.mountpoint + sep))
+      .sort((a, b) => b.mountpoint.length - a.mountpoint.length)[0];
+    if (!holding) continue;
+    try {
+      statSync(holding.mountpoint);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
+      throw new FsError('ENOTCONN', `${holding.mountpoint}: the daemon serving this mount is gone; run \`famfs umount ${holding.mountpoint}\``);
+    }
+  }
+}

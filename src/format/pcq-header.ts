@@ -1,0 +1,93 @@
+import { FormatError } from '../errors.js';
+import { readU64, writeU64 } from './bytes.js';
+import { PCQ_BUCKET_TRAILER_SIZE } from './pcq-bucket.js';
+
+/**
+ * struct pcq (upstream src/pcq.h): the start of a queue's producer file. The producer owns every
+ * field; producer_index sits apart from next_seq (1024 bytes of padding) so the line the consumer
+ * invalidates on every poll holds nothing else the producer rewrites. Buckets start at
+ * bucket_array_offset, 2 MiB into the file (a PMD boundary).
+ */
+export const PCQ_MAGIC = 0xbeebee3;
+export const PCQ_HEADER_SIZE = 1080;
+export const PCQ_BUCKET_ARRAY_OFFSET = 2 * 1024 * 1024;
+
+export const PCQ_HEADER_OFF = {
+  magic: 0,
+  nbuckets: 8,
+  bucketSize: 16,
+  bucketArrayOffset: 24,
+  producerIndex: 32,
+  /** after char pad[1024] */
+  nextSeq: 1064,
+  pcqSize: 1072,
+} as const;
+
+/** The smallest bucket: a power of two with room for a payload besides the sequence number and CRC. */
+export const PCQ_MIN_BUCKET_SIZE = 2 * PCQ_BUCKET_TRAILER_SIZE;
+/** One bucket is always left empty (full is producer_index + 1 == consumer_index), so two hold one message. */
+export const PCQ_MIN_NBUCKETS = 2;
+
+export interface PcqHeader {
+  nbuckets: number;
+  bucketSize: number;
+  bucketArrayOffset: number;
+  producerIndex: number;
+  nextSeq: number;
+  /** The producer file's size as its creator mapped it. */
+  pcqSize: number;
+}
+
+/** Size of the producer file of a queue: the 2 MiB header region, then the buckets (upstream pcq_create). */
+export function producerFileSize(nbuckets: number, bucketSize: number): number {
+  return PCQ_BUCKET_ARRAY_OFFSET + nbuckets * bucketSize;
+}
+
+/** Why a bucket size or count cannot make a queue, or undefined when they can. */
+export function queueGeometryProblem(nbuckets: number, bucketSize: number): string | undefined {
+  if (!Number.isSafeInteger(bucketSize) || bucketSize <= 0 || (bucketSize & (bucketSize - 1)) !== 0 || bucketSize > 2 ** 30) {
+    return `bucket size ${bucketSize} must be a power of 2 (at most 1 GiB)`;
+  }
+  if (bucketSize < PCQ_MIN_BUCKET_SIZE) {
+    return `bucket size ${bucketSize} is smaller than ${PCQ_MIN_BUCKET_SIZE}: each bucket ends with a ${PCQ_BUCKET_TRAILER_SIZE}-byte sequence number and CRC and needs room for a payload`;
+  }
+  if (!Number.isSafeInteger(nbuckets) || nbuckets < PCQ_MIN_NBUCKETS || !Number.isSafeInteger(producerFileSize(nbuckets, bucketSize))) {
+    return `number of buckets ${nbuckets} must be an integer of at least ${PCQ_MIN_NBUCKETS} (one bucket always stays empty)`;
+  }
+  return undefined;
+}
+
+export function encodePcqHeader(b: Buffer, h: PcqHeader): void {
+  writeU64(b, PCQ_HEADER_OFF.magic, PCQ_MAGIC);
+  writeU64(b, PCQ_HEADER_OFF.nbuckets, h.nbuckets);
+  writeU64(b, PCQ_HEADER_OFF.bucketSize, h.bucketSize);
+  writeU64(b, PCQ_HEADER_OFF.bucketArrayOffset, h.bucketArrayOffset);
+  writeU64(b, PCQ_HEADER_OFF.producerIndex, h.producerIndex);
+  writeU64(b, PCQ_HEADER_OFF.nextSeq, h.nextSeq);
+  writeU64(b, PCQ_HEADER_OFF.pcqSize, h.pcqSize);
+}
+
+/**
+ * Decode and validate against the file it came from. Upstream checks the magic and the index
+ * (pcq_valid); a reader here also refuses a geometry whose buckets would lie outside the file.
+ */
+export function decodePcqHeader(b: Buffer, fileSize: number, what: string): PcqHeader {
+  if (b.length < PCQ_HEADER_SIZE || fileSize < PCQ_HEADER_SIZE) throw new FormatError(`${what}: too small to be a pcq producer file`);
+  const magic = b.readUInt32LE(PCQ_HEADER_OFF.magic) + b.readUInt32LE(PCQ_HEADER_OFF.magic + 4) * 2 ** 32;
+  if (magic !== PCQ_MAGIC) throw new FormatError(`${what}: not a pcq producer file (magic 0x${magic.toString(16)}, expected 0x${PCQ_MAGIC.toString(16)})`);
+  const h: PcqHeader = {
+    nbuckets: readU64(b, PCQ_HEADER_OFF.nbuckets, `${what}: nbuckets`),
+    bucketSize: readU64(b, PCQ_HEADER_OFF.bucketSize, `${what}: bucket_size`),
+    bucketArrayOffset: readU64(b, PCQ_HEADER_OFF.bucketArrayOffset, `${what}: bucket_array_offset`),
+    producerIndex: readU64(b, PCQ_HEADER_OFF.producerIndex, `${what}: producer_index`),
+    nextSeq: readU64(b, PCQ_HEADER_OFF.nextSeq, `${what}: next_seq`),
+    pcqSize: readU64(b, PCQ_HEADER_OFF.pcqSize, `${what}: pcq_size`),
+  };
+  const problem = queueGeometryProblem(h.nbuckets, h.bucketSize);
+  if (problem) throw new FormatError(`${what}: ${problem}`);
+  if (h.bucketArrayOffset < PCQ_HEADER_SIZE || h.bucketArrayOffset + h.nbuckets * h.bucketSize > fileSize) {
+    throw new FormatError(`${what}: ${h.nbuckets} buckets of ${h.bucketSize} bytes at ${h.bucketArrayOffset} do not fit the file (${fileSize} bytes)`);
+  }
+  if (h.producerIndex >= h.nbuckets) throw new FormatError(`${what}: producer_index ${h.producerIndex} is not below nbuckets ${h.nbuckets}`);
+  return h;
+}
