@@ -71,7 +71,7 @@ export function register(program: Command): void {
         if (o.read) readOptionWarning('do_famfs_cli_logplay');
         if (o.shadow.length > 1) throw new FsError('EINVAL', "don't specify more than one shadowpath");
         if (o.daxdev !== undefined && o.shadow.length === 0) throw new UsageError('Error: daxdev only used with shadow logplay');
-        if (o.dryrun) process.stdout.write('Logplay: dry_run selected\n');
+        if (o.dryrun && !o.json) process.stdout.write('Logplay: dry_run selected\n');
         if (o.shadow.length > 0) return shadowLogplay(path, o);
         return withTarget([path], o, { writable: false }, (fs) => {
         const st = fs.stats;
