@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { daemonLogTail } from '../src/cli/commands/mount.js';
+import { readRecord } from '../src/mounts/registry.js';
 import { cli, cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, MASTER_UUID, MKFS_BIN } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 
@@ -372,6 +373,12 @@ describe('4. shadow YAML', () => {
     assert.ok(statSync(join(s, 'root')).isDirectory());
     umountFamfs(m2);
     assert.equal(existsSync(s), false);
+    // A daemon killed outright cannot remove it: famfs umount, recovering the mount, does.
+    const m5 = mountFamfs(other, MASTER_UUID);
+    const s5 = xattr(m5, 'user.famfs.shadow');
+    process.kill(readRecord(m5)!.pid, 'SIGKILL');
+    umountFamfs(m5);
+    assert.equal(existsSync(s5), false, 'the shadow directory of a killed daemon');
     const own = mkdtempSync('/tmp/famfs-compat-own-');
     try {
       const m3 = mountFamfs(other, MASTER_UUID, ['-S', own]);

@@ -102,7 +102,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
     pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
-    shadowPath: cfg.shadowPath,
+    shadowPath: cfg.shadowPath, shadowMade: shadowMade(cfg),
   });
   ffs.attachFuseDevice(server.session.fd, log);
   log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
@@ -158,8 +158,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
   clearInterval(follow);
   bpf?.stop();
   removeRecord(server.mountpoint);
-  // What `famfs mount` made for this mount goes with it; a shadow directory famfs_fused was given stays.
-  if (cfg.shadowPath !== undefined && (cfg.shadowTemporary || cfg.shadowYaml)) removeShadow(cfg.shadowPath, !!cfg.shadowTemporary);
+  const made = shadowMade(cfg);
+  if (made !== undefined) removeShadow(made);
   ffs.close();
   fs.close();
   log(`stopped (${end.reason}${end.error ? `: ${end.error.message}` : ''})`);
@@ -167,12 +167,19 @@ async function main(cfg: DaemonConfig): Promise<void> {
 }
 
 /**
- * The shadow directory goes with the mount: the whole of one made for it, else only the root the
- * mount made in it (upstream leaves both behind, and a second `mount -S` then fails on the root).
+ * What `famfs mount` made for this mount's shadow, which goes with the mount: the whole of a
+ * temporary directory, else the root it made in a -S directory (upstream leaves both behind, and a
+ * second `mount -S` then fails on the root). A shadow directory famfs_fused was given stays.
  */
-function removeShadow(shadowPath: string, temporary: boolean): void {
+function shadowMade(cfg: DaemonConfig): string | undefined {
+  if (cfg.shadowPath === undefined) return undefined;
+  if (cfg.shadowTemporary) return cfg.shadowPath;
+  return cfg.shadowYaml ? join(cfg.shadowPath, 'root') : undefined;
+}
+
+function removeShadow(path: string): void {
   try {
-    rmSync(temporary ? shadowPath : join(shadowPath, 'root'), { recursive: true, force: true });
+    rmSync(path, { recursive: true, force: true });
   } catch (err) {
     log(`shadow directory: ${(err as Error).message}`);
   }

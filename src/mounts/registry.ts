@@ -28,6 +28,8 @@ export interface MountRecord {
   bpfFmap?: boolean;
   /** upstream's shadow directory of the mount (the `user.famfs.shadow` attribute). */
   shadowPath?: string;
+  /** What the mount made there and removes when it ends (the temporary directory, or a -S root); umount removes it if the daemon died. */
+  shadowMade?: string;
 }
 
 /**
