@@ -4,7 +4,8 @@
  * which `famfs mount` may write well after starting it, and it reports once on the status pipe.
  * It serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT/SIGHUP.
  */
-import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadNative } from '../addon.js';
 import { FsError, UsageError } from '../errors.js';
 import { FamfsHandle } from '../fs/famfs.js';
@@ -14,8 +15,12 @@ import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
+import type { ShadowPlayStats } from '../fs/shadow-tree.js';
 import { processStartTime } from '../mounts/process-state.js';
 import { liveRecords, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
+
+/** `famfs mount -vvv` logs every request, as -d does. */
+const TRACE_VERBOSITY = 3;
 
 function report(line: string): void {
   try {
@@ -59,7 +64,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
       suid: cfg.suid, dev: cfg.dev,
       onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
-      trace: cfg.debug ? (line) => log(line) : undefined,
+      trace: cfg.debug || (cfg.verbose ?? 0) >= TRACE_VERBOSITY ? (line) => log(line) : undefined,
     });
   } catch (err) {
     ffs.close();
@@ -76,11 +81,31 @@ async function main(cfg: DaemonConfig): Promise<void> {
     fs.close();
     throw err;
   }
+  const shadowRoot = cfg.shadowPath === undefined ? undefined : join(cfg.shadowPath, 'root');
+  // Loaded only for `mount -S`: its YAML modules are start-up time every other mount would pay.
+  let playShadow: ((from: number) => ShadowPlayStats) | undefined;
+  if (shadowRoot !== undefined && cfg.shadowYaml) {
+    // upstream's mount writes the meta files' YAML, then plays the log into the shadow tree.
+    try {
+      const tree = await import('../fs/shadow-tree.js');
+      tree.writeMetaShadow(fs, shadowRoot);
+      playShadow = (fromIndex) => tree.playShadow(fs, shadowRoot, { fromIndex });
+      const st = playShadow(0);
+      log(`shadow tree at ${shadowRoot}: ${st.filesCreated} files, ${st.dirsCreated} directories`);
+    } catch (err) {
+      await server.unmount();
+      ffs.close();
+      fs.close();
+      throw err;
+    }
+  }
   writeRecord({
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
     pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), bpfFmap: bpf !== undefined,
+    shadowPath: cfg.shadowPath, shadowMade: shadowMade(cfg),
   });
-  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
+  ffs.attachFuseDevice(server.session.fd, log);
+  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
 
   // Follow the log: entries other processes append show up without a manual logplay. A failure
   // is logged when it first appears, not every period; a file system gone from its device is
@@ -104,6 +129,13 @@ async function main(cfg: DaemonConfig): Promise<void> {
     lastFollowError = '';
     if (played === 0) return;
     bpf?.sync();
+    if (playShadow) {
+      try {
+        playShadow(before);
+      } catch (err) {
+        log(`shadow tree: ${(err as Error).message}`);
+      }
+    }
     const parents = new Set<number>();
     for (let i = before; i < fs.replay.nextSlot; i++) {
       const n = fs.ns.getIno(inoForLogIndex(i));
@@ -126,10 +158,31 @@ async function main(cfg: DaemonConfig): Promise<void> {
   clearInterval(follow);
   bpf?.stop();
   removeRecord(server.mountpoint);
+  const made = shadowMade(cfg);
+  if (made !== undefined) removeShadow(made);
   ffs.close();
   fs.close();
   log(`stopped (${end.reason}${end.error ? `: ${end.error.message}` : ''})`);
   process.exit(0);
+}
+
+/**
+ * What `famfs mount` made for this mount's shadow, which goes with the mount: the whole of a
+ * temporary directory, else the root it made in a -S directory (upstream leaves both behind, and a
+ * second `mount -S` then fails on the root). A shadow directory famfs_fused was given stays.
+ */
+function shadowMade(cfg: DaemonConfig): string | undefined {
+  if (cfg.shadowPath === undefined) return undefined;
+  if (cfg.shadowTemporary) return cfg.shadowPath;
+  return cfg.shadowYaml ? join(cfg.shadowPath, 'root') : undefined;
+}
+
+function removeShadow(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (err) {
+    log(`shadow directory: ${(err as Error).message}`);
+  }
 }
 
 const STDIN_FD = 0;
