@@ -168,8 +168,15 @@ export class HostCache {
       native.flock(lock, native.LOCK_EX);
       try {
         if (!exists(base + CACHE_SUFFIX)) {
+          // The cache is copied from the clean copy, not from the device again: other hosts may
+          // write the device meanwhile, and a line where the two differed would count as dirty.
           copySparse(native, deviceFd, size, base + CLEAN_SUFFIX);
-          copySparse(native, deviceFd, size, base + CACHE_SUFFIX);
+          const clean = openSync(base + CLEAN_SUFFIX, 'r');
+          try {
+            copySparse(native, clean, size, base + CACHE_SUFFIX);
+          } finally {
+            closeSync(clean);
+          }
         }
       } finally {
         native.flock(lock, native.LOCK_UN);
