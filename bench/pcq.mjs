@@ -16,7 +16,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GB, KIB, MIB, QUICK, elapsedNs, emit, nowNs, phase, privateRunDir, row, runMain, summary } from './lib/common.mjs';
+import { GB, KIB, MIB, QUICK, cleanupNow, elapsedNs, emit, nowNs, onCleanup, phase, privateRunDir, row, runMain, summary } from './lib/common.mjs';
 import { makeFs, openApi } from './lib/famfs-setup.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -95,6 +95,9 @@ async function socketConsumer(path, size, count) {
 
 function startChild(args) {
   const child = spawn(process.execPath, [SELF, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  // A failed run must not leave a consumer waiting for messages that will never come.
+  const kill = onCleanup(() => child.kill('SIGKILL'));
+  child.on('exit', () => cleanupNow(kill));
   let out = '';
   const waitFor = (word) => new Promise((resolve, reject) => {
     const check = () => { if (out.includes(`${word}\n`)) resolve(); };

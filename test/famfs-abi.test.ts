@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { closeSync, openSync } from 'node:fs';
 import {
-  DAXDEV_OUT_SIZE, FAMFS_ABI_PROFILES, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn, encodeDaxdevOut, encodeFmapMessage,
+  DAXDEV_OUT_SIZE, FAMFS_ABI_PROFILES, FUSE_DEV_IOC_DAXDEV_OPEN, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn, encodeDaxdevOpenArg,
+  encodeDaxdevOut, encodeFmapMessage, iow, startingProfile,
 } from '../src/daemon/famfs-abi.js';
+import { DaxdevPusher, type Ioctl, kernelHasDaxdevOpen } from '../src/daemon/daxdev-push.js';
+import { cleanupDevices, emuDevice, GiB } from './helpers/emu.js';
 import type { Fmap } from '../src/format/fmap.js';
 import { FsError } from '../src/errors.js';
 
@@ -73,5 +77,83 @@ describe('GET_DAXDEV and INIT (§1.2, §1.5)', () => {
   it('DAX_FMAP is flags2 bit 11 in v10 (bit 43 of the 64-bit flags), bit 42 in the RFC', () => {
     assert.equal(daxFmapMask(v10) >> 32n, 0x800n);
     assert.equal(daxFmapMask(FAMFS_ABI_PROFILES.rfc2025!), 1n << 42n);
+  });
+});
+
+describe('push2026: the mid-2026 daemon ABI (kernel-famfs-and-bpf.md §1.10, famfs_fused.c push mode)', () => {
+  const push = FAMFS_ABI_PROFILES.push2026!;
+
+  it('an interleaved file goes out unrolled: uniform 2 MiB simple extents in file order, hand-computed bytes', () => {
+    const strips = [{ devIndex: 0, offset: 0x40000000, len: 4 * MiB }, { devIndex: 1, offset: 0x80000000, len: 4 * MiB }];
+    const msg = encodeFmapMessage({ kind: 'interleaved', nstrips: 2, chunkSize: 2 * MiB, strips }, 7 * MiB, push);
+    // Chunks 0..3 of a 7 MiB file: strip 0, strip 1, strip 0 + 2 MiB, strip 1 + 2 MiB.
+    const expected = le([0, 1], [0, 1], [1, 2], [0, 4], [4, 4], [0, 4], [7 * MiB, 8], [0, 8])
+      + le([0, 4], [0, 4], [0x40000000, 8], [2 * MiB, 8])
+      + le([1, 4], [0, 4], [0x80000000, 8], [2 * MiB, 8])
+      + le([0, 4], [0, 4], [0x40200000, 8], [2 * MiB, 8])
+      + le([1, 4], [0, 4], [0x80200000, 8], [2 * MiB, 8]);
+    assert.equal(msg.toString('hex'), expected);
+  });
+
+  it('the reply grows past 4 KiB when the kernel names a larger buffer, and is refused past it', () => {
+    // 400 MiB in 200 chunks of 2 MiB: 32 + 200 * 24 = 4832 bytes, past one page.
+    const strips = Array.from({ length: 8 }, (_, k) => ({ devIndex: 0, offset: (k + 1) * 1024 * MiB, len: 50 * MiB }));
+    const fmap: Fmap = { kind: 'interleaved', nstrips: 8, chunkSize: 2 * MiB, strips };
+    const { bufferBytes } = decodeGetFmapIn(Buffer.from(le([16384, 4], [0, 4]), 'hex'));
+    assert.equal(bufferBytes, 16384);
+    const msg = encodeFmapMessage(fmap, 400 * MiB, push, 0, bufferBytes);
+    assert.equal(msg.length, 32 + 200 * 24);
+    assert.equal(msg.readUInt32LE(8), 200);
+    // Extent 199 is chunk 199: strip 199 % 8 = 7, row 24.
+    assert.equal(Number(msg.readBigUInt64LE(32 + 199 * 24 + 8)), 8 * 1024 * MiB + 24 * 2 * MiB);
+    assert.throws(() => encodeFmapMessage(fmap, 400 * MiB, push), /does not fit/, 'a kernel that names no buffer has 4 KiB');
+  });
+
+  it('FUSE_DEV_IOC_DAXDEV_OPEN: _IOW(229, 4, 16) and its argument, fd and index in fuse_backing_map\'s shape', () => {
+    assert.equal(iow(229, 1, 16), 0x4010e501, 'the same macro gives FUSE_DEV_IOC_BACKING_OPEN');
+    assert.equal(FUSE_DEV_IOC_DAXDEV_OPEN, 0x4010e504);
+    assert.equal(encodeDaxdevOpenArg(7, 3).toString('hex'), le([7, 4], [0, 4], [3, 8]));
+    assert.equal(encodeDaxdevOpenArg(-1, 0).toString('hex'), 'ffffffff000000000000000000000000');
+  });
+
+  it('devices are pushed densely, in index order, up to the highest a map names; a failure stops the round and a later lookup retries', () => {
+    // The kernel side of the ioctl exists only on famfs kernels: the recorder stands in for it,
+    // everything before it (the device opened read-write, the argument) is real.
+    const a = emuDevice(GiB, 'push-a');
+    const b = emuDevice(GiB, 'push-b');
+    const calls: { request: number; fd: number; index: number }[] = [];
+    let failNext = false;
+    const ioctl: Ioctl = (_fuseFd, request, arg) => {
+      if (failNext) {
+        failNext = false;
+        throw Object.assign(new Error('EIO'), { code: 'EIO' });
+      }
+      calls.push({ request, fd: arg.readInt32LE(0), index: Number(arg.readBigUInt64LE(8)) });
+      return 0;
+    };
+    const log: string[] = [];
+    const p = new DaxdevPusher(99, (i) => [a, b, b][i]!, (m) => log.push(m), ioctl);
+    assert.equal(p.pushFor({ kind: 'simple', extents: [{ devIndex: 0, offset: 2 * MiB, len: 2 * MiB }] }), 1);
+    failNext = true;
+    const twoDevs: Fmap = { kind: 'interleaved', nstrips: 2, chunkSize: 2 * MiB, strips: [{ devIndex: 2, offset: 0, len: 2 * MiB }, { devIndex: 0, offset: 0, len: 2 * MiB }] };
+    assert.equal(p.pushFor(twoDevs), 0);
+    assert.match(log[0]!, /index 1 failed/);
+    assert.equal(p.pushFor(twoDevs), 2);
+    assert.equal(p.pushFor(twoDevs), 0, 'nothing twice');
+    assert.deepEqual(calls.map((c) => [c.request, c.index]), [[FUSE_DEV_IOC_DAXDEV_OPEN, 0], [FUSE_DEV_IOC_DAXDEV_OPEN, 1], [FUSE_DEV_IOC_DAXDEV_OPEN, 2]]);
+    assert.ok(calls.every((c) => c.fd > 2), 'each device was opened for the kernel');
+    cleanupDevices();
+  });
+
+  it('a stock kernel has no FUSE_DEV_IOC_DAXDEV_OPEN (ENOTTY on a real /dev/fuse), so auto stays on v10', () => {
+    const fd = openSync('/dev/fuse', 'r+');
+    try {
+      assert.equal(kernelHasDaxdevOpen(fd), false);
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(startingProfile('auto'), v10);
+    assert.equal(startingProfile('push2026'), push);
+    assert.equal(startingProfile('nope'), undefined);
   });
 });

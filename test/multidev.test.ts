@@ -60,10 +60,11 @@ function preadDevice(path: string, offset: number, len: number): Buffer {
 
 /** `famfs getmap` text: the interleave parameters, the strips with their devices, the device paths. */
 function parseGetmap(text: string): { nstrips: number; chunkSize: number; strips: { devIndex: number; offset: number; len: number }[]; paths: Map<number, string> } {
-  const il = /interleaved: nstrips (\d+) chunk_size (0x[0-9a-f]+)/.exec(text);
+  // upstream's layout: the chunk size in decimal, then each strip's hex offset (no 0x) and length.
+  const il = /^Interleave_Param chunk_size: (\d+)\nInterleaved extent has (\d+) strips:$/m.exec(text);
   assert.ok(il, text);
-  const strips = [...text.matchAll(/^\t\t(0x[0-9a-f]+)\t(\d+)(?:\tdevice (\d+))?$/gm)].map((m) => ({
-    devIndex: Number(m[3] ?? 0), offset: Number(m[1]), len: Number(m[2]),
+  const strips = [...text.matchAll(/^\t\t([0-9a-f]+)\t(\d+)(?:\tdevice (\d+))?$/gm)].map((m) => ({
+    devIndex: Number(m[3] ?? 0), offset: parseInt(m[1]!, 16), len: Number(m[2]),
   }));
   const line = /^\tdevices: (.*)$/m.exec(text);
   assert.ok(line, text);
@@ -71,7 +72,7 @@ function parseGetmap(text: string): { nstrips: number; chunkSize: number; strips
     const [i, p] = kv.split('=');
     return [Number(i), p!] as [number, string];
   }));
-  return { nstrips: Number(il[1]), chunkSize: Number(il[2]), strips, paths };
+  return { nstrips: Number(il[2]), chunkSize: Number(il[1]), strips, paths };
 }
 
 /** The log's next index and the first page of a device: what "unchanged" means after a refused adddev. */

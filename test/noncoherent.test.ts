@@ -234,6 +234,33 @@ describe('famfs on a non-coherent device: each flush and invalidate is needed', 
     }
   });
 
+  it('a queue producer that leaves out its flushes (dontFlush) delivers nothing to a consumer on another host; one that flushes, delivers', () => {
+    const dev = fsOn('nc-pcq');
+    const m = ApiFamfs.open(dev, { systemUuid: MASTER_UUID });
+    const c = ApiFamfs.open(dev, { systemUuid: CLIENT_UUID });
+    try {
+      const msg = Buffer.alloc(100, 0x42);
+      for (const [name, dontFlush] of [['unflushed', true], ['flushed', false]] as const) {
+        m.createQueue(name, { bucketSize: 4096, nbuckets: 8 });
+        c.setQueuePerm(name, 'c');
+        const consumer = c.openConsumer(name);
+        const producer = m.openProducer(name, { dontFlush });
+        try {
+          assert.equal(producer.send(msg), true);
+          const got = consumer.receive();
+          if (dontFlush) assert.equal(got, null, 'the message never left the master\'s cache');
+          else assert.ok(got !== null && got.subarray(0, msg.length).equals(msg), 'the flushed message arrives whole');
+        } finally {
+          producer.close();
+          consumer.close();
+        }
+      }
+    } finally {
+      m.close();
+      c.close();
+    }
+  });
+
   it('famfs cp leaves a client nothing when its data flush is left out; the log-following daemon shows the file and, once flushed, its bytes', async () => {
     const dev = fsOn('nc-daemon');
     const mnt = mountFamfs(dev, CLIENT_UUID, ['--follow', '100']);

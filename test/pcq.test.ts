@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,10 +9,22 @@ import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { Famfs, FormatError, FsError, QueueAccessError, QueueCorruptError } from '../src/api/index.js';
+import { createEmulatedDevice } from '../src/device/emulated.js';
+import { removeCaches } from '../src/device/noncoherent.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, cli, CLIENT_UUID, emuDevice, GiB, master, MASTER_UUID, MiB, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 
+/** Child processes a test starts; any still running when the file ends (a test failed) is killed. */
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.on('close', () => children.delete(child));
+  return child;
+}
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
 after(cleanupDevices);
 after(cleanupMounts);
 
@@ -276,6 +288,12 @@ describe('pcq API in one process', () => {
       raw.unmap();
       c.close();
       p.close();
+      // The command stops at the bad message as upstream's consumer does: one line, status 255.
+      for (const args of [['--consumer', '-N', '2'], ['--drain']]) {
+        const r = pcqCli([...args, 'q'], MASTER_UUID, dev);
+        assert.equal(r.status, 255, r.stderr);
+        assert.match(r.stderr, /^pcq: 'q': bad message seq=1 in bucket 1 after 2 retries: sequence number 7 where 1 was expected\n$/);
+      }
     } finally {
       fs.close();
     }
@@ -285,9 +303,11 @@ describe('pcq API in one process', () => {
 interface ChildResult { code: number | null; lines: string[]; stderr: string }
 
 function startConsumer(dev: string, queue: string, count: number, host: string, every = 0) {
+  // stdin is a pipe the child watches: it exits when this process goes away.
   const child = spawn(process.execPath, [CONSUMER_CHILD, dev, queue, String(count), String(every)], {
-    env: { ...process.env, FAMFS_SYSTEM_UUID: host }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FAMFS_SYSTEM_UUID: host }, stdio: ['pipe', 'pipe', 'pipe'],
   });
+  track(child);
   const lines: string[] = [];
   let stderr = '';
   let partial = '';
@@ -403,6 +423,56 @@ describe('pcq across processes and hosts', () => {
   });
 });
 
+describe('pcq on a non-coherent device', () => {
+  it('a client sees only what the master flushed, through its own invalidates; the master sees the client\'s index once flushed', () => {
+    const dev = `/dev/shm/famfs-pcq-nc-${process.pid}`;
+    createEmulatedDevice(dev, 8 * GiB, { noncoherent: true });
+    let fs: Famfs | undefined;
+    let cl: Famfs | undefined;
+    try {
+      mkfs(dev, { systemUuid: master });
+      fs = Famfs.open(dev, { systemUuid: MASTER_UUID });
+      fs.createQueue('lost', { bucketSize: 256, nbuckets: 16 });
+      fs.createQueue('q', { bucketSize: 256, nbuckets: 16 });
+      cl = Famfs.open(dev, { systemUuid: CLIENT_UUID });
+      cl.setQueuePerm('lost', 'c');
+      cl.setQueuePerm('q', 'c');
+
+      // Without the producer's flushes nothing reaches the device: the client sees no message, and
+      // once a later producer publishes past them, the first one never written back is caught.
+      const unflushed = fs.openProducer('lost', { dontFlush: true });
+      for (let i = 0; i < 3; i++) assert.equal(unflushed.send(numbered(i, 240)), true);
+      unflushed.close();
+      const lostConsumer = cl.openConsumer('lost');
+      assert.equal(lostConsumer.receive(), null);
+      assert.equal(lostConsumer.lag, 0);
+      const flushing = fs.openProducer('lost');
+      flushing.send(numbered(3, 240));
+      flushing.close();
+      assert.throws(() => lostConsumer.receive(), (e: unknown) => e instanceof QueueCorruptError && e.seq === 0 && /CRC mismatch/.test(e.message));
+      lostConsumer.close();
+
+      // With them every message arrives; the client's cache held stale buckets, read again once.
+      const p = fs.openProducer('q');
+      const c = cl.openConsumer('q');
+      for (let i = 0; i < 5; i++) assert.equal(p.send(numbered(i, 240)), true);
+      const got: number[] = [];
+      for (let m = c.receive(); m !== null; m = c.receive()) got.push(Number(m.readBigUInt64LE(0)));
+      assert.deepEqual(got, [0, 1, 2, 3, 4]);
+      assert.ok(c.retries >= 1, 'stale buckets in the client\'s cache were invalidated and read again');
+      assert.equal(p.free, 15, 'the client flushed its consumer index, and the master read it afresh');
+      c.close();
+      p.close();
+      assert.deepEqual([fs.queueInfo('q').consumerNextSeq, cl.queueInfo('q').producerNextSeq], [5, 5]);
+    } finally {
+      cl?.close();
+      fs?.close();
+      rmSync(dev, { force: true });
+      removeCaches(dev);
+    }
+  });
+});
+
 describe('pcq command', () => {
   it('runs upstream smoke test steps and their status file values', () => {
     const { dev, fs } = freshFs();
@@ -458,6 +528,28 @@ describe('pcq command', () => {
     }
   });
 
+  it('draws a progress line on a terminal and only there', async () => {
+    const { dev, fs } = freshFs();
+    fs.close();
+    assert.equal(pcqCli(['--create', '-b', '1024', '-n', '1024', 'tty'], MASTER_UUID, dev).status, 0);
+    assert.match(pcqCli(['--version'], MASTER_UUID, dev).stdout, /^\d+\.\d+\.\d+/);
+    // script(1) runs the command in a pseudo-terminal; a timed run outlasts the first redraw.
+    const out = await new Promise<{ status: number | null; text: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', `${process.execPath} ${PCQ_BIN} -pc -t 2 tty`, '/dev/null'], {
+        env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: dev, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { text += d; });
+      child.on('close', (status) => resolve({ status, text }));
+    });
+    assert.equal(out.status, 0, out.text);
+    assert.match(out.text, /\r\x1b\[Kpcq: sent \d+ received \d+ \d+ messages\/s/);
+    assert.match(out.text, /pcq: \d+ messages of 1008 bytes in [\d.]+ s: \d+ messages\/s/);
+    const piped = pcqCli(['-pc', '-t', '1', 'tty'], MASTER_UUID, dev);
+    assert.equal(piped.status, 0);
+    assert.equal(piped.stderr, '', 'no progress when stderr is not a terminal');
+  });
+
   it('master and client mounts: --setperm, then a consumer on the client and a producer on the master', async () => {
     const { dev, fs } = freshFs();
     fs.close();
@@ -473,6 +565,7 @@ describe('pcq command', () => {
     const consumer = spawn(process.execPath, [PCQ_BIN, '--consumer', '--nmessages', '10000', '--seed', '42', `${cm}/shared_queue`], {
       env: { ...process.env, FAMFS_SYSTEM_UUID: CLIENT_UUID }, stdio: ['ignore', 'pipe', 'pipe'],
     });
+    track(consumer);
     let out = '';
     let err = '';
     consumer.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -482,6 +575,7 @@ describe('pcq command', () => {
       const c = spawn(process.execPath, [PCQ_BIN, '--producer', '--nmessages', '10000', '--seed', '42', `${mm}/shared_queue`], {
         env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID }, stdio: ['ignore', 'pipe', 'inherit'],
       });
+      track(c);
       let o = '';
       c.stdout.on('data', (d: Buffer) => { o += d.toString(); });
       c.on('close', (code) => resolve({ code, out: o }));

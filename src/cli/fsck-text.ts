@@ -1,6 +1,7 @@
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE } from '../format/log-header.js';
-import type { FsckReport } from '../fs/fsck.js';
+import { ALLOC_UNIT } from '../format/layout.js';
+import type { bucketStats, FsckReport } from '../fs/fsck.js';
 import { ROLE_LABEL } from '../fs/role.js';
 
 const GIB = 1024 ** 3;
@@ -9,7 +10,7 @@ const GIB = 1024 ** 3;
  * fsck's report in upstream's layout: scripts parse these labels and columns
  * (`grep log_len | awk '{print $2}'`, `awk '{print $3}'` on capacity lines).
  */
-export function fsckText(r: FsckReport, o: { human: boolean; verbose: number }): string {
+export function fsckText(r: FsckReport, o: { human: boolean; verbose: number; buckets?: ReturnType<typeof bucketStats> }): string {
   const sb = r.superblock;
   const L: string[] = [];
   const g = (n: number): string => `${(n / GIB).toFixed(2)}G`;
@@ -73,6 +74,7 @@ export function fsckText(r: FsckReport, o: { human: boolean; verbose: number }):
   L.push(`  ${r.directories} directories`);
   for (const e of r.errors) if (e.about === 'log') L.push(`ERROR: ${e.message}`);
   L.push('');
+  if (o.buckets) L.push(...bucketLines(o.buckets, o.human));
   if (o.verbose) {
     L.push('Verbose:');
     L.push(`  log_offset:        ${sb.logOffset}`);
@@ -84,4 +86,21 @@ export function fsckText(r: FsckReport, o: { human: boolean; verbose: number }):
     L.push('');
   }
   return `${L.join('\n')}\n`;
+}
+
+/** `fsck -B`: upstream's "Stripe bucket info" layout (its lower-case "g" on In use included). */
+function bucketLines(b: ReturnType<typeof bucketStats>, human: boolean): string[] {
+  const g = (n: number): string => (n / GIB).toFixed(2);
+  const L = ['Stripe bucket info:', `  Wasted overhang: ${b.overhang} bytes (${Math.floor(b.overhang / ALLOC_UNIT)} au)`];
+  b.buckets.forEach((k, i) => {
+    L.push(`  Bitmap range ${i}`);
+    if (human) {
+      L.push(`    Size:   ${g(k.size)}G`, `    In use: ${g(k.inUse)}g`, `    Free:   ${g(k.free)}G`, `    Free fragments: ${k.freeFragments}`,
+        `    Largest frag:   ${g(k.largestFragment)}G`, `    Smallest frag:  ${g(k.smallestFragment)}G`);
+    } else {
+      L.push(`    Size:   ${k.size}`, `    In use: ${k.inUse}`, `    Free:   ${k.free}`, `    Free fragments: ${k.freeFragments}`,
+        `    Largest frag:   ${k.largestFragment}`, `    Smallest frag:  ${k.smallestFragment}`);
+    }
+  });
+  return L;
 }

@@ -6,6 +6,7 @@ import { mkfs } from '../fs/mkfs.js';
 import { parseSize } from './args.js';
 import { fsckText } from './fsck-text.js';
 import { runCommand } from './run.js';
+import { addModeOptions, type ModeOptions, questionMarkHelp, requireFuseMode } from './upstream-modes.js';
 import { exitQuietlyOnBrokenPipe } from './terminal.js';
 import { packageVersion } from './version.js';
 
@@ -22,10 +23,12 @@ const program = new Command('mkfs.famfs')
   .option('-k, --kill', 'with -f: invalidate the superblock (zero its magic) and stop')
   .option('-l, --loglen <len>', 'log length: a power of two, at least 8M (default 8M)', parseSize)
   .option('-v, --verbose', 'print the new file system')
+  .option('-D, --nodax', 'accepted (upstream: a test option for devices that are not DAX)')
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(`mkfs.famfs: ${str.replace(/^error: /, '')}`) })
-  .action((device: string, o: { force?: boolean; kill?: boolean; loglen?: number; verbose?: boolean }) =>
+  .action((device: string, o: ModeOptions & { force?: boolean; kill?: boolean; loglen?: number; verbose?: boolean }) =>
     runCommand('mkfs.famfs', () => {
+      requireFuseMode('mkfs.famfs', o, EXIT_FAILED);
       if (process.geteuid && process.geteuid() !== 0) {
         process.stderr.write('mkfs.famfs: must be run as root\n');
         return EXIT_USAGE;
@@ -50,7 +53,9 @@ const program = new Command('mkfs.famfs')
       return 0;
     }));
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+addModeOptions(program, { nofuse: true, setDaxmode: true });
+
+program.parseAsync(questionMarkHelp(process.argv)).catch((err: unknown) => {
   if (!(err instanceof CommanderError)) throw err;
   process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
 });

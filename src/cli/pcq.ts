@@ -11,6 +11,8 @@ import { parseSize, parseUint } from './args.js';
 import { Command, CommanderError, InvalidArgumentError } from './commander.js';
 import { runCommand } from './run.js';
 import { resolveTarget } from './target.js';
+import { exitQuietlyOnBrokenPipe, onTerminalAbort } from './terminal.js';
+import { packageVersion } from './version.js';
 
 /**
  * pcq: upstream's producer/consumer queue tool (src/pcq.c), same options and exit statuses:
@@ -43,6 +45,7 @@ function parsePerm(text: string): QueuePerm {
 
 const program = new Command(PROG)
   .description('create and run a producer/consumer queue over famfs (upstream pcq)')
+  .version(packageVersion(), '-V, --version')
   .argument('<queue>', 'the queue: a path inside a famfs mount (or a famfs path with --device)')
   .option('-C, --create', 'create a producer/consumer queue')
   .option('-b, --bsize <bucketsize>', 'bucket size including the 16-byte sequence number and CRC (a power of 2)', parseSize)
@@ -324,6 +327,8 @@ function printStatus(queue: string, p: SideStats, c: SideStats): void {
 /** A line on stderr, redrawn while running, only when stderr is a terminal. */
 function startProgress(p: SideStats, c: SideStats, started: bigint): { stop(): void } {
   if (!process.stderr.isTTY) return { stop() {} };
+  const erase = (): void => { process.stderr.write('\r\x1b[K'); };
+  const unhook = onTerminalAbort(erase);
   const timer = setInterval(() => {
     const s = Number(process.hrtime.bigint() - started) / 1e9;
     const rate = Math.round(Math.max(p.count, c.count) / s);
@@ -332,11 +337,13 @@ function startProgress(p: SideStats, c: SideStats, started: bigint): { stop(): v
   return {
     stop() {
       clearInterval(timer);
-      process.stderr.write('\r\x1b[K');
+      unhook();
+      erase();
     },
   };
 }
 
+exitQuietlyOnBrokenPipe();
 if (process.argv.includes('-?')) {
   program.outputHelp();
 } else {
@@ -346,6 +353,6 @@ if (process.argv.includes('-?')) {
       process.exitCode = EXIT_USAGE;
       return;
     }
-    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : EXIT_USAGE;
+    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
   });
 }

@@ -22,6 +22,11 @@ export interface FamfsAbiProfile {
   interleave: 'native' | 'unrolled';
   /** Where GET_DAXDEV carries the device index. */
   daxdevIndexIn: 'nodeid' | 'body';
+  /**
+   * How the kernel learns each device: it asks (GET_DAXDEV), or the daemon pushes every device a
+   * file references, at that file's LOOKUP, with the FUSE_DEV_IOC_DAXDEV_OPEN ioctl on /dev/fuse.
+   */
+  daxdevs: 'get' | 'push';
 }
 
 export const FAMFS_ABI_PROFILES: Readonly<Record<string, FamfsAbiProfile>> = {
@@ -29,18 +34,72 @@ export const FAMFS_ABI_PROFILES: Readonly<Record<string, FamfsAbiProfile>> = {
   v10: {
     name: 'v10', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlagBit: 43,
     maxExtents: 32, maxStrips: 32, maxDaxdevs: 24, fmapBufferBytes: 4096, interleave: 'native', daxdevIndexIn: 'nodeid',
+    daxdevs: 'get',
   },
   /** The 2025 RFCs and the libfuse `famfs` branch snapshot. */
   rfc2025: {
     name: 'rfc2025', getFmapOpcode: 53, getDaxdevOpcode: 54, daxFmapFlagBit: 42,
     maxExtents: 2, maxStrips: 16, maxDaxdevs: 1, fmapBufferBytes: 4096, interleave: 'native', daxdevIndexIn: 'nodeid',
+    daxdevs: 'get',
   },
   /** Post-V10 trees: simple extents only (interleave unrolled here), index in the request body. */
   simple: {
     name: 'simple', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlagBit: 43,
     maxExtents: Number.MAX_SAFE_INTEGER, maxStrips: 0, maxDaxdevs: 64, fmapBufferBytes: 4096, interleave: 'unrolled', daxdevIndexIn: 'body',
+    daxdevs: 'get',
+  },
+  /**
+   * Upstream's daemon from mid-2026 (famfs_fused.c, b2988b5 and after): devices pushed with
+   * FUSE_DEV_IOC_DAXDEV_OPEN at LOOKUP, densely by index; simple extents only (an interleaved
+   * file unrolled into one uniform chunk-sized extent per chunk); the GET_FMAP reply as large as
+   * the buffer the kernel names in its request (4 KiB when it names none).
+   */
+  push2026: {
+    name: 'push2026', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlagBit: 43,
+    maxExtents: Number.MAX_SAFE_INTEGER, maxStrips: 0, maxDaxdevs: 64, fmapBufferBytes: 4096, interleave: 'unrolled', daxdevIndexIn: 'nodeid',
+    daxdevs: 'push',
   },
 };
+
+/**
+ * The profile name that lets the kernel decide: v10 messages, upgraded to push2026 when the kernel
+ * negotiates famfs mode and knows FUSE_DEV_IOC_DAXDEV_OPEN (daemon/famfs-fs.ts, at attach).
+ */
+export const AUTO_FAMFS_ABI = 'auto';
+
+/** The profile a mount starts with for `name` (auto starts as v10); undefined for an unknown name. */
+export function startingProfile(name: string): FamfsAbiProfile | undefined {
+  return name === AUTO_FAMFS_ABI ? FAMFS_ABI_PROFILES.v10 : FAMFS_ABI_PROFILES[name];
+}
+
+/** linux/ioctl.h's _IOW(type, nr, size) on x86-64, arm64 and the other asm-generic layouts. */
+export function iow(type: number, nr: number, size: number): number {
+  const IOC_WRITE = 1;
+  return ((IOC_WRITE << 30) | (size << 16) | (type << 8) | nr) >>> 0;
+}
+
+/** FUSE_DEV_IOC_MAGIC, as FUSE_DEV_IOC_CLONE (0), BACKING_OPEN (1), BACKING_CLOSE (2) and SYNC_INIT (3) use it. */
+export const FUSE_DEV_IOC_MAGIC = 229;
+/**
+ * The daxdev push argument: `struct fuse_backing_map`'s shape (s32 fd, u32 flags, u64 padding),
+ * the device index in the padding word, as the post-V10 kernel trees define it.
+ */
+export const DAXDEV_OPEN_ARG_SIZE = 16;
+/**
+ * FUSE_DEV_IOC_DAXDEV_OPEN: `_IOW(229, 4, 16 bytes)`. The kernel trees that add it number it after
+ * SYNC_INIT; the number itself is in none of the sources this project was written from, so it
+ * lives here, one constant, to be corrected in one place.
+ */
+export const FUSE_DEV_IOC_DAXDEV_OPEN = iow(FUSE_DEV_IOC_MAGIC, 4, DAXDEV_OPEN_ARG_SIZE);
+
+/** The ioctl's argument for pushing device `index`, open as `fd`. */
+export function encodeDaxdevOpenArg(fd: number, index: number): Buffer {
+  const b = Buffer.alloc(DAXDEV_OPEN_ARG_SIZE);
+  b.writeInt32LE(fd, 0);
+  b.writeUInt32LE(0, 4);
+  b.writeBigUInt64LE(BigInt(index), 8);
+  return b;
+}
 
 export const FMAP_HEADER_SIZE = 32;
 export const FMAP_SIMPLE_EXT_SIZE = 24;

@@ -14,9 +14,10 @@ import type {
 } from '../fuse/index.js';
 import { CACHE_TIMEOUTS, type DaemonConfig } from '../mounts/daemon-protocol.js';
 import {
-  type FamfsAbiProfile, FAMFS_ABI_PROFILES, FMAP_FILE_TYPE, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn,
+  AUTO_FAMFS_ABI, type FamfsAbiProfile, FAMFS_ABI_PROFILES, startingProfile, FMAP_FILE_TYPE, daxFmapMask, decodeGetDaxdevIn, decodeGetFmapIn,
   encodeDaxdevOut, encodeFmapMessage,
 } from './famfs-abi.js';
+import { DaxdevPusher, kernelHasDaxdevOpen } from './daxdev-push.js';
 import { META_DIR_INO, META_LOG_INO, META_NODE_COUNT, META_SB_INO, type MetaFiles, makeMetaFiles } from './meta-files.js';
 
 /** statfs block size; the real unit of allocation is reported through f_frsize-independent counts. */
@@ -45,7 +46,9 @@ export class FamfsFuse implements Filesystem {
   private readonly meta: MetaFiles;
   /** Windows onto each device the data path has touched, by device index; opened on first use. */
   private readonly windows = new Map<number, DeviceWindows>();
-  private readonly profile: FamfsAbiProfile;
+  private profile: FamfsAbiProfile;
+  /** push2026: gives the kernel the devices a looked-up file needs (set at attachFuseDevice). */
+  private pusher: DaxdevPusher | undefined;
   private readonly timeout: number;
   private readonly stamp: Timespec;
   private readonly handles = new Map<FileHandle, { node: FileNode; writable: boolean }>();
@@ -78,7 +81,7 @@ export class FamfsFuse implements Filesystem {
 
   constructor(private readonly fs: FamfsHandle, private readonly config: DaemonConfig, missingDevices: readonly number[] = []) {
     this.missingDevices = new Set(missingDevices);
-    const profile = FAMFS_ABI_PROFILES[config.abi];
+    const profile = startingProfile(config.abi);
     if (!profile) throw new FuseError('EINVAL', `unknown famfs ABI profile '${config.abi}'`);
     this.profile = profile;
     this.meta = makeMetaFiles(fs.sb, fs.ns.root);
@@ -89,6 +92,22 @@ export class FamfsFuse implements Filesystem {
       { opcode: profile.getFmapOpcode, name: 'GET_FMAP', handle: (req, body) => this.getFmap(req, body) },
       { opcode: profile.getDaxdevOpcode, name: 'GET_DAXDEV', handle: (req, body) => this.getDaxdev(req, body) },
     ];
+  }
+
+  /**
+   * The mount's /dev/fuse descriptor, once mounted. With `auto`, a kernel that negotiated famfs
+   * mode and knows FUSE_DEV_IOC_DAXDEV_OPEN moves the mount to push2026 (the same opcodes, so
+   * nothing registered changes); with push2026, devices are pushed from the next LOOKUP on.
+   */
+  attachFuseDevice(fd: number, log: (msg: string) => void): void {
+    const push2026 = FAMFS_ABI_PROFILES.push2026!;
+    if (this.config.abi === AUTO_FAMFS_ABI && this.famfsKernel && kernelHasDaxdevOpen(fd)) this.profile = push2026;
+    if (this.profile.daxdevs !== 'push') return;
+    this.pusher = new DaxdevPusher(fd, (i) => (i === 0 ? this.config.device : this.fs.deviceAt(i).path), log);
+  }
+
+  get abiProfile(): string {
+    return this.profile.name;
   }
 
   get isMaster(): boolean {
@@ -200,6 +219,8 @@ export class FamfsFuse implements Filesystem {
     let n = this.child(parent, a.name);
     if (!n && this.refresh() > 0) n = this.child(parent, a.name);
     if (!n) throw new FuseError('ENOENT');
+    // The kernel must hold every device a file's map names before it maps the file.
+    if (n.kind === 'file' && this.famfsKernel && this.pusher) this.pusher.pushFor(n.fmap);
     return this.entry(n);
   }
 
@@ -435,6 +456,8 @@ export class FamfsFuse implements Filesystem {
       fs_uuid: formatUuid(this.fs.sb.uuid),
       device: this.config.device,
     };
+    // upstream's daemon answers this one on every node; its tools find the mount's shadow directory by it.
+    if (this.config.shadowPath !== undefined) out.shadow = this.config.shadowPath;
     if (n.kind === 'file') {
       out.fmap = JSON.stringify(n.fmap);
       out.size = String(n.size);

@@ -14,7 +14,7 @@ const MS_PER_S = 1000;
 
 /**
  * Follows the log: entries other processes append show up without a manual logplay. Every
- * `intervalMs` it plays what was appended and tells `onPlayed` the parents of what it played (a
+ * `intervalMs` it plays what was appended and tells `onPlayed` the parents of what it played and the first slot played (a
  * failure goes to `onError` when it first appears, not every period). It keeps
  * when it was last caught up, for the follow lag, and samples a request counter for a request rate.
  */
@@ -30,7 +30,7 @@ export class LogFollower {
     private readonly fs: FamfsHandle,
     private readonly refresh: () => number,
     private readonly requests: () => number,
-    private readonly onPlayed: (parentInos: Set<number>) => void,
+    private readonly onPlayed: (parentInos: Set<number>, fromSlot: number) => void,
     private readonly onError: (err: Error) => void,
   ) {}
 
@@ -68,7 +68,7 @@ export class LogFollower {
       const n = this.fs.ns.getIno(inoForLogIndex(i));
       if (n?.parent) parents.add(n.parent.ino);
     }
-    this.onPlayed(parents);
+    this.onPlayed(parents, before);
   }
 
   /** The lag now: reads the log header (a scrape or a status call, never the request path). */

@@ -4,7 +4,7 @@
  * which `famfs mount` may write well after starting it, and it reports once on the status pipe.
  * It serves until the mount goes away, and unmounts itself on SIGTERM/SIGINT/SIGHUP.
  */
-import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative } from '../addon.js';
 import { FsError, UsageError } from '../errors.js';
@@ -18,8 +18,12 @@ import type { DaemonContext } from './daemon-status.js';
 import type { DiagServer } from './diag-server.js';
 import { FamfsFuse } from './famfs-fs.js';
 import { LogFollower } from './follow.js';
+import type { ShadowPlayStats } from '../fs/shadow-tree.js';
 import { processStartTime } from '../mounts/process-state.js';
 import { liveRecords, type MountRecord, mountFile, RUN_FILE_MODE, removeRecord, takeMountLock, writeRecord } from '../mounts/registry.js';
+
+/** `famfs mount -vvv` logs every request, as -d does. */
+const TRACE_VERBOSITY = 3;
 
 function report(line: string): void {
   try {
@@ -89,7 +93,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
       suid: cfg.suid, dev: cfg.dev,
       onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
-      trace: cfg.debug ? (line) => log(line) : undefined,
+      trace: cfg.debug || (cfg.verbose ?? 0) >= TRACE_VERBOSITY ? (line) => log(line) : undefined,
     });
   } catch (err) {
     ffs.close();
@@ -106,11 +110,36 @@ async function main(cfg: DaemonConfig): Promise<void> {
     fs.close();
     throw err;
   }
+  const shadowRoot = cfg.shadowPath === undefined ? undefined : join(cfg.shadowPath, 'root');
+  // Loaded only for `mount -S`: its YAML modules are start-up time every other mount would pay.
+  let playShadow: ((from: number) => ShadowPlayStats) | undefined;
+  if (shadowRoot !== undefined && cfg.shadowYaml) {
+    // upstream's mount writes the meta files' YAML, then plays the log into the shadow tree.
+    try {
+      const tree = await import('../fs/shadow-tree.js');
+      tree.writeMetaShadow(fs, shadowRoot);
+      playShadow = (fromIndex) => tree.playShadow(fs, shadowRoot, { fromIndex });
+      const st = playShadow(0);
+      log(`shadow tree at ${shadowRoot}: ${st.filesCreated} files, ${st.dirsCreated} directories`);
+    } catch (err) {
+      await server.unmount();
+      ffs.close();
+      fs.close();
+      throw err;
+    }
+  }
   // Follow the log: entries other processes append show up without a manual logplay. A failure
   // is logged when it first appears, not every period; a file system gone from its device is
   // logged once and ends the following (every request then answers EIO until unmounted).
-  const follower = new LogFollower(fs, () => ffs.refresh(), () => server.session.requestStats.total, (parents) => {
+  const follower = new LogFollower(fs, () => ffs.refresh(), () => server.session.requestStats.total, (parents, from) => {
     bpf?.sync();
+    if (playShadow) {
+      try {
+        playShadow(from);
+      } catch (err) {
+        log(`shadow tree: ${(err as Error).message}`);
+      }
+    }
     for (const ino of parents) void server.session.notifyInvalInode(ino);
   }, (err) => {
     if (!ffs.gone) log(`log follow: ${err.message}`);
@@ -124,10 +153,11 @@ async function main(cfg: DaemonConfig): Promise<void> {
   const record: MountRecord = {
     mountpoint: server.mountpoint, device: cfg.device, systemUuid: cfg.systemUuid, fsUuid: fs.uuid, role: fs.role,
     pid: process.pid, pidStart: processStartTime(process.pid) ?? '', startedAt: startedAt.toISOString(), bpfFmap: bpf !== undefined,
-    diagSocket: diagSocketPath(cfg, server.mountpoint),
+    shadowPath: cfg.shadowPath, shadowMade: shadowMade(cfg), diagSocket: diagSocketPath(cfg, server.mountpoint),
   };
   writeRecord(record);
-  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? 'yes' : 'no'})`);
+  ffs.attachFuseDevice(server.session.fd, log);
+  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
 
   let stopping = false;
   const stop = (why: string): void => {
@@ -148,10 +178,31 @@ async function main(cfg: DaemonConfig): Promise<void> {
   for (const d of diag.servers) d.close();
   bpf?.stop();
   removeRecord(server.mountpoint);
+  const made = shadowMade(cfg);
+  if (made !== undefined) removeShadow(made);
   ffs.close();
   fs.close();
   log(`stopped (${end.reason}${end.error ? `: ${end.error.message}` : ''})`);
   process.exit(0);
+}
+
+/**
+ * What `famfs mount` made for this mount's shadow, which goes with the mount: the whole of a
+ * temporary directory, else the root it made in a -S directory (upstream leaves both behind, and a
+ * second `mount -S` then fails on the root). A shadow directory famfs_fused was given stays.
+ */
+function shadowMade(cfg: DaemonConfig): string | undefined {
+  if (cfg.shadowPath === undefined) return undefined;
+  if (cfg.shadowTemporary) return cfg.shadowPath;
+  return cfg.shadowYaml ? join(cfg.shadowPath, 'root') : undefined;
+}
+
+function removeShadow(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (err) {
+    log(`shadow directory: ${(err as Error).message}`);
+  }
 }
 
 const STDIN_FD = 0;

@@ -43,3 +43,11 @@ export function makeMetaFiles(sb: Superblock, root: DirNode): MetaFiles {
   dir.children.set(log.name, log);
   return { dir, superblock, log };
 }
+
+/** Which meta file a famfs path names (`.meta/.superblock`, `.meta/.log`, as upstream's tools accept them); else undefined. */
+export function metaFileKind(relpath: string): 'superblock' | 'log' | undefined {
+  const p = relpath.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (p === `${META_DIR_NAME}/.superblock`) return 'superblock';
+  if (p === `${META_DIR_NAME}/.log`) return 'log';
+  return undefined;
+}

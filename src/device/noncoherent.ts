@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceError } from '../errors.js';
 import type { FamfsNative } from '../addon.js';
@@ -47,6 +47,8 @@ const PERMISSION_BITS = 0o777;
 /** The search bit of a directory for each read bit of its device. */
 const READ_TO_SEARCH_SHIFT = 2;
 const READ_BITS = 0o444;
+/** statfs(2) f_type of hugetlbfs (linux/magic.h). */
+const HUGETLBFS_MAGIC = 0x958458f6;
 
 /** The directory beside an emulated device that marks it non-coherent and holds its hosts' caches. */
 export function cacheDirOf(devicePath: string): string {
@@ -64,6 +66,9 @@ export function isNoncoherent(devicePath: string): boolean {
 /** Makes a (new) emulated device non-coherent; caches a previous device of that name left go. The
  * directory gets the device's permissions and group. */
 export function markNoncoherent(devicePath: string): void {
+  if (statfsSync(devicePath).type === HUGETLBFS_MAGIC) {
+    throw new DeviceError('EINVAL', `${devicePath}: a non-coherent device must be on tmpfs: its hosts' caches are written with write(2), which hugetlbfs does not have`);
+  }
   const dir = cacheDirOf(devicePath);
   rmSync(dir, { recursive: true, force: true });
   const st = statSync(devicePath);
@@ -107,8 +112,12 @@ function parseSkip(text: string | undefined): Skip | null {
   return { op: m[1]!.toLowerCase() as Skip['op'], start: Number(m[2]), end: Number(m[3]) };
 }
 
-/** Chunk buffers for the comparisons; every use is synchronous, so all caches share them. */
-const scratch = { a: Buffer.allocUnsafe(CHUNK_BYTES), b: Buffer.allocUnsafe(CHUNK_BYTES), c: Buffer.allocUnsafe(CHUNK_BYTES) };
+/** Chunk buffers for the comparisons, made at the first use; every use is synchronous, so all
+ * caches share them. */
+let scratchBuffers: { a: Buffer; b: Buffer; c: Buffer } | undefined;
+function scratch(): { a: Buffer; b: Buffer; c: Buffer } {
+  return scratchBuffers ??= { a: Buffer.allocUnsafe(CHUNK_BYTES), b: Buffer.allocUnsafe(CHUNK_BYTES), c: Buffer.allocUnsafe(CHUNK_BYTES) };
+}
 
 /** One host's cache of one non-coherent emulated device. */
 export class HostCache {
@@ -120,10 +129,16 @@ export class HostCache {
   readonly #deviceFd: number;
   readonly #deviceWritable: boolean;
   readonly #skip: Skip | null;
+  readonly #native: FamfsNative;
+  /** The host's lock: one flush or invalidate at a time per host, as one line is written back or
+   * loaded whole by hardware; the processes of a host would otherwise interleave their copies. */
+  readonly #lockFd: number;
   #closed = false;
 
-  private constructor(path: string, size: number, fds: { cache: number; clean: number; device: number },
+  private constructor(native: FamfsNative, path: string, size: number, fds: { cache: number; clean: number; device: number; lock: number },
     deviceWritable: boolean, skip: Skip | null) {
+    this.#native = native;
+    this.#lockFd = fds.lock;
     this.#path = path;
     this.#size = size;
     this.fd = fds.cache;
@@ -147,16 +162,24 @@ export class HostCache {
       deviceWritable = false;
       deviceFd = openSync(path, 'r');
     }
+    let lock = -1;
     try {
-      const lock = openLock(`${base}.lock`, deviceFd);
+      lock = openLock(`${base}.lock`, deviceFd);
+      native.flock(lock, native.LOCK_EX);
       try {
-        native.flock(lock, native.LOCK_EX);
         if (!exists(base + CACHE_SUFFIX)) {
+          // The cache is copied from the clean copy, not from the device again: other hosts may
+          // write the device meanwhile, and a line where the two differed would count as dirty.
           copySparse(native, deviceFd, size, base + CLEAN_SUFFIX);
-          copySparse(native, deviceFd, size, base + CACHE_SUFFIX);
+          const clean = openSync(base + CLEAN_SUFFIX, 'r');
+          try {
+            copySparse(native, clean, size, base + CACHE_SUFFIX);
+          } finally {
+            closeSync(clean);
+          }
         }
       } finally {
-        closeSync(lock);
+        native.flock(lock, native.LOCK_UN);
       }
       const cache = openSync(base + CACHE_SUFFIX, 'r+');
       const clean = openSync(base + CLEAN_SUFFIX, 'r+');
@@ -165,8 +188,9 @@ export class HostCache {
         closeSync(clean);
         throw new DeviceError('EIO', `${path}: this host's non-coherent cache is not the device's size (was the device replaced without famfs emu create?)`);
       }
-      return new HostCache(path, size, { cache, clean, device: deviceFd }, deviceWritable, skip);
+      return new HostCache(native, path, size, { cache, clean, device: deviceFd, lock }, deviceWritable, skip);
     } catch (err) {
+      if (lock >= 0) closeSync(lock);
       closeSync(deviceFd);
       throw err;
     }
@@ -175,25 +199,27 @@ export class HostCache {
   /** Writes the dirty lines of [offset, offset + length) back to the device. */
   flush(offset: number, length: number): void {
     if (this.#skipped('flush', offset, length)) return;
-    this.#writeBack(offset, length);
+    this.#locked(() => this.#writeBack(offset, length));
   }
 
   /** Writes back the dirty lines of the range, then loads it again from the device. */
   invalidate(offset: number, length: number): void {
     if (this.#skipped('invalidate', offset, length)) return;
-    this.#writeBack(offset, length);
-    this.#lines(offset, length, (at, n) => {
-      const device = this.#read(this.#deviceFd, scratch.a, at, n);
-      const cache = this.#read(this.fd, scratch.b, at, n);
-      if (device.equals(cache)) return;
-      // With a read-only device nothing was written back: the lines this host holds dirty keep
-      // their bytes, as a cache that cannot write back would.
-      const clean = this.#deviceWritable ? null : this.#read(this.#cleanFd, scratch.c, at, n);
-      const load = (from: number, to: number): boolean =>
-        device.compare(cache, from, to, from, to) !== 0 && (clean === null || cache.compare(clean, from, to, from, to) === 0);
-      this.#runs(n, load, (from, to) => {
-        this.#write(this.fd, device, from, to, at);
-        this.#write(this.#cleanFd, device, from, to, at);
+    this.#locked(() => {
+      this.#writeBack(offset, length);
+      this.#lines(offset, length, (at, n) => {
+        const device = this.#read(this.#deviceFd, scratch().a, at, n);
+        const cache = this.#read(this.fd, scratch().b, at, n);
+        if (device.equals(cache)) return;
+        // Only clean lines are loaded: a line another process of this host wrote since the
+        // write-back above (or that a read-only device could not take) is this host's newer data.
+        const clean = this.#read(this.#cleanFd, scratch().c, at, n);
+        const load = (from: number, to: number): boolean =>
+          device.compare(cache, from, to, from, to) !== 0 && cache.compare(clean, from, to, from, to) === 0;
+        this.#runs(n, load, (from, to) => {
+          this.#write(this.fd, device, from, to, at);
+          this.#write(this.#cleanFd, device, from, to, at);
+        });
       });
     });
   }
@@ -204,6 +230,16 @@ export class HostCache {
     closeSync(this.fd);
     closeSync(this.#cleanFd);
     closeSync(this.#deviceFd);
+    closeSync(this.#lockFd);
+  }
+
+  #locked(op: () => void): void {
+    this.#native.flock(this.#lockFd, this.#native.LOCK_EX);
+    try {
+      op();
+    } finally {
+      this.#native.flock(this.#lockFd, this.#native.LOCK_UN);
+    }
   }
 
   #skipped(op: Skip['op'], offset: number, length: number): boolean {
@@ -214,8 +250,8 @@ export class HostCache {
   #writeBack(offset: number, length: number): void {
     if (!this.#deviceWritable) return;
     this.#lines(offset, length, (at, n) => {
-      const cache = this.#read(this.fd, scratch.a, at, n);
-      const clean = this.#read(this.#cleanFd, scratch.b, at, n);
+      const cache = this.#read(this.fd, scratch().a, at, n);
+      const clean = this.#read(this.#cleanFd, scratch().b, at, n);
       if (cache.equals(clean)) return;
       this.#runs(n, (from, to) => cache.compare(clean, from, to, from, to) !== 0, (from, to) => {
         this.#write(this.#deviceFd, cache, from, to, at);

@@ -135,3 +135,54 @@ function locate(fs: FamfsHandle, index: number): { path?: string; problem?: stri
     throw err;
   }
 }
+
+/** One bucket of `fsck -B`: bytes, in upstream's per-bucket report's terms. */
+export interface BucketStats {
+  size: number;
+  inUse: number;
+  free: number;
+  freeFragments: number;
+  largestFragment: number;
+  /** 0 when the bucket has no free fragment. */
+  smallestFragment: number;
+}
+
+/**
+ * `fsck -B n`: the primary device cut into n equal buckets of whole allocation units (as
+ * interleaved allocation cuts it), with each bucket's use and free fragments. Upstream's report
+ * counts each used unit twice, accumulates fragment lengths across fragments, always reports the
+ * smallest fragment as 0 and gives the overhang as capacity mod n; these are the real figures.
+ */
+export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: number; buckets: BucketStats[] } {
+  const bitmap = fs.replay.bitmaps[0]!;
+  const bucketUnits = Math.floor(fs.sb.devSize / (nbuckets * ALLOC_UNIT));
+  const buckets: BucketStats[] = [];
+  for (let b = 0; b < nbuckets; b++) {
+    let inUse = 0;
+    let fragments = 0;
+    let largest = 0;
+    let smallest = Infinity;
+    let run = 0;
+    const endRun = (): void => {
+      if (run === 0) return;
+      fragments++;
+      largest = Math.max(largest, run);
+      smallest = Math.min(smallest, run);
+      run = 0;
+    };
+    for (let i = b * bucketUnits; i < (b + 1) * bucketUnits; i++) {
+      if (i < bitmap.nbits && !bitmap.isSet(i)) {
+        run++;
+      } else {
+        endRun();
+        inUse++;
+      }
+    }
+    endRun();
+    buckets.push({
+      size: bucketUnits * ALLOC_UNIT, inUse: inUse * ALLOC_UNIT, free: (bucketUnits - inUse) * ALLOC_UNIT,
+      freeFragments: fragments, largestFragment: largest * ALLOC_UNIT, smallestFragment: fragments ? smallest * ALLOC_UNIT : 0,
+    });
+  }
+  return { overhang: fs.sb.devSize - nbuckets * bucketUnits * ALLOC_UNIT, buckets };
+}

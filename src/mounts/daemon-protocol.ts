@@ -23,7 +23,7 @@ export function statusError(line: string): string | undefined {
 }
 
 /** The famfs kernel ABI profile (daemon/famfs-abi.ts) a mount uses unless told otherwise. */
-export const DEFAULT_FAMFS_ABI = 'v10';
+export const DEFAULT_FAMFS_ABI = 'auto';
 
 /** How the kernel may cache what the daemon says, upstream's `-c` choices. */
 export type CacheMode = 'always' | 'normal' | 'never';
@@ -58,14 +58,24 @@ export interface DaemonConfig {
   /** Publish fmaps to a pinned BPF map while mounted (`-o bpf-fmap`). */
   bpfFmap?: boolean;
   /**
+   * upstream's shadow directory (`famfs mount -S`, else a new /tmp/famfs_shadow_XXXXXX): the
+   * mount's `user.famfs.shadow` attribute, with `<shadowPath>/root` made by `famfs mount`; the
+   * daemon's diagnostics socket is `<shadowPath>/sock`, as upstream's.
+   */
+  shadowPath?: string;
+  /** The shadow directory was made for this mount: the daemon removes it when the mount ends (else only its root). */
+  shadowTemporary?: boolean;
+  /** Write upstream's YAML shadow tree under `<shadowPath>/root` (`-S`), and keep it up to date while following. */
+  shadowYaml?: boolean;
+  /** `famfs mount -v` count; 3 or more logs every request, as -d does, without staying in the foreground. */
+  verbose?: number;
+  /**
    * `-o allow-missing`: serve the file system although this host cannot find some of its added
    * devices; files with extents on them fail to open with EIO. Without it such a mount is refused.
    */
   allowMissing?: boolean;
   /** Where the daemon's stdout and stderr go (appended); unset, they stay as started. */
   logFile?: string;
-  /** Upstream's shadow directory (`mount -S`): the diagnostics socket is `<shadowPath>/sock`. */
-  shadowPath?: string;
   /** Also serve /metrics on 127.0.0.1:<port> (`famfs mount --metrics-port`). */
   metricsPort?: number;
 }

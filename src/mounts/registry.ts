@@ -26,6 +26,10 @@ export interface MountRecord {
   startedAt: string;
   /** The daemon publishes fmaps to pinned BPF maps (`-o bpf-fmap`): umount removes them if it died. */
   bpfFmap?: boolean;
+  /** upstream's shadow directory of the mount (the `user.famfs.shadow` attribute). */
+  shadowPath?: string;
+  /** What the mount made there and removes when it ends (the temporary directory, or a -S root); umount removes it if the daemon died. */
+  shadowMade?: string;
   /** The daemon's diagnostics socket (HTTP: /status, /metrics, upstream's /icache_stats, …). */
   diagSocket?: string;
 }

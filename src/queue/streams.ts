@@ -8,7 +8,8 @@ const READ_BATCH = 256;
 /**
  * A Readable of the queue's messages, one chunk (a copy) per message, in object mode: a message is
  * a unit, not a run of bytes. A queue has no end; the stream stops when `signal` aborts (it is
- * destroyed with the abort's reason) or it is destroyed. The consumer stays open.
+ * destroyed with the abort's reason) or it is destroyed, and ends when the consumer is closed.
+ * The consumer stays open.
  */
 export function consumerReadStream(consumer: Consumer, opts: BackoffOptions & { highWaterMark?: number } = {}): Readable {
   let reading = false;
@@ -24,7 +25,11 @@ export function consumerReadStream(consumer: Consumer, opts: BackoffOptions & { 
   });
   async function pump(): Promise<void> {
     for (;;) {
-      if (stream.destroyed || consumer.closed) return;
+      if (stream.destroyed) return;
+      if (consumer.closed) {
+        stream.push(null);
+        return;
+      }
       let batch = consumer.receiveBatch(READ_BATCH);
       if (batch.length === 0) batch = [Buffer.from(await consumer.receiveAsync(opts))];
       let more = true;

@@ -3,9 +3,14 @@
  * host FAMFS_SYSTEM_UUID names, consumes argv[4] messages from queue argv[3] and checks that each
  * payload starts with its sequence number (u64), on top of the queue's own CRC and sequence
  * checks. Prints `first <seq>` once, `at <seq>` after every argv[5]-th message it has finished
- * with, and at the end one JSON line {received, first, last}. Exits 3 on a payload mismatch.
+ * with, and at the end one JSON line {received, first, last}. Exits 3 on a payload mismatch, and
+ * 4 when stdin closes (the test process is gone).
  */
 import { Famfs } from '../../src/api/index.js';
+
+// The test that started this process holds the other end of stdin: when it goes, so does this.
+process.stdin.on('close', () => process.exit(4));
+process.stdin.resume();
 
 const [dev, queue, countText, everyText] = process.argv.slice(2);
 const count = Number(countText);
@@ -28,6 +33,7 @@ while (received < count) {
 c.close();
 fs.close();
 process.stdout.write(`${JSON.stringify({ received, first, last })}\n`);
+process.exit(0);
 
 function check(seq: number, view: Buffer): void {
   const got = Number(view.readBigUInt64LE(0));

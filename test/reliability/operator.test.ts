@@ -20,6 +20,7 @@ function daemonLog(mnt: string): string {
   return readFileSync(mountFile(mnt, 'log'), 'utf8');
 }
 import { addTestUser, removeTestUser, tryAsUser, type TestUser } from '../helpers/users.js';
+import { removeCaches } from '../../src/device/noncoherent.js';
 
 /**
  * An operator's tools in an operator's hands: emulated devices, mounts, unmounts and the daemon
@@ -33,7 +34,10 @@ function shmPath(tag: string): string {
   return p;
 }
 after(() => {
-  for (const p of shmPaths) rmSync(p, { force: true });
+  for (const p of shmPaths) {
+    rmSync(p, { force: true });
+    removeCaches(p);
+  }
 });
 
 describe('famfs emu', () => {

@@ -7,6 +7,7 @@ import { FsError, UsageError } from '../../errors.js';
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import type { FamfsHandle } from '../../fs/famfs.js';
 import { COPY_CHUNK } from '../../data/copy.js';
+import { metaFileKind } from '../../daemon/meta-files.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -151,16 +152,20 @@ export function register(program: Command): void {
   addDeviceOption(program
     .command('chkread')
     .description('check that a mapped file shows exactly the device bytes its fmap names (or, with -s/-l, the superblock or log)')
-    .argument('[file]', 'famfs file (not with -s/-l)')
+    .argument('[file]', 'famfs file; with -s/-l the mount\'s .meta/.superblock or .meta/.log (none: the device\'s)')
     .option('-s, --superblock', 'check the superblock region of the device')
     .option('-l, --log', 'check the log of the device'))
     .action((file: string | undefined, o: DeviceOption & { superblock?: boolean; log?: boolean }) =>
       runCommand('famfs chkread', () => {
         const meta = o.superblock ? 'superblock' : o.log ? 'log' : undefined;
         if (o.superblock && o.log) throw new UsageError('-s and -l are exclusive');
-        if (meta && file !== undefined) throw new UsageError(`-${meta[0]} checks the ${meta} of the device; give no file`);
-        if (!meta && file === undefined) throw new UsageError('Must specify at least one file');
-        if (meta) return withTarget([], o, { writable: false }, (fs) => checkMetadata(fs, meta));
-        return withTarget([file!], o, { writable: false }, (fs, [rel]) => checkFile(fs, rel!, file!));
+        if (meta && file === undefined) return withTarget([], o, { writable: false }, (fs) => checkMetadata(fs, meta));
+        if (file === undefined) throw new UsageError('Must specify at least one file');
+        return withTarget([file], o, { writable: false }, (fs, [rel]) => {
+          // upstream's chkread reads the meta files like any file; -s/-l say which one it is.
+          const kind = metaFileKind(rel!);
+          if (meta && kind !== meta) throw new FsError('ENOENT', `could not stat file ${file}: not the famfs ${meta} file`, 1);
+          return kind ? checkMetadata(fs, kind) : checkFile(fs, rel!, file);
+        });
       }));
 }

@@ -14,6 +14,7 @@ import { parseOctalMode, parseUint } from '../args.js';
 import { type CopyPlan, cpAbort, planCopy } from '../cp-plan.js';
 import { parseThreads } from '../data-args.js';
 import { Progress } from '../progress.js';
+import { mountAllocCfg } from '../alloc-cfg.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 import { addInterleaveOptions, interleaveFrom } from './creat.js';
@@ -21,6 +22,7 @@ import { addInterleaveOptions, interleaveFrom } from './creat.js';
 interface CpOpts extends DeviceOption {
   recursive?: boolean; threadct?: number; compare?: boolean; mode?: number; uid?: number; gid?: number;
   verbose?: boolean; quiet?: boolean; nstrips?: number; nbuckets?: number; chunksize?: number;
+  allocDefault?: InterleaveParams;
 }
 
 /** upstream: any per-file failure makes the exit status 1. */
@@ -204,10 +206,11 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no per-file lines, no progress bar (errors and the summary line stay)')
     .option('-v, --verbose', 'per-file lines, and what was created')))
     .action((paths: string[], o: CpOpts) =>
-      runCommand('famfs cp', () => {
+      runCommand('famfs cp', async () => {
         if (paths.length < 2) throw new UsageError('source and dest args required');
         const sources = paths.slice(0, -1);
         const dest = paths[paths.length - 1]!;
+        o.allocDefault = await mountAllocCfg('famfs cp', dest);
         return withTarget([dest], o, { writable: !o.compare }, (fs, [rel]) =>
           (o.compare ? compare(fs, sources, dest, rel!, o) : copy(fs, sources, dest, rel!, o)));
       }));

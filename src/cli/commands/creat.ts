@@ -3,26 +3,31 @@ import { type Command, InvalidArgumentError } from '../commander.js';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
 import { FamfsError, UsageError } from '../../errors.js';
-import type { FamfsHandle } from '../../fs/famfs.js';
+import { FamfsHandle } from '../../fs/famfs.js';
 import { DEFAULT_FILE_MODE } from '../../fs/log-session.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
+import { mountAllocCfg } from '../alloc-cfg.js';
 import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
+import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
 
 interface CreatOpts extends DeviceOption {
   size?: number; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean;
   nstrips?: number; nbuckets?: number; chunksize?: number;
   randomize?: boolean; seed?: bigint; multi: MultiCreat[]; threadct?: number; quiet?: boolean;
+  allocDefault?: InterleaveParams;
 }
 
 /** Largest seed chosen for `-r` without `-S`: the generator uses 32 bits, and 0 means "none". */
 const MAX_CHOSEN_SEED = 0xffffffff;
 
-/** -N/-B/-C replace the whole interleave setting, unspecified fields 0, as upstream. */
-export function interleaveFrom(o: { nstrips?: number; nbuckets?: number; chunksize?: number }): InterleaveParams | undefined {
-  if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
+/**
+ * -N/-B/-C replace the whole interleave setting, unspecified fields 0, as upstream; without them,
+ * the file system's default (`.meta/.alloc.cfg`, read into `allocDefault` by the command).
+ */
+export function interleaveFrom(o: { nstrips?: number; nbuckets?: number; chunksize?: number; allocDefault?: InterleaveParams }): InterleaveParams | undefined {
+  if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return o.allocDefault;
   return { nstrips: o.nstrips ?? 0, nbuckets: o.nbuckets ?? 0, chunkSize: o.chunksize ?? DEFAULT_CHUNK_SIZE };
 }
 
@@ -53,36 +58,76 @@ async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bi
   }
 }
 
-/** upstream's multi-create: every file attempted, then (if all were created) every seeded one randomized. */
-async function creatMulti(fs: FamfsHandle, o: CreatOpts, rels: string[], mode: number): Promise<number> {
+/**
+ * upstream's multi-create: each file in turn, each on its own (a file that is not in famfs, or
+ * fails, is one error, and the files before it stay created), then, if every one was created,
+ * every seeded one randomized. A size of 0 means "keep the size of the file that exists".
+ */
+async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
+  const opened = new Map<string, FamfsHandle>();
+  const where: Array<{ fs: FamfsHandle; rel: string; device: string; systemUuid?: Buffer } | undefined> = [];
   let created = 0;
   let errs = 0;
-  for (const [i, mc] of o.multi.entries()) {
-    try {
-      const populate = mc.seed !== 0n;
-      if (fs.creat(rels[i]!, { size: mc.size, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate }).created) created++;
-    } catch (err) {
-      if (!(err instanceof FamfsError)) throw err;
-      process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
-      errs++;
+  try {
+    for (const mc of o.multi) {
+      try {
+        const t = resolveTarget([mc.file], o);
+        const key = `${t.device}\0${t.systemUuid?.toString('hex') ?? ''}`;
+        let fs = opened.get(key);
+        if (!fs) opened.set(key, (fs = FamfsHandle.open(t.device, { writable: true, systemUuid: t.systemUuid })));
+        const rel = t.relpaths[0]!;
+        const populate = mc.seed !== 0n;
+        if (fs.creat(rel, { size: mc.size || undefined, mode, uid: o.uid, gid: o.gid, interleave: interleaveFrom(o), populate }).created) created++;
+        where.push({ fs, rel, device: t.device, systemUuid: t.systemUuid });
+      } catch (err) {
+        if (!(err instanceof FamfsError)) throw err;
+        process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+        where.push(undefined);
+        errs++;
+      }
     }
-  }
-  process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
-  if (errs) return errs;
-  let randomized = 0;
-  for (const [i, mc] of o.multi.entries()) {
-    if (mc.seed === 0n) continue;
-    randomized++;
-    try {
-      await randomizeOne(fs, rels[i]!, mc.file, mc.seed, !!o.quiet);
-    } catch (err) {
-      if (!(err instanceof FamfsError)) throw err;
-      process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
-      errs++;
+    process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
+    if (errs) return errs;
+    const seeded = [...o.multi.keys()].filter((i) => o.multi[i]!.seed !== 0n);
+    if (seeded.length > 1 && (o.threadct ?? 0) > 1) {
+      // Each file on its own worker thread, up to -t at once, as upstream's thread pool.
+      const { fillInParallel } = await import('../../data/fill-pool.js');
+      const { formatUuid } = await import('../../format/uuid.js');
+      await fillInParallel(seeded.map((i) => ({
+        kind: 'randomize' as const, device: where[i]!.device, systemUuid: where[i]!.systemUuid && formatUuid(where[i]!.systemUuid!),
+        relpath: where[i]!.rel, seed: o.multi[i]!.seed,
+      })), o.threadct!, (k, r) => {
+        const file = o.multi[seeded[k]!]!.file;
+        if (r.error !== undefined) {
+          process.stderr.write(`famfs creat: ${file}: ${r.error}\n`);
+          errs++;
+        } else {
+          process.stdout.write(`randomized ${r.size} bytes: ${file}\n`);
+        }
+      });
+    } else {
+      for (const i of seeded) {
+        const mc = o.multi[i]!;
+        try {
+          await randomizeOne(where[i]!.fs, where[i]!.rel, mc.file, mc.seed, !!o.quiet);
+        } catch (err) {
+          if (!(err instanceof FamfsError)) throw err;
+          process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
+          errs++;
+        }
+      }
     }
+    const randomized = seeded.length;
+    process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
+    return errs;
+  } finally {
+    for (const fs of opened.values()) fs.close();
   }
-  process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
-  return errs;
+}
+
+/** The mode a new file gets, as upstream: -m or the default 0644, less the umask (`creat -m 0666` under umask 022 makes 0644). */
+function creatMode(o: CreatOpts): number {
+  return (o.mode ?? DEFAULT_FILE_MODE) & ~process.umask();
 }
 
 export function register(program: Command): void {
@@ -99,7 +144,7 @@ export function register(program: Command): void {
     .option('-S, --seed <n>', 'seed for -r (default: a random one, printed)', parseSeed)
     .option('-M, --multi <file,size[,seed]>', 'create several files (repeatable); a non-zero seed randomizes',
       (v: string, prev: MultiCreat[]) => [...prev, parseMultiCreat(v)], [] as MultiCreat[])
-    .option('-t, --threadct <n>', 'accepted for compatibility; randomizing runs on one thread', parseThreads)
+    .option('-t, --threadct <n>', 'with -M: randomize up to n files at once, each on its own thread', parseThreads)
     .option('-m, --mode <octal>', 'mode (default 0644); the umask is taken from it, as upstream', parseOctalMode)
     .option('-u, --uid <uid>', 'owner (default: effective uid)', parseUint)
     .option('-g, --gid <gid>', 'group (default: effective gid)', parseUint)
@@ -107,17 +152,16 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'print the allocation')
     .option('--json', 'print the file as JSON')))
     .action((file: string | undefined, o: CreatOpts) =>
-      runCommand('famfs creat', () => {
+      runCommand('famfs creat', async () => {
         if (o.seed !== undefined && !o.randomize) throw new UsageError('seed (-S) without randomize (-r)');
         if (o.multi.length > 0 && (file !== undefined || o.seed !== undefined || o.size !== undefined)) {
           throw new UsageError('-M (multi) cannot be combined with a file name, -s or -S');
         }
         if (o.multi.length === 0 && file === undefined) throw new UsageError('must specify a file name (or -M)');
-        const paths = o.multi.length > 0 ? o.multi.map((mc) => mc.file) : [file!];
-        return withTarget(paths, o, { writable: true }, async (fs, rels) => {
-          // As upstream: the umask applies to -m too (`creat -m 0666` under umask 022 makes 0644).
-          const mode = (o.mode ?? DEFAULT_FILE_MODE) & ~process.umask();
-          if (o.multi.length > 0) return creatMulti(fs, o, rels, mode);
+        o.allocDefault = await mountAllocCfg('famfs creat', o.multi.length > 0 ? o.multi[0]!.file : file);
+        if (o.multi.length > 0) return creatMulti(o, creatMode(o));
+        return withTarget([file!], o, { writable: true }, async (fs, rels) => {
+          const mode = creatMode(o);
           const path = file!;
           // -r writes every byte: its memory is given pages before the file is logged (ENOSPC, not SIGBUS, on a full tmpfs).
           const populate = !!o.randomize && o.seed !== 0n;

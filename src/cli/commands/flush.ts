@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { mapFile } from '../../map/file-mapping.js';
 import { FamfsError } from '../../errors.js';
 import type { FamfsHandle } from '../../fs/famfs.js';
+import { metaFileKind } from '../../daemon/meta-files.js';
+import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 
@@ -11,7 +13,23 @@ const FLUSH_NOT_REGULAR = 2;
 const FLUSH_MAP_FAILED = 1;
 const MAX_EXIT = 127;
 
+/** A meta file's bytes (the superblock region or the log) flushed like a file's. */
+function flushMeta(fs: FamfsHandle, kind: 'superblock' | 'log', file: string, verbose: number): number {
+  const [offset, length] = kind === 'superblock' ? [0, SUPERBLOCK_REGION_SIZE] : [LOG_OFFSET, fs.sb.logLen];
+  const m = fs.device.map(offset, length, { writable: false });
+  try {
+    if (verbose) process.stdout.write(`famfs flush: flushing: ${file}\n`);
+    m.flush();
+    m.invalidate();
+  } finally {
+    m.unmap();
+  }
+  return 0;
+}
+
 function flushOne(fs: FamfsHandle, rel: string, file: string, verbose: number): number {
+  const meta = metaFileKind(rel);
+  if (meta) return flushMeta(fs, meta, file, verbose);
   fs.refresh();
   const node = fs.lookup(rel);
   if (!node) {

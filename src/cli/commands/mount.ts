@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
 import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
-import { FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
+import { AUTO_FAMFS_ABI, FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
 import { ensureRunDir, liveRecords, mountFile } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import { probeRole } from '../../fs/role.js';
@@ -13,6 +13,7 @@ import { SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { parseUint } from '../args.js';
 import { refuseDeadMounts } from '../dead-mount.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
+import { addModeOptions, type ModeOptions, readOptionWarning, requireFuseMode } from '../upstream-modes.js';
 import { takeDaemon } from '../daemon-start.js';
 import { runCommand } from '../run.js';
 
@@ -20,10 +21,17 @@ const DEFAULT_WAIT_MS = 15_000;
 /** Upstream's status when a failed mount could not even be cleaned up. */
 const EXIT_MOUNT_LEFT = 99;
 
-interface MountOpts extends DeviceMapOption {
+interface MountOpts extends DeviceMapOption, ModeOptions {
   timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
   follow?: number; abi: string; wait: number; options: string[]; metricsPort?: number;
+  verbose: number; read?: boolean; mmap?: boolean; remount?: boolean; dummy?: boolean; shadow?: string;
 }
+
+/** upstream's failure status for mount (its -1, through exit_val). */
+const EXIT_MOUNT_FAILED = 1;
+/** Where upstream's famfs mount makes a shadow directory when -S is not given. */
+const DEFAULT_SHADOW_TEMPLATE = '/tmp/famfs_shadow_';
+const SHADOW_DIR_MODE = 0o755;
 
 const MAX_PORT = 65535;
 
@@ -68,6 +76,46 @@ function preflight(device: string, mnt: string): { mountpoint: string; systemUui
   return { mountpoint, systemUuid, role };
 }
 
+/** -R: the device is already served at this mount point for this host (nothing to do). */
+function alreadyMountedHere(device: string, mnt: string): boolean {
+  const systemUuid = formatUuid(getSystemUuid());
+  return liveRecords().some((r) => sameFile(r.device, device) && sameFile(r.mountpoint, mnt) && r.systemUuid === systemUuid);
+}
+
+interface ShadowDir {
+  path: string;
+  /** Made by this mount (upstream's default): the daemon removes it when the mount ends. */
+  temporary: boolean;
+  /** -S: the daemon writes upstream's YAML tree under <path>/root. */
+  yaml: boolean;
+}
+
+/**
+ * upstream's shadow directory: -S names one that exists, else a new /tmp/famfs_shadow_XXXXXX
+ * (0755 when other users may use the mount). `<shadow>/root` is made here and must not exist,
+ * as upstream. Its path is the mount's `user.famfs.shadow` attribute.
+ */
+function makeShadowDir(given: string | undefined, userAccess: boolean): ShadowDir {
+  let path: string;
+  if (given === undefined) {
+    path = mkdtempSync(DEFAULT_SHADOW_TEMPLATE);
+    if (userAccess) chmodSync(path, SHADOW_DIR_MODE);
+  } else {
+    path = resolve(given);
+  }
+  try {
+    mkdirSync(join(path, 'root'), SHADOW_DIR_MODE);
+  } catch (err) {
+    if (given === undefined) rmSync(path, { recursive: true, force: true });
+    throw new FsError('EINVAL', `failed to create shadow root path ${join(path, 'root')}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, EXIT_MOUNT_FAILED);
+  }
+  return { path, temporary: given === undefined, yaml: given !== undefined };
+}
+
+function removeShadow(s: ShadowDir): void {
+  rmSync(s.temporary ? s.path : join(s.path, 'root'), { recursive: true, force: true });
+}
+
 function logPath(mountpoint: string): string {
   return mountFile(mountpoint, 'log');
 }
@@ -93,7 +141,7 @@ function waitStatus(child: ChildProcess, ms: number): Promise<string> {
 }
 
 export function register(program: Command): void {
-  addDeviceMapOption(program
+  addDeviceMapOption(addModeOptions(program
     .command('mount')
     .description('mount a famfs file system through FUSE (starts the daemon, waits until the mount answers)')
     .argument('<device>', 'memory device')
@@ -104,12 +152,23 @@ export function register(program: Command): void {
     .option('-u, --nouseraccess', 'do not allow other users (drop allow_other)')
     .option('-p, --nodefaultperm', 'do not let the kernel check permissions (drop default_permissions); needs -u')
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
-    .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV').choices(Object.keys(FAMFS_ABI_PROFILES)).default(DEFAULT_FAMFS_ABI))
+    .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV (auto: push2026 when the kernel has FUSE_DEV_IOC_DAXDEV_OPEN, else v10)')
+      .choices([AUTO_FAMFS_ABI, ...Object.keys(FAMFS_ABI_PROFILES)]).default(DEFAULT_FAMFS_ABI))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
     .option('--metrics-port <port>', 'also serve Prometheus /metrics on 127.0.0.1:<port>', parseUint)
-    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[]))
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[])
+    .option('-v, --verbose', 'say what is mounted (-vv: and the daemon configuration; -vvv: the daemon logs every request)', (_v: string, prev: number) => prev + 1, 0)
+    .option('-S, --shadow <path>', "an existing directory for upstream's shadow tree: <path>/root gets one YAML file per famfs file (default: a new /tmp/famfs_shadow_XXXXXX without the YAML)")
+    .option('-m, --mmap', 'read the superblock and log through mmap (the default)')
+    .option('-r, --read', 'read the superblock and log with read(2) (upstream warns: cache coherency)')
+    .option('-R, --remount', 'already mounted here by this host: succeed without a second mount')
+    .option('-D, --dummy', 'upstream: a throw-away mount for the v1 kernel module (refused)'), { fuseShort: true, nofuse: true, setDaxmode: true, loadModule: true }))
     .action((device: string, mnt: string, o: MountOpts) =>
       runCommand('famfs mount', async () => {
+        requireFuseMode('famfs mount', o, EXIT_MOUNT_FAILED);
+        if (o.dummy) throw new FsError('EOPNOTSUPP', '-D/--dummy mounts are made for the famfs v1 kernel module; this famfs runs in FUSE mode only', EXIT_MOUNT_FAILED);
+        if (o.read && o.mmap) throw new UsageError('Error: --mmap and --read are mutually exclusive');
+        if (o.read) readOptionWarning('do_famfs_cli_mount');
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
         // Without default_permissions the kernel checks nothing and this daemon checks owners only
         // for access(2): with other users let in, any of them could open anything. Only root then.
@@ -117,7 +176,12 @@ export function register(program: Command): void {
           throw new UsageError('-p (no default_permissions) lets every user open every file unless combined with -u (no allow_other): use -p -u');
         }
         if (o.metricsPort !== undefined && !(o.metricsPort >= 1 && o.metricsPort <= MAX_PORT)) throw new UsageError(`--metrics-port ${o.metricsPort}: not a port (1-${MAX_PORT})`);
+        if (o.remount && alreadyMountedHere(device, mnt)) {
+          if (o.verbose) process.stdout.write(`famfs mount: ${device} is already mounted at ${mnt} by this host\n`);
+          return 0;
+        }
         const pre = preflight(device, mnt);
+        const shadow = makeShadowDir(o.shadow, !o.nouseraccess);
         const cfg: DaemonConfig = {
           ...defaultConfig(device, pre.mountpoint, pre.systemUuid),
           ...(o.cache ? { cache: o.cache } : {}),
@@ -130,14 +194,19 @@ export function register(program: Command): void {
           // The last of suid/nosuid (dev/nodev) wins, as for mount(8).
           suid: o.options.lastIndexOf('suid') > o.options.lastIndexOf('nosuid'),
           dev: o.options.lastIndexOf('dev') > o.options.lastIndexOf('nodev'),
+          shadowPath: shadow.path, shadowTemporary: shadow.temporary, shadowYaml: shadow.yaml,
+          verbose: o.verbose,
           ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
         };
+        if (o.verbose) process.stdout.write(`daxdev=${realpathSync(device)}, mpt=${pre.mountpoint}\n`);
+        if (o.verbose > 1) process.stdout.write(`famfs mount: daemon configuration ${JSON.stringify(cfg)}\n`);
         ensureRunDir();
         if (!o.debug) cfg.logFile = logPath(pre.mountpoint);
         const child = takeDaemon(!!o.debug);
         child.stdin?.end(`${JSON.stringify(cfg)}\n`);
         const failure = statusError(await waitStatus(child, o.wait));
         if (failure !== undefined) {
+          removeShadow(shadow);
           // Only a failed mount needs the mount table tools: loaded here, not at every start.
           const { findFuseMount, unmount } = await import('../../fuse/index.js');
           if (await findFuseMount(pre.mountpoint)) {

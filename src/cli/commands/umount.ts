@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { processesUsing, sameProcessAlive, waitProcessGone } from '../../mounts/process-state.js';
@@ -63,6 +64,8 @@ export function register(program: Command): void {
         }
         // A daemon that was killed could not take its BPF pins down; removing them twice is harmless.
         if (rec?.bpfFmap && !o.lazy) (await import('../../bpf/publish.js')).unpublish(rec.fsUuid);
+        // Likewise the shadow directory the mount made (a live daemon has removed it already).
+        if (rec?.shadowMade && !o.lazy) rmSync(rec.shadowMade, { recursive: true, force: true });
         if (!o.lazy) removeRecord(mountpoint);
       }));
 }

@@ -6,10 +6,11 @@ import type { FamfsHandle } from '../../fs/famfs.js';
 import { type MultiVerify, parseMultiVerify, parseSeed, parseThreads } from '../data-args.js';
 import { Progress } from '../progress.js';
 import { runCommand } from '../run.js';
-import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
+import { formatUuid } from '../../format/uuid.js';
+import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
 
 interface VerifyOpts extends DeviceOption {
-  seed?: bigint; filename?: string; multi: MultiVerify[]; threadct?: number; quiet?: boolean;
+  seed?: bigint; filename?: string; multi: MultiVerify[]; threadct?: number; quiet?: boolean; verbose?: boolean;
 }
 
 /** upstream: 0 verified, 1 anything else (missing seed, no such file, mismatch). */
@@ -46,6 +47,32 @@ async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigin
   }
 }
 
+/** verify -m … -t n: the files checked on n worker threads (data/fill-pool.ts); lines as each one ends. */
+async function verifyThreaded(jobs: MultiVerify[], o: VerifyOpts): Promise<number> {
+  const t = resolveTarget(jobs.map((j) => j.file), o);
+  let errs = 0;
+  const { fillInParallel } = await import('../../data/fill-pool.js');
+  await fillInParallel(jobs.map((j, i) => ({
+    kind: 'verify' as const, device: t.device, systemUuid: t.systemUuid && formatUuid(t.systemUuid), relpath: t.relpaths[i]!, seed: j.seed,
+  })), o.threadct!, (i, r) => {
+    const file = jobs[i]!.file;
+    if (jobs[i]!.seed === 0n) {
+      process.stderr.write('famfs verify: Must specify random seed to verify file data\n');
+      errs++;
+    } else if (r.error !== undefined) {
+      process.stderr.write(`famfs verify: ${file}: ${r.error}\n`);
+      errs++;
+    } else if (r.bad >= 0) {
+      process.stderr.write(`Verify fail: ${file} at offset ${r.bad} of ${r.size} bytes\n`);
+      errs++;
+    } else if (!o.quiet) {
+      process.stdout.write(`Success: verified ${r.size} bytes in file ${file}\n`);
+    }
+  });
+  process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
+  return errs;
+}
+
 export function register(program: Command): void {
   addDeviceOption(program
     .command('verify')
@@ -54,8 +81,9 @@ export function register(program: Command): void {
     .option('-f, --filename <file>', 'famfs file to check')
     .option('-m, --multi <file,seed>', 'check several files (repeatable; not with -S/-f)',
       (v: string, prev: MultiVerify[]) => [...prev, parseMultiVerify(v)], [] as MultiVerify[])
-    .option('-t, --threadct <n>', 'accepted for compatibility; files are checked one at a time', parseThreads)
-    .option('-q, --quiet', 'no success lines, no progress bar'))
+    .option('-t, --threadct <n>', 'with -m: check up to n files at once, each on its own thread', parseThreads)
+    .option('-q, --quiet', 'no success lines, no progress bar')
+    .option('-v, --verbose', 'say which file is checked with which seed'))
     .action((o: VerifyOpts) =>
       runCommand('famfs verify', () => {
         if (o.multi.length > 0 && (o.seed !== undefined || o.filename !== undefined)) throw new UsageError('-S|-f and -m incompatible');
@@ -64,9 +92,13 @@ export function register(program: Command): void {
           if (o.seed === undefined) throw new UsageError('Must specify random seed to verify file data');
         }
         const jobs = o.multi.length > 0 ? o.multi : [{ file: o.filename!, seed: o.seed! }];
+        if (jobs.length > 1 && (o.threadct ?? 0) > 1) return verifyThreaded(jobs, o);
         return withTarget(jobs.map((j) => j.file), o, { writable: false }, async (fs, rels) => {
           let errs = 0;
-          for (const [i, j] of jobs.entries()) errs += await verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+          for (const [i, j] of jobs.entries()) {
+            if (o.verbose) process.stdout.write(`famfs verify: ${j.file} with seed ${j.seed}\n`);
+            errs += await verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+          }
           if (o.multi.length === 0) return errs;
           process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
           return errs;
