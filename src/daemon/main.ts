@@ -31,8 +31,11 @@ function report(line: string): void {
   }
 }
 
+/** The mount point this daemon serves, on every line of its log (set once its configuration is read). */
+let logMountpoint = '';
+
 function log(msg: string): void {
-  process.stderr.write(`${new Date().toISOString()} famfs daemon[${process.pid}]: ${msg}\n`);
+  process.stderr.write(`${new Date().toISOString()} famfs daemon[${process.pid}] ${logMountpoint}: ${msg}\n`);
 }
 
 async function main(cfg: DaemonConfig): Promise<void> {
@@ -176,6 +179,7 @@ async function start(): Promise<void> {
     report(errorStatus('the daemon was given no configuration it can read'));
     process.exit(2);
   }
+  logMountpoint = cfg.mountpoint;
   if (cfg.logFile) redirectOutput(cfg.logFile);
   await main(cfg);
 }
