@@ -3,10 +3,11 @@
  *
  * The convention (for everyone who adds a README section):
  * - A fenced block whose language is `sh`, `bash`, `shell` or `console` is a shell block. It is
- *   run by this test, alone, with `bash -e -o pipefail`, as root, with `famfs` and `mkfs.famfs` on
- *   PATH, in a scratch working directory, in its own mount namespace (`unshare -m`) where /dev/shm,
- *   /mnt and /opt are fresh tmpfs mounts and /sys/fs/bpf a fresh bpffs: literal paths such as
- *   /dev/shm/famfs0 and /mnt/famfs collide with nothing, and nothing a block makes outlives it.
+ *   run by this test, alone, with `bash -e -o pipefail`, as root, with the package's commands on
+ *   PATH (and `sudo` running its command as is), in a scratch working directory, in its own mount
+ *   namespace (`unshare -m`) where /dev/shm, /mnt and /opt are fresh tmpfs mounts and /sys/fs/bpf
+ *   a fresh bpffs: literal paths such as /dev/shm/famfs0 and /mnt/famfs collide with nothing, and
+ *   nothing a block makes outlives it.
  *   Every FUSE mount a block leaves is unmounted with `famfs umount` when it ends. So each block
  *   must stand alone: create its emulated device, mkfs, ..., exactly as a reader would paste it.
  * - A block that cannot run here is marked on the line before its opening fence with an HTML
@@ -34,8 +35,10 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const SHELL_LANGUAGES = new Set(['sh', 'bash', 'shell', 'console']);
 const MARKER = /^<!--\s*readme-test:\s*(not runnable|needs bpf)\b[^>]*-->\s*$/;
-/** A block gets this long to run (mkfs, mounts and copies of a few MiB). */
-const BLOCK_TIMEOUT_MS = 120_000;
+/** A block gets this long to run (mkfs, mounts, copies of a few MiB, a queue of 100,000 messages). */
+const BLOCK_TIMEOUT_S = 150;
+/** And its namespace this long, to clean up after it. */
+const NAMESPACE_TIMEOUT_MS = (BLOCK_TIMEOUT_S + 30) * 1000;
 
 export interface ReadmeBlock {
   /** 1-based line of the opening fence. */
@@ -66,19 +69,25 @@ export function fencedBlocks(markdown: string): ReadmeBlock[] {
   return blocks;
 }
 
-/** The commands as `npm link` would put them on PATH: this build's bundles. */
+/**
+ * The commands as `npm link` would put them on PATH (every `bin` of package.json: this build's
+ * bundles), and `sudo`: the blocks run as root already, and a real sudo would reset PATH.
+ */
 function binDir(): string {
   const bin = join(scratch, 'bin');
   mkdirSync(bin, { recursive: true });
-  symlinkSync(join(root, 'dist', 'bin', 'famfs.cjs'), join(bin, 'famfs'));
-  symlinkSync(join(root, 'dist', 'bin', 'mkfs.famfs.cjs'), join(bin, 'mkfs.famfs'));
+  const bins = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+  for (const [name, file] of Object.entries(bins)) symlinkSync(join(root, file), join(bin, name));
+  writeFileSync(join(bin, 'sudo'), '#!/bin/sh\nexec env "$@"\n', { mode: 0o755 });
   return bin;
 }
 
 /**
- * Sets up the namespace, runs the block, then unmounts the FUSE mounts it made. The namespace starts
- * with copies of every mount on the machine; the FUSE ones are detached first, so this namespace
- * never keeps another test's mount (and its daemon) alive after that test unmounts it.
+ * Sets up the namespace, runs the block (killed after BLOCK_TIMEOUT_S), then ends what it left:
+ * every other process in this mount namespace (a background job, a daemon) is killed and every
+ * FUSE mount taken down with `famfs umount`, which also recovers a mount whose daemon was killed.
+ * The namespace starts with copies of every mount on the machine; the FUSE ones are detached
+ * first, so this namespace never keeps another test's mount (and its daemon) alive.
  */
 const NAMESPACE_SCRIPT = `set -e
 fuse_mounts() { awk '$0 ~ / - fuse[. ]/ { print $5 }' /proc/self/mountinfo; }
@@ -89,12 +98,17 @@ mount -t tmpfs tmpfs /opt
 if [ -d /sys/fs/bpf ]; then mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true; fi
 leftovers() {
   st=$?
+  ns=$(readlink /proc/self/ns/mnt)
+  for p in /proc/[0-9]*; do
+    pid=\${p#/proc/}
+    [ "$pid" != $$ ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "$pid" 2>/dev/null || true
+  done
   for m in $(fuse_mounts); do famfs umount "$m" || umount -l "$m" || true; done
   exit $st
 }
 trap leftovers EXIT
 cd "$BLOCK_DIR"
-bash -e -o pipefail "$BLOCK_FILE"
+timeout -k 5 "$BLOCK_TIMEOUT_S" bash -e -o pipefail "$BLOCK_FILE"
 `;
 
 function runBlock(b: ReadmeBlock, bin: string): { status: number | null; out: string } {
@@ -102,8 +116,8 @@ function runBlock(b: ReadmeBlock, bin: string): { status: number | null; out: st
   const file = join(dir, 'block.sh');
   writeFileSync(file, `${b.text}\n`);
   const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', NAMESPACE_SCRIPT], {
-    encoding: 'utf8', timeout: BLOCK_TIMEOUT_MS,
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, BLOCK_DIR: dir, BLOCK_FILE: file, FAMFS_RUN_DIR: TEST_RUN_DIR, FAMFS_DEVICE: '', FAMFS_SYSTEM_UUID: '' },
+    encoding: 'utf8', timeout: NAMESPACE_TIMEOUT_MS,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, BLOCK_DIR: dir, BLOCK_FILE: file, BLOCK_TIMEOUT_S: String(BLOCK_TIMEOUT_S), FAMFS_RUN_DIR: TEST_RUN_DIR, FAMFS_DEVICE: '', FAMFS_SYSTEM_UUID: '' },
   });
   return { status: r.status, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
 }
