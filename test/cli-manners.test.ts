@@ -50,7 +50,9 @@ const onDevice = (args: string[]) => famfs(args, MASTER_UUID, { FAMFS_DEVICE: de
 
 describe('--version and completion', () => {
   it('every command prints the package version', () => {
-    for (const bin of [FAMFS_BIN, MKFS_BIN]) {
+    const bins = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+    assert.ok(Object.keys(bins).length >= 2);
+    for (const bin of [FAMFS_BIN, MKFS_BIN, ...Object.values(bins).map((f) => join(repo, f))]) {
       const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `${version}\n`);

@@ -11,6 +11,8 @@ import { parseSize, parseUint } from './args.js';
 import { Command, CommanderError, InvalidArgumentError } from './commander.js';
 import { runCommand } from './run.js';
 import { resolveTarget } from './target.js';
+import { exitQuietlyOnBrokenPipe } from './terminal.js';
+import { packageVersion } from './version.js';
 
 /**
  * pcq: upstream's producer/consumer queue tool (src/pcq.c), same options and exit statuses:
@@ -41,8 +43,10 @@ function parsePerm(text: string): QueuePerm {
   return text as QueuePerm;
 }
 
+exitQuietlyOnBrokenPipe();
 const program = new Command(PROG)
   .description('create and run a producer/consumer queue over famfs (upstream pcq)')
+  .version(packageVersion(), '-V, --version')
   .argument('<queue>', 'the queue: a path inside a famfs mount (or a famfs path with --device)')
   .option('-C, --create', 'create a producer/consumer queue')
   .option('-b, --bsize <bucketsize>', 'bucket size including the 16-byte sequence number and CRC (a power of 2)', parseSize)
@@ -346,6 +350,6 @@ if (process.argv.includes('-?')) {
       process.exitCode = EXIT_USAGE;
       return;
     }
-    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : EXIT_USAGE;
+    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
   });
 }
