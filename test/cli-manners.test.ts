@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { readRecord } from '../src/mounts/registry.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, master, MASTER_UUID, MKFS_BIN } from './helpers/emu.js';
+import { cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, master, MASTER_UUID, MKFS_BIN, TEST_RUN_DIR } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -50,7 +50,9 @@ const onDevice = (args: string[]) => famfs(args, MASTER_UUID, { FAMFS_DEVICE: de
 
 describe('--version and completion', () => {
   it('every command prints the package version', () => {
-    for (const bin of [FAMFS_BIN, MKFS_BIN]) {
+    const bins = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+    assert.ok(Object.keys(bins).length >= 2);
+    for (const bin of [FAMFS_BIN, MKFS_BIN, ...Object.values(bins).map((f) => join(repo, f))]) {
       const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `${version}\n`);
@@ -147,9 +149,10 @@ describe('Ctrl-C and SIGTERM during a progress bar (pseudo-terminal)', () => {
   it('SIGTERM: the same, status 143', async () => {
     // The shell signals the command once the test has seen the bar and typed a line; it lingers
     // before exiting so script(1) reads the command's last output before it sees the shell end.
-    const cmd = `${process.execPath} ${FAMFS_BIN} creat -s ${SIZE} -r -S 6 big2 & pid=$!; read go; kill -TERM $pid; wait $pid; st=$?; sleep 0.5; exit $st`;
+    const cmd = `${process.execPath} ${FAMFS_BIN} creat -s ${SIZE} -r -S 6 big2 & pid=$!; read go; kill -TERM $pid; wait $pid; st=$?; echo shell-done; sleep 1; exit $st`;
     const r = await inTerminal(cmd, (stdin) => stdin.write('go\n'));
     assert.equal(r.status, EXIT_SIGTERM, r.out);
+    assert.ok(r.out.includes('shell-done'), `script(1) passed on all the output: ${JSON.stringify(r.out)}`);
     const last = r.out.lastIndexOf(HIDE_CURSOR);
     assert.ok(r.out.indexOf(SHOW_CURSOR, last) > last, `the cursor is shown again: ${JSON.stringify(r.out)}`);
   });
@@ -186,6 +189,21 @@ describe('one JSON vocabulary', () => {
     assert.deepEqual((JSON.parse(r.stdout) as { path: string }[]).map((m) => m.path), ['d/e/f1']);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /missing/);
+  });
+});
+
+describe('daemon logs', () => {
+  it('are named after the mount point, name it on every line, and become .log.1 at unmount', () => {
+    const mnt = mountFamfs(dev, MASTER_UUID);
+    const stem = mnt.replace(/^\//, '').replace(/[^A-Za-z0-9._]+/g, '-');
+    const logs = () => readdirSync(TEST_RUN_DIR).filter((n) => n.startsWith(`${stem}-`) && /\.log(\.1)?$/.test(n)).sort();
+    const [live] = logs();
+    assert.match(live ?? '', /^.+-[0-9a-f]{8}\.log$/, `the log of ${mnt} in ${readdirSync(TEST_RUN_DIR).join(' ')}`);
+    const lines = readFileSync(join(TEST_RUN_DIR, live!), 'utf8').trim().split('\n');
+    assert.ok(lines.length > 0 && lines.every((l) => l.includes(` ${mnt}: `)), lines.join('\n'));
+    umountFamfs(mnt);
+    assert.deepEqual(logs(), [`${live!}.1`]);
+    assert.match(readFileSync(join(TEST_RUN_DIR, `${live!}.1`), 'utf8'), /stopped/);
   });
 });
 

@@ -3,8 +3,10 @@
 // linux-x64 always (this host); linux-arm64 when Debian's cross compiler is on PATH
 // (apt-get install gcc-aarch64-linux-gnu), else one line says it is skipped and arm64 hosts build
 // from the shipped sources at install. N-API binaries do not depend on the Node version.
+// `node tools/prebuild.mjs --clean` (postpack) removes them again: left in a checkout, node-gyp-build
+// would load them at the next `npm install` instead of compiling the sources pulled since.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +26,7 @@ function prebuild(arch, env = {}, stripBin = 'strip') {
 }
 
 rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
+if (process.argv[2] === '--clean') process.exit(0);
 if (process.arch !== 'x64') {
   process.stderr.write(`famfs: prebuilds are made on x64 hosts (this is ${process.arch})\n`);
   process.exit(1);
@@ -35,6 +38,8 @@ if (spawnSync(cross, ['--version']).status === 0) {
 } else {
   process.stdout.write(`famfs: no linux-arm64 prebuild: ${cross} not found (apt-get install gcc-${ARM64_TRIPLET})\n`);
 }
-// This host's last: prebuildify moves the addon out of build/Release, so node-gyp-build here loads
-// the prebuild, and build/ keeps this host's objects for an incremental node-gyp build.
+// This host's last, so build/ keeps its objects for an incremental node-gyp build; prebuildify
+// moves the addon out of build/Release, so it goes back there for this checkout's own use.
 prebuild('x64');
+mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+copyFileSync(join(root, 'prebuilds', 'linux-x64', 'famfs-ts.node'), join(root, 'build', 'Release', 'famfs_native.node'));

@@ -43,6 +43,7 @@ function parsePerm(text: string): QueuePerm {
   return text as QueuePerm;
 }
 
+exitQuietlyOnBrokenPipe();
 const program = new Command(PROG)
   .description('create and run a producer/consumer queue over famfs (upstream pcq)')
   .version(packageVersion(), '-V, --version')

@@ -60,9 +60,10 @@ export class Progress {
         stream: this.stream, fps: FPS, clearOnComplete: true, hideCursor: true, barsize: 30, etaBuffer: ETA_UPDATES,
         format: `${this.label} [{bar}] {percentage}% {done}/{size} {rate}/s ETA {eta_formatted}`,
       });
-      this.bar.start(this.total, 0, this.payload(elapsed));
-      // stop() shows the cursor and turns line wrap back on (cli-progress turned both off).
+      // Before start() hides the cursor, so a signal never finds it hidden with no handler; stop()
+      // shows the cursor and turns line wrap back on (cli-progress turned both off).
       this.unhook = onTerminalAbort(() => this.bar?.stop());
+      this.bar.start(this.total, 0, this.payload(elapsed));
     }
     this.bar.update(this.done, this.payload(elapsed));
   }

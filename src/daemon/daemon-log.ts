@@ -30,8 +30,15 @@ export function setLogLevel(level: number): boolean {
   return true;
 }
 
+/** The mount point this daemon serves, named on every line (set once its configuration is read). */
+let mountpoint = '';
+
+export function setLogMountpoint(path: string): void {
+  mountpoint = path;
+}
+
 /** Writes `msg` if `level` passes the current filter. */
 export function daemonLog(level: number, msg: string): void {
   if (level > current) return;
-  process.stderr.write(`${new Date().toISOString()} famfs daemon[${process.pid}]: ${msg}\n`);
+  process.stderr.write(`${new Date().toISOString()} famfs daemon[${process.pid}] ${mountpoint}: ${msg}\n`);
 }

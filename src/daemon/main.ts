@@ -13,7 +13,7 @@ import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
 import type { BpfFmaps } from './bpf-fmaps.js';
-import { LogLevel, daemonLog } from './daemon-log.js';
+import { LogLevel, daemonLog, setLogMountpoint } from './daemon-log.js';
 import type { DaemonContext } from './daemon-status.js';
 import type { DiagServer } from './diag-server.js';
 import { FamfsFuse } from './famfs-fs.js';
@@ -249,6 +249,7 @@ async function start(): Promise<void> {
     report(errorStatus('the daemon was given no configuration it can read'));
     process.exit(2);
   }
+  setLogMountpoint(cfg.mountpoint);
   if (cfg.logFile) redirectOutput(cfg.logFile);
   await main(cfg);
 }

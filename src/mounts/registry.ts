@@ -53,9 +53,21 @@ export function ensureRunDir(): string {
   return dir;
 }
 
-/** A mount's file in the run directory: its record (json), its daemon's log (log) or diagnostics socket (sock). */
-export function mountFile(mountpoint: string, ext: 'json' | 'log' | 'sock'): string {
-  return join(runDir(), `${nodeCrypto().createHash('sha1').update(mountpoint).digest('hex')}.${ext}`);
+/** Characters of a mount point kept in its files' names; the rest become '-'. */
+const NAME_UNSAFE = /[^A-Za-z0-9._]+/g;
+const NAME_MAX_CHARS = 80;
+const NAME_HASH_HEX = 8;
+
+/**
+ * A mount's file in the run directory: its record (json), its daemon's log (log), the log of
+ * the previous mount there (log.1) and its diagnostics socket when it has no shadow directory (sock). Named after the mount point, sanitized (`/mnt/famfs` is
+ * `mnt-famfs-1a2b3c4d.log`), with a short hash of the exact path so that two mount points never
+ * share a name (`/mnt/a-b` and `/mnt/a/b`).
+ */
+export function mountFile(mountpoint: string, ext: 'json' | 'log' | 'log.1' | 'sock'): string {
+  const readable = mountpoint.replace(NAME_UNSAFE, '-').replace(/^-+|-+$/g, '').slice(0, NAME_MAX_CHARS) || 'root';
+  const hash = nodeCrypto().createHash('sha1').update(mountpoint).digest('hex').slice(0, NAME_HASH_HEX);
+  return join(runDir(), `${readable}-${hash}.${ext}`);
 }
 
 /**
@@ -86,8 +98,14 @@ export function writeRecord(r: MountRecord): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** Ends a mount's files: the record goes; the daemon's log is kept as log.1 (the one before is dropped). */
 export function removeRecord(mountpoint: string): void {
   rmSync(recordPath(mountpoint), { force: true });
+  try {
+    renameSync(mountFile(mountpoint, 'log'), mountFile(mountpoint, 'log.1'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 /** A famfs mount in the kernel's table: ours over FUSE, or upstream's famfs kernel module. */

@@ -43,7 +43,11 @@ function isFailure(err: unknown): err is Error {
 function displayer(destArg: string, destRel: string): (dest: string) => string {
   const base = destRel.split('/').filter((c) => c !== '').join('/');
   const shown = destArg.replace(/\/+$/, '');
-  return (dest) => (dest.startsWith(base) ? `${shown}${dest.slice(base.length)}` : dest);
+  return (dest) => {
+    if (base !== '' && dest !== base && !dest.startsWith(`${base}/`)) return dest;
+    const rest = dest.slice(base.length).replace(/^\/+/, '');
+    return rest === '' ? shown : `${shown}/${rest}`;
+  };
 }
 
 /**
