@@ -18,7 +18,6 @@ interface Pool {
   curPos: number;
 }
 
-
 /**
  * Memory a new file of `size` bytes takes (spec §4.2, §4.3): whole allocation units, and for an
  * interleaved file whole stripes. What allocate() hands out, for checks made before allocating.

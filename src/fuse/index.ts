@@ -13,5 +13,5 @@ export type { FuseErrnoName } from './errors.js';
 export { FuseServer } from './serve.js';
 export type { ServeOptions } from './serve.js';
 export type { SessionEnd, SessionEndReason, SessionOptions, SessionStats } from './session.js';
-export { findFuseMount, recoverMount, unmount } from './mount.js';
+export { findFuseMount, parseMountinfo, recoverMount, unmount } from './mount.js';
 export type { MountInfo, MountOptions, UnmountOptions } from './mount.js';
