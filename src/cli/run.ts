@@ -1,8 +1,8 @@
 import { FamfsError } from '../errors.js';
 
 /** Exit statuses that are not an errno. */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
 
 /**
  * Run a command body: a FamfsError becomes one line on stderr and its exit code; any

@@ -8,7 +8,7 @@ import type { BadEntry } from './replay.js';
 import type { Role } from './role.js';
 
 /** One device of the file system: what the log records and where this host found it. */
-export interface FsckDevice {
+interface FsckDevice {
   index: number;
   uuid: string;
   size: number;
@@ -53,7 +53,7 @@ export interface FsckReport {
 }
 
 /** An error fsck reports: what it is about (where the text prints it) and its line. */
-export interface FsckError {
+interface FsckError {
   about: 'allocation' | 'device' | 'log';
   message: string;
 }

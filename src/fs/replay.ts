@@ -16,7 +16,7 @@ import { type IndexedNode, ReplayIndex, type ScanStop } from './replay-index.js'
 export const MAX_DEVICES = 24;
 
 /** Entries a log may hold here: a 9 GiB log; upstream makes 8 MiB ones (15,420 entries). */
-export const MAX_LOG_SLOTS = 1 << 24;
+const MAX_LOG_SLOTS = 1 << 24;
 
 /** A memory device of the file system as the log knows it (index 0 is the superblock's). */
 export interface DeviceRecord {

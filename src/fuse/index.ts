@@ -8,10 +8,6 @@
 export * from './abi.js';
 export type * from './filesystem.js';
 export { EncodedDirents } from './dirent-list.js';
-export { errno, errnoOf, FuseError, MAX_REPLY_ERRNO, MountError, ProtocolError } from './errors.js';
-export type { FuseErrnoName } from './errors.js';
+export { errno, FuseError, MountError } from './errors.js';
 export { FuseServer } from './serve.js';
-export type { ServeOptions } from './serve.js';
-export type { SessionEnd, SessionEndReason, SessionOptions, SessionStats } from './session.js';
 export { findFuseMount, parseMountinfo, recoverMount, unmount } from './mount.js';
-export type { MountInfo, MountOptions, UnmountOptions } from './mount.js';
