@@ -25,6 +25,11 @@ export function parseThreads(text: string): number {
   return Number(text);
 }
 
+/** For options that may repeat: collects every value. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export interface MultiCreat {
   file: string;
   size: number;

@@ -78,12 +78,12 @@ export function iow(type: number, nr: number, size: number): number {
 }
 
 /** FUSE_DEV_IOC_MAGIC, as FUSE_DEV_IOC_CLONE (0), BACKING_OPEN (1), BACKING_CLOSE (2) and SYNC_INIT (3) use it. */
-export const FUSE_DEV_IOC_MAGIC = 229;
+const FUSE_DEV_IOC_MAGIC = 229;
 /**
  * The daxdev push argument: `struct fuse_backing_map`'s shape (s32 fd, u32 flags, u64 padding),
  * the device index in the padding word, as the post-V10 kernel trees define it.
  */
-export const DAXDEV_OPEN_ARG_SIZE = 16;
+const DAXDEV_OPEN_ARG_SIZE = 16;
 /**
  * FUSE_DEV_IOC_DAXDEV_OPEN: `_IOW(229, 4, 16 bytes)`. The kernel trees that add it number it after
  * SYNC_INIT; the number itself is in none of the sources this project was written from, so it
@@ -100,10 +100,10 @@ export function encodeDaxdevOpenArg(fd: number, index: number): Buffer {
   return b;
 }
 
-export const FMAP_HEADER_SIZE = 32;
-export const FMAP_SIMPLE_EXT_SIZE = 24;
-export const FMAP_IEXT_SIZE = 24;
-export const FAMFS_FMAP_VERSION = 1;
+const FMAP_HEADER_SIZE = 32;
+const FMAP_SIMPLE_EXT_SIZE = 24;
+const FMAP_IEXT_SIZE = 24;
+const FAMFS_FMAP_VERSION = 1;
 export const FMAP_FILE_TYPE = { REG: 0, SUPERBLOCK: 1, LOG: 2 } as const;
 const FMAP_EXT_TYPE = { SIMPLE: 0, INTERLEAVE: 1 } as const;
 export const DAXDEV_OUT_SIZE = 280;

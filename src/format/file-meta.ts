@@ -4,7 +4,7 @@ import { type Fmap, FMAP_SIZE, decodeFmap, encodeFmap } from './fmap.js';
 import { RELPATH_FIELD_SIZE } from './layout.js';
 
 /** struct famfs_log_file_meta: the FILE payload, 520 bytes at entry offset 16. */
-const FILE_META_SIZE = 520;
+export const FILE_META_SIZE = 520;
 export const FM_ALL_HOSTS_RW = 2;
 
 const OFF = { size: 0, flags: 8, uid: 12, gid: 16, mode: 20, relpath: 24, fmap: 104 } as const;
