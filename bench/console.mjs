@@ -1,3 +1,4 @@
+/* global window -- functions passed to page.evaluate run in the browser */
 // famfs console: a 1 TiB emulated device (524,288 allocation units) holding 100,000 files (10,000
 // with --quick), its allocation map drawn in Debian's headless chromium from a fresh page load to
 // the last canvas painted (goal <= 1 s). Before each load the master appends one file, so the

@@ -5,7 +5,7 @@
 // Goals: >= 0.9x memcpy, >= 0.9x plain Buffer.
 import { openSync, closeSync } from 'node:fs';
 import { loadNative } from '../dist/src/addon.js';
-import { GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, phase, privateRunDir, repeat, row, runMain, summary } from './lib/common.mjs';
+import { GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, phase, privateRunDir, row, runMain, summary } from './lib/common.mjs';
 import { METADATA_RESERVE, fillBuffer, fillFile, makeFs, openApi } from './lib/famfs-setup.mjs';
 
 const FILE_SIZE = QUICK ? GIB : 4 * GIB;

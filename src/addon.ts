@@ -13,7 +13,7 @@ import { DeviceError } from './errors.js';
  */
 
 /** Bytes the addon accepts: an ArrayBuffer it made, or any view over memory. */
-export type Bytes = ArrayBuffer | ArrayBufferView;
+type Bytes = ArrayBuffer | ArrayBufferView;
 
 export interface FamfsNative {
   /** mmap(NULL, length, prot, flags, fd, offset), as an ArrayBuffer that unmaps itself when collected. */
@@ -164,7 +164,7 @@ export function nativeAddonPath(): string {
 }
 
 /** Loads another build of the addon instead (the sanitizer build of `npm run test:asan`). */
-export const NATIVE_ADDON_ENV = 'FAMFS_NATIVE_ADDON';
+const NATIVE_ADDON_ENV = 'FAMFS_NATIVE_ADDON';
 
 let cached: FamfsNative | undefined;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -23,6 +23,7 @@ import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from 
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 import { readRecord } from '../src/mounts/registry.js';
 import { prng } from './helpers/prng.js';
+import { eventually } from './helpers/wait.js';
 
 /** famfs allocates in 2 MiB units; the kernel insists extents are PMD-aligned. */
 const UNIT = 2 * MiB;
@@ -336,6 +337,21 @@ describe('famfs mount -o bpf-fmap', { skip: unavailable }, () => {
     }
     umountFamfs(mnt);
     assert.equal(existsSync(pinDir(uuid)), false, 'the pins went with the mount');
+  });
+
+  it('a file the log gained reaches the map when a LOOKUP played it before the follow loop did', async () => {
+    // A follow period far longer than the test: only the LOOKUP below plays the new entry.
+    const mnt = mountFamfs(dev, MASTER_UUID, ['-o', 'bpf-fmap', '--follow', '600000']);
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
+    try {
+      const file = fs.creat('looked-up', { size: 7 * MiB }).file;
+      assert.equal(statSync(join(mnt, 'looked-up')).size, 7 * MiB);
+      await eventually('the new file in the pinned map', () => lookupPublished(uuid, file.ino) !== undefined);
+      assert.deepEqual(lookupPublished(uuid, file.ino), { size: file.size, fmap: file.fmap });
+    } finally {
+      fs.close();
+      umountFamfs(mnt);
+    }
   });
 
   it('a daemon killed with SIGKILL leaves its pins to famfs umount, which removes them', () => {

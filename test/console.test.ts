@@ -54,7 +54,7 @@ async function openPage(url: string, name: string): Promise<Page> {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.setViewport({ width: 1280, height: 1000 });
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { famfsConsole?: { drawn: number } }).famfsConsole?.drawn! > 0, { timeout: PAGE_TIMEOUT_MS });
+  await page.waitForFunction(() => ((window as unknown as { famfsConsole?: { drawn: number } }).famfsConsole?.drawn ?? 0) > 0, { timeout: PAGE_TIMEOUT_MS });
   assert.deepEqual(errors, [], `${name}: no script errors`);
   return page;
 }

@@ -48,11 +48,11 @@ describe('superblock (spec §1.2, vectors §1.9)', () => {
   });
   it('rejects bad magic, wrong version (naming it), bad CRC', () => {
     const good = encodeSuperblock(vectorSuperblock([seqBytes(0), seqBytes(0x10), seqBytes(0x20)]));
-    const magic = Buffer.from(good); magic[0] ^= 1;
+    const magic = Buffer.from(good); magic[0]! ^= 1;
     assert.throws(() => decodeSuperblock(magic), (e: unknown) => e instanceof SuperblockError && e.reason === 'magic');
     const ver = Buffer.from(good); ver.writeBigUInt64LE(47n, 8);
     assert.throws(() => decodeSuperblock(ver), (e: unknown) => e instanceof SuperblockError && e.reason === 'version' && /version 47/.test(e.message));
-    const crc = Buffer.from(good); crc[60] ^= 0x80;
+    const crc = Buffer.from(good); crc[60]! ^= 0x80;
     assert.throws(() => decodeSuperblock(crc), (e: unknown) => e instanceof SuperblockError && e.reason === 'crc');
   });
   it('device size and name are outside the CRC, as upstream', () => {
@@ -81,7 +81,7 @@ describe('log header (spec §1.6, vectors §1.9)', () => {
     assert.throws(() => decodeLogHeader(b, 0x1000000), FormatError);
     const past = Buffer.from(b); past.writeBigUInt64LE(15421n, 40);
     assert.throws(() => decodeLogHeader(past, 0x800000), /past the last slot/);
-    const bad = Buffer.from(b); bad[9] ^= 1;
+    const bad = Buffer.from(b); bad[9]! ^= 1;
     assert.throws(() => decodeLogHeader(bad, 0x800000), /CRC/);
   });
 });
@@ -129,7 +129,7 @@ describe('log entries (spec §2, vectors §2.10)', () => {
   it('refuses a bad CRC, a wrong seqnum, an unknown type, and a name longer than 79 bytes', () => {
     const b = encodeLogEntry({ type: 'mkdir', seqnum: 3, uid: 0, gid: 0, mode: 0o755, path: 'd' });
     assert.throws(() => decodeLogEntry(b, 4), /seqnum/);
-    const flipped = Buffer.from(b); flipped[50] ^= 1;
+    const flipped = Buffer.from(b); flipped[50]! ^= 1;
     assert.throws(() => decodeLogEntry(flipped, 3), /CRC/);
     assert.throws(() => encodeLogEntry({ type: 'mkdir', seqnum: 0, uid: 0, gid: 0, mode: 0o755, path: 'x'.repeat(80) }), /at most 79/);
     encodeLogEntry({ type: 'mkdir', seqnum: 0, uid: 0, gid: 0, mode: 0o755, path: 'x'.repeat(79) });

@@ -251,6 +251,5 @@ function conformance(target: Target): void {
   });
 }
 
-
 conformance(memfsTarget());
 conformance(famfsTarget());

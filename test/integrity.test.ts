@@ -161,8 +161,8 @@ describe('issue 15: media integrity', () => {
     appendForeign(dev, (s) => fileEntry(s, 'tail', 4 * ALLOC_UNIT, simple([8 * GiB - 2 * ALLOC_UNIT, 4 * ALLOC_UNIT])));
     withFs(dev, (fs) => {
       assert.equal(fs.lookup('tail'), undefined);
-      assert.ok(fs.replay.bitmaps[0]!.isSet(8 * GiB / ALLOC_UNIT - 1));
-      assert.ok(fs.replay.bitmaps[0]!.isSet(8 * GiB / ALLOC_UNIT - 2));
+      assert.ok(fs.isUnitAllocated(0, 8 * GiB / ALLOC_UNIT - 1));
+      assert.ok(fs.isUnitAllocated(0, 8 * GiB / ALLOC_UNIT - 2));
     });
     const { status, report } = fsckJson(dev);
     assert.equal(status, 1);
@@ -194,7 +194,7 @@ describe('issue 15: media integrity', () => {
     appendForeign(dev, (s) => rawName(fileEntry(s, 'x', ALLOC_UNIT, simple([unit(1), ALLOC_UNIT])), Buffer.from([0x6e, 0xef, 0xbf, 0xbd])));
     withFs(dev, (fs) => {
       assert.deepEqual([...fs.ns.walk()].map((n) => n.name), ['nok']);
-      assert.ok(fs.replay.bitmaps[0]!.isSet(unit(0) / ALLOC_UNIT) && fs.replay.bitmaps[0]!.isSet(unit(1) / ALLOC_UNIT));
+      assert.ok(fs.isUnitAllocated(0, unit(0) / ALLOC_UNIT) && fs.isUnitAllocated(0, unit(1) / ALLOC_UNIT));
     });
     const f = famfs(['fsck', dev]);
     assert.equal(f.status, 1);
@@ -218,7 +218,7 @@ describe('issue 15: media integrity', () => {
     appendForeign(dev, (s) => encodeLogEntry({ type: 'add_daxdev', seqnum: s, devIndex: 1, devSize: 2 ** 53 - 1, devUuid: Buffer.alloc(16, 5) }));
     withFs(dev, (fs) => {
       assert.equal(fs.deviceRecords().length, 1);
-      assert.equal(fs.replay.bitmaps.length, 1);
+      assert.equal(fs.deviceUsage().length, 1);
     });
     assert.equal(famfs(['creat', '--device', dev, '-s', '2m', 'after']).status, 0);
     const { status, report } = fsckJson(dev);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
@@ -397,6 +397,42 @@ describe('a file system spanning two devices', () => {
       assert.deepEqual(api.devices().map((d) => [d.index, d.path, d.uuid]).slice(2), [[2, third, added.devUuid]]);
     } finally {
       api.close();
+    }
+  });
+});
+
+describe('famfs cp onto a file system with an added device', () => {
+  it('counts free space on every device: a copy that fits only on device 1 is placed there, as creat would', () => {
+    const primary = emuDevice(4 * GiB, 'cp0');
+    const second = emuDevice(4 * GiB, 'cp1');
+    assert.equal(mkfsCli([primary]).status, 0);
+    const add = famfs(['adddev', '--device', primary, second]);
+    assert.equal(add.status, 0, add.stderr);
+    // Device 0 keeps one free unit, fewer than the copy needs.
+    const fs = FamfsHandle.open(primary, { writable: true, systemUuid: master });
+    try {
+      const free0 = fs.deviceUsage()[0]!.freeUnits;
+      const fill = fs.creat('fill', { size: (free0 - 1) * ALLOC_UNIT }).file;
+      assert.ok(fill.fmap.kind === 'simple' && fill.fmap.extents[0]!.devIndex === 0);
+      assert.equal(fs.deviceUsage()[0]!.freeUnits, 1);
+    } finally {
+      fs.close();
+    }
+    const data = pattern(3 * ALLOC_UNIT + 12345, 19);
+    const src = join(scratch, 'cp-src');
+    writeFileSync(src, data);
+    const r = famfs(['cp', '--device', primary, src, 'copied']);
+    assert.equal(r.status, 0, r.stderr);
+    const check = FamfsHandle.open(primary, { systemUuid: client });
+    try {
+      const { size, fmap } = check.getmap('copied');
+      assert.equal(size, data.length);
+      assert.ok(fmap.kind === 'simple');
+      const [e] = fmap.extents;
+      assert.equal(e!.devIndex, 1, 'placed on device 1, the one with room');
+      assert.deepEqual(preadDevice(second, e!.offset, data.length), data);
+    } finally {
+      check.close();
     }
   });
 });

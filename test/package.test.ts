@@ -128,12 +128,12 @@ describe('the packed tarball', () => {
     writeFileSync(join(app, 'esm.mjs'), "import { Famfs, FamfsError } from 'famfs-ts';\nconsole.log(typeof Famfs.open, typeof FamfsError);\n");
     writeFileSync(join(app, 'cjs.cjs'), "const { Famfs, FamfsError } = require('famfs-ts');\nconsole.log(typeof Famfs.open, typeof FamfsError);\n");
     writeFileSync(join(app, 'app.mts'), [
-      "import { Famfs, type FamfsStat, type FamfsOpenOptions } from 'famfs-ts';",
-      "const options: FamfsOpenOptions = { readOnly: true };",
-      "export function size(dev: string, path: string): number {",
-      "  const fs = Famfs.open(dev, options);",
-      "  try { const st: FamfsStat = fs.stat(path); return st.size; } finally { fs.close(); }",
-      "}", '',
+      "import { Famfs, type FamfsOpenOptions, type FamfsStat } from 'famfs-ts';",
+      'const options: FamfsOpenOptions = { readOnly: true };',
+      'export function size(dev: string, path: string): number {',
+      '  const fs = Famfs.open(dev, options);',
+      '  try { const st: FamfsStat = fs.stat(path); return st.size; } finally { fs.close(); }',
+      '}', '',
     ].join('\n'));
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: ['node'] },

@@ -197,7 +197,7 @@ describe('replay of entries (native scan)', () => {
   it('counts entries whose bytes are not an entry as bad, and goes on', () => {
     const specs: Spec[] = [
       { mkdir: 'a' },
-      { raw: (b) => { b[100] ^= 1; } },
+      { raw: (b) => { b[100]! ^= 1; } },
       { raw: (b) => { b.writeBigUInt64LE(7n, 0); fixCrc(b); } },
       { raw: rawPath(Array(80).fill(0x61)) },
       { raw: (b) => { b.writeUInt32LE(9, ENTRY_TYPE_OFFSET); fixCrc(b); } },

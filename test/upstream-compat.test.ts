@@ -158,7 +158,7 @@ describe('2. options upstream has', () => {
     // Every allocated unit is in some bucket: the superblock, the log and every file.
     const fs = FamfsHandle.open(dev, { writable: false });
     try {
-      assert.equal(used.reduce((a, b) => a + b, 0), fs.replay.bitmaps[0]!.allocatedBits * 2 * 1024 * 1024);
+      assert.equal(used.reduce((a, b) => a + b, 0), fs.deviceUsage()[0]!.allocatedUnits * 2 * 1024 * 1024);
     } finally {
       fs.close();
     }

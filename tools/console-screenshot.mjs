@@ -1,3 +1,4 @@
+/* global window -- functions passed to page.evaluate run in the browser */
 // The README's picture of `famfs console` (docs/console.png), made from the demo file system: runs
 // the demo (`npm start`'s tour) keeping its device, mounts it as the demo's master and client
 // hosts, starts the console, and has Debian's headless chromium hover an interleaved file's strip

@@ -1,6 +1,6 @@
 import { FsError } from '../errors.js';
 import type { Fmap, SimpleExtent } from '../format/fmap.js';
-import { ALLOC_UNIT } from '../format/layout.js';
+import { ALLOC_UNIT, roundUp } from '../format/layout.js';
 import type { Bitmap } from './bitmap.js';
 import { type InterleaveParams, validateInterleave } from './interleave.js';
 
@@ -18,6 +18,15 @@ interface Pool {
   curPos: number;
 }
 
+/**
+ * Memory a new file of `size` bytes takes (spec §4.2, §4.3): whole allocation units, and for an
+ * interleaved file whole stripes. What allocate() hands out, for checks made before allocating.
+ */
+export function allocationBytes(size: number, interleave?: InterleaveParams): number {
+  if (!interleave || size < interleave.chunkSize) return roundUp(size, ALLOC_UNIT);
+  const stripe = interleave.nstrips * interleave.chunkSize;
+  return Math.ceil(roundUp(size, ALLOC_UNIT) / stripe) * stripe;
+}
 /**
  * One allocation session over the devices' bitmaps, as upstream's locked-log session:
  * contiguous allocations continue from where the last one ended (`curPos`), so the

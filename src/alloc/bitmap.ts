@@ -114,4 +114,15 @@ export class Bitmap {
   freeBits(): number {
     return this.nbits - this.allocatedBits;
   }
+
+  /** The longest run of clear bits (fragmentation: the most units one contiguous extent can get). */
+  longestClearRun(): number {
+    let best = 0;
+    let run = 0;
+    for (let i = 0; i < this.nbits; i++) {
+      if (this.isSet(i)) run = 0;
+      else if (++run > best) best = run;
+    }
+    return best;
+  }
 }

@@ -9,11 +9,11 @@ export interface InterleaveParams {
   chunkSize: number;
 }
 
-export const MAX_NBUCKETS = 64;
+const MAX_NBUCKETS = 64;
 /** Upstream's default chunk when -N/-B are given without -C. */
 export const DEFAULT_CHUNK_SIZE = ALLOC_UNIT;
 /** Buckets smaller than this make striping pointless; upstream refuses them. */
-export const MIN_BUCKET_SIZE = 1024 ** 3;
+const MIN_BUCKET_SIZE = 1024 ** 3;
 
 /**
  * Validate like upstream's famfs_validate_interleave_param, plus what upstream forgot:

@@ -320,14 +320,12 @@ export class Famfs {
 
   usage(): FsUsage {
     this.#core.refresh();
-    const r = this.#core.replay;
+    const u = this.#core.usage();
     const h = this.#core.logHeader();
-    const size = r.bitmaps.reduce((s, b) => s + b.nbits * ALLOC_UNIT, 0);
-    const allocated = r.bitmaps.reduce((s, b) => s + b.allocatedBits * ALLOC_UNIT, 0);
     return {
-      size, allocated, free: size - allocated,
+      size: u.units * ALLOC_UNIT, allocated: u.allocatedUnits * ALLOC_UNIT, free: u.freeUnits * ALLOC_UNIT,
       logSlots: h.lastIndex + 1, logSlotsFree: h.lastIndex + 1 - h.nextIndex,
-      collisions: r.collisions(),
+      collisions: this.#core.collisions(),
     };
   }
 

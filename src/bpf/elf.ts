@@ -21,8 +21,8 @@ const STT_MASK = 0xf;
 const REL_SYM_SHIFT = 32n;
 const REL_TYPE_MASK = 0xffffffffn;
 
-export const SHT_SYMTAB = 2;
-export const SHT_REL = 9;
+const SHT_SYMTAB = 2;
+const SHT_REL = 9;
 export const SHF_EXECINSTR = 0x4;
 export const STT_FUNC = 2;
 
@@ -36,7 +36,7 @@ export interface ElfSection {
   data: Buffer;
 }
 
-export interface ElfSymbol {
+interface ElfSymbol {
   name: string;
   type: number;
   shndx: number;
@@ -44,7 +44,7 @@ export interface ElfSymbol {
   size: number;
 }
 
-export interface ElfRel {
+interface ElfRel {
   offset: number;
   symbol: number;
   type: number;

@@ -25,10 +25,10 @@ export const FMAP_KEY_SIZE = 8;
 export const FMAP_VALUE_SIZE = 416;
 export const FMAP_HEADER_SIZE = 32;
 export const FMAP_EXTENT_SIZE = 24;
-export const FMAP_MAX_EXTENTS = 16;
-export const FMAP_LAYOUT_VERSION = 1;
-export const FMAP_EXT_SIMPLE = 0;
-export const FMAP_EXT_INTERLEAVE = 1;
+const FMAP_MAX_EXTENTS = 16;
+const FMAP_LAYOUT_VERSION = 1;
+const FMAP_EXT_SIMPLE = 0;
+const FMAP_EXT_INTERLEAVE = 1;
 
 const HDR = { fileSize: 0, extType: 8, nextents: 12, chunkSize: 16, version: 24 } as const;
 const EXT = { devIndex: 0, offset: 8, len: 16 } as const;

@@ -74,7 +74,7 @@ export class FmapPublisher {
   /** Publish files logged since the last call; returns how many. */
   sync(): number {
     this.fs.refresh();
-    const end = inoForLogIndex(this.fs.replay.nextSlot);
+    const end = inoForLogIndex(this.fs.nextSlot);
     let n = 0;
     for (; this.nextIno < end; this.nextIno++) {
       const node = this.fs.ns.getIno(this.nextIno);

@@ -7,9 +7,9 @@ import { RESOLVE_RECORD_SIZE, readResolveAnswer, type ResolveAnswer, writeResolv
 import { resolverObjectPath } from './pins.js';
 
 /** Symbol names in bpf/famfs_resolve.bpf.c. */
-export const RESOLVE_MAP_SYMBOL = 'famfs_fmap';
-export const RESOLVE_SYSCALL_PROG = 'famfs_resolve';
-export const RESOLVE_XDP_PROG = 'famfs_resolve_xdp';
+const RESOLVE_MAP_SYMBOL = 'famfs_fmap';
+const RESOLVE_SYSCALL_PROG = 'famfs_resolve';
+const RESOLVE_XDP_PROG = 'famfs_resolve_xdp';
 
 /** An answer and what the kernel measured: the average ns per run over `repeat` runs. */
 export interface TimedAnswer extends ResolveAnswer {

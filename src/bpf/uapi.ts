@@ -16,10 +16,6 @@ export const BPF_F_SLEEPABLE = 1 << 4;
 
 /** BPF_MAP_UPDATE_ELEM flags. */
 export const BPF_ANY = 0;
-export const BPF_NOEXIST = 1;
-
-/** BPF_OBJ_GET file_flags. */
-export const BPF_F_RDONLY = 1 << 3;
 
 /** Object and program names are at most 15 bytes and a NUL. */
 export const BPF_OBJ_NAME_LEN = 16;

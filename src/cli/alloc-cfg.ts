@@ -5,7 +5,7 @@ import { mountOf } from '../mounts/registry.js';
 import { FamfsError } from '../errors.js';
 
 /** Where upstream keeps the file-system-wide default interleave, relative to the (shadow) root. */
-export const ALLOC_CFG_RELPATH = '.meta/.alloc.cfg';
+const ALLOC_CFG_RELPATH = '.meta/.alloc.cfg';
 
 /**
  * The default interleave of the mount `path` is in: upstream's `.meta/.alloc.cfg`, which in FUSE

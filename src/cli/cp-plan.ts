@@ -16,7 +16,7 @@ const PERMISSION_BITS = 0o777;
 /** upstream's cp aborts (rc < 0) with exit 1, whatever the errno. */
 const EXIT_ABORT = 1;
 
-export interface PlannedFile {
+interface PlannedFile {
   src: string;
   /** famfs path of the destination. */
   dest: string;
@@ -27,7 +27,7 @@ export interface PlannedFile {
   existingSize?: number;
 }
 
-export interface PlannedDir {
+interface PlannedDir {
   src: string;
   dest: string;
   srcMode: number;

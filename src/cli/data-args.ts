@@ -9,7 +9,7 @@ import { parseSize } from './args.js';
 const UNSIGNED = /^(0[xX][0-9a-fA-F]+|\d+)$/;
 const U64_MAX = (1n << 64n) - 1n;
 /** upstream's -t range. */
-export const MAX_THREADS = 256;
+const MAX_THREADS = 256;
 
 /** A PRNG seed: any unsigned 64-bit number (the generator uses its low 32 bits); 0 means "none". */
 export function parseSeed(text: string): bigint {

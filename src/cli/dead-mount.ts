@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { FsError } from '../errors.js';
-import { parseMountinfo } from '../fuse/mount.js';
+import { parseMountinfo } from '../fuse/index.js';
 
 const MOUNTINFO = '/proc/self/mountinfo';
 

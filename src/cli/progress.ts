@@ -25,7 +25,7 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   let v = n;
   let u = 0;
   while (v >= KIB && u < UNITS.length - 1) {

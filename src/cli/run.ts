@@ -1,7 +1,7 @@
 import { FamfsError } from '../errors.js';
 
 /** Exit statuses that are not an errno. */
-export const EXIT_OK = 0;
+const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 
 /**

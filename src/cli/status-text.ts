@@ -7,7 +7,7 @@ const S_PER_MIN = 60;
 const S_PER_HOUR = 3600;
 const S_PER_DAY = 86400;
 
-export function sizeText(n: number): string {
+function sizeText(n: number): string {
   let i = 0;
   let v = n;
   while (v >= KIB && i < UNITS.length - 1) {

@@ -18,7 +18,7 @@ export function addDeviceOption(cmd: Command): Command {
 }
 
 /** Where a command's paths live: a device, the famfs paths on it, and the host to act as. */
-export interface Target {
+interface Target {
   device: string;
   relpaths: string[];
   /** A path inside a mount acts as the host that made the mount. */

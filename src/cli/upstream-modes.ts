@@ -10,7 +10,7 @@ import { FsError } from '../errors.js';
  * failure status for that command.
  */
 
-export const MODE_ENV = 'FAMFS_MODE';
+const MODE_ENV = 'FAMFS_MODE';
 
 export interface ModeOptions {
   fuse?: boolean;

@@ -106,7 +106,7 @@ export class ConsoleServer {
     }
     if (played === 0) return;
     this.allocation.update();
-    this.broadcast('log', { entriesUsed: this.fs.replay.nextSlot, played });
+    this.broadcast('log', { entriesUsed: this.fs.nextSlot, played });
   }
 
   private broadcast(event: string, data: unknown): void {
@@ -202,7 +202,7 @@ export class ConsoleServer {
 
   private events(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(HTTP.OK, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
-    res.write(`event: hello\ndata: ${JSON.stringify({ entriesUsed: this.fs.replay.nextSlot, fsUuid: formatUuid(this.fs.sb.uuid) })}\n\n`);
+    res.write(`event: hello\ndata: ${JSON.stringify({ entriesUsed: this.fs.nextSlot, fsUuid: formatUuid(this.fs.sb.uuid) })}\n\n`);
     this.clients.add(res);
     req.on('close', () => this.clients.delete(res));
   }

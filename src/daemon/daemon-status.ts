@@ -17,7 +17,7 @@ export interface DaemonContext {
 }
 
 /** The version of DaemonStatus; bumped when a field changes meaning or goes (README, "famfs status"). */
-export const DAEMON_STATUS_VERSION = 1;
+const DAEMON_STATUS_VERSION = 1;
 
 export interface DeviceFill {
   index: number;
@@ -50,8 +50,8 @@ const MS_PER_S = 1000;
 
 /** Per device of the file system: its capacity and what the replayed log allocated on it. */
 export function deviceFill(fs: FamfsHandle): DeviceFill[] {
-  return fs.replay.bitmaps.map((b, index) => ({
-    index, path: pathOf(fs, index), capacity: b.nbits * ALLOC_UNIT, allocated: b.allocatedBits * ALLOC_UNIT,
+  return fs.deviceUsage().map((d) => ({
+    index: d.index, path: pathOf(fs, d.index), capacity: d.units * ALLOC_UNIT, allocated: d.allocatedUnits * ALLOC_UNIT,
   }));
 }
 
@@ -81,7 +81,7 @@ export function daemonStatus(c: DaemonContext): DaemonStatus {
     fsUuid: c.fs.uuid,
     startedAt: c.startedAt.toISOString(),
     uptimeSeconds: (Date.now() - c.startedAt.getTime()) / MS_PER_S,
-    log: { entriesUsed: h.nextIndex, slots: h.lastIndex + 1, played: c.fs.replay.nextSlot },
+    log: { entriesUsed: h.nextIndex, slots: h.lastIndex + 1, played: c.fs.nextSlot },
     follow: { ...c.follower.lag(), intervalMs: c.config.followMs },
     requests: { total: c.session.requestStats.total, perSecond: c.follower.requestRate(), errors, byOpcode },
     bytes: { read: c.ffs.counters.bytesRead, written: c.ffs.counters.bytesWritten },

@@ -2,11 +2,11 @@ import { request } from 'node:http';
 import type { DaemonStatus } from './daemon-status.js';
 
 /** How long a status or console waits for a daemon's answer before calling it unreachable. */
-export const DIAG_TIMEOUT_MS = 1000;
+const DIAG_TIMEOUT_MS = 1000;
 const HTTP_OK = 200;
 
 /** GET `path` on a daemon's diagnostics socket; rejects on a non-200 answer, an error or the timeout. */
-export function diagGet(socketPath: string, path: string, timeoutMs = DIAG_TIMEOUT_MS): Promise<string> {
+function diagGet(socketPath: string, path: string, timeoutMs = DIAG_TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];

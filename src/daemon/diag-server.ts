@@ -72,7 +72,7 @@ async function logLevelRoute(req: IncomingMessage, res: ServerResponse): Promise
 }
 
 /** upstream's icache_stats layout, byte for byte. */
-export function icacheStatsYaml(c: { searches: number; nodesScanned: number; searchFails: number }): string {
+function icacheStatsYaml(c: { searches: number; nodesScanned: number; searchFails: number }): string {
   return `icache_stats:\n  search_count:   ${c.searches}\n  nodes_scanned:  ${c.nodesScanned}\n  search_fail_ct: ${c.searchFails}\n`;
 }
 

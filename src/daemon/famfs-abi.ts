@@ -1,6 +1,5 @@
 import { FsError } from '../errors.js';
 import type { Fmap, SimpleExtent } from '../format/fmap.js';
-import { ALLOC_UNIT } from '../format/layout.js';
 
 /**
  * The famfs FUSE messages (GET_FMAP, GET_DAXDEV) and the INIT bit that enables them. None of
@@ -79,12 +78,12 @@ export function iow(type: number, nr: number, size: number): number {
 }
 
 /** FUSE_DEV_IOC_MAGIC, as FUSE_DEV_IOC_CLONE (0), BACKING_OPEN (1), BACKING_CLOSE (2) and SYNC_INIT (3) use it. */
-export const FUSE_DEV_IOC_MAGIC = 229;
+const FUSE_DEV_IOC_MAGIC = 229;
 /**
  * The daxdev push argument: `struct fuse_backing_map`'s shape (s32 fd, u32 flags, u64 padding),
  * the device index in the padding word, as the post-V10 kernel trees define it.
  */
-export const DAXDEV_OPEN_ARG_SIZE = 16;
+const DAXDEV_OPEN_ARG_SIZE = 16;
 /**
  * FUSE_DEV_IOC_DAXDEV_OPEN: `_IOW(229, 4, 16 bytes)`. The kernel trees that add it number it after
  * SYNC_INIT; the number itself is in none of the sources this project was written from, so it
@@ -101,14 +100,14 @@ export function encodeDaxdevOpenArg(fd: number, index: number): Buffer {
   return b;
 }
 
-export const FMAP_HEADER_SIZE = 32;
-export const FMAP_SIMPLE_EXT_SIZE = 24;
-export const FMAP_IEXT_SIZE = 24;
-export const FAMFS_FMAP_VERSION = 1;
+const FMAP_HEADER_SIZE = 32;
+const FMAP_SIMPLE_EXT_SIZE = 24;
+const FMAP_IEXT_SIZE = 24;
+const FAMFS_FMAP_VERSION = 1;
 export const FMAP_FILE_TYPE = { REG: 0, SUPERBLOCK: 1, LOG: 2 } as const;
-export const FMAP_EXT_TYPE = { SIMPLE: 0, INTERLEAVE: 1 } as const;
+const FMAP_EXT_TYPE = { SIMPLE: 0, INTERLEAVE: 1 } as const;
 export const DAXDEV_OUT_SIZE = 280;
-export const DAXDEV_NAME_MAX = 256;
+const DAXDEV_NAME_MAX = 256;
 const DAXDEV_NAME_OFFSET = 24;
 /** `ie_chunk_size` is a u32 on the wire. */
 const MAX_WIRE_CHUNK = 0xffffffff;
@@ -124,7 +123,7 @@ function writeSimple(b: Buffer, at: number, e: SimpleExtent): void {
 }
 
 /** One simple extent per chunk, in file order: the form post-V10 kernels index in O(1). */
-export function unrollInterleave(fmap: Extract<Fmap, { kind: 'interleaved' }>, size: number): SimpleExtent[] {
+function unrollInterleave(fmap: Extract<Fmap, { kind: 'interleaved' }>, size: number): SimpleExtent[] {
   const chunks = Math.ceil(size / fmap.chunkSize);
   const out: SimpleExtent[] = [];
   for (let c = 0; c < chunks; c++) {
@@ -169,16 +168,6 @@ export function encodeFmapMessage(fmap: Fmap, size: number, profile: FamfsAbiPro
   msg.writeUInt16LE(FAMFS_FMAP_VERSION, HDR.version);
   msg.writeBigUInt64LE(BigInt(size), HDR.fileSize);
   return msg;
-}
-
-/** Kernel checks (V10 famfs_fuse_meta_alloc) a map must pass, so a bad one fails here, not in the kernel. */
-export function checkFmapForKernel(fmap: Fmap, size: number): void {
-  const list = fmap.kind === 'simple' ? fmap.extents : fmap.strips;
-  for (const e of list) {
-    if (e.offset % ALLOC_UNIT || e.len % ALLOC_UNIT) throw new FsError('EINVAL', 'fmap extent not 2 MiB aligned');
-  }
-  const total = list.reduce((s, e) => s + e.len, 0);
-  if (total < size) throw new FsError('EINVAL', 'fmap extents do not cover the file size');
 }
 
 /** GET_FMAP request: newer kernels send their buffer size (a getxattr_in); older ones nothing. */

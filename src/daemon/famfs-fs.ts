@@ -2,6 +2,7 @@ import { constants as fsConstants } from 'node:fs';
 import { DeviceWindows } from '../device/windows.js';
 import { FamfsError } from '../errors.js';
 import { fmapExtents } from '../format/fmap.js';
+import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid } from '../format/uuid.js';
 import { type FamfsHandle, FileSystemGoneError } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
@@ -20,7 +21,7 @@ import {
 import { DaxdevPusher, kernelHasDaxdevOpen } from './daxdev-push.js';
 import { META_DIR_INO, META_LOG_INO, META_NODE_COUNT, META_SB_INO, type MetaFiles, makeMetaFiles } from './meta-files.js';
 
-/** statfs block size; the real unit of allocation is reported through f_frsize-independent counts. */
+/** statfs block size; an allocation unit (2 MiB) is a whole number of these blocks. */
 const STATFS_BSIZE = 4096;
 const MAX_NAME = 255;
 const ST_BLOCK = 512;
@@ -382,14 +383,11 @@ export class FamfsFuse implements Filesystem {
 
   statfs(_ctx: RequestContext, _a: NodeArgs): StatfsReply {
     this.checkServing();
-    const r = this.fs.replay;
-    const total = r.bitmaps.reduce((s, b) => s + b.nbits, 0);
-    const free = r.bitmaps.reduce((s, b) => s + b.freeBits(), 0);
-    const unit = r.devices[0]!.size / Math.max(1, r.bitmaps[0]!.nbits);
+    const u = this.fs.usage();
     const h = this.fs.logHeader();
-    const toBlocks = (units: number): number => Math.floor((units * unit) / STATFS_BSIZE);
+    const toBlocks = (units: number): number => (units * ALLOC_UNIT) / STATFS_BSIZE;
     return {
-      blocks: toBlocks(total), bfree: toBlocks(free), bavail: this.isMaster ? toBlocks(free) : 0,
+      blocks: toBlocks(u.units), bfree: toBlocks(u.freeUnits), bavail: this.isMaster ? toBlocks(u.freeUnits) : 0,
       files: h.lastIndex + 1, ffree: h.lastIndex + 1 - h.nextIndex, bsize: STATFS_BSIZE, namelen: MAX_NAME, frsize: STATFS_BSIZE,
     };
   }

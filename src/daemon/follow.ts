@@ -1,5 +1,4 @@
 import type { FamfsHandle } from '../fs/famfs.js';
-import { inoForLogIndex } from '../fs/namespace.js';
 
 /** How far behind the log a daemon is: entries appended that it has not played, and for how long. */
 export interface FollowLag {
@@ -14,9 +13,10 @@ const MS_PER_S = 1000;
 
 /**
  * Follows the log: entries other processes append show up without a manual logplay. Every
- * `intervalMs` it plays what was appended and tells `onPlayed` the parents of what it played and the first slot played (a
- * failure goes to `onError` when it first appears, not every period). It keeps
- * when it was last caught up, for the follow lag, and samples a request counter for a request rate.
+ * `intervalMs` it plays what was appended (what was played is announced by the handle's onPlayed
+ * listeners, whoever played it; a failure goes to `onError` when it first appears, not every
+ * period). It keeps when it was last caught up, for the follow lag, and samples a request counter
+ * for a request rate.
  */
 export class LogFollower {
   private timer: NodeJS.Timeout | undefined;
@@ -30,7 +30,6 @@ export class LogFollower {
     private readonly fs: FamfsHandle,
     private readonly refresh: () => number,
     private readonly requests: () => number,
-    private readonly onPlayed: (parentInos: Set<number>, fromSlot: number) => void,
     private readonly onError: (err: Error) => void,
   ) {}
 
@@ -48,14 +47,9 @@ export class LogFollower {
       this.rateFrom = this.rateTo;
       this.rateTo = { at: now, count: this.requests() };
     }
-    const before = this.fs.replay.nextSlot;
     try {
-      const played = this.refresh();
+      this.refresh();
       this.lastError = '';
-      if (played === 0) {
-        this.caughtUpAt = now;
-        return;
-      }
     } catch (err) {
       const msg = (err as Error).message;
       if (msg !== this.lastError) this.onError(err as Error);
@@ -63,17 +57,11 @@ export class LogFollower {
       return;
     }
     this.caughtUpAt = now;
-    const parents = new Set<number>();
-    for (let i = before; i < this.fs.replay.nextSlot; i++) {
-      const n = this.fs.ns.getIno(inoForLogIndex(i));
-      if (n?.parent) parents.add(n.parent.ino);
-    }
-    this.onPlayed(parents, before);
   }
 
   /** The lag now: reads the log header (a scrape or a status call, never the request path). */
   lag(): FollowLag {
-    const entries = Math.max(0, this.fs.logHeader().nextIndex - this.fs.replay.nextSlot);
+    const entries = Math.max(0, this.fs.logHeader().nextIndex - this.fs.nextSlot);
     return { entries, ms: entries === 0 ? 0 : Date.now() - this.caughtUpAt };
   }
 

@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import { loadNative } from '../addon.js';
 import { FsError, UsageError } from '../errors.js';
 import { FamfsHandle } from '../fs/famfs.js';
+import { inoForLogIndex } from '../fs/namespace.js';
+import { logSlot } from '../format/log-header.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/index.js';
 import { type DaemonConfig, errorStatus, parseConfig, STATUS_FD, STATUS_OK } from '../mounts/daemon-protocol.js';
-import type { BpfFmaps } from './bpf-fmaps.js';
 import { LogLevel, daemonLog, setLogMountpoint } from './daemon-log.js';
 import type { DaemonContext } from './daemon-status.js';
 import type { DiagServer } from './diag-server.js';
+import type { BpfFmaps } from './bpf-fmaps.js';
 import { FamfsFuse } from './famfs-fs.js';
 import { LogFollower } from './follow.js';
 import type { ShadowPlayStats } from '../fs/shadow-tree.js';
@@ -78,6 +80,46 @@ async function main(cfg: DaemonConfig): Promise<void> {
     const twin = liveRecords().find((r) => r.fsUuid === fs.uuid && r.systemUuid === cfg.systemUuid);
     throw new FsError('EBUSY', `${cfg.device} is already mounted by this host${twin ? ` at ${twin.mountpoint}` : ' (another mount is starting)'}`);
   }
+  // Every range of the log played from here on, whoever played it (the follow loop below, a
+  // LOOKUP that missed, an OPENDIR, GET_DAXDEV, this mount's own creations): its new files go to
+  // the BPF map, and the kernel forgets what it cached of the directories that other processes
+  // added to (what this mount created, the kernel created through it). Work is batched to the
+  // next turn of the event loop: listeners run inside the replay, perhaps under the log lock.
+  let server: FuseServer | undefined;
+  let bpf: BpfFmaps | undefined;
+  /** `mount -S`: plays the log into the shadow tree from a slot on (set once the tree is written). */
+  let playShadow: ((from: number) => ShadowPlayStats) | undefined;
+  let newFiles = false;
+  let shadowFrom: number | undefined;
+  const foreign: { first: number; end: number }[] = [];
+  const announce = (): void => {
+    newFiles = false;
+    bpf?.sync();
+    if (playShadow && shadowFrom !== undefined) {
+      try {
+        playShadow(shadowFrom);
+      } catch (err) {
+        log(`shadow tree: ${(err as Error).message}`);
+      }
+    }
+    shadowFrom = undefined;
+    const parents = new Set<number>();
+    for (const range of foreign.splice(0)) {
+      for (let slot = range.first; slot < range.end; slot++) {
+        const n = fs.ns.getIno(inoForLogIndex(logSlot(slot)));
+        if (n?.parent) parents.add(n.parent.ino);
+      }
+    }
+    for (const ino of parents) {
+      server?.session.notifyInvalInode(ino).catch((err: unknown) => log(`invalidate inode ${ino}: ${(err as Error).message}`));
+    }
+  };
+  fs.onPlayed((first, end, appended) => {
+    if (!newFiles) setImmediate(announce);
+    newFiles = true;
+    shadowFrom = Math.min(shadowFrom ?? first, first);
+    if (!appended) foreign.push({ first, end });
+  });
   const devices = fs.checkDevices();
   if (devices.badMap.length > 0 || (devices.missing.length > 0 && !cfg.allowMissing)) {
     fs.close();
@@ -87,7 +129,6 @@ async function main(cfg: DaemonConfig): Promise<void> {
   const ffs = new FamfsFuse(fs, cfg, devices.missing.map((m) => m.index));
   ffs.log = log;
   for (const m of devices.missing) log(`serving without device ${m.index}: ${m.problem}; files with extents on it fail with EIO`);
-  let server: FuseServer;
   try {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
@@ -100,7 +141,6 @@ async function main(cfg: DaemonConfig): Promise<void> {
     fs.close();
     throw err;
   }
-  let bpf: BpfFmaps | undefined;
   try {
     // Loaded only when asked for: the BPF modules are start-up time every other mount would pay.
     if (cfg.bpfFmap) bpf = await (await import('./bpf-fmaps.js')).startBpfFmaps(fs, log);
@@ -112,7 +152,6 @@ async function main(cfg: DaemonConfig): Promise<void> {
   }
   const shadowRoot = cfg.shadowPath === undefined ? undefined : join(cfg.shadowPath, 'root');
   // Loaded only for `mount -S`: its YAML modules are start-up time every other mount would pay.
-  let playShadow: ((from: number) => ShadowPlayStats) | undefined;
   if (shadowRoot !== undefined && cfg.shadowYaml) {
     // upstream's mount writes the meta files' YAML, then plays the log into the shadow tree.
     try {
@@ -128,20 +167,11 @@ async function main(cfg: DaemonConfig): Promise<void> {
       throw err;
     }
   }
-  // Follow the log: entries other processes append show up without a manual logplay. A failure
-  // is logged when it first appears, not every period; a file system gone from its device is
-  // logged once and ends the following (every request then answers EIO until unmounted).
-  const follower = new LogFollower(fs, () => ffs.refresh(), () => server.session.requestStats.total, (parents, from) => {
-    bpf?.sync();
-    if (playShadow) {
-      try {
-        playShadow(from);
-      } catch (err) {
-        log(`shadow tree: ${(err as Error).message}`);
-      }
-    }
-    for (const ino of parents) void server.session.notifyInvalInode(ino);
-  }, (err) => {
+  // Follow the log: entries other processes append show up without a manual logplay (and are
+  // announced by the listener above, like every other range played). A failure is logged when it
+  // first appears, not every period; a file system gone from its device is logged once and ends
+  // the following (every request then answers EIO until unmounted).
+  const follower = new LogFollower(fs, () => ffs.refresh(), () => server?.session.requestStats.total ?? 0, (err) => {
     if (!ffs.gone) log(`log follow: ${err.message}`);
   });
   ffs.onGone = (reason) => {

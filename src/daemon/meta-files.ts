@@ -9,7 +9,7 @@ import { NO_SLOT } from '../format/log-header.js';
  * files whose extents are the superblock region and the log, so tools can read them like
  * any file. They are not in the log; each mount makes them.
  */
-export const META_DIR_NAME = RESERVED_ROOT_NAME;
+const META_DIR_NAME = RESERVED_ROOT_NAME;
 /** Inodes above any log slot (a log holds far fewer than 2^40 entries). */
 export const META_DIR_INO = 2 ** 40;
 export const META_SB_INO = META_DIR_INO + 1;

@@ -55,7 +55,7 @@ async function makeRegistry(c: DaemonContext): Promise<Registry> {
   };
   counter('famfs_read_bytes_total', 'bytes served by READ requests', () => c.ffs.counters.bytesRead);
   counter('famfs_written_bytes_total', 'bytes stored by WRITE requests', () => c.ffs.counters.bytesWritten);
-  counter('famfs_log_entries_played_total', 'log entries this daemon has played', () => c.fs.replay.nextSlot);
+  counter('famfs_log_entries_played_total', 'log entries this daemon has played', () => c.fs.nextSlot);
   gauge('famfs_log_entries_used', 'log entries in use (the log header\'s next index)', () => c.fs.logHeader().nextIndex);
   gauge('famfs_log_entries', 'log entries the log can hold', () => c.fs.logHeader().lastIndex + 1);
   gauge('famfs_follow_lag_entries', 'log entries appended that this daemon has not played yet', () => c.follower.lag().entries);

@@ -30,7 +30,7 @@ export interface FillResult {
 }
 
 /** The worker, bundled as its own file (tools/bundle.mjs). */
-export const FILL_WORKER_FILE = 'fill-worker.cjs';
+const FILL_WORKER_FILE = 'fill-worker.cjs';
 
 /** Runs every job, `threads` at a time; `done` is called as each finishes (in completion order). */
 export async function fillInParallel(jobs: readonly FillJob[], threads: number, done: (index: number, r: FillResult) => void): Promise<void> {

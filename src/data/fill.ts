@@ -4,7 +4,7 @@ import { type Seed, TestDataStream } from './prng.js';
 
 /** Work on a mapped file in pieces of this size: progress reports stay frequent, and each cache
  * invalidate or flush touches memory about to be (or just) used. A multiple of the PRNG word. */
-export const DATA_CHUNK = 64 * 1024 * 1024;
+const DATA_CHUNK = 64 * 1024 * 1024;
 
 export type ProgressFn = (bytes: number) => void;
 

@@ -12,7 +12,7 @@ import { endianness } from 'node:os';
  */
 
 /** Bytes of output per generator step: the low 32 bits of each 64-bit result. */
-export const WORD_BYTES = 4;
+const WORD_BYTES = 4;
 /** The generator takes only the low 32 bits of the seed, as upstream's `unsigned int` does. */
 const SEED_MASK = 0xffffffffn;
 const U64_MASK = 0xffffffffffffffffn;

@@ -158,7 +158,7 @@ function checkWhole(value: number, what: string, context: string): void {
 }
 
 /** @internal A device range of a mapping and the non-coherent host cache it is seen through, if any. */
-export interface CachedPiece extends DeviceExtent {
+interface CachedPiece extends DeviceExtent {
   cache: HostCache | null;
 }
 

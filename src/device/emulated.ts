@@ -19,11 +19,11 @@ import { NONCOHERENT_ENV, markNoncoherent, removeCaches } from './noncoherent.js
  */
 
 /** An emulated device is sized in whole allocation units, as a real DAX device is. */
-export const EMULATED_SIZE_UNIT = ALLOC_UNIT;
+const EMULATED_SIZE_UNIT = ALLOC_UNIT;
 /** Mode of a new device unless the caller asks for another: readable by its creator only. */
 export const EMULATED_DEFAULT_MODE = 0o600;
 /** The marker attribute a new device carries, and its value. */
-export const EMULATED_MARKER_XATTR = 'user.famfs.emulated';
+const EMULATED_MARKER_XATTR = 'user.famfs.emulated';
 const EMULATED_MARKER_VALUE = 'famfs-ts';
 /** statfs(2) f_type of the memory file systems an emulated device may live on. */
 const TMPFS_MAGIC = 0x01021994;
@@ -48,7 +48,7 @@ export interface CreateEmulatedOptions {
 }
 
 /** Whether devices are made non-coherent when the creator does not say. */
-export function noncoherentByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
+function noncoherentByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
   return env[NONCOHERENT_ENV] === '1';
 }
 
@@ -111,7 +111,7 @@ export function removeEmulatedDevice(path: string): void {
  * Throws unless `path` is an emulated device this tool made: a regular file (not a link) on tmpfs
  * or hugetlbfs with our marker or a famfs superblock.
  */
-export function checkEmulatedDevice(path: string): void {
+function checkEmulatedDevice(path: string): void {
   const st = lstatOrNull(path);
   if (st === null) throw new DeviceError('ENOENT', `${path} does not exist`);
   if (!st.isFile()) throw new DeviceError('EINVAL', `${path} is not an emulated device (not a regular file)`);

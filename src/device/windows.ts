@@ -6,7 +6,7 @@ import type { DeviceMapping, MemoryDevice } from './device.js';
  * costs no system call and no copy. A range that crosses a window boundary comes back as two
  * views.
  */
-export const WINDOW_BYTES = 1024 ** 3;
+const WINDOW_BYTES = 1024 ** 3;
 
 export class DeviceWindows {
   private readonly windows = new Map<number, DeviceMapping>();

@@ -1,9 +1,6 @@
 import { readU32, readU64, writeU32, writeU64 } from './bytes.js';
 import { UUID_SIZE, readUuid } from './uuid.js';
 
-/** struct famfs_log_add_daxdev: 32 bytes at entry offset 16; a device joins the file system. */
-export const ADD_DAXDEV_SIZE = 32;
-
 const OFF = { devSize: 0, devUuid: 8, devIndex: 24 } as const;
 
 export interface AddDaxdevMeta {

@@ -5,8 +5,6 @@ import { RELPATH_FIELD_SIZE } from './layout.js';
 
 /** struct famfs_log_file_meta: the FILE payload, 520 bytes at entry offset 16. */
 export const FILE_META_SIZE = 520;
-/** Log entries always carry "all hosts read-write"; the read-only flag was never used. */
-export const FM_ALL_HOSTS_RO = 1;
 export const FM_ALL_HOSTS_RW = 2;
 
 const OFF = { size: 0, flags: 8, uid: 12, gid: 16, mode: 20, relpath: 24, fmap: 104 } as const;

@@ -7,13 +7,13 @@ import { ALLOC_UNIT, isPowerOfTwo } from './layout.js';
  * extents or one interleaved extent of up to 16 strips.
  */
 export const FMAP_SIZE = 416;
-export const SIMPLE_EXTENT_SIZE = 24;
+const SIMPLE_EXTENT_SIZE = 24;
 export const MAX_SIMPLE_EXTENTS = 16;
 export const MAX_STRIPS = 16;
-export const EXT_TYPE_SIMPLE = 0;
-export const EXT_TYPE_INTERLEAVE = 1;
+const EXT_TYPE_SIMPLE = 0;
+const EXT_TYPE_INTERLEAVE = 1;
 /** Upstream allows exactly one interleaved extent per file. */
-export const MAX_INTERLEAVED_EXTENTS = 1;
+const MAX_INTERLEAVED_EXTENTS = 1;
 
 const OFF = {
   extType: 0,

@@ -9,7 +9,7 @@ import { type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
 export const LOG_ENTRY_SIZE = 544;
 export const LOG_ENTRY_CRC_COVERED = 536;
 
-export const ENTRY_TYPE = {
+const ENTRY_TYPE = {
   FILE: 0,
   MKDIR: 1,
   DELETE: 2,

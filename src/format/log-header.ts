@@ -5,7 +5,7 @@ import { LOG_ENTRY_SIZE } from './log-entry.js';
 
 /** struct famfs_log header: 48 bytes at the start of the log; entries follow. */
 export const LOG_HEADER_SIZE = 48;
-export const LOG_MAGIC = 0xbadcafef00dn;
+const LOG_MAGIC = 0xbadcafef00dn;
 /** The CRC covers magic, length and last index: the fields that never change. */
 export const LOG_HEADER_CRC_COVERED = 24;
 
@@ -84,9 +84,4 @@ export function decodeLogHeader(bytes: Buffer, expectedLen: number): LogHeader {
     throw new FormatError(`log header next index ${h.nextIndex} is past the last slot ${h.lastIndex}`);
   }
   return h;
-}
-
-/** next_index alone, read on every poll by followers. */
-export function readNextIndex(bytes: Buffer): number {
-  return readU64(bytes, LOG_HEADER_OFF.nextIndex, 'log next index');
 }

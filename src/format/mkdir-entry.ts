@@ -3,7 +3,7 @@ import { decodeRelpath, encodeRelpath } from './file-meta.js';
 import { RELPATH_FIELD_SIZE } from './layout.js';
 
 /** struct famfs_log_mkdir: the MKDIR payload, 92 bytes at entry offset 16. */
-export const MKDIR_SIZE = 92;
+const MKDIR_SIZE = 92;
 
 const OFF = { uid: 0, gid: 4, mode: 8, relpath: 12 } as const;
 

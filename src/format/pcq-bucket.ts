@@ -15,16 +15,16 @@ export function payloadSize(bucketSize: number): number {
   return bucketSize - PCQ_BUCKET_TRAILER_SIZE;
 }
 
-export function seqOffset(bucketSize: number): number {
+function seqOffset(bucketSize: number): number {
   return bucketSize - 16;
 }
 
-export function crcOffset(bucketSize: number): number {
+function crcOffset(bucketSize: number): number {
   return bucketSize - 8;
 }
 
 /** Bytes the CRC covers: payload and sequence number. */
-export function crcCovered(bucketSize: number): number {
+function crcCovered(bucketSize: number): number {
   return bucketSize - 8;
 }
 

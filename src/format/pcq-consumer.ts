@@ -7,11 +7,11 @@ import { readU64, writeU64 } from './bytes.js';
  * queue looks full); next_seq, 1 MiB further on, is the sequence number the consumer expects next.
  * The magic is a u32 followed by a u32 of padding.
  */
-export const PCQ_CONSUMER_MAGIC = 0xbeebee4;
-export const PCQ_CONSUMER_SIZE = 1048608;
+const PCQ_CONSUMER_MAGIC = 0xbeebee4;
+const PCQ_CONSUMER_SIZE = 1048608;
 export const PCQ_CONSUMER_FILE_SIZE = 2 * 1024 * 1024;
 /** Upstream's name for the consumer file of queue `path`. */
-export const PCQ_CONSUMER_SUFFIX = '.consumer';
+const PCQ_CONSUMER_SUFFIX = '.consumer';
 
 export const PCQ_CONSUMER_OFF = {
   magic: 0,

@@ -8,7 +8,7 @@ import { PCQ_BUCKET_TRAILER_SIZE } from './pcq-bucket.js';
  * invalidates on every poll holds nothing else the producer rewrites. Buckets start at
  * bucket_array_offset, 2 MiB into the file (a PMD boundary).
  */
-export const PCQ_MAGIC = 0xbeebee3;
+const PCQ_MAGIC = 0xbeebee3;
 export const PCQ_HEADER_SIZE = 1080;
 export const PCQ_BUCKET_ARRAY_OFFSET = 2 * 1024 * 1024;
 
@@ -24,9 +24,9 @@ export const PCQ_HEADER_OFF = {
 } as const;
 
 /** The smallest bucket: a power of two with room for a payload besides the sequence number and CRC. */
-export const PCQ_MIN_BUCKET_SIZE = 2 * PCQ_BUCKET_TRAILER_SIZE;
+const PCQ_MIN_BUCKET_SIZE = 2 * PCQ_BUCKET_TRAILER_SIZE;
 /** One bucket is always left empty (full is producer_index + 1 == consumer_index), so two hold one message. */
-export const PCQ_MIN_NBUCKETS = 2;
+const PCQ_MIN_NBUCKETS = 2;
 
 export interface PcqHeader {
   nbuckets: number;

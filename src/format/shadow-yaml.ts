@@ -29,7 +29,7 @@ const hex = (n: number): string => `0x${n.toString(16)}`;
  * (a quote doubled); double-quoted with escapes for control and non-ASCII characters.
  */
 function scalar(text: string): string {
-  // eslint-disable-next-line no-control-regex
+
   if (/[^\x20-\x7e]/.test(text)) return doubleQuoted(text);
   const plain = text !== ''
     && !/^[#,[\]{}&*!|>'"%@`]/.test(text)

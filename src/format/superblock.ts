@@ -2,11 +2,11 @@ import { FormatError } from '../errors.js';
 import { readCString, readU32, readU64, readU64Big, writeCString, writeU32, writeU64 } from './bytes.js';
 import { famfsCrc } from './crc.js';
 import { ALLOC_UNIT, DEVNAME_FIELD_SIZE, LOG_OFFSET, VALID_ALLOC_UNITS } from './layout.js';
-import { UUID_SIZE, formatUuid, readUuid } from './uuid.js';
+import { UUID_SIZE, readUuid } from './uuid.js';
 
 /** struct famfs_superblock: 200 bytes at device offset 0. */
 export const SUPERBLOCK_SIZE = 200;
-export const SUPER_MAGIC = 0x87b282ffn;
+const SUPER_MAGIC = 0x87b282ffn;
 export const CURRENT_VERSION = 48;
 export const OMF_VER_MAJOR = 2;
 export const OMF_VER_MINOR = 2;
@@ -152,20 +152,5 @@ export function newSuperblock(p: {
     flags: 0,
     devSize: p.devSize,
     devName: p.devName,
-  };
-}
-
-export function describeSuperblock(sb: Superblock): Record<string, string | number> {
-  return {
-    uuid: formatUuid(sb.uuid),
-    devUuid: formatUuid(sb.devUuid),
-    systemUuid: formatUuid(sb.systemUuid),
-    version: sb.version,
-    omf: `${sb.omfMajor}.${sb.omfMinor}`,
-    logOffset: sb.logOffset,
-    logLen: sb.logLen,
-    allocUnit: sb.allocUnit,
-    devSize: sb.devSize,
-    devName: sb.devName,
   };
 }

@@ -8,8 +8,8 @@ import { formatUuid, parseUuid, randomUuidBytes } from './uuid.js';
  * Upstream keeps it in /opt/famfs/system_uuid as the canonical text plus its NUL.
  * FAMFS_SYSTEM_UUID overrides the file so that one machine can play several hosts.
  */
-export const SYSTEM_UUID_PATH = '/opt/famfs/system_uuid';
-export const SYSTEM_UUID_ENV = 'FAMFS_SYSTEM_UUID';
+const SYSTEM_UUID_PATH = '/opt/famfs/system_uuid';
+const SYSTEM_UUID_ENV = 'FAMFS_SYSTEM_UUID';
 const UUID_TEXT_LEN = 36;
 /** This host's identity decides who is master: readable by root only, as the devices are. */
 const FILE_MODE = 0o600;

@@ -1,4 +1,3 @@
-import type { Bitmap } from '../alloc/bitmap.js';
 import { type SimpleExtent, fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { logSlot } from '../format/log-header.js';
@@ -9,11 +8,11 @@ import { type FileNode, inoForLogIndex, pathOf } from './namespace.js';
  * Who owns each 2 MiB unit of each device: a file (its index in `files`), the superblock, the log,
  * or nobody. Built from the replayed namespace; what the console draws.
  */
-export const UNIT_FREE = -1;
-export const UNIT_SUPERBLOCK = -2;
-export const UNIT_LOG = -3;
+const UNIT_FREE = -1;
+const UNIT_SUPERBLOCK = -2;
+const UNIT_LOG = -3;
 /** Allocated in the bitmap but owned by no file the namespace shows (an entry that was skipped). */
-export const UNIT_ORPHAN = -4;
+const UNIT_ORPHAN = -4;
 
 export interface MappedFile {
   path: string;
@@ -55,7 +54,7 @@ export class AllocationMap {
 
   /** Handles the slots the file system has played since the last call; true when anything changed. */
   update(): boolean {
-    const played = this.fs.replay.nextSlot;
+    const played = this.fs.nextSlot;
     const before = this.devices.length;
     this.addDevices();
     if (played === this.through && this.devices.length === before) return false;
@@ -71,9 +70,9 @@ export class AllocationMap {
   }
 
   private addDevices(): void {
-    const bitmaps = this.fs.replay.bitmaps;
-    for (let index = this.devices.length; index < bitmaps.length; index++) {
-      const units = new Int32Array(bitmaps[index]!.nbits).fill(UNIT_FREE);
+    const usage = this.fs.deviceUsage();
+    for (let index = this.devices.length; index < usage.length; index++) {
+      const units = new Int32Array(usage[index]!.units).fill(UNIT_FREE);
       units.fill(UNIT_SUPERBLOCK, 0, SUPERBLOCK_REGION_SIZE / ALLOC_UNIT);
       if (index === 0) units.fill(UNIT_LOG, LOG_OFFSET / ALLOC_UNIT, Math.min(units.length, Math.ceil((LOG_OFFSET + this.fs.sb.logLen) / ALLOC_UNIT)));
       this.devices.push({ index, units });
@@ -98,20 +97,9 @@ export class AllocationMap {
 
   /** Units the bitmaps call allocated that no file, superblock or log owns. */
   private markOrphans(): void {
-    this.fs.replay.bitmaps.forEach((b, i) => {
-      const units = this.devices[i]!.units;
-      for (let u = 0; u < units.length; u++) if (units[u] === UNIT_FREE && b.isSet(u)) units[u] = UNIT_ORPHAN;
-    });
+    for (const { index, units } of this.devices) {
+      for (let u = 0; u < units.length; u++) if (units[u] === UNIT_FREE && this.fs.isUnitAllocated(index, u)) units[u] = UNIT_ORPHAN;
+    }
   }
 }
 
-/** The longest run of free units on a device, in units (fragmentation: free space a single extent can use). */
-export function largestFreeRun(b: Bitmap): number {
-  let best = 0;
-  let run = 0;
-  for (let i = 0; i < b.nbits; i++) {
-    if (b.isSet(i)) run = 0;
-    else if (++run > best) best = run;
-  }
-  return best;
-}

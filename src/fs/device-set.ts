@@ -40,7 +40,7 @@ export function deviceMapFromEnv(): Map<number, string> {
 }
 
 /** Why the device at `path` is not the added device `rec` of file system `fsUuid`; undefined when it is. */
-export function checkAddedDevice(device: MemoryDevice, rec: DeviceRecord, fsUuid: Buffer): string | undefined {
+function checkAddedDevice(device: MemoryDevice, rec: DeviceRecord, fsUuid: Buffer): string | undefined {
   if (device.size < rec.size) return `it has ${device.size} bytes, but device ${rec.index} was added with ${rec.size}`;
   const m = device.map(0, SUPERBLOCK_REGION_SIZE, { writable: false });
   try {

@@ -1,11 +1,11 @@
 import { type RandomInt, mathRandomInt } from '../alloc/allocator.js';
 import type { Bitmap } from '../alloc/bitmap.js';
 import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
-import { DeviceError, FsError, RoleError } from '../errors.js';
+import { DeviceError, FamfsError, FsError, RoleError } from '../errors.js';
 import { type Fmap, fmapExtents } from '../format/fmap.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
-import { LOG_HEADER_SIZE, type LogHeader, decodeLogHeader, entryOffset } from '../format/log-header.js';
+import { LOG_HEADER_SIZE, type LogHeader, type LogSlot, decodeLogHeader, entryOffset } from '../format/log-header.js';
 import { type Superblock, decodeSuperblock, hasSuperMagic, SUPERBLOCK_SIZE } from '../format/superblock.js';
 import { formatUuid, uuidEquals } from '../format/uuid.js';
 import { type DeviceMap, DeviceSet, deviceMapFromEnv } from './device-set.js';
@@ -42,6 +42,32 @@ export interface HandleOpenOptions {
   deviceMap?: DeviceMap;
 }
 
+/** Space in allocation units (ALLOC_UNIT bytes each), as the allocation bitmaps count it. */
+export interface SpaceUsage {
+  /** Units the allocator manages: every whole unit of the device(s), metadata included. */
+  units: number;
+  /** Units taken: by files, and by the superblock(s) and the log. */
+  allocatedUnits: number;
+  freeUnits: number;
+}
+
+/** One device's space, with what the log records of it. */
+export interface DeviceUsage extends SpaceUsage, DeviceRecord {}
+
+/** Where this host sees a device of the file system, or why it cannot. */
+export interface DeviceLocation {
+  path?: string;
+  problem?: string;
+}
+
+/**
+ * Told of each range of log slots [first, end) once played, whoever played it: a refresh (from
+ * any caller: a lookup that missed, a device asked for, a follow loop) or, with `appended`, this
+ * handle's own appends. Called synchronously inside the replay, possibly under the log lock: a
+ * listener records what it needs and returns; it must not throw or play the log itself.
+ */
+export type PlayedListener = (first: LogSlot, end: LogSlot, appended: boolean) => void;
+
 const effectiveUid = (): number => process.geteuid?.() ?? 0;
 const effectiveGid = (): number => process.getegid?.() ?? 0;
 
@@ -61,6 +87,9 @@ export class FamfsHandle {
    * instead of copying every device's bitmap again.
    */
   private spare: { through: number; bitmaps: Bitmap[] } | undefined;
+  private readonly playedListeners = new Set<PlayedListener>();
+  /** A log session of this handle is appending: what is played now is its own entries. */
+  private appending = false;
 
   private constructor(
     readonly device: MemoryDevice,
@@ -77,6 +106,9 @@ export class FamfsHandle {
     // The header says first whether the superblock's log length is the log's.
     const header = this.logHeader();
     this.replayer = new LogReplayer({ index: 0, size: sb.devSize, uuid: sb.devUuid }, LOG_OFFSET + sb.logLen, sb.logLen);
+    this.replayer.onPlayed = (first, end) => {
+      for (const listener of this.playedListeners) listener(first, end, this.appending);
+    };
     this.playTo(header.nextIndex);
   }
 
@@ -124,8 +156,62 @@ export class FamfsHandle {
     return this.replayer.stats;
   }
 
-  get replay(): LogReplayer {
-    return this.replayer;
+  /** The next log slot to play (and, on the master under the lock, to write): slots below it are played. */
+  get nextSlot(): LogSlot {
+    return this.replayer.nextSlot;
+  }
+
+  /** Calls `listener` for every range of slots played from now on; returns its removal. */
+  onPlayed(listener: PlayedListener): () => void {
+    this.playedListeners.add(listener);
+    return () => this.playedListeners.delete(listener);
+  }
+
+  /** Each device's space, in index order (0 is the primary), as the replayed log allocates it. */
+  deviceUsage(): DeviceUsage[] {
+    return this.replayer.devices.map((d) => {
+      const b = this.replayer.bitmaps[d.index]!;
+      return { ...d, units: b.nbits, allocatedUnits: b.allocatedBits, freeUnits: b.freeBits() };
+    });
+  }
+
+  /**
+   * Space over every device: the one definition fsck, the API's usage() and statfs report
+   * (each converts units to its own bytes or blocks).
+   */
+  usage(): SpaceUsage {
+    let units = 0;
+    let allocatedUnits = 0;
+    for (const b of this.replayer.bitmaps) {
+      units += b.nbits;
+      allocatedUnits += b.allocatedBits;
+    }
+    return { units, allocatedUnits, freeUnits: units - allocatedUnits };
+  }
+
+  /** Whether allocation unit `unit` of device `devIndex` is taken (false past the devices the log knows). */
+  isUnitAllocated(devIndex: number, unit: number): boolean {
+    return this.replayer.bitmaps[devIndex]?.isSet(unit) ?? false;
+  }
+
+  /** The most free units one contiguous extent on device `devIndex` can get (0 past the devices the log knows). */
+  largestFreeRun(devIndex: number): number {
+    return this.replayer.bitmaps[devIndex]?.longestClearRun() ?? 0;
+  }
+
+  /** Allocation units two files claim (cross-linked memory); 0 on a healthy file system. */
+  collisions(): number {
+    return this.replayer.collisions();
+  }
+
+  /** Where this host sees device `index` (an added one is checked by its superblock), or why it cannot. */
+  deviceLocation(index: number): DeviceLocation {
+    try {
+      return { path: this.deviceAt(index).path };
+    } catch (err) {
+      if (err instanceof FamfsError) return { problem: err.message };
+      throw err;
+    }
   }
 
   get uuid(): string {
@@ -220,10 +306,12 @@ export class FamfsHandle {
     try {
       this.refresh();
       const session = new LogSession(this, this.meta, this.replayer, this.random, this.sessionBitmaps());
+      this.appending = true;
       const result = fn(session);
       if (session.inStep) this.spare = { through: this.replayer.nextSlot, bitmaps: session.bitmaps };
       return result;
     } finally {
+      this.appending = false;
       unlock();
     }
   }

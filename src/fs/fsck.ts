@@ -1,4 +1,3 @@
-import { FamfsError } from '../errors.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE } from '../format/log-header.js';
@@ -9,7 +8,7 @@ import type { BadEntry } from './replay.js';
 import type { Role } from './role.js';
 
 /** One device of the file system: what the log records and where this host found it. */
-export interface FsckDevice {
+interface FsckDevice {
   index: number;
   uuid: string;
   size: number;
@@ -54,7 +53,7 @@ export interface FsckReport {
 }
 
 /** An error fsck reports: what it is about (where the text prints it) and its line. */
-export interface FsckError {
+interface FsckError {
   about: 'allocation' | 'device' | 'log';
   message: string;
 }
@@ -84,16 +83,17 @@ function fsckErrors(collisions: number, devices: FsckDevice[], st: { badEntries:
 export function fsck(fs: FamfsHandle): FsckReport {
   fs.refresh();
   const h = fs.logHeader();
-  const r = fs.replay;
-  const bitmapBytes = r.bitmaps.reduce((s, b) => s + b.nbits * ALLOC_UNIT, 0);
-  const allocated = r.bitmaps.reduce((s, b) => s + b.allocatedBits * ALLOC_UNIT, 0);
+  const usage = fs.usage();
+  const devices = fs.deviceUsage();
+  const bitmapBytes = usage.units * ALLOC_UNIT;
+  const allocated = usage.allocatedUnits * ALLOC_UNIT;
   // The primary's superblock and log, and each added device's superblock, are not file memory.
-  const metadata = LOG_OFFSET + fs.sb.logLen + (r.devices.length - 1) * SUPERBLOCK_REGION_SIZE;
+  const metadata = LOG_OFFSET + fs.sb.logLen + (devices.length - 1) * SUPERBLOCK_REGION_SIZE;
   const fileAlloc = allocated - metadata;
-  const st = r.stats;
-  const collisions = r.collisions();
-  const deviceTable: FsckDevice[] = r.devices.map((d) => ({ ...locate(fs, d.index), index: d.index, uuid: formatUuid(d.uuid), size: d.size,
-    bitmap: r.bitmaps[d.index]!.nbits * ALLOC_UNIT, allocated: r.bitmaps[d.index]!.allocatedBits * ALLOC_UNIT }));
+  const st = fs.stats;
+  const collisions = fs.collisions();
+  const deviceTable: FsckDevice[] = devices.map((d) => ({ ...fs.deviceLocation(d.index), index: d.index, uuid: formatUuid(d.uuid), size: d.size,
+    bitmap: d.units * ALLOC_UNIT, allocated: d.allocatedUnits * ALLOC_UNIT }));
   return {
     superblock: {
       uuid: formatUuid(fs.sb.uuid), devUuid: formatUuid(fs.sb.devUuid), systemUuid: formatUuid(fs.sb.systemUuid),
@@ -107,7 +107,7 @@ export function fsck(fs: FamfsHandle): FsckReport {
     },
     collisions,
     capacity: {
-      device: r.devices.reduce((s, d) => s + d.size, 0),
+      device: devices.reduce((s, d) => s + d.size, 0),
       bitmap: bitmapBytes,
       fileBytes: st.fileBytes,
       allocated,
@@ -117,23 +117,13 @@ export function fsck(fs: FamfsHandle): FsckReport {
     },
     files: st.files,
     directories: st.dirs,
-    devices: r.devices.length,
+    devices: devices.length,
     deviceTable,
     badEntries: [...st.badEntries],
     skipped: [...st.skipped],
     deviceZeroOnly: { safe: st.filesOffPrimary === 0, filesOffPrimary: st.filesOffPrimary },
     errors: fsckErrors(collisions, deviceTable, st),
   };
-}
-
-/** Where this host sees device `index`, or why it cannot (an added device is checked by its superblock). */
-function locate(fs: FamfsHandle, index: number): { path?: string; problem?: string } {
-  try {
-    return { path: fs.deviceAt(index).path };
-  } catch (err) {
-    if (err instanceof FamfsError) return { problem: err.message };
-    throw err;
-  }
 }
 
 /** One bucket of `fsck -B`: bytes, in upstream's per-bucket report's terms. */
@@ -154,7 +144,7 @@ export interface BucketStats {
  * smallest fragment as 0 and gives the overhang as capacity mod n; these are the real figures.
  */
 export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: number; buckets: BucketStats[] } {
-  const bitmap = fs.replay.bitmaps[0]!;
+  const units = fs.deviceUsage()[0]!.units;
   const bucketUnits = Math.floor(fs.sb.devSize / (nbuckets * ALLOC_UNIT));
   const buckets: BucketStats[] = [];
   for (let b = 0; b < nbuckets; b++) {
@@ -171,7 +161,7 @@ export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: numb
       run = 0;
     };
     for (let i = b * bucketUnits; i < (b + 1) * bucketUnits; i++) {
-      if (i < bitmap.nbits && !bitmap.isSet(i)) {
+      if (i < units && !fs.isUnitAllocated(0, i)) {
         run++;
       } else {
         endRun();

@@ -2,7 +2,7 @@ import { FsError } from '../errors.js';
 import { writeU64 } from '../format/bytes.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../format/log-entry.js';
-import { LOG_HEADER_OFF, LOG_HEADER_SIZE, type LogSlot, decodeLogHeader, entryOffset } from '../format/log-header.js';
+import { LOG_HEADER_OFF, type LogSlot, entryOffset } from '../format/log-header.js';
 
 /** What the writer needs of a mapping of the metadata region (superblock + log). */
 export interface MetadataView {
@@ -21,26 +21,6 @@ export class LogFullError extends FsError {
   constructor(needed: number, free: number) {
     super('ENOSPC', `log full: ${needed} entr${needed === 1 ? 'y' : 'ies'} needed, ${free} free`);
   }
-}
-
-/** Slots still free in the log. */
-export function freeSlots(meta: MetadataView, logLen: number): number {
-  meta.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
-  const h = decodeLogHeader(meta.buffer.subarray(LOG_OFFSET), logLen);
-  return h.lastIndex + 1 - h.nextIndex;
-}
-
-/**
- * Append one entry. The caller holds the log lock. The entry is written and flushed in its
- * slot first and only then published by advancing next_index, so a crash at any point
- * leaves either no new entry or a whole one, never half of one.
- */
-export function appendEntry(meta: MetadataView, logLen: number, entry: NewEntry): number {
-  meta.invalidate(LOG_OFFSET, LOG_HEADER_SIZE);
-  const h = decodeLogHeader(meta.buffer.subarray(LOG_OFFSET), logLen);
-  if (h.nextIndex > h.lastIndex) throw new LogFullError(1, 0);
-  appendEntryAt(meta, h.nextIndex, entry);
-  return h.nextIndex;
 }
 
 /**

@@ -21,7 +21,7 @@ export type MkfsResult = { killed: true } | { killed: false; uuid: string; logLe
 /** Page zeroed at the device start, so no stale bytes survive in the superblock's unused fields. */
 const SUPERBLOCK_CLEAR_BYTES = 4096;
 
-export function validateLogLen(logLen: number): void {
+function validateLogLen(logLen: number): void {
   if (!Number.isSafeInteger(logLen) || !isPowerOfTwo(logLen) || logLen < MIN_LOG_LEN) {
     throw new FsError('EINVAL', `invalid log length ${logLen}: it must be a power of two and at least ${MIN_LOG_LEN} (8 MiB)`);
   }

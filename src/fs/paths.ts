@@ -16,7 +16,6 @@ import { MAX_RELPATH_LEN } from '../format/layout.js';
 /** The replacement character every undecodable byte becomes. */
 const REPLACEMENT = '\ufffd';
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Split a user-given famfs path (leading '/' allowed, repeated '/' folded) into components. */

@@ -16,7 +16,7 @@ import { type IndexedNode, ReplayIndex, type ScanStop } from './replay-index.js'
 export const MAX_DEVICES = 24;
 
 /** Entries a log may hold here: a 9 GiB log; upstream makes 8 MiB ones (15,420 entries). */
-export const MAX_LOG_SLOTS = 1 << 24;
+const MAX_LOG_SLOTS = 1 << 24;
 
 /** A memory device of the file system as the log knows it (index 0 is the superblock's). */
 export interface DeviceRecord {
@@ -73,6 +73,11 @@ export class LogReplayer {
   readonly stats: ReplayStats = { entries: 0, files: 0, dirs: 0, devicesAdded: 0, badEntries: [], skipped: [], fileBytes: 0, filesOffPrimary: 0 };
   /** The next log slot to play: every slot below it has been played. */
   nextSlot = logSlot(0);
+  /**
+   * Told of every range of slots played, after the namespace has them: the one place that sees
+   * the log advance, whoever advanced it (a refresh, or the master's own appends).
+   */
+  onPlayed: ((first: LogSlot, end: LogSlot) => void) | undefined;
   private readonly index: ReplayIndex;
   private readonly segments: LogSegment[] = [];
 
@@ -111,6 +116,7 @@ export class LogReplayer {
     this.stats.fileBytes = this.index.fileBytes;
     this.stats.filesOffPrimary = this.index.filesOffPrimary;
     this.ns.replayed(first, this.nextSlot);
+    this.onPlayed?.(first, this.nextSlot);
   }
 
   /** Apply the slot `index` (which must be `nextSlot`) from its 544 bytes at `base` in `bytes`. */

@@ -70,7 +70,7 @@ function sameMeta(a: FileMeta, b: FileMeta): boolean {
 }
 
 /** The shadow files of the meta files, which upstream's famfs mount writes before its logplay. */
-export function metaShadowFiles(fs: FamfsHandle): FileMeta[] {
+function metaShadowFiles(fs: FamfsHandle): FileMeta[] {
   return [
     { path: '.meta/.superblock', size: SUPERBLOCK_REGION_SIZE, flags: 0, uid: 0, gid: 0, mode: 0o444, fmap: { kind: 'simple', extents: [{ devIndex: 0, offset: 0, len: SUPERBLOCK_REGION_SIZE }] } },
     { path: '.meta/.log', size: fs.sb.logLen, flags: 0, uid: 0, gid: 0, mode: fs.role === 'master' ? 0o644 : 0o444, fmap: { kind: 'simple', extents: [{ devIndex: 0, offset: LOG_OFFSET, len: fs.sb.logLen }] } },

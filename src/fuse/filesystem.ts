@@ -13,8 +13,8 @@ import type { InitIn } from './abi/init.js';
 import type { ForgetOne } from './abi/requests.js';
 import type { OpenReply, StatfsReply } from './abi/replies.js';
 
-export type { FileHandle, NodeId } from './abi/ids.js';
-export type { Entry, FileAttr, Timespec, DirEntry, DirentSink, DirentPlusSink, ForgetOne, OpenReply, StatfsReply };
+export type { FileHandle } from './abi/ids.js';
+export type { Entry, FileAttr, Timespec, ForgetOne, OpenReply, StatfsReply };
 
 /** Who asked: taken from fuse_in_header. */
 export interface RequestContext {
@@ -83,7 +83,7 @@ export interface WriteArgs {
   readonly writeFlags: number;
   readonly lockOwner?: bigint;
 }
-export interface FlushArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly lockOwner: bigint }
+interface FlushArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly lockOwner: bigint }
 export interface ReleaseArgs {
   readonly nodeid: NodeId;
   readonly fh: FileHandle;
@@ -113,8 +113,8 @@ export interface GetxattrArgs {
   readonly size: number;
 }
 export interface ListxattrArgs { readonly nodeid: NodeId; readonly size: number }
-export interface SetxattrArgs { readonly nodeid: NodeId; readonly name: string; readonly value: Buffer; readonly flags: number }
-export interface RemovexattrArgs { readonly nodeid: NodeId; readonly name: string }
+interface SetxattrArgs { readonly nodeid: NodeId; readonly name: string; readonly value: Buffer; readonly flags: number }
+interface RemovexattrArgs { readonly nodeid: NodeId; readonly name: string }
 export interface MkdirArgs { readonly parent: NodeId; readonly name: string; readonly mode: number; readonly umask: number }
 export interface MknodArgs extends MkdirArgs { readonly rdev: number }
 export interface CreateArgs extends MkdirArgs { readonly flags: number; readonly openFlags: number }
@@ -127,10 +127,10 @@ export interface RenameArgs {
   /** RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT from renameat2; 0 for rename. */
   readonly flags: number;
 }
-export interface SymlinkArgs { readonly parent: NodeId; readonly name: string; readonly target: string }
-export interface LinkArgs { readonly nodeid: NodeId; readonly newParent: NodeId; readonly newName: string }
-export interface LseekArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly offset: number; readonly whence: number }
-export interface FallocateArgs {
+interface SymlinkArgs { readonly parent: NodeId; readonly name: string; readonly target: string }
+interface LinkArgs { readonly nodeid: NodeId; readonly newParent: NodeId; readonly newName: string }
+interface LseekArgs { readonly nodeid: NodeId; readonly fh: FileHandle; readonly offset: number; readonly whence: number }
+interface FallocateArgs {
   readonly nodeid: NodeId;
   readonly fh: FileHandle;
   readonly offset: number;

@@ -8,12 +8,8 @@
 export * from './abi.js';
 export type * from './filesystem.js';
 export { EncodedDirents } from './dirent-list.js';
-export { errno, errnoOf, FuseError, MAX_REPLY_ERRNO, MountError, ProtocolError } from './errors.js';
-export type { FuseErrnoName } from './errors.js';
+export { errno, FuseError, MountError } from './errors.js';
 export { FuseServer } from './serve.js';
-export type { ServeOptions } from './serve.js';
-export type { FuseSession, SessionEnd, SessionEndReason, SessionOptions } from './session.js';
-export { LATENCY_BOUNDS_US, RequestStats } from './request-stats.js';
-export type { OpcodeFigures } from './request-stats.js';
-export { findFuseMount, recoverMount, unmount } from './mount.js';
-export type { MountInfo, MountOptions, UnmountOptions } from './mount.js';
+export type { FuseSession } from './session.js';
+export { LATENCY_BOUNDS_US } from './request-stats.js';
+export { findFuseMount, parseMountinfo, recoverMount, unmount } from './mount.js';

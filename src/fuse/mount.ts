@@ -9,8 +9,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { isNativeError, loadNative } from '../addon.js';
 import { MountError } from './errors.js';
 
-export const FUSE_DEVICE = '/dev/fuse';
-export const FUSECTL_DIR = '/sys/fs/fuse/connections';
+const FUSE_DEVICE = '/dev/fuse';
+const FUSECTL_DIR = '/sys/fs/fuse/connections';
 const MOUNTINFO = '/proc/self/mountinfo';
 /** rootmode is the octal S_IFDIR of the root inode. */
 const ROOT_MODE_OPTION = 'rootmode=40000';
@@ -40,14 +40,14 @@ export interface MountOptions {
   readonly dev?: boolean;
 }
 
-export interface CommandResult {
+interface CommandResult {
   readonly code: number | null;
   readonly stderr: string;
   readonly timedOut: boolean;
 }
 
 /** Runs a helper with a deadline; never throws for a non-zero exit. */
-export async function runCommand(cmd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+async function runCommand(cmd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
   // Loaded here: a daemon needs it only to unmount, and it is ~5 ms of every start.
   const { spawn } = await import('node:child_process');
   return new Promise((resolvePromise, reject) => {
@@ -74,7 +74,7 @@ export async function runCommand(cmd: string, args: readonly string[], options: 
  * The absolute path the kernel will show for `path`, found without looking at `path` itself
  * (only its parent is resolved), so it is safe on a hung mount.
  */
-export async function canonicalMountpoint(path: string): Promise<string> {
+async function canonicalMountpoint(path: string): Promise<string> {
   const abs = resolve(path);
   if (abs === '/') return abs;
   return join(await realpath(dirname(abs)), basename(abs));
@@ -115,7 +115,7 @@ export function parseMountinfo(text: string): MountInfo[] {
   return out;
 }
 
-export async function readMounts(): Promise<MountInfo[]> {
+async function readMounts(): Promise<MountInfo[]> {
   return parseMountinfo(await readFile(MOUNTINFO, 'utf8'));
 }
 
@@ -128,13 +128,6 @@ export async function findFuseMount(path: string): Promise<MountInfo | undefined
   const mnt = await canonicalMountpoint(path);
   const hits = (await readMounts()).filter((m) => m.mountpoint === mnt && isFuseType(m.fstype));
   return hits[hits.length - 1];
-}
-
-/** Every FUSE mount at or below `dir` (for test cleanup). */
-export async function listFuseMountsUnder(dir: string): Promise<MountInfo[]> {
-  const root = await canonicalMountpoint(dir);
-  const prefix = root.endsWith('/') ? root : `${root}/`;
-  return (await readMounts()).filter((m) => isFuseType(m.fstype) && (m.mountpoint === root || m.mountpoint.startsWith(prefix)));
 }
 
 /**
@@ -167,7 +160,7 @@ export function openFuseDevice(): number {
 }
 
 /** The FUSE options of mount(2)'s data for the connection on `fd` (read-only is a mount flag). */
-export function mountOptionString(opts: MountOptions, fd: number): string {
+function mountOptionString(opts: MountOptions, fd: number): string {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const o = [`fd=${fd}`, ROOT_MODE_OPTION, `user_id=${uid}`, `group_id=${gid}`];
@@ -195,7 +188,7 @@ export function mountDevice(fd: number, mountpoint: string, opts: MountOptions =
 }
 
 /** Mounts fusectl if needed; returns its directory. */
-export async function ensureFusectl(): Promise<string> {
+async function ensureFusectl(): Promise<string> {
   if ((await readMounts()).some((m) => m.fstype === 'fusectl')) return FUSECTL_DIR;
   const r = await runCommand('mount', ['-t', 'fusectl', 'none', FUSECTL_DIR]);
   if (r.code !== 0 && !(await readMounts()).some((m) => m.fstype === 'fusectl')) {
@@ -208,7 +201,7 @@ export async function ensureFusectl(): Promise<string> {
  * Aborts the FUSE connection of a mount (fusectl `abort`): every pending and future request fails
  * with ENOTCONN and the daemon's reads end. Returns false if the connection is already gone.
  */
-export async function abortConnection(mount: MountInfo): Promise<boolean> {
+async function abortConnection(mount: MountInfo): Promise<boolean> {
   const dir = await ensureFusectl();
   // The connection is named after the minor of the mount's anonymous device.
   try {

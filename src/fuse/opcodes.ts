@@ -38,7 +38,7 @@ type Method<M extends MethodName> = NonNullable<Filesystem[M]>;
 type ArgsOf<M extends MethodName> = Parameters<Method<M>>[1];
 type ResultOf<M extends MethodName> = Awaited<ReturnType<Method<M>>>;
 
-export type OpKind = 'fs' | 'session' | 'unsupported';
+type OpKind = 'fs' | 'session' | 'unsupported';
 
 export interface OpEntry {
   readonly opcode: number;
@@ -100,7 +100,7 @@ const nothing = (): void => undefined;
 const NUL = 0;
 
 /** Keeps a READ reply within the size the kernel asked for (a longer one would fail with EIO). */
-export function trimReadReply(data: ReadReply, size: number): ReplyPayload {
+function trimReadReply(data: ReadReply, size: number): ReplyPayload {
   const bufs: readonly Buffer[] = Buffer.isBuffer(data) ? [data] : data;
   let total = 0;
   for (let i = 0; i < bufs.length; i++) {

@@ -6,13 +6,13 @@
  */
 
 /** Opcodes counted in their own slot; anything at or past it (CUSE_INIT) shares the last slot. */
-export const STATS_OPCODE_SLOTS = 128;
+const STATS_OPCODE_SLOTS = 128;
 
 /**
  * Latency bucket upper bounds in microseconds: 1, 2, 4, … 2^20 (about 1 s), then +Inf. Powers of
  * two so a request's bucket is one Math.clz32, never a search.
  */
-export const LATENCY_BUCKETS = 21;
+const LATENCY_BUCKETS = 21;
 export const LATENCY_BOUNDS_US: readonly number[] = Array.from({ length: LATENCY_BUCKETS }, (_v, i) => 2 ** i);
 /** Slots per opcode in the bucket array: the bounded buckets and +Inf. */
 const BUCKET_SLOTS = LATENCY_BUCKETS + 1;

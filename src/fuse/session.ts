@@ -49,12 +49,12 @@ import { loadPollNative, type PollNative } from './native-poll.js';
 import { RequestStats } from './request-stats.js';
 
 const MiB = 1024 * 1024;
-export const DEFAULT_MAX_WRITE = MiB;
-export const DEFAULT_MAX_BACKGROUND = 64;
+const DEFAULT_MAX_WRITE = MiB;
+const DEFAULT_MAX_BACKGROUND = 64;
 /** The kernel's default congestion threshold is 3/4 of max_background; keep that ratio. */
 const CONGESTION_NUM = 3;
 const CONGESTION_DEN = 4;
-export const DEFAULT_MAX_INFLIGHT = 256;
+const DEFAULT_MAX_INFLIGHT = 256;
 /** Timestamps are kept to the nanosecond. */
 const TIME_GRAN_NS = 1;
 /** Requests of this size or more (big WRITEs) move their buffer instead of being copied. */
@@ -76,7 +76,7 @@ export interface SessionOptions {
   readonly trace?: (line: string) => void;
 }
 
-export type SessionEndReason = 'unmounted' | 'aborted' | 'error';
+type SessionEndReason = 'unmounted' | 'aborted' | 'error';
 
 export interface SessionEnd {
   readonly reason: SessionEndReason;

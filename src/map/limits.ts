@@ -1,16 +1,5 @@
 import { readFileSync } from 'node:fs';
 
-/**
- * The two limits a zero-copy file mapping runs into: the size of one Node Buffer, and the number of
- * kernel mappings (VMAs) a process may have, vm.max_map_count.
- */
-export interface MapLimits {
-  /** Largest single Buffer (window) a mapping may use. */
-  maxBufferBytes: number;
-  /** Kernel mappings (VMAs) this one file mapping may add. */
-  maxMappings: number;
-}
-
 const MAX_MAP_COUNT_PATH = '/proc/sys/vm/max_map_count';
 const SELF_MAPS_PATH = '/proc/self/maps';
 /** The kernel default, for when /proc cannot be read. */
@@ -31,7 +20,7 @@ export function maxMapCount(): number {
 }
 
 /** Mappings the process has now: one line each in /proc/self/maps. */
-export function mappingsInUse(): number {
+function mappingsInUse(): number {
   try {
     const text = readFileSync(SELF_MAPS_PATH, 'latin1');
     let lines = 0;

@@ -15,7 +15,7 @@ import type { MapPiece } from './pieces.js';
  */
 
 /** One Buffer's worth of device ranges, shown back to back. */
-export interface PlannedWindow {
+interface PlannedWindow {
   extents: DeviceExtent[];
   /** The device index of each extent (a file system may span several devices). */
   devices: number[];
@@ -23,7 +23,7 @@ export interface PlannedWindow {
 }
 
 /** A file range that is contiguous inside one window. */
-export interface PlannedSegment {
+interface PlannedSegment {
   fileOffset: number;
   length: number;
   window: number;

@@ -4,7 +4,7 @@ import type { FileMapping } from './file-mapping.js';
 
 /** Bytes per stream chunk: large enough that per-chunk overhead (a cache invalidate or flush, a
  * callback) is small next to the copy. */
-export const DEFAULT_STREAM_CHUNK = 1024 * 1024;
+const DEFAULT_STREAM_CHUNK = 1024 * 1024;
 
 export interface ReadStreamOptions {
   /** First byte to read. Default 0. */

@@ -30,9 +30,9 @@ export type CacheMode = 'always' | 'normal' | 'never';
 
 /** Entry and attribute timeouts (seconds) per cache mode when -t is not given: upstream's. */
 export const CACHE_TIMEOUTS: Readonly<Record<CacheMode, number>> = { always: 31536000, normal: 1, never: 0 };
-export const DEFAULT_CACHE: CacheMode = 'normal';
+const DEFAULT_CACHE: CacheMode = 'normal';
 /** How often a daemon looks for entries another process appended. */
-export const DEFAULT_FOLLOW_MS = 200;
+const DEFAULT_FOLLOW_MS = 200;
 
 /** Everything `famfs mount` hands the daemon process. */
 export interface DaemonConfig {

@@ -12,7 +12,7 @@ import { nodeCrypto } from '../lazy-crypto.js';
 export const RUN_DIR_ENV = 'FAMFS_RUN_DIR';
 const DEFAULT_RUN_DIR = '/run/famfs/mounts';
 /** The fstype our mounts carry in /proc/self/mountinfo. */
-export const FUSE_FSTYPE = 'fuse.famfs';
+const FUSE_FSTYPE = 'fuse.famfs';
 
 export interface MountRecord {
   mountpoint: string;
@@ -136,7 +136,7 @@ function kernelFamfsMounts(): KernelMount[] {
 }
 
 /** Mount points of live famfs FUSE mounts. */
-export function liveFamfsMounts(): Set<string> {
+function liveFamfsMounts(): Set<string> {
   return new Set(kernelFamfsMounts().filter((m) => m.fstype === FUSE_FSTYPE).map((m) => m.mountpoint));
 }
 

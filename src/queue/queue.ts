@@ -48,7 +48,7 @@ export interface QueueFiles {
 }
 
 /** Owner and placement of the queue's two files. */
-export interface FileCreateOptions {
+interface FileCreateOptions {
   uid?: number;
   gid?: number;
   /** Stripe the files across the device's buckets (not in upstream pcq, which makes them contiguous). */
@@ -393,7 +393,7 @@ export class Producer {
 }
 
 /** Upstream CONSUMER_NRETRIES: reads of a bad bucket after invalidating it, before giving up. */
-export const CONSUMER_RETRIES = 2;
+const CONSUMER_RETRIES = 2;
 
 /** The consuming side of a queue (upstream run_consumer / pcq_consumer_get). One per queue. */
 export class Consumer {

@@ -3,7 +3,6 @@ import { processAlive } from '../mounts/process-state.js';
 import { type MountRecord, liveRecords } from '../mounts/registry.js';
 import { ALLOC_UNIT } from '../format/layout.js';
 import { formatUuid } from '../format/uuid.js';
-import { largestFreeRun } from '../fs/allocation-map.js';
 import type { FamfsHandle } from '../fs/famfs.js';
 import { fsck } from '../fs/fsck.js';
 import type { Role } from '../fs/role.js';
@@ -13,9 +12,9 @@ import type { Role } from '../fs/role.js';
  * `version` changes when a field changes meaning or goes away; new fields may appear without it.
  * README.md ("famfs status") documents every field.
  */
-export const STATUS_VERSION = 1;
+const STATUS_VERSION = 1;
 
-export interface StatusDevice {
+interface StatusDevice {
   index: number;
   /** Where this host finds it; null when it cannot (a problem is listed). */
   path: string | null;
@@ -29,7 +28,7 @@ export interface StatusDevice {
   largestFreeRun: number;
 }
 
-export interface StatusMount {
+interface StatusMount {
   mountpoint: string;
   systemUuid: string;
   role: Role;
@@ -43,9 +42,9 @@ export interface StatusMount {
   requestsPerSecond: number | null;
 }
 
-export type ProblemKind = 'bad-log-entry' | 'skipped-log-entry' | 'collision' | 'missing-device' | 'dead-daemon' | 'daemon-unreachable';
+type ProblemKind = 'bad-log-entry' | 'skipped-log-entry' | 'collision' | 'missing-device' | 'dead-daemon' | 'daemon-unreachable';
 
-export interface StatusProblem {
+interface StatusProblem {
   kind: ProblemKind;
   message: string;
   /** A command that fixes it, when there is one. */
@@ -111,10 +110,9 @@ export async function fsStatus(fs: FamfsHandle, systemUuid: string): Promise<FsS
   }
   const devices = report.deviceTable.map((d): StatusDevice => {
     if (d.problem) problems.push({ kind: 'missing-device', message: `device ${d.index} (${d.uuid}): ${d.problem}`, fix: `famfs status --device-map ${d.index}=<path>` });
-    const bitmap = fs.replay.bitmaps[d.index]!;
     return {
       index: d.index, path: d.path ?? null, uuid: d.uuid, size: d.size, capacity: d.bitmap, allocated: d.allocated,
-      free: d.bitmap - d.allocated, largestFreeRun: largestFreeRun(bitmap) * ALLOC_UNIT,
+      free: d.bitmap - d.allocated, largestFreeRun: fs.largestFreeRun(d.index) * ALLOC_UNIT,
     };
   });
   const mine = liveRecords().filter((r) => r.fsUuid === fs.uuid).sort((a, b) => a.mountpoint.localeCompare(b.mountpoint));

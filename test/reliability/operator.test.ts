@@ -106,7 +106,6 @@ describe('famfs emu', () => {
   });
 });
 
-
 describe('who can read what', () => {
   let user: TestUser;
   after(() => {

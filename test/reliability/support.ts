@@ -26,7 +26,6 @@ export function envInt(name: string, ciDefault: number): number {
 /** The seed of this run: FAMFS_TORTURE_SEED to replay a failure, else the clock. */
 export const RUN_SEED = envInt('FAMFS_TORTURE_SEED', Date.now() % 0x7fffffff);
 
-
 export const randInt = (rnd: () => number, lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
 
 /** Figures for bench/torture: one JSON line per test appended to $FAMFS_TORTURE_REPORT. */

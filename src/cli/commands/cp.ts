@@ -1,12 +1,13 @@
 import { closeSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
+import { allocationBytes } from '../../alloc/allocator.js';
 import type { InterleaveParams } from '../../alloc/interleave.js';
 import { mapFile } from '../../map/file-mapping.js';
 import { compareWithMapping } from '../../data/copy.js';
 import { copyFiles } from '../../data/parallel-copy.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
 import type { Fmap } from '../../format/fmap.js';
-import { ALLOC_UNIT, roundUp } from '../../format/layout.js';
+import { ALLOC_UNIT } from '../../format/layout.js';
 import type { FamfsHandle } from '../../fs/famfs.js';
 import type { LogSession } from '../../fs/log-session.js';
 import { LogFullError } from '../../fs/log-writer.js';
@@ -27,13 +28,6 @@ interface CpOpts extends DeviceOption {
 
 /** upstream: any per-file failure makes the exit status 1. */
 const EXIT_SOME_FAILED = 1;
-
-/** Memory a new file of `size` bytes takes (spec §4.2, §4.3), for the up-front space check. */
-function allocationBytes(size: number, ip: InterleaveParams | undefined): number {
-  if (!ip || size < ip.chunkSize) return roundUp(size, ALLOC_UNIT);
-  const stripe = ip.nstrips * ip.chunkSize;
-  return Math.ceil(roundUp(size, ALLOC_UNIT) / stripe) * stripe;
-}
 
 function isFailure(err: unknown): err is Error {
   return err instanceof FamfsError || (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string');
@@ -69,8 +63,8 @@ function createAll(fs: FamfsHandle, s: LogSession, plan: CopyPlan, o: CpOpts): v
     const slots = s.freeSlots();
     if (slots < dirs.length + files.length) throw new LogFullError(dirs.length + files.length, slots);
     const need = files.reduce((sum, f) => sum + allocationBytes(f.size, ip), 0);
-    const bitmap = fs.replay.bitmaps[0]!;
-    const free = bitmap.freeBits() * ALLOC_UNIT;
+    // Free memory on every device: the allocator places a file on any of them.
+    const free = fs.usage().freeUnits * ALLOC_UNIT;
     if (need > free) {
       throw new FsError('ENOSPC', `not enough space: ${files.length} new files need ${need} bytes, ${free} bytes are free; nothing was copied`);
     }

@@ -74,31 +74,31 @@ export function register(program: Command): void {
         if (o.dryrun && !o.json) process.stdout.write('Logplay: dry_run selected\n');
         if (o.shadow.length > 0) return shadowLogplay(path, o);
         return withTarget([path], o, { writable: false }, (fs) => {
-        const st = fs.stats;
-        const nodes = [...fs.ns.walk()].sort((a, b) => a.logIndex - b.logIndex);
-        if (o.json) {
-          printJson({
-            entries: st.entries, files: st.files, directories: st.dirs, badEntries: st.badEntries, skipped: st.skipped,
-            ...(o.dryrun ? { objects: nodes.map((n) => nodeJson(n, { withFmap: true })) } : {}),
-          });
-        } else {
-          if (o.dryrun) {
-            for (const n of nodes) {
-              process.stdout.write(n.kind === 'file'
-                ? `would create file ${pathOf(n)} (${n.size} bytes, mode 0${n.mode.toString(8)})\n`
-                : `would create directory ${pathOf(n)} (mode 0${n.mode.toString(8)})\n`);
+          const st = fs.stats;
+          const nodes = [...fs.ns.walk()].sort((a, b) => a.logIndex - b.logIndex);
+          if (o.json) {
+            printJson({
+              entries: st.entries, files: st.files, directories: st.dirs, badEntries: st.badEntries, skipped: st.skipped,
+              ...(o.dryrun ? { objects: nodes.map((n) => nodeJson(n, { withFmap: true })) } : {}),
+            });
+          } else {
+            if (o.dryrun) {
+              for (const n of nodes) {
+                process.stdout.write(n.kind === 'file'
+                  ? `would create file ${pathOf(n)} (${n.size} bytes, mode 0${n.mode.toString(8)})\n`
+                  : `would create directory ${pathOf(n)} (mode 0${n.mode.toString(8)})\n`);
+              }
+            }
+            if (o.verbose) {
+              for (const b of st.badEntries) process.stdout.write(`bad entry ${b.index}: ${b.reason}\n`);
+              for (const s of st.skipped) process.stdout.write(`skipped entry ${s.index}: ${s.reason}\n`);
+            }
+            process.stdout.write(`famfs_logplay: processed ${st.entries} log entries; ${st.files} new files; ${st.dirs} new directories\n`);
+            if (st.badEntries.length || st.skipped.length) {
+              process.stdout.write(`famfs_logplay: ${st.badEntries.length} bad entries, ${st.skipped.length} skipped entries\n`);
             }
           }
-          if (o.verbose) {
-            for (const b of st.badEntries) process.stdout.write(`bad entry ${b.index}: ${b.reason}\n`);
-            for (const s of st.skipped) process.stdout.write(`skipped entry ${s.index}: ${s.reason}\n`);
-          }
-          process.stdout.write(`famfs_logplay: processed ${st.entries} log entries; ${st.files} new files; ${st.dirs} new directories\n`);
-          if (st.badEntries.length || st.skipped.length) {
-            process.stdout.write(`famfs_logplay: ${st.badEntries.length} bad entries, ${st.skipped.length} skipped entries\n`);
-          }
-        }
-        return Math.min(st.badEntries.length + st.skipped.length, MAX_EXIT);
+          return Math.min(st.badEntries.length + st.skipped.length, MAX_EXIT);
         });
       }));
 }

@@ -1,6 +1,6 @@
-import { type NodeId, nodeId } from './ids.js';
+import type { NodeId } from './ids.js';
 import { StructSize } from './sizes.js';
-import { readU64, writeU64 } from './wire.js';
+import { writeU64 } from './wire.js';
 
 /** A point in time as the kernel stores it. */
 export interface Timespec {
@@ -62,7 +62,7 @@ const AttrOutOff = { attrValid: 0, attrValidNsec: 8, dummy: 12, attr: 16 } as co
 
 const ZERO_TIME: Timespec = { sec: 0, nsec: 0 };
 
-export function timespecFromMs(ms: number): Timespec {
+function timespecFromMs(ms: number): Timespec {
   const sec = Math.floor(ms / MS_PER_SEC);
   return { sec, nsec: Math.round((ms - sec * MS_PER_SEC) * NSEC_PER_MS) };
 }
@@ -72,14 +72,14 @@ export function timespecNow(): Timespec {
 }
 
 /** Seconds (fractional) → whole seconds + nanoseconds, as the *_valid fields want. */
-export function splitSeconds(t: number): Timespec {
+function splitSeconds(t: number): Timespec {
   if (!(t >= 0)) return ZERO_TIME;
   const sec = Math.floor(t);
   const nsec = Math.min(NSEC_PER_SEC - 1, Math.round((t - sec) * NSEC_PER_SEC));
   return { sec, nsec };
 }
 
-export function encodeAttr(buf: Buffer, off: number, a: FileAttr): void {
+function encodeAttr(buf: Buffer, off: number, a: FileAttr): void {
   const size = a.size ?? 0;
   const atime = a.atime ?? ZERO_TIME;
   const mtime = a.mtime ?? ZERO_TIME;
@@ -100,24 +100,6 @@ export function encodeAttr(buf: Buffer, off: number, a: FileAttr): void {
   buf.writeUInt32LE(a.rdev ?? 0, off + AttrOff.rdev);
   buf.writeUInt32LE(a.blksize ?? 0, off + AttrOff.blksize);
   buf.writeUInt32LE(a.flags ?? 0, off + AttrOff.flags);
-}
-
-export function decodeAttr(buf: Buffer, off: number): Required<FileAttr> {
-  return {
-    ino: readU64(buf, off + AttrOff.ino),
-    size: readU64(buf, off + AttrOff.size),
-    blocks: readU64(buf, off + AttrOff.blocks),
-    atime: { sec: readU64(buf, off + AttrOff.atime), nsec: buf.readUInt32LE(off + AttrOff.atimensec) },
-    mtime: { sec: readU64(buf, off + AttrOff.mtime), nsec: buf.readUInt32LE(off + AttrOff.mtimensec) },
-    ctime: { sec: readU64(buf, off + AttrOff.ctime), nsec: buf.readUInt32LE(off + AttrOff.ctimensec) },
-    mode: buf.readUInt32LE(off + AttrOff.mode),
-    nlink: buf.readUInt32LE(off + AttrOff.nlink),
-    uid: buf.readUInt32LE(off + AttrOff.uid),
-    gid: buf.readUInt32LE(off + AttrOff.gid),
-    rdev: buf.readUInt32LE(off + AttrOff.rdev),
-    blksize: buf.readUInt32LE(off + AttrOff.blksize),
-    flags: buf.readUInt32LE(off + AttrOff.flags),
-  };
 }
 
 export function encodeEntryOutInto(buf: Buffer, off: number, e: Entry): void {
@@ -143,18 +125,6 @@ export function encodeNoEntryInto(buf: Buffer, off: number): void {
   buf.fill(0, off, off + StructSize.ENTRY_OUT);
 }
 
-export function decodeEntryOut(buf: Buffer, off = 0): Required<Omit<Entry, 'attr'>> & { attr: Required<FileAttr> } {
-  const entryValid = readU64(buf, off + EntryOutOff.entryValid);
-  const attrValid = readU64(buf, off + EntryOutOff.attrValid);
-  return {
-    nodeid: nodeId(readU64(buf, off + EntryOutOff.nodeid)),
-    generation: readU64(buf, off + EntryOutOff.generation),
-    entryTimeout: entryValid + buf.readUInt32LE(off + EntryOutOff.entryValidNsec) / NSEC_PER_SEC,
-    attrTimeout: attrValid + buf.readUInt32LE(off + EntryOutOff.attrValidNsec) / NSEC_PER_SEC,
-    attr: decodeAttr(buf, off + EntryOutOff.attr),
-  };
-}
-
 /** fuse_attr_out: the reply to GETATTR and SETATTR. */
 export function encodeAttrOut(attr: FileAttr, timeoutSeconds: number): Buffer {
   const buf = Buffer.alloc(StructSize.ATTR_OUT);
@@ -163,11 +133,4 @@ export function encodeAttrOut(attr: FileAttr, timeoutSeconds: number): Buffer {
   buf.writeUInt32LE(valid.nsec, AttrOutOff.attrValidNsec);
   encodeAttr(buf, AttrOutOff.attr, attr);
   return buf;
-}
-
-export function decodeAttrOut(buf: Buffer): { timeout: number; attr: Required<FileAttr> } {
-  return {
-    timeout: readU64(buf, AttrOutOff.attrValid) + buf.readUInt32LE(AttrOutOff.attrValidNsec) / NSEC_PER_SEC,
-    attr: decodeAttr(buf, AttrOutOff.attr),
-  };
 }

@@ -119,7 +119,6 @@ export const InitFlag = {
   OVER_IO_URING: 1n << 41n,
   REQUEST_TIMEOUT: 1n << 42n,
 } as const;
-export type InitFlagName = keyof typeof InitFlag;
 
 /** Width of the low INIT flags word; flags2 holds the bits above it. */
 export const INIT_FLAGS_WORD_BITS = 32n;
@@ -155,16 +154,9 @@ export const SetattrValid = {
 
 export const GETATTR_FH = 1 << 0;
 export const RELEASE_FLUSH = 1 << 0;
-export const RELEASE_FLOCK_UNLOCK = 1 << 1;
 export const READ_LOCKOWNER = 1 << 1;
-export const WRITE_CACHE = 1 << 0;
 export const WRITE_LOCKOWNER = 1 << 1;
-export const WRITE_KILL_SUIDGID = 1 << 2;
 export const FSYNC_FDATASYNC = 1 << 0;
-export const OPEN_KILL_SUIDGID = 1 << 0;
-/** fuse_attr.flags */
-export const ATTR_SUBMOUNT = 1 << 0;
-export const ATTR_DAX = 1 << 1;
 /** notify_inval_entry_out.flags: only expire the dentry, don't drop it (needs HAS_EXPIRE_ONLY). */
 export const EXPIRE_ONLY = 1 << 0;
 

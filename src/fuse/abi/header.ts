@@ -43,19 +43,6 @@ export function requestBody(buf: Buffer, hdr: InHeader): Buffer {
   return buf.subarray(StructSize.IN_HEADER, hdr.len - hdr.extBytes);
 }
 
-/** Test and tooling helper: the inverse of decodeInHeader. */
-export function encodeInHeader(buf: Buffer, h: Omit<InHeader, 'extBytes'> & { extBytes?: number }): void {
-  buf.writeUInt32LE(h.len, InHeaderOff.len);
-  buf.writeUInt32LE(h.opcode, InHeaderOff.opcode);
-  buf.writeBigUInt64LE(h.unique, InHeaderOff.unique);
-  buf.writeBigUInt64LE(BigInt(h.nodeid), InHeaderOff.nodeid);
-  buf.writeUInt32LE(h.uid, InHeaderOff.uid);
-  buf.writeUInt32LE(h.gid, InHeaderOff.gid);
-  buf.writeUInt32LE(h.pid, InHeaderOff.pid);
-  buf.writeUInt16LE((h.extBytes ?? 0) / EXTLEN_UNIT, InHeaderOff.totalExtlen);
-  buf.writeUInt16LE(0, InHeaderOff.padding);
-}
-
 /**
  * fuse_out_header. `error` is 0 or -errno for replies, the notify code for notifications
  * (unique 0). `len` must equal the bytes of the whole write.
@@ -66,12 +53,4 @@ export function encodeOutHeader(len: number, error: number, unique: bigint): Buf
   buf.writeInt32LE(error, OutHeaderOff.error);
   buf.writeBigUInt64LE(unique, OutHeaderOff.unique);
   return buf;
-}
-
-export function decodeOutHeader(buf: Buffer): { len: number; error: number; unique: bigint } {
-  return {
-    len: buf.readUInt32LE(OutHeaderOff.len),
-    error: buf.readInt32LE(OutHeaderOff.error),
-    unique: buf.readBigUInt64LE(OutHeaderOff.unique),
-  };
 }

@@ -63,16 +63,6 @@ export function decodeInitIn(body: Buffer): InitIn {
   };
 }
 
-export function encodeInitIn(i: InitIn): Buffer {
-  const buf = Buffer.alloc(StructSize.INIT_IN);
-  buf.writeUInt32LE(i.major, InitInOff.major);
-  buf.writeUInt32LE(i.minor, InitInOff.minor);
-  buf.writeUInt32LE(i.maxReadahead, InitInOff.maxReadahead);
-  buf.writeUInt32LE(Number(i.flags & U32_MASK_BIG), InitInOff.flags);
-  buf.writeUInt32LE(Number((i.flags >> INIT_FLAGS_WORD_BITS) & U32_MASK_BIG), InitInOff.flags2);
-  return buf;
-}
-
 export function encodeInitOut(o: InitOut): Buffer {
   const buf = Buffer.alloc(StructSize.INIT_OUT);
   buf.writeUInt32LE(o.major, InitOutOff.major);
@@ -89,25 +79,6 @@ export function encodeInitOut(o: InitOut): Buffer {
   buf.writeUInt32LE(o.maxStackDepth ?? 0, InitOutOff.maxStackDepth);
   buf.writeUInt16LE(o.requestTimeout ?? 0, InitOutOff.requestTimeout);
   return buf;
-}
-
-export function decodeInitOut(buf: Buffer): InitOut {
-  const low = BigInt(buf.readUInt32LE(InitOutOff.flags));
-  const high = BigInt(buf.readUInt32LE(InitOutOff.flags2));
-  return {
-    major: buf.readUInt32LE(InitOutOff.major),
-    minor: buf.readUInt32LE(InitOutOff.minor),
-    maxReadahead: buf.readUInt32LE(InitOutOff.maxReadahead),
-    flags: low | (high << INIT_FLAGS_WORD_BITS),
-    maxBackground: buf.readUInt16LE(InitOutOff.maxBackground),
-    congestionThreshold: buf.readUInt16LE(InitOutOff.congestionThreshold),
-    maxWrite: buf.readUInt32LE(InitOutOff.maxWrite),
-    timeGran: buf.readUInt32LE(InitOutOff.timeGran),
-    maxPages: buf.readUInt16LE(InitOutOff.maxPages),
-    mapAlignment: buf.readUInt16LE(InitOutOff.mapAlignment),
-    maxStackDepth: buf.readUInt32LE(InitOutOff.maxStackDepth),
-    requestTimeout: buf.readUInt16LE(InitOutOff.requestTimeout),
-  };
 }
 
 /** Names of the set bits, for logs ("ASYNC_READ|BIG_WRITES|bit43"). */

@@ -1,7 +1,7 @@
 /** Encoders of the small fixed reply structs. */
-import { type FileHandle, fileHandle } from './ids.js';
+import type { FileHandle } from './ids.js';
 import { StructSize } from './sizes.js';
-import { readU64, writeU64 } from './wire.js';
+import { writeU64 } from './wire.js';
 
 /** The reply to OPEN, OPENDIR and the second half of CREATE. */
 export interface OpenReply {
@@ -25,14 +25,6 @@ export function encodeOpenOut(o: OpenReply): Buffer {
   const buf = Buffer.alloc(StructSize.OPEN_OUT);
   encodeOpenOutInto(buf, 0, o);
   return buf;
-}
-
-export function decodeOpenOut(buf: Buffer, off = 0): Required<OpenReply> {
-  return {
-    fh: fileHandle(readU64(buf, off + OpenOutOff.fh)),
-    flags: buf.readUInt32LE(off + OpenOutOff.openFlags),
-    backingId: buf.readInt32LE(off + OpenOutOff.backingId),
-  };
 }
 
 const WriteOutOff = { size: 0 } as const;
@@ -69,19 +61,6 @@ export function encodeStatfsOut(s: StatfsReply): Buffer {
   buf.writeUInt32LE(s.namelen, KstatfsOff.namelen);
   buf.writeUInt32LE(s.frsize ?? s.bsize, KstatfsOff.frsize);
   return buf;
-}
-
-export function decodeStatfsOut(buf: Buffer): Required<StatfsReply> {
-  return {
-    blocks: readU64(buf, KstatfsOff.blocks),
-    bfree: readU64(buf, KstatfsOff.bfree),
-    bavail: readU64(buf, KstatfsOff.bavail),
-    files: readU64(buf, KstatfsOff.files),
-    ffree: readU64(buf, KstatfsOff.ffree),
-    bsize: buf.readUInt32LE(KstatfsOff.bsize),
-    namelen: buf.readUInt32LE(KstatfsOff.namelen),
-    frsize: buf.readUInt32LE(KstatfsOff.frsize),
-  };
 }
 
 const GetxattrOutOff = { size: 0 } as const;

@@ -1,0 +1,33 @@
+// Runs the built tests (dist/test) in two groups; `npm test` runs both after lint and build.
+//   unit:  tests that mount nothing (memory devices of their own on /dev/shm, no /dev/fuse):
+//          run in parallel.
+//   mount: tests that mount FUSE file systems, play several hosts or install the package: one
+//          file at a time, as mounts and daemons are machine-wide.
+// A test file is a mount test unless named in UNIT, so a new file is never left out.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const UNIT = new Set([
+  'alloc', 'badinput', 'core', 'cp-restart', 'data', 'device', 'famfs-abi', 'format', 'log-session', 'readme',
+  'replay-scan', 'resolve',
+]);
+
+const group = process.argv[2];
+if (group !== 'unit' && group !== 'mount') {
+  process.stderr.write('usage: node tools/run-tests.mjs unit|mount\n');
+  process.exit(2);
+}
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'test');
+const files = [];
+for (const dir of [root, join(root, 'reliability')]) {
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.test.js')) continue;
+    const isUnit = dir === root && UNIT.has(name.slice(0, -'.test.js'.length));
+    if (isUnit === (group === 'unit')) files.push(join(dir, name));
+  }
+}
+const args = ['--test', ...(group === 'mount' ? ['--test-concurrency=1'] : []), ...files];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+process.exit(r.status ?? 1);
