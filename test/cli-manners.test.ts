@@ -158,6 +158,21 @@ describe('Ctrl-C and SIGTERM during a progress bar (pseudo-terminal)', () => {
   });
 });
 
+describe('summary lines', () => {
+  it('creat -r and verify end with one line on stderr: files, bytes, time, rate', () => {
+    const made = onDevice(['creat', '-s', '4m', '-r', '-S', '7', 'summed']);
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.stderr, /^famfs creat: randomized 1 file, 4\.0 MiB in \d+\.\d s \([\d.]+ [KMG]?i?B\/s\)\n$/);
+    const checked = onDevice(['verify', '-S', '7', '-f', 'summed']);
+    assert.equal(checked.status, 0, checked.stderr);
+    assert.match(checked.stdout, /^Success: verified 4194304 bytes in file summed\n$/, 'upstream\'s line stays on stdout');
+    assert.match(checked.stderr, /^famfs verify: verified 1 file, 4\.0 MiB in \d+\.\d s \([\d.]+ [KMG]?i?B\/s\)\n$/);
+    const wrong = onDevice(['verify', '-m', 'summed,7', '-m', 'summed,8']);
+    assert.notEqual(wrong.status, 0);
+    assert.match(wrong.stderr, /^famfs verify: verified 1 file, 4\.0 MiB in .*; 1 failed$/m);
+  });
+});
+
 describe('one JSON vocabulary', () => {
   const NODE_KEYS = ['gid', 'ino', 'kind', 'logIndex', 'mode', 'path', 'uid'];
   const FILE_KEYS = [...NODE_KEYS, 'size'].sort();

@@ -35,6 +35,16 @@ function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${UNITS[u]}`;
 }
 
+/**
+ * The one summary line a long data command ends with, on stderr (stdout keeps upstream's lines):
+ * files, bytes, time and rate since `startedMs`, then `tail`.
+ */
+export function printSummary(label: string, what: string, files: number, bytes: number, startedMs: number, tail = ''): void {
+  const ms = Math.max(1, Date.now() - startedMs);
+  const rate = formatBytes((bytes * MS_PER_S) / ms);
+  process.stderr.write(`${label}: ${what} ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${(ms / MS_PER_S).toFixed(1)} s (${rate}/s)${tail}\n`);
+}
+
 export class Progress {
   private done = 0;
   private readonly started = Date.now();
@@ -94,9 +104,7 @@ export class Progress {
    */
   summary(what: string, files: number, tail = ''): void {
     this.finish();
-    const ms = Math.max(1, Date.now() - this.started);
-    const rate = formatBytes((this.done * MS_PER_S) / ms);
-    process.stderr.write(`${this.label}: ${what} ${files} file${files === 1 ? '' : 's'}, ${formatBytes(this.done)} in ${(ms / MS_PER_S).toFixed(1)} s (${rate}/s)${tail}\n`);
+    printSummary(this.label, what, files, this.done, this.started, tail);
   }
 
   private payload(elapsedMs: number): Record<string, string> {

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser } from 'puppeteer-core';
 
 /** Debian's chromium (.ci/run installs it); puppeteer-core never downloads a browser. */
-export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /** Where browser tests leave their screenshots (gitignored). */
-export const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'artifacts');
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'artifacts');
 
 export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });

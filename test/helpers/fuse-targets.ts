@@ -20,10 +20,10 @@ const EXIT_TIMEOUT_MS = 5000;
 const POLL_MS = 50;
 const MEMFS_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'fuse', 'example', 'memfs-main.js');
 
-export type ErrnoName = 'EOPNOTSUPP' | 'ENOSYS' | 'EPERM';
+type ErrnoName = 'EOPNOTSUPP' | 'ENOSYS' | 'EPERM';
 
 /** A request the file system does not implement; the suite makes it from python3 and expects an errno. */
-export interface UnimplementedOp {
+interface UnimplementedOp {
   readonly op: 'setxattr' | 'removexattr' | 'symlink' | 'link' | 'fallocate';
   /** What the caller may see: the kernel turns an ENOSYS reply to SETXATTR or FALLOCATE into EOPNOTSUPP, to LINK into EPERM. */
   readonly expect: readonly ErrnoName[];

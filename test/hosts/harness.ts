@@ -34,7 +34,7 @@ const DEFAULT_FOLLOW_MS = 100;
 const CLUSTERS = new Set<Cluster>();
 
 /** Run a famfs CLI synchronously as host `uuid`. */
-export function runAs(bin: string, uuid: string, args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
+function runAs(bin: string, uuid: string, args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
     env: { ...process.env, FAMFS_SYSTEM_UUID: uuid, FAMFS_DEVICE: '', ...env },

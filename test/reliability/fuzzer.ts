@@ -19,15 +19,15 @@ import { envInt, randInt } from './support.js';
  * replay to a tree whose every file lies inside its device under a well-formed name.
  */
 
-export const DEV_SIZE = 8 * 1024 ** 3;
+const DEV_SIZE = 8 * 1024 ** 3;
 const METADATA_END = LOG_OFFSET + DEFAULT_LOG_LEN;
 /** A decode of a few hundred bytes taking longer than this is a hang in the making (the
  * sanitizer build of the addon, several times slower, sets its own: npm run test:asan). */
-export const SLOW_CASE_MS = envInt('FAMFS_FUZZ_SLOW_MS', 250);
+const SLOW_CASE_MS = envInt('FAMFS_FUZZ_SLOW_MS', 250);
 const MiB = 1024 ** 2;
 
-export type Target = 'superblock' | 'logHeader' | 'entry' | 'fmap' | 'log';
-export const TARGETS: readonly Target[] = ['superblock', 'logHeader', 'entry', 'fmap', 'log'];
+type Target = 'superblock' | 'logHeader' | 'entry' | 'fmap' | 'log';
+const TARGETS: readonly Target[] = ['superblock', 'logHeader', 'entry', 'fmap', 'log'];
 
 interface Field { off: number; width: 4 | 8 | 'name' }
 
@@ -263,7 +263,7 @@ function treeProblems(r: LogReplayer): string[] {
   return out;
 }
 
-export class FuzzViolation extends Error {}
+class FuzzViolation extends Error {}
 
 function expectTyped(fn: () => void, what: string): boolean {
   try {
@@ -289,7 +289,7 @@ function validLog(): { bytes: Buffer; count: number } {
 }
 
 /** Run one case; returns whether the mutated input was accepted. Throws FuzzViolation on a bug. */
-export function fuzzCase(target: Target, rnd: () => number): boolean {
+function fuzzCase(target: Target, rnd: () => number): boolean {
   const fix = rnd() < 0.7;
   switch (target) {
     case 'superblock': {

@@ -43,7 +43,7 @@ export function addInterleaveOptions(cmd: Command): Command {
  * generator and progress bar are loaded here, not with the command: a plain creat (a script
  * running one process per file) never needs them and would pay their start-up every time.
  */
-async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): Promise<void> {
+async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): Promise<number> {
   const [{ mapFile }, { randomizeFile }, { Progress }] = await Promise.all([
     import('../../map/file-mapping.js'), import('../../data/fill.js'), import('../progress.js'),
   ]);
@@ -53,6 +53,7 @@ async function randomizeOne(fs: FamfsHandle, rel: string, file: string, seed: bi
     await randomizeFile(m, seed, (n) => bar.add(n));
     bar.finish();
     process.stdout.write(`randomized ${m.size} bytes: ${file}\n`);
+    return m.size;
   } finally {
     m.unmap();
   }
@@ -89,6 +90,8 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
     process.stdout.write(`Create complete for ${created} of ${o.multi.length} files with ${errs} errs\n`);
     if (errs) return errs;
     const seeded = [...o.multi.keys()].filter((i) => o.multi[i]!.seed !== 0n);
+    const started = Date.now();
+    let bytes = 0;
     if (seeded.length > 1 && (o.threadct ?? 0) > 1) {
       // Each file on its own worker thread, up to -t at once, as upstream's thread pool.
       const { fillInParallel } = await import('../../data/fill-pool.js');
@@ -102,6 +105,7 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
           process.stderr.write(`famfs creat: ${file}: ${r.error}\n`);
           errs++;
         } else {
+          bytes += r.size;
           process.stdout.write(`randomized ${r.size} bytes: ${file}\n`);
         }
       });
@@ -109,7 +113,7 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
       for (const i of seeded) {
         const mc = o.multi[i]!;
         try {
-          await randomizeOne(where[i]!.fs, where[i]!.rel, mc.file, mc.seed, !!o.quiet);
+          bytes += await randomizeOne(where[i]!.fs, where[i]!.rel, mc.file, mc.seed, !!o.quiet);
         } catch (err) {
           if (!(err instanceof FamfsError)) throw err;
           process.stderr.write(`famfs creat: ${mc.file}: ${err.message}\n`);
@@ -119,10 +123,17 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
     }
     const randomized = seeded.length;
     process.stdout.write(`Randomize complete for ${randomized} of ${o.multi.length} files with ${errs} errs\n`);
+    if (randomized > 0) await randomizeSummary(randomized - errs, bytes, started, errs);
     return errs;
   } finally {
     for (const fs of opened.values()) fs.close();
   }
+}
+
+/** creat -r's summary line (progress.ts, loaded only when something was randomized). */
+async function randomizeSummary(files: number, bytes: number, started: number, errs: number): Promise<void> {
+  const { printSummary } = await import('../progress.js');
+  printSummary('famfs creat', 'randomized', files, bytes, started, errs ? `; ${errs} failed` : '');
 }
 
 /** The mode a new file gets, as upstream: -m or the default 0644, less the umask (`creat -m 0666` under umask 022 makes 0644). */
@@ -177,7 +188,9 @@ export function register(program: Command): void {
             // upstream: seed 0 means "don't randomize".
             return 0;
           }
-          await randomizeOne(fs, rels[0]!, path, seed, !!o.quiet);
+          const started = Date.now();
+          const bytes = await randomizeOne(fs, rels[0]!, path, seed, !!o.quiet);
+          await randomizeSummary(1, bytes, started, 0);
           return 0;
         });
       }));

@@ -4,7 +4,7 @@ import { verifyFile } from '../../data/fill.js';
 import { FamfsError, UsageError } from '../../errors.js';
 import type { FamfsHandle } from '../../fs/famfs.js';
 import { type MultiVerify, parseMultiVerify, parseSeed, parseThreads } from '../data-args.js';
-import { Progress } from '../progress.js';
+import { printSummary, Progress } from '../progress.js';
 import { runCommand } from '../run.js';
 import { formatUuid } from '../../format/uuid.js';
 import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
@@ -17,7 +17,8 @@ interface VerifyOpts extends DeviceOption {
 const VERIFY_FAIL = 1;
 
 /** Checks one file; prints upstream's lines. Returns 0 or 1. */
-async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean): Promise<number> {
+/** Checks one file; `onVerified` is told the bytes of a file that checks out. */
+async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigint, quiet: boolean, onVerified: (bytes: number) => void): Promise<number> {
   if (seed === 0n) {
     process.stderr.write('famfs verify: Must specify random seed to verify file data\n');
     return VERIFY_FAIL;
@@ -41,6 +42,7 @@ async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigin
       return VERIFY_FAIL;
     }
     if (!quiet) process.stdout.write(`Success: verified ${m.size} bytes in file ${file}\n`);
+    onVerified(m.size);
     return 0;
   } finally {
     m.unmap();
@@ -49,6 +51,8 @@ async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigin
 
 /** verify -m … -t n: the files checked on n worker threads (data/fill-pool.ts); lines as each one ends. */
 async function verifyThreaded(jobs: MultiVerify[], o: VerifyOpts): Promise<number> {
+  const started = Date.now();
+  let bytes = 0;
   const t = resolveTarget(jobs.map((j) => j.file), o);
   let errs = 0;
   const { fillInParallel } = await import('../../data/fill-pool.js');
@@ -65,11 +69,13 @@ async function verifyThreaded(jobs: MultiVerify[], o: VerifyOpts): Promise<numbe
     } else if (r.bad >= 0) {
       process.stderr.write(`Verify fail: ${file} at offset ${r.bad} of ${r.size} bytes\n`);
       errs++;
-    } else if (!o.quiet) {
-      process.stdout.write(`Success: verified ${r.size} bytes in file ${file}\n`);
+    } else {
+      bytes += r.size;
+      if (!o.quiet) process.stdout.write(`Success: verified ${r.size} bytes in file ${file}\n`);
     }
   });
   process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
+  printSummary('famfs verify', 'verified', jobs.length - errs, bytes, started, errs ? `; ${errs} failed` : '');
   return errs;
 }
 
@@ -94,13 +100,19 @@ export function register(program: Command): void {
         const jobs = o.multi.length > 0 ? o.multi : [{ file: o.filename!, seed: o.seed! }];
         if (jobs.length > 1 && (o.threadct ?? 0) > 1) return verifyThreaded(jobs, o);
         return withTarget(jobs.map((j) => j.file), o, { writable: false }, async (fs, rels) => {
+          const started = Date.now();
           let errs = 0;
+          let verified = 0;
+          let bytes = 0;
           for (const [i, j] of jobs.entries()) {
             if (o.verbose) process.stdout.write(`famfs verify: ${j.file} with seed ${j.seed}\n`);
-            errs += await verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet);
+            errs += await verifyOne(fs, rels[i]!, j.file, j.seed, !!o.quiet, (n) => {
+              verified++;
+              bytes += n;
+            });
           }
-          if (o.multi.length === 0) return errs;
-          process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
+          if (o.multi.length > 0) process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
+          printSummary('famfs verify', 'verified', verified, bytes, started, errs ? `; ${jobs.length - verified} failed` : '');
           return errs;
         });
       }));
