@@ -189,6 +189,8 @@ describe('Famfs.map(): zero-copy file mappings', () => {
     try {
       assert.equal(w.writable, true);
       assert.equal(w.write(Buffer.from('ok'), 0), 2);
+      assert.equal(w.write(2, Buffer.from('!')), 1, 'the (offset, buffer) order too');
+      assert.equal(w.buffer.subarray(0, 3).toString(), 'ok!');
     } finally {
       w.unmap();
     }

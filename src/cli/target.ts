@@ -1,10 +1,11 @@
 import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
-import { mountOf } from '../mounts/registry.js';
+import { liveRecords, mountOf } from '../mounts/registry.js';
 import { UsageError } from '../errors.js';
 import { refuseDeadMounts } from './dead-mount.js';
 import { FamfsHandle, type HandleOpenOptions } from '../fs/famfs.js';
-import { parseUuid } from '../format/uuid.js';
+import { getSystemUuid } from '../format/system-uuid.js';
+import { formatUuid, parseUuid } from '../format/uuid.js';
 
 /** Environment default for commands that address a file system by its device. */
 export const DEVICE_ENV = 'FAMFS_DEVICE';
@@ -55,4 +56,26 @@ export async function withTarget<T>(paths: string[], opts: DeviceOption, open: H
   } finally {
     fs.close();
   }
+}
+
+/**
+ * The file system a whole-file-system command (status, console) looks at, and as which host: a
+ * mount point's (as the host that made the mount), `--device` (as this host), or else the only
+ * file system mounted on this machine.
+ */
+export function wholeFsTarget(mountpoint: string | undefined, device: string | undefined): { device: string; systemUuid: string } {
+  if (mountpoint !== undefined && device !== undefined) throw new UsageError('give a mount point or --device, not both');
+  if (mountpoint !== undefined) {
+    const m = mountOf(mountpoint);
+    if (!m || m.relpath !== '') throw new UsageError(`'${mountpoint}' is not a famfs mount point`);
+    return { device: m.record.device, systemUuid: m.record.systemUuid };
+  }
+  const host = formatUuid(getSystemUuid());
+  if (device !== undefined) return { device, systemUuid: host };
+  const devices = [...new Set(liveRecords().map((r) => r.device))];
+  if (devices.length !== 1) {
+    throw new UsageError(devices.length === 0 ? 'no famfs file system is mounted here; give --device <dev>'
+      : `several famfs file systems are mounted here (${devices.join(', ')}); give a mount point or --device`);
+  }
+  return { device: devices[0]!, systemUuid: host };
 }

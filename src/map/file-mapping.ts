@@ -139,8 +139,16 @@ export class FileMapping {
     return n;
   }
 
-  /** Copies `source` into the file at `position`. famfs files never grow: past the end is EFBIG. */
-  write(source: Uint8Array, position = 0): number {
+  /**
+   * Copies `source` into the file at `position`, checked: a read-only mapping throws
+   * ReadOnlyMappingError (EROFS) where a store into its Buffer would kill the process with SIGSEGV.
+   * famfs files never grow: past the end is EFBIG. Takes (source, position), as fs.write, or
+   * (position, source).
+   */
+  write(source: Uint8Array, position?: number): number;
+  write(position: number, source: Uint8Array): number;
+  write(a: Uint8Array | number, b?: number | Uint8Array): number {
+    const [source, position] = typeof a === 'number' ? [b as Uint8Array, a] : [a, (b as number | undefined) ?? 0];
     this.#checkWritable('write');
     if (position + source.length > this.size) {
       throw new FsError('EFBIG', `'${this.path}': write of ${source.length} bytes at ${position} passes the end of the file (${this.size} bytes); famfs files have a fixed size`);

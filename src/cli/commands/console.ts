@@ -3,12 +3,11 @@ import type { Command } from 'commander';
 import { CONSOLE_POLL_MS, ConsoleServer, DEFAULT_CONSOLE_BIND, DEFAULT_CONSOLE_PORT, isLoopback } from '../../console/server.js';
 import { UsageError } from '../../errors.js';
 import { FamfsHandle } from '../../fs/famfs.js';
-import { getSystemUuid } from '../../format/system-uuid.js';
-import { formatUuid, parseUuid } from '../../format/uuid.js';
-import { liveRecords, mountOf } from '../../mounts/registry.js';
+import { parseUuid } from '../../format/uuid.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { parseUint } from '../args.js';
 import { runCommand } from '../run.js';
+import { wholeFsTarget } from '../target.js';
 
 const TOKEN_BYTES = 18;
 const MAX_PORT = 65535;
@@ -25,23 +24,9 @@ export function register(program: Command): void {
     .option('--token <token>', 'required on every request (?token= or Authorization: Bearer); made and printed when binding elsewhere than loopback'))
     .action((mnt: string | undefined, o: DeviceMapOption & { device?: string; port: number; bind: string; token?: string }) =>
       runCommand('famfs console', async () => {
-        if (mnt !== undefined && o.device !== undefined) throw new UsageError('give a mount point or --device, not both');
         if (o.port > MAX_PORT) throw new UsageError(`--port ${o.port}: not a port (0-${MAX_PORT})`);
         if (o.token !== undefined && o.token.length === 0) throw new UsageError('--token must not be empty');
-        let device = o.device;
-        let host = formatUuid(getSystemUuid());
-        if (mnt !== undefined) {
-          const m = mountOf(mnt);
-          if (!m || m.relpath !== '') throw new UsageError(`'${mnt}' is not a famfs mount point`);
-          device = m.record.device;
-          host = m.record.systemUuid;
-        } else if (device === undefined) {
-          const devices = [...new Set(liveRecords().map((r) => r.device))];
-          if (devices.length !== 1) {
-            throw new UsageError(devices.length === 0 ? 'no famfs file system is mounted here; give --device <dev>' : `several famfs file systems are mounted here (${devices.join(', ')}); give a mount point or --device`);
-          }
-          device = devices[0]!;
-        }
+        const { device, systemUuid: host } = wholeFsTarget(mnt, o.device);
         const token = o.token ?? (isLoopback(o.bind) ? undefined : randomBytes(TOKEN_BYTES).toString('base64url'));
         // Read-only, whatever this host's role: the console never writes the device.
         const fs = FamfsHandle.open(device, { writable: false, systemUuid: parseUuid(host), deviceMap: deviceMapOf(o) });

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { liveRecords, mountOf } from '../../mounts/registry.js';
-import { UsageError } from '../../errors.js';
 import { FamfsHandle } from '../../fs/famfs.js';
-import { formatUuid, parseUuid } from '../../format/uuid.js';
-import { getSystemUuid } from '../../format/system-uuid.js';
+import { parseUuid } from '../../format/uuid.js';
 import { addDeviceMapOption, type DeviceMapOption, deviceMapOf } from '../device-map.js';
 import { EXIT_FAILURE, printJson, runCommand } from '../run.js';
 import { fsStatus } from '../../status/report.js';
 import { statusText } from '../status-text.js';
+import { wholeFsTarget } from '../target.js';
 
 /** Not in upstream. Exit 0 when no problem is listed, 1 when one is: a health check. */
 export function register(program: Command): void {
@@ -19,22 +17,7 @@ export function register(program: Command): void {
     .option('--json', `the same as JSON (versioned schema, see README)`))
     .action((mnt: string | undefined, o: DeviceMapOption & { device?: string; json?: boolean }) =>
       runCommand('famfs status', async () => {
-        if (mnt !== undefined && o.device !== undefined) throw new UsageError('give a mount point or --device, not both');
-        let device = o.device;
-        let host: string | undefined;
-        if (mnt !== undefined) {
-          const m = mountOf(mnt);
-          if (!m || m.relpath !== '') throw new UsageError(`'${mnt}' is not a famfs mount point`);
-          device = m.record.device;
-          host = m.record.systemUuid;
-        } else if (device === undefined) {
-          const devices = [...new Set(liveRecords().map((r) => r.device))];
-          if (devices.length !== 1) {
-            throw new UsageError(devices.length === 0 ? 'no famfs file system is mounted here; give --device <dev>' : `several famfs file systems are mounted here (${devices.join(', ')}); give a mount point or --device`);
-          }
-          device = devices[0]!;
-        }
-        const uuid = host ?? formatUuid(getSystemUuid());
+        const { device, systemUuid: uuid } = wholeFsTarget(mnt, o.device);
         const fs = FamfsHandle.open(device, { writable: false, systemUuid: parseUuid(uuid), deviceMap: deviceMapOf(o) });
         try {
           const s = await fsStatus(fs, uuid);

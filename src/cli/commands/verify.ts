@@ -112,7 +112,8 @@ export function register(program: Command): void {
             });
           }
           if (o.multi.length > 0) process.stdout.write(`Verify complete for ${jobs.length} files with ${errs} errs\n`);
-          printSummary('famfs verify', 'verified', verified, bytes, started, errs ? `; ${jobs.length - verified} failed` : '');
+          // One file that failed has said so in upstream's one line; else the summary ends the command.
+          if (o.multi.length > 0 || errs === 0) printSummary('famfs verify', 'verified', verified, bytes, started, errs ? `; ${jobs.length - verified} failed` : '');
           return errs;
         });
       }));
