@@ -13,9 +13,9 @@
  * shadow directory (the mount's `user.famfs.shadow`); this daemon serves the file system from the
  * log on `daxdev=`, which it therefore needs, where upstream's serves it from the shadow YAML.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../addon.js';
+import { packageVersion } from './version.js';
 import { type CacheMode, type DaemonConfig, defaultConfig, STATUS_FD, statusError } from '../mounts/daemon-protocol.js';
 import { mountFile, runDir } from '../mounts/registry.js';
 import { getSystemUuid } from '../format/system-uuid.js';
@@ -134,14 +134,6 @@ function configOf(a: FusedArgs): DaemonConfig {
   return cfg;
 }
 
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function firstLine(child: ReturnType<typeof takeDaemon>): Promise<string> {
   return new Promise((resolve) => {
     let got = '';
@@ -170,7 +162,7 @@ async function main(): Promise<number> {
       return 0;
     }
     if (parsed === 'version') {
-      process.stdout.write(`${PROG} (famfs-ts) version ${version()}\n`);
+      process.stdout.write(`${PROG} (famfs-ts) version ${packageVersion()}\n`);
       return 0;
     }
     cfg = configOf(parsed);

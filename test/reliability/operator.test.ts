@@ -224,7 +224,7 @@ describe('famfs mount', () => {
   it('bad input is one line and a status, never a stack: an unknown --abi, a path of 5,000 components', () => {
     const abi = famfs(['mount', '--abi', 'bogus', '/dev/null', '/tmp']);
     assert.equal(abi.status, 1);
-    assert.match(abi.stderr, /^famfs: option '--abi <profile>' argument 'bogus' is invalid\. Allowed choices are v10, rfc2025, simple\.\n$/);
+    assert.match(abi.stderr, /^famfs: option '--abi <profile>' argument 'bogus' is invalid\. Allowed choices are auto, v10, rfc2025, simple, push2026\.\n$/);
     const dev = shmPath('deep');
     assert.equal(famfs(['emu', 'create', '--size', '8g', dev]).status, 0);
     assert.equal(mkfsCli([dev]).status, 0);
