@@ -4,6 +4,7 @@
  * silent, so the commands' stdout lines are all a script sees.
  */
 import { SingleBar } from 'cli-progress';
+import { sizeText } from './size-text.js';
 import { onTerminalAbort } from './terminal.js';
 
 /** Operations that finish sooner than this never draw a bar (no flicker for small files). */
@@ -11,8 +12,6 @@ const FIRST_DRAW_MS = 250;
 /** Redraws per second; the terminal need not see every chunk. */
 const FPS = 10;
 const MS_PER_S = 1000;
-const KIB = 1024;
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 /** cli-progress's own: the line is erased when the bar stops. */
 const ERASE_LINE = '\r\x1b[K';
 /** Updates the ETA is averaged over: ~10 s at FPS, so one slow file does not make it jump. */
@@ -25,24 +24,14 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
 }
 
-function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= KIB && u < UNITS.length - 1) {
-    v /= KIB;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${UNITS[u]}`;
-}
-
 /**
  * The one summary line a long data command ends with, on stderr (stdout keeps upstream's lines):
  * files, bytes, time and rate since `startedMs`, then `tail`.
  */
 export function printSummary(label: string, what: string, files: number, bytes: number, startedMs: number, tail = ''): void {
   const ms = Math.max(1, Date.now() - startedMs);
-  const rate = formatBytes((bytes * MS_PER_S) / ms);
-  process.stderr.write(`${label}: ${what} ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} in ${(ms / MS_PER_S).toFixed(1)} s (${rate}/s)${tail}\n`);
+  const rate = sizeText((bytes * MS_PER_S) / ms);
+  process.stderr.write(`${label}: ${what} ${files} file${files === 1 ? '' : 's'}, ${sizeText(bytes)} in ${(ms / MS_PER_S).toFixed(1)} s (${rate}/s)${tail}\n`);
 }
 
 export class Progress {
@@ -109,6 +98,6 @@ export class Progress {
 
   private payload(elapsedMs: number): Record<string, string> {
     const rate = elapsedMs > 0 ? (this.done * MS_PER_S) / elapsedMs : 0;
-    return { done: formatBytes(this.done), size: formatBytes(this.total), rate: formatBytes(rate) };
+    return { done: sizeText(this.done), size: sizeText(this.total), rate: sizeText(rate) };
   }
 }

@@ -1,21 +1,10 @@
 import type { FsStatus } from '../status/report.js';
+import { sizeText } from './size-text.js';
 
 const BAR_WIDTH = 30;
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-const KIB = 1024;
 const S_PER_MIN = 60;
 const S_PER_HOUR = 3600;
 const S_PER_DAY = 86400;
-
-function sizeText(n: number): string {
-  let i = 0;
-  let v = n;
-  while (v >= KIB && i < UNITS.length - 1) {
-    v /= KIB;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${UNITS[i]}`;
-}
 
 function bar(fraction: number): string {
   const full = Math.round(Math.min(1, Math.max(0, fraction)) * BAR_WIDTH);
@@ -39,7 +28,7 @@ export function statusText(s: FsStatus): string {
   L.push(`log       ${bar(s.log.entriesUsed / s.log.slots)} ${s.log.entriesUsed} / ${s.log.slots} entries (${s.log.percentUsed.toFixed(1)}%)`);
   for (const d of s.devices) {
     L.push(`device ${d.index}  ${bar(d.capacity ? d.allocated / d.capacity : 0)} ${d.path ?? 'NOT FOUND'}`);
-    L.push(`          size ${sizeText(d.size)}, allocated ${sizeText(d.allocated)}, free ${sizeText(d.free)}, largest free run ${sizeText(d.largestFreeRun)}`);
+    L.push(`          size ${sizeText(d.size, 'significant')}, allocated ${sizeText(d.allocated, 'significant')}, free ${sizeText(d.free, 'significant')}, largest free run ${sizeText(d.largestFreeRun, 'significant')}`);
   }
   L.push(`${s.files} files, ${s.directories} directories`);
   if (s.mounts.length === 0) L.push('mounts on this machine: none');

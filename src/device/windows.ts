@@ -30,18 +30,11 @@ export class DeviceWindows {
 
   /** Views covering [offset, offset + len) of the device, in order. */
   views(offset: number, len: number, out: Buffer[] = []): Buffer[] {
-    let pos = offset;
-    const end = offset + len;
-    while (pos < end) {
-      const w = Math.floor(pos / WINDOW_BYTES);
-      const start = w * WINDOW_BYTES;
-      const n = Math.min(end, start + WINDOW_BYTES) - pos;
-      out.push(this.window(w).buffer.subarray(pos - start, pos - start + n));
-      pos += n;
-    }
+    this.each(offset, len, (m, at, n) => out.push(m.buffer.subarray(at, at + n)));
     return out;
   }
 
+  /** Calls `op` for each window's part of [offset, offset + len), in order. */
   private each(offset: number, len: number, op: (m: DeviceMapping, at: number, n: number) => void): void {
     let pos = offset;
     const end = offset + len;

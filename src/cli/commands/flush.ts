@@ -16,7 +16,14 @@ const MAX_EXIT = 127;
 /** A meta file's bytes (the superblock region or the log) flushed like a file's. */
 function flushMeta(fs: FamfsHandle, kind: 'superblock' | 'log', file: string, verbose: number): number {
   const [offset, length] = kind === 'superblock' ? [0, SUPERBLOCK_REGION_SIZE] : [LOG_OFFSET, fs.sb.logLen];
-  const m = fs.device.map(offset, length, { writable: false });
+  return flushAndDrop(fs.device.map(offset, length, { writable: false }), file, verbose);
+}
+
+/**
+ * Writes back, then drops, a mapping's cached lines and unmaps it: the caller may need either
+ * direction (this host wrote, or another host did).
+ */
+function flushAndDrop(m: { flush(): void; invalidate(): void; unmap(): void }, file: string, verbose: number): number {
   try {
     if (verbose) process.stdout.write(`famfs flush: flushing: ${file}\n`);
     m.flush();
@@ -41,17 +48,7 @@ function flushOne(fs: FamfsHandle, rel: string, file: string, verbose: number): 
     return FLUSH_NOT_REGULAR;
   }
   try {
-    const m = mapFile(fs, rel);
-    try {
-      if (verbose) process.stdout.write(`famfs flush: flushing: ${file}\n`);
-      // The caller may need either direction, so both: write back (this host wrote), then drop
-      // (another host wrote).
-      m.flush();
-      m.invalidate();
-    } finally {
-      m.unmap();
-    }
-    return 0;
+    return flushAndDrop(mapFile(fs, rel), file, verbose);
   } catch (err) {
     if (!(err instanceof FamfsError)) throw err;
     process.stderr.write(`famfs flush: ${file}: ${err.message}\n`);
