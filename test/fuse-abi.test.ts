@@ -20,8 +20,8 @@ import {
 } from '../src/fuse/abi.js';
 import { EncodedDirents } from '../src/fuse/dirent-list.js';
 import { FuseError, ProtocolError } from '../src/fuse/errors.js';
-import type { Filesystem, RequestContext } from '../src/fuse/filesystem.js';
-import { NOT_IMPLEMENTED, OPCODES } from '../src/fuse/opcodes.js';
+import type { Filesystem, MaybePromise, RequestContext } from '../src/fuse/filesystem.js';
+import { NOT_IMPLEMENTED, OPCODES, type ReplyPayload, type SessionOps } from '../src/fuse/opcodes.js';
 import { FuseServer } from '../src/fuse/serve.js';
 import { cleanupMounts, trackedMountpoint } from './helpers/mounts.js';
 import { cstr, IN_HEADER_BYTES, request, struct } from './helpers/wire.js';
@@ -332,15 +332,30 @@ describe('reply encoders', () => {
 });
 
 /** Body sizes of the fixed request structs (fuse-protocol.md §1.3), for the ops that have one. */
+// INIT's smallest body is 16 bytes: kernels before 7.36 send only major, minor, max_readahead, flags.
 const BODY_SIZES: Partial<Record<keyof typeof Opcode, number>> = {
   FORGET: 8, SETATTR: 88, MKNOD: 16, MKDIR: 8, RENAME: 8, LINK: 8, OPEN: 8, READ: 40, WRITE: 40, RELEASE: 24,
-  FSYNC: 16, SETXATTR: 8, GETXATTR: 8, LISTXATTR: 8, FLUSH: 24, INIT: 64, OPENDIR: 8, READDIR: 40, RELEASEDIR: 24,
+  FSYNC: 16, SETXATTR: 8, GETXATTR: 8, LISTXATTR: 8, FLUSH: 24, INIT: 16, OPENDIR: 8, READDIR: 40, RELEASEDIR: 24,
   FSYNCDIR: 16, ACCESS: 8, CREATE: 16, INTERRUPT: 8, BATCH_FORGET: 8, FALLOCATE: 32, READDIRPLUS: 40, RENAME2: 16, LSEEK: 24,
 };
 const NO_REPLY = new Set(['FORGET', 'BATCH_FORGET', 'NOTIFY_REPLY']);
 const SESSION_OPS = new Set(['INIT', 'INTERRUPT', 'DESTROY', 'NOTIFY_REPLY']);
 /** Ops answered with a benign default when the file system lacks the method (opcodes.ts). */
 const WITH_DEFAULT = new Set(['FORGET', 'BATCH_FORGET', 'OPEN', 'OPENDIR', 'RELEASE', 'RELEASEDIR', 'STATFS']);
+
+/** The session side of a row's run(): only INIT's row calls it; it records the bodies it got. */
+const initBodies: Buffer[] = [];
+const INIT_REPLY = Buffer.from('init reply');
+const session: SessionOps = {
+  init: (body) => {
+    initBodies.push(body);
+    return Promise.resolve([INIT_REPLY]);
+  },
+};
+
+function runOp(opcode: number, fs: Filesystem, c: RequestContext, body: Buffer): MaybePromise<ReplyPayload> | typeof NOT_IMPLEMENTED {
+  return OPCODES.get(opcode)!.run!(fs, c, body, session);
+}
 
 describe('the opcode table', () => {
   it('describes every opcode exactly once, under its own number', () => {
@@ -359,21 +374,59 @@ describe('the opcode table', () => {
       assert.equal(row.bodySize, BODY_SIZES[row.name] ?? 0, `${row.name} body size`);
       assert.equal(row.reply, !NO_REPLY.has(row.name), `${row.name} reply`);
       assert.equal(row.kind === 'session', SESSION_OPS.has(row.name), `${row.name} kind`);
+      assert.equal(row.needsInit, !SESSION_OPS.has(row.name), `${row.name} waits for INIT`);
       if (row.kind === 'fs') assert.ok(row.run && row.method, `${row.name} runs a method`);
-      else assert.equal(row.run, undefined, `${row.name} has no file-system runner`);
+      else if (row.kind === 'session') assert.ok(row.run && !row.method, `${row.name} is run by the session`);
+      else assert.equal(row.run, undefined, `${row.name} has no runner`);
     }
+  });
+
+  it('the session\'s rows: INIT is negotiated by the session, INTERRUPT is ENOSYS, DESTROY and NOTIFY_REPLY are empty', async () => {
+    const fs: Filesystem = {};
+    const initIn = struct(64, [[0, 4, 7], [4, 4, 45]]);
+    assert.deepEqual(await runOp(Opcode.INIT, fs, ctx(Opcode.INIT), initIn), [INIT_REPLY]);
+    assert.deepEqual(initBodies.splice(0), [initIn]);
+    assert.equal(runOp(Opcode.INTERRUPT, fs, ctx(Opcode.INTERRUPT), struct(8, [[0, 8, 6]])), NOT_IMPLEMENTED);
+    assert.deepEqual(runOp(Opcode.DESTROY, fs, ctx(Opcode.DESTROY), Buffer.alloc(0)), []);
+    assert.deepEqual(runOp(Opcode.NOTIFY_REPLY, fs, ctx(Opcode.NOTIFY_REPLY), Buffer.alloc(0)), []);
+  });
+
+  it('a file system\'s extension ops become rows of its own table, over the protocol\'s row at that number', async () => {
+    const seen: Buffer[] = [];
+    const table = OPCODES.withExtensions([
+      { opcode: Opcode.COPY_FILE_RANGE_64, name: 'GET_FMAP', handle: (_c, body) => { seen.push(body); return Buffer.from('fmap'); } },
+      { opcode: 200, name: 'FAR_OP', noReply: true, handle: () => Promise.resolve([]) },
+    ]);
+    assert.equal(table.size, OPCODES.size + 1);
+    assert.equal(table.nameOf(Opcode.COPY_FILE_RANGE_64), 'GET_FMAP');
+    assert.equal(table.nameOf(200), 'FAR_OP');
+    assert.equal(table.nameOf(Opcode.LOOKUP), 'LOOKUP');
+    assert.equal(table.nameOf(4096), 'CUSE_INIT');
+    assert.equal(table.nameOf(999), 'OP_999');
+    assert.equal(OPCODES.nameOf(Opcode.COPY_FILE_RANGE_64), 'COPY_FILE_RANGE_64', 'the protocol table is left as it was');
+    const fmap = table.get(Opcode.COPY_FILE_RANGE_64)!;
+    assert.deepEqual([fmap.kind, fmap.reply, fmap.needsInit], ['extension', true, true]);
+    assert.deepEqual(fmap.run!({}, ctx(fmap.opcode), Buffer.from('body'), session), [Buffer.from('fmap')]);
+    assert.deepEqual(seen, [Buffer.from('body')]);
+    const far = table.get(200)!;
+    assert.equal(far.reply, false);
+    assert.deepEqual(await far.run!({}, ctx(200), Buffer.alloc(0), session), []);
+    assert.throws(
+      () => OPCODES.withExtensions([{ opcode: 60, name: 'A', handle: () => [] }, { opcode: 60, name: 'B', handle: () => [] }]),
+      (e: unknown) => e instanceof FuseError && e.errno === constants.errno.EINVAL,
+    );
   });
 
   it('an op the file system does not implement is answered ENOSYS; a few get a benign default', () => {
     const empty: Filesystem = {};
     for (const row of OPCODES.values()) {
       if (row.kind !== 'fs') continue;
-      const result = row.run!(empty, ctx(row.opcode), Buffer.alloc(row.bodySize));
+      const result = row.run!(empty, ctx(row.opcode), Buffer.alloc(row.bodySize), session);
       if (WITH_DEFAULT.has(row.name)) assert.notEqual(result, NOT_IMPLEMENTED, row.name);
       else assert.equal(result, NOT_IMPLEMENTED, row.name);
     }
-    assert.deepEqual(OPCODES.get(Opcode.OPEN)!.run!(empty, ctx(Opcode.OPEN), struct(8, [])), [Buffer.alloc(16)]);
-    const statfs = OPCODES.get(Opcode.STATFS)!.run!(empty, ctx(Opcode.STATFS), Buffer.alloc(0)) as Buffer[];
+    assert.deepEqual(runOp(Opcode.OPEN, empty, ctx(Opcode.OPEN), struct(8, [])), [Buffer.alloc(16)]);
+    const statfs = runOp(Opcode.STATFS, empty, ctx(Opcode.STATFS), Buffer.alloc(0)) as Buffer[];
     assert.equal(statfs[0]!.readUInt32LE(44), 255, 'namelen of the default statfs');
   });
 
@@ -394,32 +447,32 @@ describe('the opcode table', () => {
         seen.push(items);
       },
     };
-    const lookup = OPCODES.get(Opcode.LOOKUP)!.run!(fs, ctx(Opcode.LOOKUP, 9), cstr('name')) as Buffer[];
+    const lookup = runOp(Opcode.LOOKUP, fs, ctx(Opcode.LOOKUP, 9), cstr('name')) as Buffer[];
     assert.deepEqual(seen.shift(), { parent: 9, name: 'name' });
     assert.equal(lookup[0]!.length, 128);
     assert.equal(lookup[0]!.readUInt32LE(0), 42);
 
     // The reply is trimmed to the size asked for, across the file system's buffers.
     const readIn = struct(40, [[0, 8, 0], [8, 8, 100], [16, 4, 6]]);
-    const read = OPCODES.get(Opcode.READ)!.run!(fs, ctx(Opcode.READ, 9), readIn) as Buffer[];
+    const read = runOp(Opcode.READ, fs, ctx(Opcode.READ, 9), readIn) as Buffer[];
     assert.equal(seen.shift(), 100);
     assert.equal(Buffer.concat(read).toString(), '012345');
 
     // Entries past the kernel's buffer are dropped whole: 32 + 32 bytes fit in 70, the third does not.
     const readdirIn = struct(40, [[0, 8, 0], [8, 8, 0], [16, 4, 70]]);
-    const dir = OPCODES.get(Opcode.READDIR)!.run!(fs, ctx(Opcode.READDIR, 1), readdirIn) as Buffer[];
+    const dir = runOp(Opcode.READDIR, fs, ctx(Opcode.READDIR, 1), readdirIn) as Buffer[];
     assert.deepEqual(decodeDirents(dir[0]!).map((e) => e.name), ['a', 'b']);
 
     // GETXATTR size protocol: 0 asks for the length, a short buffer is ERANGE.
-    const probe = OPCODES.get(Opcode.GETXATTR)!.run!(fs, ctx(Opcode.GETXATTR), Buffer.concat([struct(8, [[0, 4, 0]]), cstr('user.x')])) as Buffer[];
+    const probe = runOp(Opcode.GETXATTR, fs, ctx(Opcode.GETXATTR), Buffer.concat([struct(8, [[0, 4, 0]]), cstr('user.x')])) as Buffer[];
     assert.deepEqual(probe, [struct(8, [[0, 4, 5]])]);
     assert.throws(
-      () => OPCODES.get(Opcode.GETXATTR)!.run!(fs, ctx(Opcode.GETXATTR), Buffer.concat([struct(8, [[0, 4, 2]]), cstr('user.x')])),
+      () => runOp(Opcode.GETXATTR, fs, ctx(Opcode.GETXATTR), Buffer.concat([struct(8, [[0, 4, 2]]), cstr('user.x')])),
       (e: unknown) => e instanceof FuseError && e.errno === ERANGE,
     );
 
     // FORGET: the header's nodeid with the body's count; no reply payload.
-    const forget = OPCODES.get(Opcode.FORGET)!.run!(fs, ctx(Opcode.FORGET, 9), struct(8, [[0, 8, 3]]));
+    const forget = runOp(Opcode.FORGET, fs, ctx(Opcode.FORGET, 9), struct(8, [[0, 8, 3]]));
     assert.deepEqual(forget, []);
     assert.deepEqual(seen.shift(), [{ nodeid: 9, nlookup: 3 }]);
   });

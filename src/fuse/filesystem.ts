@@ -157,6 +157,7 @@ export interface InitResult {
   readonly offered: bigint;
   readonly flags: bigint;
   readonly maxWrite: number;
+  /** Pages per request sent in max_pages; 0 when the kernel did not offer MAX_PAGES (it keeps its default, 32). */
   readonly maxPages: number;
   readonly maxReadahead: number;
 }

@@ -1,18 +1,22 @@
 /**
  * Every FUSE opcode, described once (go-fuse style): its number and name, the fixed size of its
  * request body, how the body decodes into the Filesystem method's arguments, which method serves
- * it, how the result encodes, and whether the kernel waits for a reply.
+ * it, how the result encodes, whether the kernel waits for a reply and whether it may come before
+ * INIT is answered. The session dispatches every request through this table and nothing else.
  *
  * Ops without a method here (locks, ioctl, poll, bmap, statx, …) and methods a file system leaves
  * out are answered ENOSYS, which the kernel remembers for the optional ops (it stops sending them).
  * A few ops get a benign default instead, because ENOSYS there would break every caller:
  * OPEN/OPENDIR (fh 0), RELEASE/RELEASEDIR (ok), STATFS (an empty file system), FORGET (nothing).
- * INIT, INTERRUPT, DESTROY and NOTIFY_REPLY are the session's own business (kind 'session').
+ * INIT, INTERRUPT, DESTROY and NOTIFY_REPLY are rows of kind 'session': answered by the session
+ * (INIT through SessionOps) rather than the file system. A file system's extension opcodes become
+ * rows of kind 'extension' in its session's table (OpcodeTable.withExtensions).
  */
 import { encodeAttrOut, encodeEntryOut, encodeEntryOutInto, type Entry } from './abi/attr.js';
 import { Opcode, type OpcodeName } from './abi/constants.js';
 import { NO_FILE_HANDLE } from './abi/ids.js';
 import { DirentBuilder } from './abi/dirent.js';
+import { INIT_IN_MIN_SIZE } from './abi/init.js';
 import {
   decodeAccessIn, decodeBatchForget, decodeCreateIn, decodeFallocateIn, decodeFlushIn, decodeForgetIn,
   decodeFsyncIn, decodeGetattrIn, decodeGetxattrIn, decodeLinkIn, decodeLseekIn, decodeMkdirIn,
@@ -25,31 +29,47 @@ import {
 } from './abi/replies.js';
 import { StructSize } from './abi/sizes.js';
 import { FuseError, ProtocolError } from './errors.js';
-import type { Filesystem, MaybePromise, ReadReply, RequestContext } from './filesystem.js';
+import type { ExtensionOp, Filesystem, MaybePromise, ReadReply, RequestContext } from './filesystem.js';
 
 /** Reply payload after the out header; empty for a header-only reply. */
 export type ReplyPayload = readonly Buffer[];
 
-/** run() result when the file system lacks the method and the op has no default. */
+/** run() result when the op is not served (no method, no default): the session answers ENOSYS. */
 export const NOT_IMPLEMENTED: unique symbol = Symbol('ENOSYS');
+
+/** What the session answers itself, for rows of kind 'session' that need its state. */
+export interface SessionOps {
+  /** Negotiates INIT from the request body; resolves to the fuse_init_out reply. */
+  init(body: Buffer): Promise<ReplyPayload>;
+}
 
 type MethodName = Exclude<keyof Filesystem, 'init' | 'extensions'>;
 type Method<M extends MethodName> = NonNullable<Filesystem[M]>;
 type ArgsOf<M extends MethodName> = Parameters<Method<M>>[1];
 type ResultOf<M extends MethodName> = Awaited<ReturnType<Method<M>>>;
 
-type OpKind = 'fs' | 'session' | 'unsupported';
+type OpKind = 'fs' | 'session' | 'extension' | 'unsupported';
+
+type OpRun = (fs: Filesystem, ctx: RequestContext, body: Buffer, session: SessionOps) =>
+  MaybePromise<ReplyPayload> | typeof NOT_IMPLEMENTED;
 
 export interface OpEntry {
   readonly opcode: number;
-  readonly name: OpcodeName;
+  readonly name: string;
   readonly kind: OpKind;
   /** Smallest valid request body (the fixed struct; names and data follow it). */
   readonly bodySize: number;
   readonly reply: boolean;
+  /** Answered EIO until INIT has been answered (every op but the session's own). */
+  readonly needsInit: boolean;
   readonly method?: MethodName;
-  /** Decode, call the file system, encode. Only for kind 'fs'. */
-  run?(fs: Filesystem, ctx: RequestContext, body: Buffer): MaybePromise<ReplyPayload> | typeof NOT_IMPLEMENTED;
+  /** Decode, serve, encode. Absent for kind 'unsupported' (answered ENOSYS). */
+  readonly run?: OpRun;
+}
+
+/** A row of the protocol's own table, named as fuse.h names it. */
+interface ProtocolOp extends OpEntry {
+  readonly name: OpcodeName;
 }
 
 interface FsOpSpec<M extends MethodName> {
@@ -68,7 +88,7 @@ function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
 }
 
 /** Type-checks one table row and erases its types into a uniform runner. */
-function fsOp<M extends MethodName>(spec: FsOpSpec<M>): OpEntry {
+function fsOp<M extends MethodName>(spec: FsOpSpec<M>): ProtocolOp {
   const { method, decode, encode, fallback } = spec;
   return {
     opcode: Opcode[spec.name],
@@ -76,6 +96,7 @@ function fsOp<M extends MethodName>(spec: FsOpSpec<M>): OpEntry {
     kind: 'fs',
     bodySize: spec.bodySize ?? 0,
     reply: spec.reply ?? true,
+    needsInit: true,
     method,
     run(fs, ctx, body) {
       const fn = fs[method] as ((c: RequestContext, a: ArgsOf<M>) => MaybePromise<ResultOf<M>>) | undefined;
@@ -88,8 +109,14 @@ function fsOp<M extends MethodName>(spec: FsOpSpec<M>): OpEntry {
   };
 }
 
-function otherOp(name: OpcodeName, kind: Exclude<OpKind, 'fs'>, bodySize = 0, reply = true): OpEntry {
-  return { opcode: Opcode[name], name, kind, bodySize, reply };
+/** An op the session answers itself, before or after INIT. */
+function sessionOp(name: OpcodeName, bodySize: number, reply: boolean, run: OpRun): ProtocolOp {
+  return { opcode: Opcode[name], name, kind: 'session', bodySize, reply, needsInit: false, run };
+}
+
+/** An op this layer does not serve: ENOSYS, which the kernel remembers for the optional ones. */
+function unsupportedOp(name: OpcodeName): ProtocolOp {
+  return { opcode: Opcode[name], name, kind: 'unsupported', bodySize: 0, reply: true, needsInit: true };
 }
 
 const NO_PAYLOAD: ReplyPayload = [];
@@ -142,7 +169,7 @@ function readdirReply(result: void | readonly { name: string; ino: number; type:
 /** Defaults for an fs without statfs: what `df` can show for an empty file system. */
 const DEFAULT_STATFS: StatfsReply = { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 512, namelen: 255 };
 
-const rows: OpEntry[] = [
+const rows: ProtocolOp[] = [
   fsOp({
     name: 'LOOKUP', method: 'lookup',
     decode: (b, c) => ({ parent: c.nodeid, name: decodeName(b) }),
@@ -277,7 +304,7 @@ const rows: OpEntry[] = [
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeFlushIn(b) }),
     encode: empty,
   }),
-  otherOp('INIT', 'session', StructSize.INIT_IN),
+  sessionOp('INIT', INIT_IN_MIN_SIZE, true, (_fs, _ctx, body, session) => session.init(body)),
   fsOp({
     name: 'OPENDIR', method: 'opendir', bodySize: StructSize.OPEN_IN,
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeOpenIn(b) }),
@@ -309,9 +336,9 @@ const rows: OpEntry[] = [
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeFsyncIn(b) }),
     encode: empty,
   }),
-  otherOp('GETLK', 'unsupported'),
-  otherOp('SETLK', 'unsupported'),
-  otherOp('SETLKW', 'unsupported'),
+  unsupportedOp('GETLK'),
+  unsupportedOp('SETLK'),
+  unsupportedOp('SETLKW'),
   fsOp({
     name: 'ACCESS', method: 'access', bodySize: StructSize.ACCESS_IN,
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeAccessIn(b) }),
@@ -328,12 +355,17 @@ const rows: OpEntry[] = [
       return [buf];
     },
   }),
-  otherOp('INTERRUPT', 'session', StructSize.INTERRUPT_IN),
-  otherOp('BMAP', 'unsupported'),
-  otherOp('DESTROY', 'session'),
-  otherOp('IOCTL', 'unsupported'),
-  otherOp('POLL', 'unsupported'),
-  otherOp('NOTIFY_REPLY', 'session', 0, false),
+  // Policy: ENOSYS once. The kernel then sets no_interrupt and never sends INTERRUPT again; handlers
+  // simply run to completion. (Replying to a finished request's interrupt gives ENOENT, which the
+  // writer ignores.)
+  sessionOp('INTERRUPT', StructSize.INTERRUPT_IN, true, () => NOT_IMPLEMENTED),
+  unsupportedOp('BMAP'),
+  // Only fuseblk mounts send it; the device read then reports ENODEV and the session ends.
+  sessionOp('DESTROY', 0, true, empty),
+  unsupportedOp('IOCTL'),
+  unsupportedOp('POLL'),
+  // The kernel's answer to a NOTIFY_RETRIEVE, which this layer never sends: nothing to do.
+  sessionOp('NOTIFY_REPLY', 0, false, empty),
   fsOp({
     name: 'FALLOCATE', method: 'fallocate', bodySize: StructSize.FALLOCATE_IN,
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeFallocateIn(b) }),
@@ -344,19 +376,76 @@ const rows: OpEntry[] = [
     decode: (b, c) => ({ nodeid: c.nodeid, ...decodeLseekIn(b) }),
     encode: (off) => [encodeLseekOut(off)],
   }),
-  otherOp('COPY_FILE_RANGE', 'unsupported'),
-  otherOp('SETUPMAPPING', 'unsupported'),
-  otherOp('REMOVEMAPPING', 'unsupported'),
-  otherOp('SYNCFS', 'unsupported'),
-  otherOp('TMPFILE', 'unsupported'),
-  otherOp('STATX', 'unsupported'),
-  otherOp('COPY_FILE_RANGE_64', 'unsupported'),
-  otherOp('CUSE_INIT', 'unsupported'),
+  unsupportedOp('COPY_FILE_RANGE'),
+  unsupportedOp('SETUPMAPPING'),
+  unsupportedOp('REMOVEMAPPING'),
+  unsupportedOp('SYNCFS'),
+  unsupportedOp('TMPFILE'),
+  unsupportedOp('STATX'),
+  unsupportedOp('COPY_FILE_RANGE_64'),
+  unsupportedOp('CUSE_INIT'),
 ];
 
-/** The table, by opcode number. */
-export const OPCODES: ReadonlyMap<number, OpEntry> = new Map(rows.map((r) => [r.opcode, r]));
+/** Opcodes below this are found by array index; the rest (CUSE_INIT, far extensions) in a map. */
+const DENSE_OPCODES = 128;
 
-export function opcodeName(opcode: number): string {
-  return OPCODES.get(opcode)?.name ?? `OP_${opcode}`;
+/** Rows by opcode number: one array index per request for every opcode the kernel sends today. */
+export class OpcodeTable<E extends OpEntry = OpEntry> {
+  private readonly dense: (E | undefined)[] = Array.from({ length: DENSE_OPCODES }, () => undefined);
+  private readonly sparse = new Map<number, E>();
+  private readonly all: E[] = [];
+
+  constructor(entries: Iterable<E>) {
+    for (const e of entries) {
+      if (this.get(e.opcode) !== undefined) throw new FuseError('EINVAL', `two rows claim opcode ${e.opcode}`);
+      if (e.opcode < DENSE_OPCODES) this.dense[e.opcode] = e;
+      else this.sparse.set(e.opcode, e);
+      this.all.push(e);
+    }
+  }
+
+  get(opcode: number): E | undefined {
+    return opcode < DENSE_OPCODES ? this.dense[opcode] : this.sparse.get(opcode);
+  }
+
+  get size(): number {
+    return this.all.length;
+  }
+
+  values(): IterableIterator<E> {
+    return this.all.values();
+  }
+
+  /** The name of an opcode, or OP_<n> for one without a row. */
+  nameOf(opcode: number): string {
+    return this.get(opcode)?.name ?? `OP_${opcode}`;
+  }
+
+  /**
+   * This table with a file system's extension ops as rows of their own, taking precedence over
+   * the protocol's rows at the same number (famfs's GET_FMAP reuses a number fuse.h later took).
+   */
+  withExtensions(extensions: readonly ExtensionOp[]): OpcodeTable {
+    const own = new OpcodeTable(extensions.map(extensionOp));
+    return new OpcodeTable<OpEntry>([...own.values(), ...[...this.values()].filter((e) => own.get(e.opcode) === undefined)]);
+  }
 }
+
+function extensionOp(ext: ExtensionOp): OpEntry {
+  const toPayload = (p: Buffer | readonly Buffer[]): ReplyPayload => (Buffer.isBuffer(p) ? [p] : p);
+  return {
+    opcode: ext.opcode,
+    name: ext.name,
+    kind: 'extension',
+    bodySize: 0,
+    reply: ext.noReply !== true,
+    needsInit: true,
+    run(_fs, ctx, body) {
+      const r = ext.handle(ctx, body);
+      return isPromise(r) ? r.then(toPayload) : toPayload(r);
+    },
+  };
+}
+
+/** The protocol's table (fuse.h 7.45), without any file system's extensions. */
+export const OPCODES = new OpcodeTable<ProtocolOp>(rows);

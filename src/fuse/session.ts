@@ -34,16 +34,17 @@
 import { closeSync, writev as fsWritev } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import {
-  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, U32_MASK_BIG, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, Opcode,
-  PAGE_SIZE, READ_BUFFER_HEADROOM,
+  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, PAGE_SIZE,
+  READ_BUFFER_HEADROOM,
 } from './abi/constants.js';
 import { decodeInHeader, encodeOutHeader, requestBody, type InHeader } from './abi/header.js';
-import { decodeInitIn, describeInitFlags, encodeInitOut } from './abi/init.js';
+import { decodeInitIn, describeInitFlags } from './abi/init.js';
 import { encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode } from './abi/notify.js';
 import { StructSize } from './abi/sizes.js';
 import { errno, errnoOf, FuseError, MAX_REPLY_ERRNO } from './errors.js';
-import type { ExtensionOp, Filesystem, InitResult, MaybePromise, RequestContext } from './filesystem.js';
-import { NOT_IMPLEMENTED, OPCODES, opcodeName, type ReplyPayload } from './opcodes.js';
+import type { Filesystem, InitResult, MaybePromise, RequestContext } from './filesystem.js';
+import { negotiateInit } from './init-negotiation.js';
+import { NOT_IMPLEMENTED, OPCODES, type OpcodeTable, type ReplyPayload, type SessionOps } from './opcodes.js';
 import { DeviceReader } from './device-reader.js';
 import { loadPollNative, type PollNative } from './native-poll.js';
 import { RequestStats } from './request-stats.js';
@@ -51,9 +52,6 @@ import { RequestStats } from './request-stats.js';
 const MiB = 1024 * 1024;
 const DEFAULT_MAX_WRITE = MiB;
 const DEFAULT_MAX_BACKGROUND = 64;
-/** The kernel's default congestion threshold is 3/4 of max_background; keep that ratio. */
-const CONGESTION_NUM = 3;
-const CONGESTION_DEN = 4;
 const DEFAULT_MAX_INFLIGHT = 256;
 /** Timestamps are kept to the nanosecond. */
 const TIME_GRAN_NS = 1;
@@ -61,7 +59,6 @@ const TIME_GRAN_NS = 1;
 const TRANSFER_THRESHOLD = 64 * 1024;
 /** writev accepts at most IOV_MAX (1024) pieces; keep room for the header. */
 const MAX_IOVECS = 1000;
-const U16_MAX = 0xffff;
 
 export interface SessionOptions {
   /** Largest WRITE payload (and READ, via max_pages); default 1 MiB. */
@@ -74,6 +71,11 @@ export interface SessionOptions {
   readonly onError?: (err: unknown, where: string) => void;
   /** One line per request and per INIT decision, for debugging. */
   readonly trace?: (line: string) => void;
+  /**
+   * INIT bits the transport needs on top of this layer's and the file system's (OVER_IO_URING for
+   * an io_uring transport); granted only if the kernel offers them, see `negotiated.flags`.
+   */
+  readonly transportInitFlags?: bigint;
 }
 
 type SessionEndReason = 'unmounted' | 'aborted' | 'error';
@@ -111,7 +113,10 @@ export class FuseSession {
   private readonly maxInflight: number;
   private readonly onError: (err: unknown, where: string) => void;
   private readonly trace: ((line: string) => void) | undefined;
-  private readonly extensions = new Map<number, ExtensionOp>();
+  private readonly transportInitFlags: bigint;
+  /** The protocol's opcode table with the file system's extension ops: the whole dispatch. */
+  private readonly table: OpcodeTable;
+  private readonly sessionOps: SessionOps = { init: (body) => this.answerInit(body) };
   private reader: DeviceReader | undefined;
   private native: PollNative | undefined;
   /** Requests, errors and latencies by opcode, for whoever exports them (read, never reset). */
@@ -134,14 +139,12 @@ export class FuseSession {
     if (this.maxWrite < PAGE_SIZE || this.maxWrite % PAGE_SIZE !== 0) {
       throw new FuseError('EINVAL', `maxWrite must be a multiple of ${PAGE_SIZE}`);
     }
-    this.maxBackground = Math.min(options.maxBackground ?? DEFAULT_MAX_BACKGROUND, U16_MAX);
+    this.maxBackground = options.maxBackground ?? DEFAULT_MAX_BACKGROUND;
     this.maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
     this.onError = options.onError ?? ((err, where) => console.error(`fuse: ${where}:`, err));
     this.trace = options.trace;
-    for (const ext of fs.extensions ?? []) {
-      if (this.extensions.has(ext.opcode)) throw new FuseError('EINVAL', `two extensions claim opcode ${ext.opcode}`);
-      this.extensions.set(ext.opcode, ext);
-    }
+    this.transportInitFlags = options.transportInitFlags ?? 0n;
+    this.table = OPCODES.withExtensions(fs.extensions ?? []);
     this.initialized = new Promise<InitResult>((resolve, reject) => {
       this.resolveInit = resolve;
       this.rejectInit = reject;
@@ -164,8 +167,7 @@ export class FuseSession {
 
   /** The name of an opcode as this session knows it (a file system's extensions included). */
   opName(opcode: number): string {
-    const ext = this.extensions.get(opcode);
-    return ext !== undefined ? ext.name : opcodeName(opcode);
+    return this.table.nameOf(opcode);
   }
 
   /** Starts reading requests. Call after the mount(2) succeeded (reads fail with EPERM before). */
@@ -207,44 +209,11 @@ export class FuseSession {
     const body = requestBody(buf, hdr);
     if (this.trace) this.trace(`<- ${this.opName(hdr.opcode)} unique=${hdr.unique} nodeid=${hdr.nodeid} len=${hdr.len}`);
 
-    const ext = this.extensions.get(hdr.opcode);
-    if (ext !== undefined) {
-      const noReply = ext.noReply === true;
-      this.execute(ctx, () => {
-        const r = ext.handle(ctx, body);
-        const wrap = (p: Buffer | readonly Buffer[]): ReplyPayload => (Buffer.isBuffer(p) ? [p] : p);
-        return isPromise(r) ? r.then(wrap) : wrap(r);
-      }, !noReply);
-      return;
-    }
-    switch (hdr.opcode) {
-      case Opcode.INIT:
-        this.execute(ctx, () => this.handleInit(body).catch((err: unknown) => {
-          this.rejectInit(err instanceof Error ? err : new Error(String(err)));
-          throw err;
-        }), true);
-        return;
-      case Opcode.INTERRUPT:
-        // Policy: ENOSYS once. The kernel then sets no_interrupt and never sends INTERRUPT again;
-        // handlers simply run to completion. (Replying to a finished request's interrupt gives ENOENT,
-        // which the writer ignores.)
-        this.replyError(ctx.unique, errno('ENOSYS'));
-        return;
-      case Opcode.DESTROY:
-        // Only fuseblk mounts send it; the device read then reports ENODEV and the session ends.
-        this.replyPayload(ctx.unique, []);
-        return;
-      case Opcode.NOTIFY_REPLY:
-        this.requestDone();
-        return;
-    }
-    if (this.negotiatedInit === undefined) {
-      this.replyError(ctx.unique, errno('EIO'));
-      return;
-    }
-    const entry = OPCODES.get(hdr.opcode);
-    if (entry === undefined || entry.run === undefined) {
-      this.replyError(ctx.unique, errno('ENOSYS'));
+    const entry = this.table.get(hdr.opcode);
+    if (entry?.run === undefined || (entry.needsInit && this.negotiatedInit === undefined)) {
+      // Before INIT only the session's own ops are served (EIO for the rest, as libfuse answers);
+      // after it an op nobody serves is ENOSYS.
+      this.replyError(ctx.unique, errno(this.negotiatedInit === undefined ? 'EIO' : 'ENOSYS'));
       return;
     }
     if (body.length < entry.bodySize) {
@@ -252,7 +221,7 @@ export class FuseSession {
       return;
     }
     const run = entry.run;
-    this.execute(ctx, () => run(this.fs, ctx, body), entry.reply);
+    this.execute(ctx, () => run(this.fs, ctx, body, this.sessionOps), entry.reply);
   }
 
   private execute(
@@ -296,9 +265,9 @@ export class FuseSession {
     let n = errnoOf(err);
     if (n === undefined) {
       n = errno('EIO');
-      this.onError(err, `${opcodeName(ctx.opcode)} nodeid=${ctx.nodeid}`);
+      this.onError(err, `${this.opName(ctx.opcode)} nodeid=${ctx.nodeid}`);
     }
-    this.trace?.(`-> ${opcodeName(ctx.opcode)} unique=${ctx.unique} error=${n}`);
+    this.trace?.(`-> ${this.opName(ctx.opcode)} unique=${ctx.unique} error=${n}`);
     if (reply) this.replyError(ctx.unique, n);
     else this.requestDone();
   }
@@ -306,56 +275,42 @@ export class FuseSession {
   // ---------------------------------------------------------------------------------------------
   // INIT
 
-  private async handleInit(body: Buffer): Promise<ReplyPayload> {
+  /** INIT's row: negotiate, remember the result; a refusal also fails `initialized`. */
+  private async answerInit(body: Buffer): Promise<ReplyPayload> {
+    try {
+      return await this.negotiate(body);
+    } catch (err) {
+      this.rejectInit(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+
+  private async negotiate(body: Buffer): Promise<ReplyPayload> {
     const offer = decodeInitIn(body);
     this.trace?.(`INIT offered ${offer.major}.${offer.minor} flags=${describeInitFlags(offer.flags)}`);
-    if (offer.major < FUSE_KERNEL_VERSION) {
-      throw new FuseError('EPROTO', `kernel speaks FUSE ${offer.major}.${offer.minor}, need ${FUSE_KERNEL_VERSION}.x`);
-    }
-    if (offer.major > FUSE_KERNEL_VERSION) {
-      // Reply with our major only; the kernel then sends a new INIT at that version.
-      return [encodeInitOut({
-        major: FUSE_KERNEL_VERSION, minor: FUSE_KERNEL_MINOR_VERSION, maxReadahead: 0, flags: 0n,
-        maxBackground: 0, congestionThreshold: 0, maxWrite: 0, timeGran: 0, maxPages: 0,
-      })];
-    }
-    const wants = (await this.fs.init?.(offer)) ?? {};
-    let wanted = BASE_WANTED | (wants.flags ?? 0n);
+    // The file system is shown only an offer at our major; negotiateInit refuses or retries others.
+    const wants = (offer.major === FUSE_KERNEL_VERSION ? await this.fs.init?.(offer) : undefined) ?? {};
+    let wanted = BASE_WANTED | (wants.flags ?? 0n) | this.transportInitFlags;
     if (this.fs.readdirplus !== undefined) {
       wanted |= InitFlag.DO_READDIRPLUS;
       // AUTO lets the kernel pick plain READDIR at times, so only with both methods present.
       if (this.fs.readdir !== undefined) wanted |= InitFlag.READDIRPLUS_AUTO;
     }
-    let flags = wanted & offer.flags;
-    // flags2 means nothing without INIT_EXT; drop the high word if it was not offered.
-    if ((flags & InitFlag.INIT_EXT) === 0n) flags &= U32_MASK_BIG;
-    const minor = Math.min(offer.minor, wants.maxMinor ?? FUSE_KERNEL_MINOR_VERSION);
-    const maxPages = Math.min(this.maxWrite / PAGE_SIZE, U16_MAX);
-    const result: InitResult = {
-      major: FUSE_KERNEL_VERSION,
-      minor,
-      kernelMinor: offer.minor,
-      offered: offer.flags,
-      flags,
+    const decision = negotiateInit(offer, {
+      wanted,
+      maxMinor: wants.maxMinor ?? FUSE_KERNEL_MINOR_VERSION,
       maxWrite: this.maxWrite,
-      maxPages,
-      maxReadahead: offer.maxReadahead,
-    };
-    const out = encodeInitOut({
-      major: FUSE_KERNEL_VERSION,
-      minor,
-      maxReadahead: offer.maxReadahead,
-      flags,
       maxBackground: this.maxBackground,
-      congestionThreshold: Math.floor((this.maxBackground * CONGESTION_NUM) / CONGESTION_DEN),
-      maxWrite: this.maxWrite,
-      timeGran: TIME_GRAN_NS,
-      maxPages,
+      timeGranNs: TIME_GRAN_NS,
     });
-    this.trace?.(`INIT reply ${FUSE_KERNEL_VERSION}.${minor} flags=${describeInitFlags(flags)}`);
-    this.negotiatedInit = result;
-    queueMicrotask(() => this.resolveInit(result));
-    return [out];
+    if (decision.kind === 'refuse') throw decision.error;
+    if (decision.kind === 'accept') {
+      const result = decision.result;
+      this.trace?.(`INIT reply ${result.major}.${result.minor} flags=${describeInitFlags(result.flags)}`);
+      this.negotiatedInit = result;
+      queueMicrotask(() => this.resolveInit(result));
+    }
+    return [decision.reply];
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -30,8 +30,11 @@ export interface InitOut {
 }
 
 const InitInOff = { major: 0, minor: 4, maxReadahead: 8, flags: 12, flags2: 16 } as const;
-/** Oldest INIT body carrying flags at all (7.6: major, minor, max_readahead, flags). */
-const INIT_IN_MIN_SIZE = 16;
+/**
+ * Smallest INIT body accepted: major, minor, max_readahead, flags (7.6). Kernels before 7.36 send
+ * only these 16 bytes; flags2 and the padding to 64 came with INIT_EXT.
+ */
+export const INIT_IN_MIN_SIZE = 16;
 const U32_BYTES = 4;
 
 const InitOutOff = {
@@ -61,6 +64,22 @@ export function decodeInitIn(body: Buffer): InitIn {
     maxReadahead: body.readUInt32LE(InitInOff.maxReadahead),
     flags: low | (high << INIT_FLAGS_WORD_BITS),
   };
+}
+
+/** fuse_init_out as kernels before 7.5 know it (major, minor) and before 7.23 (up to max_write). */
+const INIT_OUT_SIZE_BEFORE_7_5 = 8;
+const INIT_OUT_SIZE_BEFORE_7_23 = 24;
+const MINOR_INIT_OUT_24 = 5;
+const MINOR_INIT_OUT_FULL = 23;
+
+/**
+ * Bytes of fuse_init_out a kernel speaking `kernelMinor` takes: it refuses a longer reply (EINVAL),
+ * so an old kernel gets the struct cut to the fields it knows.
+ */
+export function initOutSize(kernelMinor: number): number {
+  if (kernelMinor < MINOR_INIT_OUT_24) return INIT_OUT_SIZE_BEFORE_7_5;
+  if (kernelMinor < MINOR_INIT_OUT_FULL) return INIT_OUT_SIZE_BEFORE_7_23;
+  return StructSize.INIT_OUT;
 }
 
 export function encodeInitOut(o: InitOut): Buffer {
