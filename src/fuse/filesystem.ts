@@ -30,6 +30,11 @@ export interface RequestContext {
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** Whether a method answered later (a Promise) rather than at once; any thenable counts. */
+export function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
 /** GETATTR/SETATTR reply: the attributes and how long (seconds) the kernel may cache them. */
 export interface AttrReply {
   readonly attr: FileAttr;

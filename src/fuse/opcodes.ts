@@ -29,7 +29,7 @@ import {
 } from './abi/replies.js';
 import { StructSize } from './abi/sizes.js';
 import { FuseError, ProtocolError } from './errors.js';
-import type { ExtensionOp, Filesystem, MaybePromise, ReadReply, RequestContext } from './filesystem.js';
+import { isPromise, type ExtensionOp, type Filesystem, type MaybePromise, type ReadReply, type RequestContext } from './filesystem.js';
 
 /** Reply payload after the out header; empty for a header-only reply. */
 export type ReplyPayload = readonly Buffer[];
@@ -81,10 +81,6 @@ interface FsOpSpec<M extends MethodName> {
   encode(result: ResultOf<M>, args: ArgsOf<M>): ReplyPayload;
   /** Served when the file system lacks the method (instead of ENOSYS). */
   fallback?(args: ArgsOf<M>): ResultOf<M>;
-}
-
-function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 /** Type-checks one table row and erases its types into a uniform runner. */

@@ -1,6 +1,8 @@
 /**
- * The FUSE session: reads requests from a mounted /dev/fuse fd, dispatches them to a Filesystem
- * through the opcode table, writes each reply with ONE write/writev, and answers INIT.
+ * The FUSE session: reads requests from a mounted /dev/fuse fd, dispatches every one through its
+ * opcode table (the protocol's rows, which include the session's own INIT, INTERRUPT and DESTROY,
+ * plus the file system's extension rows), and writes each reply with ONE write/writev. INIT is
+ * negotiated by init-negotiation.ts; the session only supplies its wants and keeps the result.
  *
  * Reading (src/fuse/device-reader.ts): like libfuse's single-threaded loop, one thread reads a
  * request, handles it and writes the reply, and that thread is the main thread. The /dev/fuse fd
@@ -42,7 +44,7 @@ import { decodeInitIn, describeInitFlags } from './abi/init.js';
 import { encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode } from './abi/notify.js';
 import { StructSize } from './abi/sizes.js';
 import { errno, errnoOf, FuseError, MAX_REPLY_ERRNO } from './errors.js';
-import type { Filesystem, InitResult, MaybePromise, RequestContext } from './filesystem.js';
+import { isPromise, type Filesystem, type InitResult, type MaybePromise, type RequestContext } from './filesystem.js';
 import { negotiateInit } from './init-negotiation.js';
 import { NOT_IMPLEMENTED, OPCODES, type OpcodeTable, type ReplyPayload, type SessionOps } from './opcodes.js';
 import { DeviceReader } from './device-reader.js';
@@ -83,10 +85,6 @@ type SessionEndReason = 'unmounted' | 'aborted' | 'error';
 export interface SessionEnd {
   readonly reason: SessionEndReason;
   readonly error?: Error;
-}
-
-function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 function payloadLength(payload: ReplyPayload): number {
@@ -186,9 +184,8 @@ export class FuseSession {
   // ---------------------------------------------------------------------------------------------
   // Requests
 
-  /** `raw` may be a whole handed-over read buffer; the request is as long as its header says. */
-  private onRequest(raw: Buffer): void {
-    const buf = raw.length >= StructSize.IN_HEADER ? raw.subarray(0, Math.min(raw.readUInt32LE(0), raw.length)) : raw;
+  /** `buf` is one request, exactly as many bytes as the read returned (its header must agree). */
+  private onRequest(buf: Buffer): void {
     let hdr: InHeader;
     try {
       hdr = decodeInHeader(buf, buf.length);
