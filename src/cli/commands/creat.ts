@@ -94,7 +94,7 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
     let bytes = 0;
     if (seeded.length > 1 && (o.threadct ?? 0) > 1) {
       // Each file on its own worker thread, up to -t at once, as upstream's thread pool.
-      const { fillInParallel } = await import('../../data/fill-pool.js');
+      const { fillInParallel } = await import('../fill-pool.js');
       const { formatUuid } = await import('../../format/uuid.js');
       await fillInParallel(seeded.map((i) => ({
         kind: 'randomize' as const, device: where[i]!.device, systemUuid: where[i]!.systemUuid && formatUuid(where[i]!.systemUuid!),
