@@ -14,7 +14,7 @@ const ENTRIES = {
   'bin/pcq': 'src/cli/pcq.js',
   'bin/daemon': 'src/daemon/main.js',
   'bin/famfs_fused': 'src/cli/famfs-fused.js',
-  'bin/fill-worker': 'src/data/fill-worker.js',
+  'bin/fill-worker': 'src/cli/fill-worker.js',
   'cjs/index': 'src/api/index.js',
 };
 // The sources find the package (the addon, the daemon) from import.meta.url, which CommonJS lacks.

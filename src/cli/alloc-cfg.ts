@@ -24,7 +24,7 @@ export async function mountAllocCfg(prog: string, path: string | undefined): Pro
     return undefined;
   }
   try {
-    return (await import('../format/alloc-cfg.js')).parseAllocCfg(text);
+    return (await import('../alloc/alloc-cfg.js')).parseAllocCfg(text);
   } catch (err) {
     if (!(err instanceof FamfsError)) throw err;
     process.stderr.write(`${prog}: ignoring ${file}: ${err.message}\n`);

@@ -19,7 +19,7 @@ import {
   encodeDaxdevOut, encodeFmapMessage,
 } from './famfs-abi.js';
 import { DaxdevPusher, kernelHasDaxdevOpen } from './daxdev-push.js';
-import { META_DIR_INO, META_LOG_INO, META_NODE_COUNT, META_SB_INO, type MetaFiles, makeMetaFiles } from './meta-files.js';
+import { META_DIR_INO, META_LOG_INO, META_NODE_COUNT, META_SB_INO, type MetaFiles, makeMetaFiles } from '../fs/meta-files.js';
 
 /** statfs block size; an allocation unit (2 MiB) is a whole number of these blocks. */
 const STATFS_BSIZE = 4096;

@@ -3,10 +3,10 @@ import type { FileMapping } from '../map/file-mapping.js';
 import { FormatError, FsError } from '../errors.js';
 import { checkBuckets, decodeBucket, payloadSize, sealBuckets } from '../format/pcq-bucket.js';
 import {
-  consumerPath, decodePcqConsumer, encodePcqConsumer, PCQ_CONSUMER_FILE_SIZE, PCQ_CONSUMER_OFF,
+  consumerPath, decodePcqConsumer, encodePcqConsumer, PCQ_CONSUMER_FILE_SIZE, PCQ_CONSUMER_OFF, type PcqConsumer,
 } from '../format/pcq-consumer.js';
 import {
-  decodePcqHeader, encodePcqHeader, PCQ_BUCKET_ARRAY_OFFSET, PCQ_HEADER_OFF, PCQ_HEADER_SIZE, producerFileSize, queueGeometryProblem,
+  decodePcqHeader, encodePcqHeader, PCQ_BUCKET_ARRAY_OFFSET, type PcqHeader, PCQ_HEADER_OFF, PCQ_HEADER_SIZE, producerFileSize, queueGeometryProblem,
 } from '../format/pcq-header.js';
 import { type BackoffOptions, waitFor } from './backoff.js';
 import { QueueAccessError, QueueCorruptError } from './errors.js';
@@ -168,8 +168,17 @@ function mapPair(files: QueueFiles, path: string, producerWritable: boolean, con
   return { p, c };
 }
 
+/** One side of a queue just opened: both files mapped, the header and consumer record read, the side's lock held. */
+interface OpenedSide {
+  p: FileMapping;
+  c: FileMapping;
+  h: PcqHeader;
+  k: PcqConsumer;
+  unlock: () => void;
+}
+
 /** Opens one side: checks this host's grant, takes the side's lock, maps and validates both files. */
-function openSide(files: QueueFiles, path: string, side: 'producer' | 'consumer') {
+function openSide(files: QueueFiles, path: string, side: 'producer' | 'consumer'): OpenedSide {
   checkExists(files, path);
   const key = keyOf(files, path);
   const perm = queuePerm(key, files.role);
@@ -217,58 +226,101 @@ function storeU64(w: Uint32Array, byteOff: number, value: number): void {
   w[(byteOff >> 2) + 1] = Math.floor(value / TWO_32);
 }
 
-/** The producing side of a queue (upstream run_producer / pcq_producer_put). One per queue. */
-export class Producer {
+/**
+ * What both sides of a queue hold: the two files mapped, the side's lock, the queue's geometry
+ * read from the producer header, and the cache-maintenance switch. A side writes only its own
+ * file (the producer `p`, the consumer `c`) and reads the other's index through `pw`/`cw`.
+ */
+abstract class QueueSide {
   readonly path: string;
   readonly nbuckets: number;
   readonly bucketSize: number;
   /** Bytes in every message: bucketSize - 16. Shorter messages are padded with zeros. */
   readonly payloadSize: number;
+  protected readonly p: FileMapping;
+  protected readonly c: FileMapping;
+  /** The producer file's bytes: the header, then the buckets. */
+  protected readonly pb: Buffer;
+  /** The producer header and the consumer file as 32-bit words (storeU64, readIndex). */
+  protected readonly pw: Uint32Array;
+  protected readonly cw: Uint32Array;
+  /** Cache flushes and invalidates on (off only for --dontflush). */
+  protected readonly maintain: boolean;
+  readonly #side: 'producer' | 'consumer';
+  readonly #unlock: () => void;
+  #closed = false;
+
+  /** Takes over what openSide() opened for `side`; the subclass reads its indexes from the same header and record. */
+  protected constructor(opened: OpenedSide, path: string, side: 'producer' | 'consumer', opts: QueueOpenOptions) {
+    const { p, c, h, unlock } = opened;
+    this.#side = side;
+    this.maintain = opts.dontFlush !== true;
+    this.path = path;
+    this.p = p;
+    this.c = c;
+    this.#unlock = unlock;
+    this.pb = p.buffer;
+    this.pw = words(p, PCQ_HEADER_SIZE);
+    this.cw = words(c, c.size);
+    this.nbuckets = h.nbuckets;
+    this.bucketSize = h.bucketSize;
+    this.payloadSize = payloadSize(h.bucketSize);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs `beforeUnmap` (the side's last stores and flushes), then unmaps and unlocks. Idempotent. */
+  protected closeWith(beforeUnmap: () => void): void {
+    if (this.#closed) return;
+    try {
+      beforeUnmap();
+    } finally {
+      this.#closed = true;
+      this.p.unmap();
+      this.c.unmap();
+      this.#unlock();
+    }
+  }
+
+  protected bucketOffset(index: number): number {
+    return PCQ_BUCKET_ARRAY_OFFSET + index * this.bucketSize;
+  }
+
+  protected live(): void {
+    if (this.#closed) throw new FsError('EBADF', `'${this.path}': the ${this.#side} is closed`);
+  }
+}
+
+/** The producing side of a queue (upstream run_producer / pcq_producer_put). One per queue. */
+export class Producer extends QueueSide {
   /** Messages sent by this handle. */
   sent = 0;
   /** Times a send found the queue full (upstream nfull). */
   fullCount = 0;
-  readonly #p: FileMapping;
-  readonly #c: FileMapping;
-  readonly #pb: Buffer;
-  readonly #pw: Uint32Array;
-  readonly #cw: Uint32Array;
-  readonly #unlock: () => void;
-  #pi: number;
-  #ci: number;
-  #seq: number;
-  #closed = false;
-  /** Cache flushes and invalidates on (off only for --dontflush). */
-  readonly #maintain: boolean;
+  #pi = 0;
+  #ci = 0;
+  #seq = 0;
 
   /** @internal Use Famfs#openProducer. */
   constructor(files: QueueFiles, path: string, opts: QueueOpenOptions = {}) {
-    const { p, c, h, k, unlock } = openSide(files, path, 'producer');
-    this.#maintain = opts.dontFlush !== true;
-    this.path = path;
-    this.#p = p;
-    this.#c = c;
-    this.#unlock = unlock;
-    this.#pb = p.buffer;
-    this.#pw = words(p, PCQ_HEADER_SIZE);
-    this.#cw = words(c, 16);
-    this.nbuckets = h.nbuckets;
-    this.bucketSize = h.bucketSize;
-    this.payloadSize = payloadSize(h.bucketSize);
-    this.#pi = h.producerIndex;
-    this.#ci = k.consumerIndex;
-    this.#seq = h.nextSeq;
+    const opened = openSide(files, path, 'producer');
+    super(opened, path, 'producer', opts);
+    this.#pi = opened.h.producerIndex;
+    this.#ci = opened.k.consumerIndex;
+    this.#seq = opened.h.nextSeq;
     // next_seq is flushed only on close; after a producer on a non-coherent host died without
     // closing, the last bucket put (flushed before its index was published) says where it was.
     if (this.#pi !== this.#ci || this.#seq > 0) {
-      const last = decodeBucket(this.#pb, this.#bucketOffset((this.#pi - 1 + this.nbuckets) % this.nbuckets), this.bucketSize);
+      const last = decodeBucket(this.pb, this.bucketOffset((this.#pi - 1 + this.nbuckets) % this.nbuckets), this.bucketSize);
       if (last.crcOk && last.seq >= this.#seq) this.#seq = last.seq + 1;
     }
   }
 
   /** Buckets free for messages now (the consumer index is read afresh). */
   get free(): number {
-    this.#live();
+    this.live();
     this.#readConsumerIndex();
     return this.#freeCached();
   }
@@ -280,30 +332,30 @@ export class Producer {
 
   /** Puts one message and publishes it; false (nothing written) when the queue is full. */
   send(msg: Uint8Array): boolean {
-    this.#live();
+    this.live();
     this.#checkSize(msg);
     if (!this.#room(1)) return false;
-    const off = this.#bucketOffset(this.#pi);
+    const off = this.bucketOffset(this.#pi);
     this.#fill(msg, off);
-    sealBuckets(this.#pb, off, this.bucketSize, 1, this.#seq);
-    if (this.#maintain) this.#p.flush(off, this.bucketSize);
+    sealBuckets(this.pb, off, this.bucketSize, 1, this.#seq);
+    if (this.maintain) this.p.flush(off, this.bucketSize);
     this.#publish(1);
     return true;
   }
 
   /** Puts as many of `msgs` as there is room for, in order, and publishes them at once; returns how many. */
   sendBatch(msgs: readonly Uint8Array[]): number {
-    this.#live();
+    this.live();
     for (const m of msgs) this.#checkSize(m);
     if (msgs.length === 0 || !this.#room(1)) return 0;
     const n = Math.min(msgs.length, this.#freeCached());
     let done = 0;
     while (done < n) {
       const run = Math.min(n - done, this.nbuckets - ((this.#pi + done) % this.nbuckets));
-      const first = this.#bucketOffset((this.#pi + done) % this.nbuckets);
+      const first = this.bucketOffset((this.#pi + done) % this.nbuckets);
       for (let i = 0; i < run; i++) this.#fill(msgs[done + i]!, first + i * this.bucketSize);
-      sealBuckets(this.#pb, first, this.bucketSize, run, this.#seq + done);
-      if (this.#maintain) this.#p.flush(first, run * this.bucketSize);
+      sealBuckets(this.pb, first, this.bucketSize, run, this.#seq + done);
+      if (this.maintain) this.p.flush(first, run * this.bucketSize);
       done += run;
     }
     this.#publish(n);
@@ -328,25 +380,15 @@ export class Producer {
 
   /** A Writable whose chunks are messages, written in batches; see producerWriteStream. */
   createWriteStream(opts: BackoffOptions & { highWaterMark?: number } = {}): Writable {
-    this.#live();
+    this.live();
     return producerWriteStream(this, opts);
   }
 
   /** Writes next_seq back for other hosts and unmaps. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      if (this.#maintain) this.#p.flush(PCQ_HEADER_OFF.nextSeq, 8);
-    } finally {
-      this.#p.unmap();
-      this.#c.unmap();
-      this.#unlock();
-    }
-  }
-
-  #bucketOffset(index: number): number {
-    return PCQ_BUCKET_ARRAY_OFFSET + index * this.bucketSize;
+    this.closeWith(() => {
+      if (this.maintain) this.p.flush(PCQ_HEADER_OFF.nextSeq, 8);
+    });
   }
 
   #freeCached(): number {
@@ -354,8 +396,8 @@ export class Producer {
   }
 
   #readConsumerIndex(): void {
-    if (this.#maintain) this.#c.invalidate(PCQ_CONSUMER_OFF.consumerIndex, 8);
-    this.#ci = readIndex(this.#cw, PCQ_CONSUMER_OFF.consumerIndex, this.nbuckets, `'${this.path}': consumer_index`);
+    if (this.maintain) this.c.invalidate(PCQ_CONSUMER_OFF.consumerIndex, 8);
+    this.#ci = readIndex(this.cw, PCQ_CONSUMER_OFF.consumerIndex, this.nbuckets, `'${this.path}': consumer_index`);
   }
 
   /** Room for `n` by the index last read, else read it again (upstream invalidates it while full). */
@@ -368,17 +410,17 @@ export class Producer {
   }
 
   #fill(msg: Uint8Array, off: number): void {
-    this.#pb.set(msg, off);
-    if (msg.length < this.payloadSize) this.#pb.fill(0, off + msg.length, off + this.payloadSize);
+    this.pb.set(msg, off);
+    if (msg.length < this.payloadSize) this.pb.fill(0, off + msg.length, off + this.payloadSize);
   }
 
   #publish(n: number): void {
     this.#seq += n;
     this.sent += n;
-    storeU64(this.#pw, PCQ_HEADER_OFF.nextSeq, this.#seq);
+    storeU64(this.pw, PCQ_HEADER_OFF.nextSeq, this.#seq);
     this.#pi = (this.#pi + n) % this.nbuckets;
-    storeU64(this.#pw, PCQ_HEADER_OFF.producerIndex, this.#pi);
-    if (this.#maintain) this.#p.flush(PCQ_HEADER_OFF.producerIndex, 8);
+    storeU64(this.pw, PCQ_HEADER_OFF.producerIndex, this.#pi);
+    if (this.maintain) this.p.flush(PCQ_HEADER_OFF.producerIndex, 8);
   }
 
   #checkSize(msg: Uint8Array): void {
@@ -386,75 +428,49 @@ export class Producer {
       throw new FsError('EINVAL', `'${this.path}': a message of ${msg.length} bytes does not fit a bucket's payload (${this.payloadSize} bytes)`);
     }
   }
-
-  #live(): void {
-    if (this.#closed) throw new FsError('EBADF', `'${this.path}': the producer is closed`);
-  }
 }
 
 /** Upstream CONSUMER_NRETRIES: reads of a bad bucket after invalidating it, before giving up. */
 const CONSUMER_RETRIES = 2;
 
 /** The consuming side of a queue (upstream run_consumer / pcq_consumer_get). One per queue. */
-export class Consumer {
-  readonly path: string;
-  readonly nbuckets: number;
-  readonly bucketSize: number;
-  readonly payloadSize: number;
+export class Consumer extends QueueSide {
   /** Messages consumed (handed back) through this handle. */
   received = 0;
   /** Times a receive found the queue empty (upstream nempty). */
   emptyCount = 0;
   /** Reads that found a bad bucket and invalidated it to read again (upstream retries). */
   retries = 0;
-  readonly #p: FileMapping;
-  readonly #c: FileMapping;
-  readonly #pb: Buffer;
-  readonly #pw: Uint32Array;
-  readonly #cw: Uint32Array;
-  readonly #unlock: () => void;
   /** Next bucket to consume: the first of the messages held by the caller, if any. */
-  #ci: number;
+  #ci = 0;
   /** Sequence number expected in bucket #ci. */
-  #seq: number;
+  #seq = 0;
   /** Messages handed out and not yet given back (they are consumed on the next receive). */
   #held = 0;
   /** Buckets after the held ones already checked (CRC and sequence number). */
   #verified = 0;
-  #closed = false;
-  /** Cache flushes and invalidates on (off only for --dontflush). */
-  readonly #maintain: boolean;
 
   /** @internal Use Famfs#openConsumer. */
   constructor(files: QueueFiles, path: string, opts: QueueOpenOptions = {}) {
-    const { p, c, h, k, unlock } = openSide(files, path, 'consumer');
-    this.#maintain = opts.dontFlush !== true;
-    this.path = path;
-    this.#p = p;
-    this.#c = c;
-    this.#unlock = unlock;
-    this.#pb = p.buffer;
-    this.#pw = words(p, PCQ_HEADER_SIZE);
-    this.#cw = words(c, c.size);
-    this.nbuckets = h.nbuckets;
-    this.bucketSize = h.bucketSize;
-    this.payloadSize = payloadSize(h.bucketSize);
-    this.#ci = k.consumerIndex;
-    this.#seq = k.nextSeq;
+    const opened = openSide(files, path, 'consumer');
+    super(opened, path, 'consumer', opts);
+    const producerIndex = opened.h.producerIndex;
+    this.#ci = opened.k.consumerIndex;
+    this.#seq = opened.k.nextSeq;
     // A consumer killed between its two stores (next_seq, then consumer_index) left next_seq one
     // ahead of a bucket it had not given back; that bucket is still in the queue and says so.
-    if (h.producerIndex !== this.#ci && this.#seq > 0) {
-      const b = decodeBucket(this.#pb, this.#bucketOffset(this.#ci), this.bucketSize);
+    if (producerIndex !== this.#ci && this.#seq > 0) {
+      const b = decodeBucket(this.pb, this.bucketOffset(this.#ci), this.bucketSize);
       if (b.crcOk && b.seq === this.#seq - 1) {
         this.#seq--;
-        storeU64(this.#cw, PCQ_CONSUMER_OFF.nextSeq, this.#seq);
+        storeU64(this.cw, PCQ_CONSUMER_OFF.nextSeq, this.#seq);
       }
     }
   }
 
   /** Messages in the queue not yet consumed, including any handed out and not yet given back. */
   get lag(): number {
-    this.#live();
+    this.live();
     return (this.#readProducerIndex() - this.#ci + this.nbuckets) % this.nbuckets;
   }
 
@@ -476,7 +492,7 @@ export class Consumer {
 
   /** Up to `max` messages as views, consumed together on the next receive; empty when none. */
   receiveBatch(max: number): Buffer[] {
-    this.#live();
+    this.live();
     this.#release();
     if (this.#verified === 0 && !this.#fetch()) {
       this.emptyCount++;
@@ -485,8 +501,8 @@ export class Consumer {
     const n = Math.min(max, this.#verified);
     const out = new Array<Buffer>(n);
     for (let i = 0; i < n; i++) {
-      const off = this.#bucketOffset(this.#ci + i);
-      out[i] = this.#pb.subarray(off, off + this.payloadSize);
+      const off = this.bucketOffset(this.#ci + i);
+      out[i] = this.pb.subarray(off, off + this.payloadSize);
     }
     this.#held = n;
     this.#verified -= n;
@@ -505,9 +521,9 @@ export class Consumer {
   /** Messages as they come, each consumed when the loop asks for the next one or ends. */
   async *messages(opts: BackoffOptions = {}): AsyncGenerator<Buffer, void, undefined> {
     try {
-      while (!this.#closed) yield await this.receiveAsync(opts);
+      while (!this.closed) yield await this.receiveAsync(opts);
     } finally {
-      if (!this.#closed) this.#release();
+      if (!this.closed) this.#release();
     }
   }
 
@@ -517,45 +533,31 @@ export class Consumer {
 
   /** A Readable of message copies in object mode; see consumerReadStream. */
   createReadStream(opts: BackoffOptions & { highWaterMark?: number } = {}): Readable {
-    this.#live();
+    this.live();
     return consumerReadStream(this, opts);
   }
 
   /** Gives back any held messages, writes next_seq back for other hosts and unmaps. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    try {
+    this.closeWith(() => {
       this.#release();
-      if (this.#maintain) this.#c.flush(PCQ_CONSUMER_OFF.nextSeq, 8);
-    } finally {
-      this.#closed = true;
-      this.#p.unmap();
-      this.#c.unmap();
-      this.#unlock();
-    }
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+      if (this.maintain) this.c.flush(PCQ_CONSUMER_OFF.nextSeq, 8);
+    });
   }
 
   #poll(): Buffer | null {
-    this.#live();
+    this.live();
     this.#release();
     if (this.#verified === 0 && !this.#fetch()) return null;
-    const off = this.#bucketOffset(this.#ci);
+    const off = this.bucketOffset(this.#ci);
     this.#held = 1;
     this.#verified--;
-    return this.#pb.subarray(off, off + this.payloadSize);
-  }
-
-  #bucketOffset(index: number): number {
-    return PCQ_BUCKET_ARRAY_OFFSET + index * this.bucketSize;
+    return this.pb.subarray(off, off + this.payloadSize);
   }
 
   #readProducerIndex(): number {
-    if (this.#maintain) this.#p.invalidate(PCQ_HEADER_OFF.producerIndex, 8);
-    return readIndex(this.#pw, PCQ_HEADER_OFF.producerIndex, this.nbuckets, `'${this.path}': producer_index`);
+    if (this.maintain) this.p.invalidate(PCQ_HEADER_OFF.producerIndex, 8);
+    return readIndex(this.pw, PCQ_HEADER_OFF.producerIndex, this.nbuckets, `'${this.path}': producer_index`);
   }
 
   /** Consumes the held messages: next_seq first, then consumer_index (see the constructor), flushed. */
@@ -566,9 +568,9 @@ export class Consumer {
     this.#seq += n;
     this.received += n;
     this.#ci = (this.#ci + n) % this.nbuckets;
-    storeU64(this.#cw, PCQ_CONSUMER_OFF.nextSeq, this.#seq);
-    storeU64(this.#cw, PCQ_CONSUMER_OFF.consumerIndex, this.#ci);
-    if (this.#maintain) this.#c.flush(PCQ_CONSUMER_OFF.consumerIndex, 8);
+    storeU64(this.cw, PCQ_CONSUMER_OFF.nextSeq, this.#seq);
+    storeU64(this.cw, PCQ_CONSUMER_OFF.consumerIndex, this.#ci);
+    if (this.maintain) this.c.flush(PCQ_CONSUMER_OFF.consumerIndex, 8);
   }
 
   /** Looks for published buckets from #ci and checks them up to the ring's end; false when none. */
@@ -576,18 +578,18 @@ export class Consumer {
     const avail = (this.#readProducerIndex() - this.#ci + this.nbuckets) % this.nbuckets;
     if (avail === 0) return false;
     const run = Math.min(avail, this.nbuckets - this.#ci);
-    const off = this.#bucketOffset(this.#ci);
-    let good = checkBuckets(this.#pb, off, this.bucketSize, run, this.#seq);
+    const off = this.bucketOffset(this.#ci);
+    let good = checkBuckets(this.pb, off, this.bucketSize, run, this.#seq);
     // The first bucket is bad: it may be a stale copy in this CPU's cache (the producer is on
     // another host). Invalidate and read again, as upstream does, before giving up; the buckets
     // published with it are likely stale too, so the whole run is invalidated at once.
     for (let attempt = 0; good === 0 && attempt < CONSUMER_RETRIES; attempt++) {
       if (attempt === 0) this.retries++;
-      if (this.#maintain) this.#p.invalidate(off, run * this.bucketSize);
-      good = checkBuckets(this.#pb, off, this.bucketSize, run, this.#seq);
+      if (this.maintain) this.p.invalidate(off, run * this.bucketSize);
+      good = checkBuckets(this.pb, off, this.bucketSize, run, this.#seq);
     }
     if (good === 0) {
-      const b = decodeBucket(this.#pb, off, this.bucketSize);
+      const b = decodeBucket(this.pb, off, this.bucketSize);
       const why = b.crcOk
         ? `sequence number ${b.seq} where ${this.#seq} was expected`
         : `CRC mismatch (stored 0x${b.storedCrc.toString(16)}, computed 0x${b.computedCrc.toString(16)})`;
@@ -596,9 +598,5 @@ export class Consumer {
     }
     this.#verified = good;
     return true;
-  }
-
-  #live(): void {
-    if (this.#closed) throw new FsError('EBADF', `'${this.path}': the consumer is closed`);
   }
 }

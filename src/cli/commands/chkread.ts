@@ -7,7 +7,7 @@ import { FsError, UsageError } from '../../errors.js';
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import type { FamfsHandle } from '../../fs/famfs.js';
 import { COPY_CHUNK } from '../../data/copy.js';
-import { metaFileKind } from '../../daemon/meta-files.js';
+import { metaFileKind } from '../../fs/meta-files.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
 

@@ -1,7 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import { allocationBytes } from '../../alloc/allocator.js';
-import type { InterleaveParams } from '../../alloc/interleave.js';
 import { mapFile } from '../../map/file-mapping.js';
 import { compareWithMapping } from '../../data/copy.js';
 import { copyFiles } from '../../data/parallel-copy.js';
@@ -14,16 +13,15 @@ import { LogFullError } from '../../fs/log-writer.js';
 import { parseOctalMode, parseUint } from '../args.js';
 import { type CopyPlan, cpAbort, planCopy } from '../cp-plan.js';
 import { parseThreads } from '../data-args.js';
+import { type InterleaveOpts, addInterleaveOptions, interleaveFrom } from '../interleave-options.js';
 import { Progress } from '../progress.js';
 import { mountAllocCfg } from '../alloc-cfg.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';
-import { addInterleaveOptions, interleaveFrom } from './creat.js';
 
-interface CpOpts extends DeviceOption {
+interface CpOpts extends DeviceOption, InterleaveOpts {
   recursive?: boolean; threadct?: number; compare?: boolean; mode?: number; uid?: number; gid?: number;
-  verbose?: boolean; quiet?: boolean; nstrips?: number; nbuckets?: number; chunksize?: number;
-  allocDefault?: InterleaveParams;
+  verbose?: boolean; quiet?: boolean;
 }
 
 /** upstream: any per-file failure makes the exit status 1. */

@@ -1,42 +1,23 @@
 import { randomInt } from 'node:crypto';
 import { type Command, InvalidArgumentError } from '../commander.js';
-import type { InterleaveParams } from '../../alloc/interleave.js';
-import { DEFAULT_CHUNK_SIZE } from '../../alloc/interleave.js';
 import { FamfsError, UsageError } from '../../errors.js';
 import { FamfsHandle } from '../../fs/famfs.js';
 import { DEFAULT_FILE_MODE } from '../../fs/log-session.js';
 import { parseOctalMode, parseSize, parseUint } from '../args.js';
+import { type InterleaveOpts, addInterleaveOptions, interleaveFrom } from '../interleave-options.js';
 import { type MultiCreat, parseMultiCreat, parseSeed, parseThreads } from '../data-args.js';
 import { mountAllocCfg } from '../alloc-cfg.js';
 import { nodeJson } from '../json.js';
 import { printJson, runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, resolveTarget, withTarget } from '../target.js';
 
-interface CreatOpts extends DeviceOption {
+interface CreatOpts extends DeviceOption, InterleaveOpts {
   size?: number; mode?: number; uid?: number; gid?: number; verbose?: boolean; json?: boolean;
-  nstrips?: number; nbuckets?: number; chunksize?: number;
   randomize?: boolean; seed?: bigint; multi: MultiCreat[]; threadct?: number; quiet?: boolean;
-  allocDefault?: InterleaveParams;
 }
 
 /** Largest seed chosen for `-r` without `-S`: the generator uses 32 bits, and 0 means "none". */
 const MAX_CHOSEN_SEED = 0xffffffff;
-
-/**
- * -N/-B/-C replace the whole interleave setting, unspecified fields 0, as upstream; without them,
- * the file system's default (`.meta/.alloc.cfg`, read into `allocDefault` by the command).
- */
-export function interleaveFrom(o: { nstrips?: number; nbuckets?: number; chunksize?: number; allocDefault?: InterleaveParams }): InterleaveParams | undefined {
-  if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return o.allocDefault;
-  return { nstrips: o.nstrips ?? 0, nbuckets: o.nbuckets ?? 0, chunkSize: o.chunksize ?? DEFAULT_CHUNK_SIZE };
-}
-
-export function addInterleaveOptions(cmd: Command): Command {
-  return cmd
-    .option('-N, --nstrips <n>', 'interleave: strips per file (1..16)', parseUint)
-    .option('-B, --nbuckets <n>', 'interleave: buckets the device is divided into (1..64)', parseUint)
-    .option('-C, --chunksize <size>', 'interleave: chunk size (default 2M)', parseSize);
-}
 
 /**
  * Fill a file with the test data for `seed` and flush it; prints upstream's line. The mapping,
@@ -94,7 +75,7 @@ async function creatMulti(o: CreatOpts, mode: number): Promise<number> {
     let bytes = 0;
     if (seeded.length > 1 && (o.threadct ?? 0) > 1) {
       // Each file on its own worker thread, up to -t at once, as upstream's thread pool.
-      const { fillInParallel } = await import('../../data/fill-pool.js');
+      const { fillInParallel } = await import('../fill-pool.js');
       const { formatUuid } = await import('../../format/uuid.js');
       await fillInParallel(seeded.map((i) => ({
         kind: 'randomize' as const, device: where[i]!.device, systemUuid: where[i]!.systemUuid && formatUuid(where[i]!.systemUuid!),

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { mapFile } from '../../map/file-mapping.js';
 import { FamfsError } from '../../errors.js';
 import type { FamfsHandle } from '../../fs/famfs.js';
-import { metaFileKind } from '../../daemon/meta-files.js';
+import { metaFileKind } from '../../fs/meta-files.js';
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../../format/layout.js';
 import { runCommand } from '../run.js';
 import { addDeviceOption, type DeviceOption, withTarget } from '../target.js';

@@ -49,13 +49,13 @@ async function verifyOne(fs: FamfsHandle, rel: string, file: string, seed: bigin
   }
 }
 
-/** verify -m … -t n: the files checked on n worker threads (data/fill-pool.ts); lines as each one ends. */
+/** verify -m … -t n: the files checked on n worker threads (cli/fill-pool.ts); lines as each one ends. */
 async function verifyThreaded(jobs: MultiVerify[], o: VerifyOpts): Promise<number> {
   const started = Date.now();
   let bytes = 0;
   const t = resolveTarget(jobs.map((j) => j.file), o);
   let errs = 0;
-  const { fillInParallel } = await import('../../data/fill-pool.js');
+  const { fillInParallel } = await import('../fill-pool.js');
   await fillInParallel(jobs.map((j, i) => ({
     kind: 'verify' as const, device: t.device, systemUuid: t.systemUuid && formatUuid(t.systemUuid), relpath: t.relpaths[i]!, seed: j.seed,
   })), o.threadct!, (i, r) => {

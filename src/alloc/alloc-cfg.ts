@@ -1,7 +1,7 @@
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { FormatError } from '../errors.js';
-import type { InterleaveParams } from '../alloc/interleave.js';
-import { DEFAULT_CHUNK_SIZE } from '../alloc/interleave.js';
+import type { InterleaveParams } from './interleave.js';
+import { DEFAULT_CHUNK_SIZE } from './interleave.js';
 
 /**
  * upstream's `.meta/.alloc.cfg`: the file system's default interleave, used by creat and cp when

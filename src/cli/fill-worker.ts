@@ -1,5 +1,5 @@
 /**
- * One worker of data/fill-pool.ts: takes a FillJob, opens the file system as the job's host, maps
+ * One worker of cli/fill-pool.ts: takes a FillJob, opens the file system as the job's host, maps
  * the file and fills or checks it, and answers with a FillResult. Bundled as dist/bin/fill-worker.cjs.
  */
 import { parentPort } from 'node:worker_threads';
@@ -8,7 +8,7 @@ import { FamfsHandle } from '../fs/famfs.js';
 import { parseUuid } from '../format/uuid.js';
 import { mapFile } from '../map/file-mapping.js';
 import type { FillJob, FillResult } from './fill-pool.js';
-import { randomizeFile, verifyFile } from './fill.js';
+import { randomizeFile, verifyFile } from '../data/fill.js';
 
 async function run(job: FillJob): Promise<FillResult> {
   const writable = job.kind === 'randomize';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../addon.js';
-import { BIN_DIR } from '../cli/bin.js';
+import { BIN_DIR } from './bin.js';
 
 /**
  * `creat -t` and `verify -t` with several files: each file filled or checked on a worker thread,

@@ -1,7 +1,7 @@
 import { LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import type { Superblock } from '../format/superblock.js';
-import type { DirNode, FileNode } from '../fs/namespace.js';
-import { RESERVED_ROOT_NAME } from '../fs/paths.js';
+import type { DirNode, FileNode } from './namespace.js';
+import { RESERVED_ROOT_NAME } from './paths.js';
 import { NO_SLOT } from '../format/log-header.js';
 
 /**
