@@ -18,31 +18,37 @@ import {
  */
 type Scalar = 'u8' | 'u16' | 'u32' | 'i32' | 'u64' | 'u64n';
 
-interface Bytes {
+export interface Bytes {
   readonly kind: 'bytes';
   readonly size: number;
 }
 
 /** Bytes the C struct reserves (padding, reserved words): never decoded, written as zeroes. */
-interface Pad {
+export interface Pad {
   readonly kind: 'pad';
   readonly size: number;
 }
 
-interface Nested<S extends AnyStruct> {
+export interface Nested<S extends AnyStruct> {
   readonly kind: 'struct';
   readonly struct: S;
 }
 
-interface ArrayOf<S extends AnyStruct> {
+export interface ArrayOf<S extends AnyStruct> {
   readonly kind: 'array';
   readonly struct: S;
   readonly count: number;
 }
 
-type FieldType = Scalar | Bytes | Pad | Nested<AnyStruct> | ArrayOf<AnyStruct>;
+/** A C union: as large and as aligned as its largest arm; the codec that knows which arm holds reads it at OFF. */
+export interface Union {
+  readonly kind: 'union';
+  readonly arms: readonly FieldType[];
+}
 
-interface Placed<T extends FieldType> {
+type FieldType = Scalar | Bytes | Pad | Nested<AnyStruct> | ArrayOf<AnyStruct> | Union;
+
+export interface Placed<T extends FieldType> {
   readonly kind: 'placed';
   readonly type: T;
   readonly at: number;
@@ -68,6 +74,10 @@ export function arrayOf<S extends AnyStruct>(struct: S, count: number): ArrayOf<
   return { kind: 'array', struct, count };
 }
 
+export function union(...arms: FieldType[]): Union {
+  return { kind: 'union', arms };
+}
+
 /** A field at the offset the C layout gives it, past padding the natural layout would not add. */
 export function at<T extends FieldType>(offset: number, type: T): Placed<T> {
   return { kind: 'placed', type, at: offset };
@@ -81,9 +91,9 @@ type ValueOf<T> =
   : T extends Nested<infer S> ? StructValue<S>
   : T extends ArrayOf<infer S> ? Array<StructValue<S>>
   : never;
-type DataKeys<F extends Fields> = { [K in keyof F]: TypeOf<F[K]> extends Pad ? never : K }[keyof F];
+type DataKeys<F extends Fields> = { [K in keyof F]: TypeOf<F[K]> extends Pad | Union ? never : K }[keyof F];
 
-/** The decoded value of a struct: one property per field, padding left out. */
+/** The decoded value of a struct: one property per field, padding and unions left out. */
 export type Values<F extends Fields> = { -readonly [K in DataKeys<F>]: ValueOf<TypeOf<F[K]>> };
 export type StructValue<S extends AnyStruct> = S extends Struct<infer F> ? Values<F> : never;
 
@@ -95,9 +105,9 @@ export interface Struct<F extends Fields> {
   readonly ALIGN: number;
   /** offsetof each field, from the struct's start. */
   readonly OFF: Readonly<{ [K in keyof F]: number }>;
-  /** Every field but padding; a u64 above 2^53 throws the struct's RangeFault. */
-  decode(buf: Buffer, off?: number): Values<F>;
-  /** Writes every field (padding as zeroes) at `off`; bytes outside the fields are left alone. */
+  /** Every field but padding and unions; a u64 above 2^53 throws `fault` (by default the struct's). */
+  decode(buf: Buffer, off?: number, fault?: RangeFault): Values<F>;
+  /** Writes every field (padding as zeroes) at `off`; unions, unused array elements and bytes outside the fields are left alone. */
   encode(buf: Buffer, off: number, value: Values<F>): void;
   /** A new zeroed buffer of SIZE bytes holding `value`. */
   alloc(value: Values<F>): Buffer;
@@ -122,30 +132,34 @@ function layoutOf(t: FieldType): Layout {
     case 'bytes': case 'pad': return { size: t.size, align: 1 };
     case 'struct': return { size: t.struct.SIZE, align: t.struct.ALIGN };
     case 'array': return { size: t.struct.SIZE * t.count, align: t.struct.ALIGN };
+    case 'union': {
+      const arms = t.arms.map(layoutOf);
+      return { size: Math.max(...arms.map((l) => l.size)), align: Math.max(...arms.map((l) => l.align)) };
+    }
   }
 }
 
-type Reader = (buf: Buffer, off: number) => unknown;
+type Reader = (buf: Buffer, off: number, fault: RangeFault) => unknown;
 type Writer = (buf: Buffer, off: number, value: never) => void;
 
-function readerOf(t: FieldType, label: string, fault: RangeFault): Reader | undefined {
+function readerOf(t: FieldType, label: string): Reader | undefined {
   switch (t) {
     case 'u8': return (b, o) => b.readUInt8(o);
     case 'u16': return readU16;
     case 'u32': return readU32;
     case 'i32': return (b, o) => b.readInt32LE(o);
-    case 'u64': return (b, o) => readU64(b, o, label, fault);
+    case 'u64': return (b, o, fault) => readU64(b, o, label, fault);
     case 'u64n': return readU64n;
   }
   switch (t.kind) {
     case 'bytes': return (b, o) => Buffer.from(b.subarray(o, o + t.size));
-    case 'pad': return undefined;
-    case 'struct': return (b, o) => t.struct.decode(b, o);
+    case 'pad': case 'union': return undefined;
+    case 'struct': return (b, o, fault) => t.struct.decode(b, o, fault);
     case 'array': {
       const { struct, count } = t;
-      return (b, o) => {
+      return (b, o, fault) => {
         const list: unknown[] = new Array(count);
-        for (let i = 0; i < count; i++) list[i] = struct.decode(b, o + i * struct.SIZE);
+        for (let i = 0; i < count; i++) list[i] = struct.decode(b, o + i * struct.SIZE, fault);
         return list;
       };
     }
@@ -164,6 +178,7 @@ function writerOf(t: FieldType, name: string): Writer {
   switch (t.kind) {
     case 'bytes': return (b, o, v: Uint8Array) => writeFixedBytes(b, o, t.size, v);
     case 'pad': return (b, o) => { b.fill(0, o, o + t.size); };
+    case 'union': return () => {};
     case 'struct': return (b, o, v: never) => t.struct.encode(b, o, v);
     case 'array': {
       const { struct, count } = t;
@@ -194,7 +209,7 @@ export interface StructOptions {
  * in declaration order.
  */
 export function defineStruct<const F extends Fields>(name: string, cSize: number, fields: F, opts: StructOptions = {}): Struct<F> {
-  const fault = opts.fault ?? u64RangeFault;
+  const defaultFault = opts.fault ?? u64RangeFault;
   const ops: FieldOp[] = [];
   const offsets: Record<string, number> = {};
   let end = 0;
@@ -208,7 +223,7 @@ export function defineStruct<const F extends Fields>(name: string, cSize: number
       throw new Error(`${name}.${field}: offset ${off} overlaps the field before it or breaks its ${l.align}-byte alignment (next free ${natural})`);
     }
     offsets[field] = off;
-    ops.push({ name: field, off, read: readerOf(type, `${name}.${field}`, fault), write: writerOf(type, `${name}.${field}`) });
+    ops.push({ name: field, off, read: readerOf(type, `${name}.${field}`), write: writerOf(type, `${name}.${field}`) });
     end = off + l.size;
     align = Math.max(align, l.align);
   }
@@ -220,10 +235,10 @@ export function defineStruct<const F extends Fields>(name: string, cSize: number
     SIZE: size,
     ALIGN: align,
     OFF: Object.freeze(offsets) as Struct<F>['OFF'],
-    decode(buf: Buffer, off = 0): Values<F> {
+    decode(buf: Buffer, off = 0, fault = defaultFault): Values<F> {
       if (off < 0 || off + size > buf.length) throw new RangeError(`${name}: ${size} bytes at ${off} are outside a buffer of ${buf.length}`);
       const value: Record<string, unknown> = {};
-      for (const op of readers) value[op.name] = op.read!(buf, off + op.off);
+      for (const op of readers) value[op.name] = op.read!(buf, off + op.off, fault);
       return value as Values<F>;
     },
     encode(buf: Buffer, off: number, value: Values<F>): void {
