@@ -12,6 +12,7 @@ import tseslint from 'typescript-eslint';
 
 /** What each folder of src/ may not import, and why (the layer order of README "Layout"). */
 const RULES = [
+  { dirs: ['struct'], banned: ['alloc', 'api', 'bpf', 'cli', 'console', 'daemon', 'data', 'device', 'format', 'fs', 'fuse', 'map', 'mounts', 'queue', 'status'], why: 'src/struct/ is the struct toolkit every layer may import: it imports none of them' },
   { dirs: ['format'], banned: ['alloc', 'api', 'bpf', 'cli', 'daemon', 'data', 'device', 'fs', 'fuse', 'map'], why: 'src/format/ is the bottom layer: one module per on-media structure' },
   { dirs: ['device', 'alloc'], banned: ['api', 'bpf', 'cli', 'daemon', 'data', 'fs', 'fuse', 'map'], why: 'devices and allocation sit under the file system core' },
   { dirs: ['mounts'], banned: ['alloc', 'api', 'bpf', 'cli', 'daemon', 'data', 'device', 'format', 'fs', 'fuse', 'map'], why: 'src/mounts/ is shared state every layer may import: it imports none of them' },

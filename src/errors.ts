@@ -1,4 +1,5 @@
 import { errnoByName } from './errno.js';
+import type { RangeFault } from './struct/le.js';
 
 /** errno names this project raises; the numbers come from the OS so they match the kernel. */
 export type ErrnoName =
@@ -27,6 +28,14 @@ export class FormatError extends FamfsError {
   constructor(message: string, code: ErrnoName = 'EINVAL') {
     super(code, message);
   }
+}
+
+/** What an on-media struct throws for a u64 above 2^53 (src/struct/le.ts): corrupt bytes, not a number to round. */
+export const formatRangeFault: RangeFault = (field, value) => new FormatError(`${field} is out of range (0x${value.toString(16)})`);
+
+/** The same for a struct read from `what` (a file's name), which the message names first. */
+export function formatRangeFaultIn(what: string): RangeFault {
+  return (field, value) => new FormatError(`${what}: ${field} is out of range (0x${value.toString(16)})`);
 }
 
 /** A caller asked for something the file system cannot do (bad name, exists, no space). */

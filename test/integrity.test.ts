@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
-import { writeU64 } from '../src/format/bytes.js';
+import { writeU64 } from '../src/struct/le.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';

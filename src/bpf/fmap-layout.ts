@@ -1,6 +1,8 @@
-import { FormatError } from '../errors.js';
-import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from '../format/bytes.js';
-import { checkFmapShape, type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS, type SimpleExtent } from '../format/fmap.js';
+import { FormatError, formatRangeFault } from '../errors.js';
+import { readU16, readU32, readU64, writeU64 } from '../struct/le.js';
+import { arrayOf, defineStruct, pad } from '../struct/struct.js';
+import { checkFmapShape, EXTENT_TYPE, type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS, type SimpleExtent } from '../format/fmap.js';
+import { UAPI_SIMPLE_EXTENT } from '../format/uapi-extent.js';
 
 /**
  * The published fmap: the value of the pinned BPF hash map `famfs_fmap`, keyed by the file's
@@ -21,21 +23,28 @@ import { checkFmapShape, type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS, type SimpleE
  * GET_FMAP reply or a fuse_iomap_io. Sixteen slots are what the famfs log can hold (16 simple
  * extents, or one interleaved extent of 16 strips), so every file fits one record.
  */
-export const FMAP_KEY_SIZE = 8;
-export const FMAP_VALUE_SIZE = 416;
-export const FMAP_HEADER_SIZE = 32;
-export const FMAP_EXTENT_SIZE = 24;
 const FMAP_MAX_EXTENTS = 16;
 const FMAP_LAYOUT_VERSION = 1;
-const FMAP_EXT_SIMPLE = 0;
-const FMAP_EXT_INTERLEAVE = 1;
 
-const HDR = { fileSize: 0, extType: 8, nextents: 12, chunkSize: 16, version: 24 } as const;
-const EXT = { devIndex: 0, offset: 8, len: 16 } as const;
+const PUBLISHED_FMAP = defineStruct('famfs_bpf_fmap', 416, {
+  fileSize: 'u64',
+  extType: 'u32',
+  nextents: 'u32',
+  chunkSize: 'u64',
+  version: 'u16',
+  _reserved: pad(6),
+  extents: arrayOf(UAPI_SIMPLE_EXTENT, FMAP_MAX_EXTENTS),
+}, { fault: formatRangeFault });
 
-if (FMAP_HEADER_SIZE + FMAP_MAX_EXTENTS * FMAP_EXTENT_SIZE !== FMAP_VALUE_SIZE
-  || FMAP_MAX_EXTENTS < MAX_SIMPLE_EXTENTS || FMAP_MAX_EXTENTS < MAX_STRIPS) {
-  throw new Error('fmap-layout: sizes disagree with the famfs log limits');
+export const FMAP_KEY_SIZE = 8;
+export const FMAP_VALUE_SIZE = PUBLISHED_FMAP.SIZE;
+export const FMAP_HEADER_SIZE = PUBLISHED_FMAP.OFF.extents;
+export const FMAP_EXTENT_SIZE = UAPI_SIMPLE_EXTENT.SIZE;
+
+const HDR = PUBLISHED_FMAP.OFF;
+
+if (FMAP_MAX_EXTENTS < MAX_SIMPLE_EXTENTS || FMAP_MAX_EXTENTS < MAX_STRIPS) {
+  throw new Error('fmap-layout: the record holds fewer extents than the famfs log allows');
 }
 
 /** What a published record holds: a file's size and its map. */
@@ -51,25 +60,20 @@ export function encodeFmapKey(ino: number): Buffer {
 }
 
 export function decodeFmapKey(b: Uint8Array): number {
-  return readU64(Buffer.from(b.buffer, b.byteOffset, b.byteLength), 0, 'fmap key');
+  return readU64(Buffer.from(b.buffer, b.byteOffset, b.byteLength), 0, 'fmap key', formatRangeFault);
 }
 
 export function encodePublishedFmap(p: PublishedFmap): Buffer {
   checkFmapShape(p.fmap);
-  const b = Buffer.alloc(FMAP_VALUE_SIZE);
   const list = p.fmap.kind === 'simple' ? p.fmap.extents : p.fmap.strips;
-  writeU64(b, HDR.fileSize, p.size);
-  writeU32(b, HDR.extType, p.fmap.kind === 'simple' ? FMAP_EXT_SIMPLE : FMAP_EXT_INTERLEAVE);
-  writeU32(b, HDR.nextents, list.length);
-  writeU64(b, HDR.chunkSize, p.fmap.kind === 'simple' ? 0 : p.fmap.chunkSize);
-  writeU16(b, HDR.version, FMAP_LAYOUT_VERSION);
-  list.forEach((e, i) => {
-    const at = FMAP_HEADER_SIZE + i * FMAP_EXTENT_SIZE;
-    writeU32(b, at + EXT.devIndex, e.devIndex);
-    writeU64(b, at + EXT.offset, e.offset);
-    writeU64(b, at + EXT.len, e.len);
+  return PUBLISHED_FMAP.alloc({
+    fileSize: p.size,
+    extType: p.fmap.kind === 'simple' ? EXTENT_TYPE.SIMPLE : EXTENT_TYPE.INTERLEAVE,
+    nextents: list.length,
+    chunkSize: p.fmap.kind === 'simple' ? 0 : p.fmap.chunkSize,
+    version: FMAP_LAYOUT_VERSION,
+    extents: list,
   });
-  return b;
 }
 
 export function decodePublishedFmap(b: Buffer): PublishedFmap {
@@ -79,15 +83,12 @@ export function decodePublishedFmap(b: Buffer): PublishedFmap {
   const n = readU32(b, HDR.nextents);
   if (n < 1 || n > FMAP_MAX_EXTENTS) throw new FormatError(`published fmap has ${n} extents (1..${FMAP_MAX_EXTENTS})`);
   const list: SimpleExtent[] = [];
-  for (let i = 0; i < n; i++) {
-    const at = FMAP_HEADER_SIZE + i * FMAP_EXTENT_SIZE;
-    list.push({ devIndex: readU32(b, at + EXT.devIndex), offset: readU64(b, at + EXT.offset, 'extent offset'), len: readU64(b, at + EXT.len, 'extent length') });
-  }
+  for (let i = 0; i < n; i++) list.push(UAPI_SIMPLE_EXTENT.decode(b, HDR.extents + i * UAPI_SIMPLE_EXTENT.SIZE));
   const extType = readU32(b, HDR.extType);
   let fmap: Fmap;
-  if (extType === FMAP_EXT_SIMPLE) fmap = { kind: 'simple', extents: list };
-  else if (extType === FMAP_EXT_INTERLEAVE) fmap = { kind: 'interleaved', nstrips: n, chunkSize: readU64(b, HDR.chunkSize, 'chunk size'), strips: list };
+  if (extType === EXTENT_TYPE.SIMPLE) fmap = { kind: 'simple', extents: list };
+  else if (extType === EXTENT_TYPE.INTERLEAVE) fmap = { kind: 'interleaved', nstrips: n, chunkSize: readU64(b, HDR.chunkSize, 'chunk size', formatRangeFault), strips: list };
   else throw new FormatError(`published fmap has an unknown extent type ${extType}`);
   checkFmapShape(fmap);
-  return { size: readU64(b, HDR.fileSize, 'file size'), fmap };
+  return { size: readU64(b, HDR.fileSize, 'file size', formatRangeFault), fmap };
 }

@@ -1,4 +1,6 @@
-import { readU64, writeU64 } from '../format/bytes.js';
+import { formatRangeFault } from '../errors.js';
+import { writeU64 } from '../struct/le.js';
+import { defineStruct } from '../struct/struct.js';
 
 /**
  * struct famfs_bpf_resolve (bpf/famfs_bpf_fmap.h), the resolver program's 40-byte request and
@@ -12,8 +14,16 @@ import { readU64, writeU64 } from '../format/bytes.js';
  *    32    4 rc           out: 0, or -errno (RESOLVE_* in uapi.ts)
  *    36    4 dev_index    out
  */
-export const RESOLVE_RECORD_SIZE = 40;
-const R = { ino: 0, offset: 8, length: 16, devOffset: 24, rc: 32, devIndex: 36 } as const;
+const RESOLVE_RECORD = defineStruct('famfs_bpf_resolve', 40, {
+  ino: 'u64',
+  offset: 'u64',
+  length: 'u64',
+  devOffset: 'u64',
+  rc: 'i32',
+  devIndex: 'u32',
+}, { fault: formatRangeFault });
+export const RESOLVE_RECORD_SIZE = RESOLVE_RECORD.SIZE;
+const R = RESOLVE_RECORD.OFF;
 
 export interface ResolveAnswer {
   rc: number;
@@ -31,10 +41,6 @@ export function writeResolveRequest(b: Buffer, ino: number, offset: number, leng
 }
 
 export function readResolveAnswer(b: Buffer): ResolveAnswer {
-  return {
-    rc: b.readInt32LE(R.rc),
-    devIndex: b.readUInt32LE(R.devIndex),
-    devOffset: readU64(b, R.devOffset, 'device offset'),
-    length: readU64(b, R.length, 'length'),
-  };
+  const { rc, devIndex, devOffset, length } = RESOLVE_RECORD.decode(b);
+  return { rc, devIndex, devOffset, length };
 }

@@ -1,5 +1,7 @@
 import { FsError } from '../errors.js';
-import type { Fmap, SimpleExtent } from '../format/fmap.js';
+import { EXTENT_TYPE, type Fmap, type SimpleExtent } from '../format/fmap.js';
+import { UAPI_SIMPLE_EXTENT } from '../format/uapi-extent.js';
+import { bytes, defineStruct, pad } from '../struct/struct.js';
 
 /**
  * The famfs FUSE messages (GET_FMAP, GET_DAXDEV) and the INIT bit that enables them. None of
@@ -83,44 +85,56 @@ const FUSE_DEV_IOC_MAGIC = 229;
  * The daxdev push argument: `struct fuse_backing_map`'s shape (s32 fd, u32 flags, u64 padding),
  * the device index in the padding word, as the post-V10 kernel trees define it.
  */
-const DAXDEV_OPEN_ARG_SIZE = 16;
+const DAXDEV_OPEN_ARG = defineStruct('fuse_backing_map (daxdev open)', 16, {
+  fd: 'i32',
+  flags: 'u32',
+  index: 'u64',
+});
 /**
  * FUSE_DEV_IOC_DAXDEV_OPEN: `_IOW(229, 4, 16 bytes)`. The kernel trees that add it number it after
  * SYNC_INIT; the number itself is in none of the sources this project was written from, so it
  * lives here, one constant, to be corrected in one place.
  */
-export const FUSE_DEV_IOC_DAXDEV_OPEN = iow(FUSE_DEV_IOC_MAGIC, 4, DAXDEV_OPEN_ARG_SIZE);
+export const FUSE_DEV_IOC_DAXDEV_OPEN = iow(FUSE_DEV_IOC_MAGIC, 4, DAXDEV_OPEN_ARG.SIZE);
 
 /** The ioctl's argument for pushing device `index`, open as `fd`. */
 export function encodeDaxdevOpenArg(fd: number, index: number): Buffer {
-  const b = Buffer.alloc(DAXDEV_OPEN_ARG_SIZE);
-  b.writeInt32LE(fd, 0);
-  b.writeUInt32LE(0, 4);
-  b.writeBigUInt64LE(BigInt(index), 8);
-  return b;
+  return DAXDEV_OPEN_ARG.alloc({ fd, flags: 0, index });
 }
 
-const FMAP_HEADER_SIZE = 32;
-const FMAP_SIMPLE_EXT_SIZE = 24;
-const FMAP_IEXT_SIZE = 24;
+/** struct fuse_famfs_fmap_header: what a GET_FMAP reply starts with; extents follow. */
+const FMAP_HEADER = defineStruct('fuse_famfs_fmap_header', 32, {
+  fileType: 'u8',
+  _reserved: pad(1),
+  version: 'u16',
+  extType: 'u32',
+  nextents: 'u32',
+  _reserved1: pad(4),
+  fileSize: 'u64',
+  _reserved2: pad(8),
+});
+/** struct fuse_famfs_iext: an interleaved extent; its strips (simple extents) follow. */
+const FMAP_IEXT = defineStruct('fuse_famfs_iext', 24, {
+  nstrips: 'u32',
+  chunkSize: 'u32',
+  nbytes: 'u64',
+  _reserved: pad(8),
+});
 const FAMFS_FMAP_VERSION = 1;
 export const FMAP_FILE_TYPE = { REG: 0, SUPERBLOCK: 1, LOG: 2 } as const;
-const FMAP_EXT_TYPE = { SIMPLE: 0, INTERLEAVE: 1 } as const;
-export const DAXDEV_OUT_SIZE = 280;
 const DAXDEV_NAME_MAX = 256;
-const DAXDEV_NAME_OFFSET = 24;
+/** struct fuse_daxdev_out: the GET_DAXDEV reply, the device path NUL-terminated. */
+const DAXDEV_OUT = defineStruct('fuse_daxdev_out', 280, {
+  index: 'u16',
+  _reserved: pad(2),
+  _reserved2: pad(4),
+  _reserved3: pad(8),
+  _reserved4: pad(8),
+  name: bytes(DAXDEV_NAME_MAX),
+}, { align: 8 });
+export const DAXDEV_OUT_SIZE = DAXDEV_OUT.SIZE;
 /** `ie_chunk_size` is a u32 on the wire. */
 const MAX_WIRE_CHUNK = 0xffffffff;
-
-const HDR = { fileType: 0, version: 2, extType: 4, nextents: 8, fileSize: 16 } as const;
-const SEXT = { devIndex: 0, offset: 8, len: 16 } as const;
-const IEXT = { nstrips: 0, chunkSize: 4, nbytes: 8 } as const;
-
-function writeSimple(b: Buffer, at: number, e: SimpleExtent): void {
-  b.writeUInt32LE(e.devIndex, at + SEXT.devIndex);
-  b.writeBigUInt64LE(BigInt(e.offset), at + SEXT.offset);
-  b.writeBigUInt64LE(BigInt(e.len), at + SEXT.len);
-}
 
 /** One simple extent per chunk, in file order: the form post-V10 kernels index in O(1). */
 function unrollInterleave(fmap: Extract<Fmap, { kind: 'interleaved' }>, size: number): SimpleExtent[] {
@@ -144,29 +158,27 @@ export function encodeFmapMessage(fmap: Fmap, size: number, profile: FamfsAbiPro
     throw new FsError('ERANGE', `fmap of ${what} does not fit the ${profile.name} GET_FMAP reply`);
   };
   let msg: Buffer;
+  let extType: number;
+  let nextents: number;
   if (fmap.kind === 'simple' || profile.interleave === 'unrolled') {
     const extents = fmap.kind === 'simple' ? fmap.extents : unrollInterleave(fmap, size);
     if (extents.length > profile.maxExtents) tooBig(`${extents.length} extents`);
-    msg = Buffer.alloc(FMAP_HEADER_SIZE + extents.length * FMAP_SIMPLE_EXT_SIZE);
-    msg.writeUInt32LE(FMAP_EXT_TYPE.SIMPLE, HDR.extType);
-    msg.writeUInt32LE(extents.length, HDR.nextents);
-    extents.forEach((e, i) => writeSimple(msg, FMAP_HEADER_SIZE + i * FMAP_SIMPLE_EXT_SIZE, e));
+    msg = Buffer.alloc(FMAP_HEADER.SIZE + extents.length * UAPI_SIMPLE_EXTENT.SIZE);
+    extType = EXTENT_TYPE.SIMPLE;
+    nextents = extents.length;
+    extents.forEach((e, i) => UAPI_SIMPLE_EXTENT.encode(msg, FMAP_HEADER.SIZE + i * UAPI_SIMPLE_EXTENT.SIZE, e));
   } else {
     if (fmap.nstrips > profile.maxStrips) tooBig(`${fmap.nstrips} strips`);
     if (fmap.chunkSize > MAX_WIRE_CHUNK) tooBig(`chunk size ${fmap.chunkSize}`);
-    msg = Buffer.alloc(FMAP_HEADER_SIZE + FMAP_IEXT_SIZE + fmap.nstrips * FMAP_SIMPLE_EXT_SIZE);
-    msg.writeUInt32LE(FMAP_EXT_TYPE.INTERLEAVE, HDR.extType);
-    msg.writeUInt32LE(1, HDR.nextents);
-    const ie = FMAP_HEADER_SIZE;
-    msg.writeUInt32LE(fmap.nstrips, ie + IEXT.nstrips);
-    msg.writeUInt32LE(fmap.chunkSize, ie + IEXT.chunkSize);
-    msg.writeBigUInt64LE(BigInt(size), ie + IEXT.nbytes);
-    fmap.strips.forEach((s, i) => writeSimple(msg, ie + FMAP_IEXT_SIZE + i * FMAP_SIMPLE_EXT_SIZE, s));
+    msg = Buffer.alloc(FMAP_HEADER.SIZE + FMAP_IEXT.SIZE + fmap.nstrips * UAPI_SIMPLE_EXTENT.SIZE);
+    extType = EXTENT_TYPE.INTERLEAVE;
+    nextents = 1;
+    const ie = FMAP_HEADER.SIZE;
+    FMAP_IEXT.encode(msg, ie, { nstrips: fmap.nstrips, chunkSize: fmap.chunkSize, nbytes: size });
+    fmap.strips.forEach((s, i) => UAPI_SIMPLE_EXTENT.encode(msg, ie + FMAP_IEXT.SIZE + i * UAPI_SIMPLE_EXTENT.SIZE, s));
   }
   if (msg.length > bufferBytes) tooBig(`${msg.length} bytes (buffer ${bufferBytes})`);
-  msg.writeUInt8(fileType, HDR.fileType);
-  msg.writeUInt16LE(FAMFS_FMAP_VERSION, HDR.version);
-  msg.writeBigUInt64LE(BigInt(size), HDR.fileSize);
+  FMAP_HEADER.encode(msg, 0, { fileType, version: FAMFS_FMAP_VERSION, extType, nextents, fileSize: size });
   return msg;
 }
 
@@ -188,10 +200,7 @@ export function decodeGetDaxdevIn(nodeid: number, body: Buffer, profile: FamfsAb
 export function encodeDaxdevOut(index: number, path: string): Buffer {
   const name = Buffer.from(path, 'utf8');
   if (name.length >= DAXDEV_NAME_MAX) throw new FsError('ENAMETOOLONG', `device path '${path}' is longer than ${DAXDEV_NAME_MAX - 1} bytes`);
-  const out = Buffer.alloc(DAXDEV_OUT_SIZE);
-  out.writeUInt16LE(index, 0);
-  name.copy(out, DAXDEV_NAME_OFFSET);
-  return out;
+  return DAXDEV_OUT.alloc({ index, name });
 }
 
 /** The INIT bit as a bigint mask over flags | flags2 << 32. */

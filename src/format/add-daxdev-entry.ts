@@ -1,7 +1,6 @@
-import { readU32, readU64, writeU32, writeU64 } from './bytes.js';
-import { UUID_SIZE, readUuid } from './uuid.js';
-
-const OFF = { devSize: 0, devUuid: 8, devIndex: 24 } as const;
+import { formatRangeFault } from '../errors.js';
+import { bytes, defineStruct } from '../struct/struct.js';
+import { UUID_SIZE } from './uuid.js';
 
 export interface AddDaxdevMeta {
   devSize: number;
@@ -10,16 +9,9 @@ export interface AddDaxdevMeta {
   devIndex: number;
 }
 
-export function encodeAddDaxdev(b: Buffer, off: number, m: AddDaxdevMeta): void {
-  writeU64(b, off + OFF.devSize, m.devSize);
-  b.set(m.devUuid.subarray(0, UUID_SIZE), off + OFF.devUuid);
-  writeU32(b, off + OFF.devIndex, m.devIndex);
-}
-
-export function decodeAddDaxdev(b: Buffer, off: number): AddDaxdevMeta {
-  return {
-    devSize: readU64(b, off + OFF.devSize, 'added device size'),
-    devUuid: readUuid(b, off + OFF.devUuid),
-    devIndex: readU32(b, off + OFF.devIndex),
-  };
-}
+/** struct famfs_log_add_daxdev: the ADD_DAXDEV payload, 32 bytes at entry offset 16 (4 of them trailing padding). */
+export const ADD_DAXDEV_ENTRY = defineStruct('famfs_log_add_daxdev', 32, {
+  devSize: 'u64',
+  devUuid: bytes(UUID_SIZE),
+  devIndex: 'u32',
+}, { fault: formatRangeFault });

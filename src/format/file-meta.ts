@@ -1,13 +1,23 @@
-import { FormatError } from '../errors.js';
-import { readU32, readU64, writeCString, writeU32, writeU64 } from './bytes.js';
-import { type Fmap, FMAP_SIZE, decodeFmap, encodeFmap } from './fmap.js';
+import { FormatError, formatRangeFault } from '../errors.js';
+import { readU32, readU64, writeFixedBytes, writeU32, writeU64 } from '../struct/le.js';
+import { bytes, defineStruct, nested } from '../struct/struct.js';
+import { type Fmap, FMAP, decodeFmap, encodeFmap } from './fmap.js';
 import { RELPATH_FIELD_SIZE } from './layout.js';
 
 /** struct famfs_log_file_meta: the FILE payload, 520 bytes at entry offset 16. */
-export const FILE_META_SIZE = 520;
+export const FILE_META = defineStruct('famfs_log_file_meta', 520, {
+  size: 'u64',
+  flags: 'u32',
+  uid: 'u32',
+  gid: 'u32',
+  mode: 'u32',
+  relpath: bytes(RELPATH_FIELD_SIZE),
+  fmap: nested(FMAP),
+});
+export const FILE_META_SIZE = FILE_META.SIZE;
 export const FM_ALL_HOSTS_RW = 2;
 
-const OFF = { size: 0, flags: 8, uid: 12, gid: 16, mode: 20, relpath: 24, fmap: 104 } as const;
+const OFF = FILE_META.OFF;
 
 export interface FileMeta {
   path: string;
@@ -26,7 +36,7 @@ export function encodeFileMeta(b: Buffer, off: number, m: FileMeta): void {
   writeU32(b, off + OFF.uid, m.uid);
   writeU32(b, off + OFF.gid, m.gid);
   writeU32(b, off + OFF.mode, m.mode);
-  writeCString(b, off + OFF.relpath, RELPATH_FIELD_SIZE, encodeRelpath(m.path));
+  writeFixedBytes(b, off + OFF.relpath, RELPATH_FIELD_SIZE, encodeRelpath(m.path));
   encodeFmap(b, off + OFF.fmap, m.fmap);
 }
 
@@ -35,7 +45,7 @@ export const FILE_META_FMAP_OFFSET = OFF.fmap;
 
 export function decodeFileMeta(b: Buffer, off: number): FileMeta {
   return {
-    size: readU64(b, off + OFF.size, 'file size'),
+    size: readU64(b, off + OFF.size, 'file size', formatRangeFault),
     flags: readU32(b, off + OFF.flags),
     uid: readU32(b, off + OFF.uid),
     gid: readU32(b, off + OFF.gid),
@@ -83,5 +93,3 @@ function escapeBytes(raw: Uint8Array): string {
   for (const c of raw) out += c === 0x5c ? '\\\\' : c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
   return out;
 }
-
-if (FILE_META_SIZE !== OFF.fmap + FMAP_SIZE) throw new Error('file meta layout does not add up');

@@ -1,14 +1,23 @@
 import { FormatError } from '../errors.js';
-import { type AddDaxdevMeta, decodeAddDaxdev, encodeAddDaxdev } from './add-daxdev-entry.js';
-import { readU32, readU64Big, u64EqualsU32, writeU32, writeU64 } from './bytes.js';
+import { readU32, readU64n, u64EqualsU32, writeU32, writeU64, writeU64n } from '../struct/le.js';
+import { defineStruct, nested, union } from '../struct/struct.js';
+import { ADD_DAXDEV_ENTRY, type AddDaxdevMeta } from './add-daxdev-entry.js';
 import { famfsCrc } from './crc.js';
-import { type FileMeta, decodeFileMeta, encodeFileMeta } from './file-meta.js';
-import { type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
+import { FILE_META, type FileMeta, decodeFileMeta, encodeFileMeta } from './file-meta.js';
+import { MKDIR_ENTRY, type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
 
-/** struct famfs_log_entry: 544 bytes; seqnum, type, a 520-byte payload union, CRC. */
-export const LOG_ENTRY_SIZE = 544;
-export const LOG_ENTRY_CRC_COVERED = 536;
+/** struct famfs_log_entry: 544 bytes; seqnum, type, the payload union, CRC. */
+const LOG_ENTRY = defineStruct('famfs_log_entry', 544, {
+  seqnum: 'u64n',
+  type: 'u32',
+  payload: union(nested(FILE_META), nested(MKDIR_ENTRY), nested(ADD_DAXDEV_ENTRY)),
+  crc: 'u64n',
+});
+export const LOG_ENTRY_SIZE = LOG_ENTRY.SIZE;
+/** The CRC covers every byte before it. */
+export const LOG_ENTRY_CRC_COVERED = LOG_ENTRY.OFF.crc;
 
+/** enum famfs_log_entry_type. */
 const ENTRY_TYPE = {
   FILE: 0,
   MKDIR: 1,
@@ -17,7 +26,7 @@ const ENTRY_TYPE = {
   INVALID: 4,
 } as const;
 
-const OFF = { seqnum: 0, type: 8, payload: 16, crc: LOG_ENTRY_CRC_COVERED } as const;
+const OFF = LOG_ENTRY.OFF;
 
 export type LogEntry =
   | ({ type: 'file'; seqnum: number } & FileMeta)
@@ -41,7 +50,7 @@ export function encodeLogEntry(e: LogEntry): Buffer {
       break;
     case 'add_daxdev':
       writeU32(b, OFF.type, ENTRY_TYPE.ADD_DAXDEV);
-      encodeAddDaxdev(b, OFF.payload, e);
+      ADD_DAXDEV_ENTRY.encode(b, OFF.payload, e);
       break;
     case 'delete':
       writeU32(b, OFF.type, ENTRY_TYPE.DELETE);
@@ -50,7 +59,7 @@ export function encodeLogEntry(e: LogEntry): Buffer {
       writeU32(b, OFF.type, ENTRY_TYPE.INVALID);
       break;
   }
-  writeU64(b, OFF.crc, famfsCrc(b, 0, LOG_ENTRY_CRC_COVERED));
+  writeU64n(b, OFF.crc, BigInt(famfsCrc(b, 0, LOG_ENTRY_CRC_COVERED)));
   return b;
 }
 
@@ -62,10 +71,10 @@ export function checkLogEntryFrame(bytes: Buffer, index: number, base = 0): numb
   if (bytes.length < base + LOG_ENTRY_SIZE) throw new FormatError(`log entry ${index} is truncated`);
   const computed = famfsCrc(bytes, base, LOG_ENTRY_CRC_COVERED);
   if (!u64EqualsU32(bytes, base + OFF.crc, computed)) {
-    throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${readU64Big(bytes, base + OFF.crc).toString(16)}, computed 0x${computed.toString(16)})`);
+    throw new FormatError(`log entry ${index}: CRC mismatch (stored 0x${readU64n(bytes, base + OFF.crc).toString(16)}, computed 0x${computed.toString(16)})`);
   }
   if (!u64EqualsU32(bytes, base + OFF.seqnum, index)) {
-    throw new FormatError(`log entry ${index}: seqnum ${readU64Big(bytes, base + OFF.seqnum)} does not match its slot`);
+    throw new FormatError(`log entry ${index}: seqnum ${readU64n(bytes, base + OFF.seqnum)} does not match its slot`);
   }
   return computed;
 }
@@ -86,7 +95,7 @@ export function decodeLogEntry(bytes: Buffer, index: number, base = 0): LogEntry
       case ENTRY_TYPE.MKDIR:
         return Object.assign(decodeMkdir(bytes, payload), { type: 'mkdir' as const, seqnum });
       case ENTRY_TYPE.ADD_DAXDEV:
-        return Object.assign(decodeAddDaxdev(bytes, payload), { type: 'add_daxdev' as const, seqnum });
+        return Object.assign(ADD_DAXDEV_ENTRY.decode(bytes, payload), { type: 'add_daxdev' as const, seqnum });
       case ENTRY_TYPE.DELETE:
         return { type: 'delete', seqnum };
       case ENTRY_TYPE.INVALID:

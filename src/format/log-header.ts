@@ -1,22 +1,24 @@
-import { FormatError } from '../errors.js';
-import { readU64, readU64Big, writeU64 } from './bytes.js';
+import { FormatError, formatRangeFault } from '../errors.js';
+import { readU64n, writeU64n } from '../struct/le.js';
+import { defineStruct } from '../struct/struct.js';
 import { famfsCrc } from './crc.js';
 import { LOG_ENTRY_SIZE } from './log-entry.js';
 
 /** struct famfs_log header: 48 bytes at the start of the log; entries follow. */
-export const LOG_HEADER_SIZE = 48;
+const LOG_HEADER = defineStruct('famfs_log', 48, {
+  magic: 'u64n',
+  len: 'u64',
+  lastIndex: 'u64',
+  crc: 'u64n',
+  nextSeqnum: 'u64',
+  nextIndex: 'u64',
+}, { fault: formatRangeFault });
+export const LOG_HEADER_SIZE = LOG_HEADER.SIZE;
 const LOG_MAGIC = 0xbadcafef00dn;
 /** The CRC covers magic, length and last index: the fields that never change. */
-export const LOG_HEADER_CRC_COVERED = 24;
+export const LOG_HEADER_CRC_COVERED = LOG_HEADER.OFF.crc;
 
-export const LOG_HEADER_OFF = {
-  magic: 0,
-  len: 8,
-  lastIndex: 16,
-  crc: 24,
-  nextSeqnum: 32,
-  nextIndex: 40,
-} as const;
+export const LOG_HEADER_OFF = LOG_HEADER.OFF;
 
 /**
  * A log slot's index: the entry at byte entryOffset(slot) of the log. Slots are also what the
@@ -45,13 +47,8 @@ export function entryOffset(slot: LogSlot): number {
 }
 
 export function encodeLogHeader(h: LogHeader): Buffer {
-  const b = Buffer.alloc(LOG_HEADER_SIZE);
-  writeU64(b, LOG_HEADER_OFF.magic, LOG_MAGIC);
-  writeU64(b, LOG_HEADER_OFF.len, h.len);
-  writeU64(b, LOG_HEADER_OFF.lastIndex, h.lastIndex);
-  writeU64(b, LOG_HEADER_OFF.crc, famfsCrc(b, 0, LOG_HEADER_CRC_COVERED));
-  writeU64(b, LOG_HEADER_OFF.nextSeqnum, h.nextSeqnum);
-  writeU64(b, LOG_HEADER_OFF.nextIndex, h.nextIndex);
+  const b = LOG_HEADER.alloc({ ...h, magic: LOG_MAGIC, crc: 0n });
+  writeU64n(b, LOG_HEADER_OFF.crc, BigInt(famfsCrc(b, 0, LOG_HEADER_CRC_COVERED)));
   return b;
 }
 
@@ -62,18 +59,14 @@ export function encodeLogHeader(h: LogHeader): Buffer {
  */
 export function decodeLogHeader(bytes: Buffer, expectedLen: number): LogHeader {
   if (bytes.length < LOG_HEADER_SIZE) throw new FormatError('log header is truncated');
-  if (readU64Big(bytes, LOG_HEADER_OFF.magic) !== LOG_MAGIC) throw new FormatError('log header has a bad magic');
-  const stored = readU64Big(bytes, LOG_HEADER_OFF.crc);
+  if (readU64n(bytes, LOG_HEADER_OFF.magic) !== LOG_MAGIC) throw new FormatError('log header has a bad magic');
+  const stored = readU64n(bytes, LOG_HEADER_OFF.crc);
   const computed = famfsCrc(bytes, 0, LOG_HEADER_CRC_COVERED);
   if (stored !== BigInt(computed)) {
     throw new FormatError(`log header CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`);
   }
-  const h: LogHeader = {
-    len: readU64(bytes, LOG_HEADER_OFF.len, 'log length'),
-    lastIndex: readU64(bytes, LOG_HEADER_OFF.lastIndex, 'log last index'),
-    nextSeqnum: readU64(bytes, LOG_HEADER_OFF.nextSeqnum, 'log next seqnum'),
-    nextIndex: logSlot(readU64(bytes, LOG_HEADER_OFF.nextIndex, 'log next index')),
-  };
+  const f = LOG_HEADER.decode(bytes);
+  const h: LogHeader = { len: f.len, lastIndex: f.lastIndex, nextSeqnum: f.nextSeqnum, nextIndex: logSlot(f.nextIndex) };
   if (h.len !== expectedLen) {
     throw new FormatError(`log header length ${h.len} disagrees with the superblock's ${expectedLen}`);
   }

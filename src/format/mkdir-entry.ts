@@ -1,11 +1,17 @@
-import { readU32, writeCString, writeU32 } from './bytes.js';
+import { readU32, writeFixedBytes, writeU32 } from '../struct/le.js';
+import { bytes, defineStruct } from '../struct/struct.js';
 import { decodeRelpath, encodeRelpath } from './file-meta.js';
 import { RELPATH_FIELD_SIZE } from './layout.js';
 
 /** struct famfs_log_mkdir: the MKDIR payload, 92 bytes at entry offset 16. */
-const MKDIR_SIZE = 92;
+export const MKDIR_ENTRY = defineStruct('famfs_log_mkdir', 92, {
+  uid: 'u32',
+  gid: 'u32',
+  mode: 'u32',
+  relpath: bytes(RELPATH_FIELD_SIZE),
+});
 
-const OFF = { uid: 0, gid: 4, mode: 8, relpath: 12 } as const;
+const OFF = MKDIR_ENTRY.OFF;
 
 export interface MkdirMeta {
   path: string;
@@ -18,7 +24,7 @@ export function encodeMkdir(b: Buffer, off: number, m: MkdirMeta): void {
   writeU32(b, off + OFF.uid, m.uid);
   writeU32(b, off + OFF.gid, m.gid);
   writeU32(b, off + OFF.mode, m.mode);
-  writeCString(b, off + OFF.relpath, RELPATH_FIELD_SIZE, encodeRelpath(m.path));
+  writeFixedBytes(b, off + OFF.relpath, RELPATH_FIELD_SIZE, encodeRelpath(m.path));
 }
 
 export function decodeMkdir(b: Buffer, off: number): MkdirMeta {
@@ -29,5 +35,3 @@ export function decodeMkdir(b: Buffer, off: number): MkdirMeta {
     path: decodeRelpath(b, off + OFF.relpath),
   };
 }
-
-if (MKDIR_SIZE !== OFF.relpath + RELPATH_FIELD_SIZE) throw new Error('mkdir layout does not add up');

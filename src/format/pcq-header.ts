@@ -1,27 +1,28 @@
-import { FormatError } from '../errors.js';
-import { readU64, writeU64 } from './bytes.js';
+import { FormatError, formatRangeFault, formatRangeFaultIn } from '../errors.js';
+import { readU64n } from '../struct/le.js';
+import { at, defineStruct } from '../struct/struct.js';
 import { PCQ_BUCKET_TRAILER_SIZE } from './pcq-bucket.js';
 
 /**
  * struct pcq (upstream src/pcq.h): the start of a queue's producer file. The producer owns every
- * field; producer_index sits apart from next_seq (1024 bytes of padding) so the line the consumer
- * invalidates on every poll holds nothing else the producer rewrites. Buckets start at
- * bucket_array_offset, 2 MiB into the file (a PMD boundary).
+ * field; producer_index sits apart from next_seq (1024 bytes of padding, which the producer never
+ * writes) so the line the consumer invalidates on every poll holds nothing else the producer
+ * rewrites. Buckets start at bucket_array_offset, 2 MiB into the file (a PMD boundary).
  */
-const PCQ_MAGIC = 0xbeebee3;
-export const PCQ_HEADER_SIZE = 1080;
-export const PCQ_BUCKET_ARRAY_OFFSET = 2 * 1024 * 1024;
-
-export const PCQ_HEADER_OFF = {
-  magic: 0,
-  nbuckets: 8,
-  bucketSize: 16,
-  bucketArrayOffset: 24,
-  producerIndex: 32,
+const PCQ_HEADER = defineStruct('pcq', 1080, {
+  magic: 'u64n',
+  nbuckets: 'u64',
+  bucketSize: 'u64',
+  bucketArrayOffset: 'u64',
+  producerIndex: 'u64',
   /** after char pad[1024] */
-  nextSeq: 1064,
-  pcqSize: 1072,
-} as const;
+  nextSeq: at(1064, 'u64'),
+  pcqSize: 'u64',
+}, { fault: formatRangeFault });
+const PCQ_MAGIC = 0xbeebee3n;
+export const PCQ_HEADER_SIZE = PCQ_HEADER.SIZE;
+export const PCQ_BUCKET_ARRAY_OFFSET = 2 * 1024 * 1024;
+export const PCQ_HEADER_OFF = PCQ_HEADER.OFF;
 
 /** The smallest bucket: a power of two with room for a payload besides the sequence number and CRC. */
 const PCQ_MIN_BUCKET_SIZE = 2 * PCQ_BUCKET_TRAILER_SIZE;
@@ -58,13 +59,7 @@ export function queueGeometryProblem(nbuckets: number, bucketSize: number): stri
 }
 
 export function encodePcqHeader(b: Buffer, h: PcqHeader): void {
-  writeU64(b, PCQ_HEADER_OFF.magic, PCQ_MAGIC);
-  writeU64(b, PCQ_HEADER_OFF.nbuckets, h.nbuckets);
-  writeU64(b, PCQ_HEADER_OFF.bucketSize, h.bucketSize);
-  writeU64(b, PCQ_HEADER_OFF.bucketArrayOffset, h.bucketArrayOffset);
-  writeU64(b, PCQ_HEADER_OFF.producerIndex, h.producerIndex);
-  writeU64(b, PCQ_HEADER_OFF.nextSeq, h.nextSeq);
-  writeU64(b, PCQ_HEADER_OFF.pcqSize, h.pcqSize);
+  PCQ_HEADER.encode(b, 0, { ...h, magic: PCQ_MAGIC });
 }
 
 /**
@@ -73,16 +68,9 @@ export function encodePcqHeader(b: Buffer, h: PcqHeader): void {
  */
 export function decodePcqHeader(b: Buffer, fileSize: number, what: string): PcqHeader {
   if (b.length < PCQ_HEADER_SIZE || fileSize < PCQ_HEADER_SIZE) throw new FormatError(`${what}: too small to be a pcq producer file`);
-  const magic = b.readUInt32LE(PCQ_HEADER_OFF.magic) + b.readUInt32LE(PCQ_HEADER_OFF.magic + 4) * 2 ** 32;
+  const magic = readU64n(b, PCQ_HEADER_OFF.magic);
   if (magic !== PCQ_MAGIC) throw new FormatError(`${what}: not a pcq producer file (magic 0x${magic.toString(16)}, expected 0x${PCQ_MAGIC.toString(16)})`);
-  const h: PcqHeader = {
-    nbuckets: readU64(b, PCQ_HEADER_OFF.nbuckets, `${what}: nbuckets`),
-    bucketSize: readU64(b, PCQ_HEADER_OFF.bucketSize, `${what}: bucket_size`),
-    bucketArrayOffset: readU64(b, PCQ_HEADER_OFF.bucketArrayOffset, `${what}: bucket_array_offset`),
-    producerIndex: readU64(b, PCQ_HEADER_OFF.producerIndex, `${what}: producer_index`),
-    nextSeq: readU64(b, PCQ_HEADER_OFF.nextSeq, `${what}: next_seq`),
-    pcqSize: readU64(b, PCQ_HEADER_OFF.pcqSize, `${what}: pcq_size`),
-  };
+  const { magic: _, ...h } = PCQ_HEADER.decode(b, 0, formatRangeFaultIn(what));
   const problem = queueGeometryProblem(h.nbuckets, h.bucketSize);
   if (problem) throw new FormatError(`${what}: ${problem}`);
   if (h.bucketArrayOffset < PCQ_HEADER_SIZE || h.bucketArrayOffset + h.nbuckets * h.bucketSize > fileSize) {

@@ -1,40 +1,45 @@
-import { FormatError } from '../errors.js';
-import { readCString, readU32, readU64, readU64Big, writeCString, writeU32, writeU64 } from './bytes.js';
+import { FormatError, formatRangeFault } from '../errors.js';
+import { readFixedString, readU64n, writeU64n } from '../struct/le.js';
+import { bytes, defineStruct } from '../struct/struct.js';
 import { famfsCrc } from './crc.js';
 import { ALLOC_UNIT, DEVNAME_FIELD_SIZE, LOG_OFFSET, VALID_ALLOC_UNITS } from './layout.js';
-import { UUID_SIZE, readUuid } from './uuid.js';
+import { UUID_SIZE } from './uuid.js';
 
-/** struct famfs_superblock: 200 bytes at device offset 0. */
-export const SUPERBLOCK_SIZE = 200;
+/**
+ * struct famfs_superblock: 200 bytes at device offset 0; its last three fields are the primary
+ * device's record (struct famfs_daxdev: size, UUID, path).
+ */
+const SUPERBLOCK = defineStruct('famfs_superblock', 200, {
+  magic: 'u64n',
+  version: 'u64n',
+  logOffset: 'u64',
+  logLen: 'u64',
+  allocUnit: 'u64',
+  omfMajor: 'u32',
+  omfMinor: 'u32',
+  uuid: bytes(UUID_SIZE),
+  devUuid: bytes(UUID_SIZE),
+  systemUuid: bytes(UUID_SIZE),
+  crc: 'u64n',
+  flags: 'u32',
+  devSize: 'u64',
+  ddUuid: bytes(UUID_SIZE),
+  devName: bytes(DEVNAME_FIELD_SIZE),
+}, { fault: formatRangeFault });
+export const SUPERBLOCK_SIZE = SUPERBLOCK.SIZE;
 const SUPER_MAGIC = 0x87b282ffn;
 export const CURRENT_VERSION = 48;
 export const OMF_VER_MAJOR = 2;
 export const OMF_VER_MINOR = 2;
 /** The CRC covers the fields before it, not the flags nor the device record. */
-export const SB_CRC_COVERED = 96;
+export const SB_CRC_COVERED = SUPERBLOCK.OFF.crc;
 /**
  * ts_sb_flags bits (upstream defines them, never writes them). A primary keeps 0 as upstream
  * writes it; a device added with `famfs adddev` carries SECONDARY and no log (offset and length 0).
  */
 export const SB_FLAG = { PRIMARY: 1 << 0, SECONDARY: 1 << 1 } as const;
 
-const OFF = {
-  magic: 0,
-  version: 8,
-  logOffset: 16,
-  logLen: 24,
-  allocUnit: 32,
-  omfMajor: 40,
-  omfMinor: 44,
-  uuid: 48,
-  devUuid: 64,
-  systemUuid: 80,
-  crc: 96,
-  flags: 104,
-  devSize: 112,
-  ddUuid: 120,
-  devName: 136,
-} as const;
+const OFF = SUPERBLOCK.OFF;
 
 export interface Superblock {
   version: number;
@@ -54,21 +59,10 @@ export interface Superblock {
 }
 
 export function encodeSuperblock(sb: Superblock): Buffer {
-  const b = Buffer.alloc(SUPERBLOCK_SIZE);
-  writeU64(b, OFF.magic, SUPER_MAGIC);
-  writeU64(b, OFF.version, sb.version);
-  writeU64(b, OFF.logOffset, sb.logOffset);
-  writeU64(b, OFF.logLen, sb.logLen);
-  writeU64(b, OFF.allocUnit, sb.allocUnit);
-  writeU32(b, OFF.omfMajor, sb.omfMajor);
-  writeU32(b, OFF.omfMinor, sb.omfMinor);
-  b.set(sb.uuid.subarray(0, UUID_SIZE), OFF.uuid);
-  b.set(sb.devUuid.subarray(0, UUID_SIZE), OFF.devUuid);
-  b.set(sb.systemUuid.subarray(0, UUID_SIZE), OFF.systemUuid);
-  writeU64(b, OFF.crc, famfsCrc(b, 0, SB_CRC_COVERED));
-  writeU32(b, OFF.flags, sb.flags);
-  writeU64(b, OFF.devSize, sb.devSize);
-  writeCString(b, OFF.devName, DEVNAME_FIELD_SIZE, Buffer.from(sb.devName));
+  const b = SUPERBLOCK.alloc({
+    ...sb, magic: SUPER_MAGIC, version: BigInt(sb.version), crc: 0n, ddUuid: Buffer.alloc(UUID_SIZE), devName: Buffer.from(sb.devName),
+  });
+  writeU64n(b, OFF.crc, BigInt(famfsCrc(b, 0, SB_CRC_COVERED)));
   return b;
 }
 
@@ -86,34 +80,35 @@ export class SuperblockError extends FormatError {
  */
 export function decodeSuperblock(bytes: Buffer): Superblock {
   if (bytes.length < SUPERBLOCK_SIZE) throw new SuperblockError('superblock is truncated', 'field');
-  if (readU64Big(bytes, OFF.magic) !== SUPER_MAGIC) {
+  if (readU64n(bytes, OFF.magic) !== SUPER_MAGIC) {
     throw new SuperblockError('no famfs superblock (bad magic)', 'magic');
   }
-  const versionBig = readU64Big(bytes, OFF.version);
+  const versionBig = readU64n(bytes, OFF.version);
   if (versionBig !== BigInt(CURRENT_VERSION)) {
     const v = Number(versionBig);
     throw new SuperblockError(
       `unsupported superblock version ${versionBig} (this famfs reads version ${CURRENT_VERSION})`, 'version', v);
   }
-  const stored = readU64Big(bytes, OFF.crc);
+  const stored = readU64n(bytes, OFF.crc);
   const computed = famfsCrc(bytes, 0, SB_CRC_COVERED);
   if (stored !== BigInt(computed)) {
     throw new SuperblockError(
       `superblock CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`, 'crc');
   }
+  const f = SUPERBLOCK.decode(bytes);
   const sb: Superblock = {
     version: CURRENT_VERSION,
-    logOffset: readU64(bytes, OFF.logOffset, 'log offset'),
-    logLen: readU64(bytes, OFF.logLen, 'log length'),
-    allocUnit: readU64(bytes, OFF.allocUnit, 'allocation unit'),
-    omfMajor: readU32(bytes, OFF.omfMajor),
-    omfMinor: readU32(bytes, OFF.omfMinor),
-    uuid: readUuid(bytes, OFF.uuid),
-    devUuid: readUuid(bytes, OFF.devUuid),
-    systemUuid: readUuid(bytes, OFF.systemUuid),
-    flags: readU32(bytes, OFF.flags),
-    devSize: readU64(bytes, OFF.devSize, 'device size'),
-    devName: readCString(bytes, OFF.devName, DEVNAME_FIELD_SIZE, 'latin1'),
+    logOffset: f.logOffset,
+    logLen: f.logLen,
+    allocUnit: f.allocUnit,
+    omfMajor: f.omfMajor,
+    omfMinor: f.omfMinor,
+    uuid: f.uuid,
+    devUuid: f.devUuid,
+    systemUuid: f.systemUuid,
+    flags: f.flags,
+    devSize: f.devSize,
+    devName: readFixedString(bytes, OFF.devName, DEVNAME_FIELD_SIZE, 'latin1'),
   };
   if (!VALID_ALLOC_UNITS.includes(sb.allocUnit)) {
     throw new SuperblockError(`superblock has an invalid allocation unit 0x${sb.allocUnit.toString(16)}`, 'field');
@@ -130,7 +125,7 @@ export function decodeSuperblock(bytes: Buffer): Superblock {
 
 /** The magic alone: is there any famfs here (perhaps of another version, perhaps corrupt)? */
 export function hasSuperMagic(bytes: Buffer): boolean {
-  return bytes.length >= 8 && readU64Big(bytes, OFF.magic) === SUPER_MAGIC;
+  return bytes.length >= 8 && readU64n(bytes, OFF.magic) === SUPER_MAGIC;
 }
 
 /** Offset of the magic, for `mkfs -k` which kills a file system by zeroing just that. */

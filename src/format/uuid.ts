@@ -24,10 +24,6 @@ export function randomUuidBytes(): Buffer {
   return parseUuid(nodeCrypto().randomUUID());
 }
 
-export function readUuid(buf: Buffer, off: number): Buffer {
-  return Buffer.from(buf.subarray(off, off + UUID_SIZE));
-}
-
 export function uuidEquals(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 }

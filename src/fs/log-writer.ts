@@ -1,5 +1,5 @@
 import { FsError } from '../errors.js';
-import { writeU64 } from '../format/bytes.js';
+import { writeU64 } from '../struct/le.js';
 import { LOG_OFFSET } from '../format/layout.js';
 import { LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { LOG_HEADER_OFF, type LogSlot, entryOffset } from '../format/log-header.js';

@@ -1,7 +1,7 @@
 import { mountsOfDevice } from '../mounts/registry.js';
 import { MAX_MAPPING_BYTES, MemoryDevice } from '../device/device.js';
 import { FamfsError, FsError, RoleError } from '../errors.js';
-import { writeU64 } from '../format/bytes.js';
+import { writeU64 } from '../struct/le.js';
 import { DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, MIN_DEVICE_SIZE, MIN_LOG_LEN, SUPERBLOCK_REGION_SIZE, isPowerOfTwo } from '../format/layout.js';
 import { encodeLogHeader, lastIndexFor, logSlot } from '../format/log-header.js';
 import { SUPERBLOCK_SIZE, SUPER_MAGIC_OFFSET, SuperblockError, decodeSuperblock, encodeSuperblock, hasSuperMagic, newSuperblock } from '../format/superblock.js';
