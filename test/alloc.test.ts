@@ -10,17 +10,9 @@ import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, emuDevice, GiB, master, MiB, PY_READER } from './helpers/emu.js';
+import { seededRandomInt } from './helpers/prng.js';
 
 after(cleanupDevices);
-
-/** Deterministic bucket order for reproducible tests (xorshift32). */
-function seeded(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s % n;
-  };
-}
 
 describe('allocator', () => {
   it('first fit from the start of the data area, in order, as upstream', () => {
@@ -42,7 +34,7 @@ describe('allocator', () => {
   it('interleaved: nstrips strips in distinct buckets, each a whole number of chunks', () => {
     const bm = Bitmap.forDevice(8 * GiB);
     bm.markRange(0, 10 * MiB);
-    const alloc = new Allocator(bm, 8 * GiB, 0, seeded(7));
+    const alloc = new Allocator(bm, 8 * GiB, 0, seededRandomInt(7));
     const f = alloc.allocate(100 * MiB, { nbuckets: 8, nstrips: 4, chunkSize: 2 * MiB });
     assert.equal(f.kind, 'interleaved');
     if (f.kind !== 'interleaved') return;
@@ -91,8 +83,8 @@ describe('allocator', () => {
   it('2,000 random simple and interleaved creates until full: no overlap, fsck and an independent reader agree', () => {
     const dev = emuDevice(8 * GiB, 'rand');
     mkfs(dev, { systemUuid: master });
-    const rnd = seeded(12345);
-    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master, random: seeded(99) });
+    const rnd = seededRandomInt(12345);
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master, random: seededRandomInt(99) });
     let made = 0;
     let full = 0;
     try {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +14,7 @@ import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { CLIENT_UUID, cleanupDevices, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
+import { readPlaced } from './helpers/device-io.js';
 
 after(cleanupDevices);
 
@@ -40,17 +40,9 @@ const RAW_BLOCK = 256 * 1024;
 
 /** The file's bytes as the raw device file holds them at the fmap's offsets. */
 function readRaw(dev: string, fmap: Fmap, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  const fd = openSync(dev, 'r');
-  try {
-    for (let off = 0; off < size; off += RAW_BLOCK) {
-      const n = Math.min(RAW_BLOCK, size - off);
-      assert.equal(readSync(fd, out, off, n, deviceOffsetOf(fmap, off)), n);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
+  const ranges = [];
+  for (let off = 0; off < size; off += RAW_BLOCK) ranges.push({ fileOffset: off, devOffset: deviceOffsetOf(fmap, off), length: Math.min(RAW_BLOCK, size - off) });
+  return readPlaced(dev, size, ranges);
 }
 
 /**

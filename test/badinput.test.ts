@@ -1,48 +1,16 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
+import { digestAt, readAt, writeAt } from './helpers/device-io.js';
 
 after(cleanupDevices);
 
+/** The superblock region and the default-size log: digested before and after, "the file system is exactly as it was". */
 const META_BYTES = LOG_OFFSET + 8 * MiB;
-
-/** Digest of the superblock region and the default-size log: "the file system is exactly as it was". */
-function metaDigest(dev: string): string {
-  const fd = openSync(dev, 'r');
-  try {
-    const b = Buffer.alloc(META_BYTES);
-    readSync(fd, b, 0, META_BYTES, 0);
-    return createHash('sha256').update(b).digest('hex');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function poke(dev: string, offset: number, bytes: Buffer): void {
-  const fd = openSync(dev, 'r+');
-  try {
-    writeSync(fd, bytes, 0, bytes.length, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function peek(dev: string, offset: number, len: number): Buffer {
-  const fd = openSync(dev, 'r');
-  try {
-    const b = Buffer.alloc(len);
-    readSync(fd, b, 0, len, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** A refused command: non-zero status, one line on stderr that says `what`. */
 function refused(r: { status: number | null; stderr: string }, what: RegExp, status?: number): void {
@@ -70,22 +38,22 @@ describe('mkfs refuses bad input and leaves the device alone', () => {
   it('a device under 4 GiB', () => {
     const dev = emuDevice(2 * GiB, 'small');
     refused(mkfsCli([dev]), /<4GiB/, 2);
-    assert.ok(peek(dev, 0, 4096).every((b) => b === 0));
+    assert.ok(readAt(dev, 0, 4096).every((b) => b === 0));
   });
   it('log lengths that are not a power of two or under 8 MiB', () => {
     const dev = freshFs('loglen');
-    const before = metaDigest(dev);
+    const before = digestAt(dev, 0, META_BYTES);
     for (const len of ['1', '1m', '11m', '12m', '4m']) refused(mkfsCli(['-f', '-l', len, dev]), /log length/, 2);
     refused(mkfsCli(['-l', '10mm', dev]), /not a size/);
-    assert.equal(metaDigest(dev), before);
+    assert.equal(digestAt(dev, 0, META_BYTES), before);
   });
   it('an existing file system without -f, and one owned by another host', () => {
     const dev = freshFs('exists');
-    const before = metaDigest(dev);
+    const before = digestAt(dev, 0, META_BYTES);
     refused(mkfsCli([dev]), /already has a famfs superblock/, 2);
     refused(mkfsCli([dev], CLIENT_UUID), /owned by another host/, 2);
     refused(mkfsCli(['-k', dev]), /needs -f/, 2);
-    assert.equal(metaDigest(dev), before);
+    assert.equal(digestAt(dev, 0, META_BYTES), before);
   });
   it('-k -f kills, and a new mkfs then works', () => {
     const dev = freshFs('kill');
@@ -101,25 +69,25 @@ describe('mkfs refuses bad input and leaves the device alone', () => {
 describe('corrupt media is detected, named and not trusted', () => {
   it('superblock: bad magic, bad CRC, another version (named)', () => {
     const dev = freshFs('sb');
-    const good = peek(dev, 0, 200);
-    poke(dev, 0, Buffer.from([0x00]));
+    const good = readAt(dev, 0, 200);
+    writeAt(dev, 0, Buffer.from([0x00]));
     refused(famfs(['fsck', dev]), /bad magic/);
-    poke(dev, 0, good);
-    poke(dev, 50, Buffer.from([good[50]! ^ 0xff]));
+    writeAt(dev, 0, good);
+    writeAt(dev, 50, Buffer.from([good[50]! ^ 0xff]));
     refused(famfs(['fsck', dev]), /superblock CRC mismatch/);
-    poke(dev, 0, good);
+    writeAt(dev, 0, good);
     const v = Buffer.alloc(8);
     v.writeBigUInt64LE(47n);
-    poke(dev, 8, v);
+    writeAt(dev, 8, v);
     refused(famfs(['fsck', dev]), /version 47/);
     refused(famfs(['creat', '--device', dev, '-s', '1m', 'x']), /version 47/);
-    poke(dev, 0, good);
+    writeAt(dev, 0, good);
     assert.equal(famfs(['fsck', dev]).status, 0);
   });
   it('a log entry with a bad CRC is skipped and counted; the rest replays', () => {
     const dev = freshFs('entry');
     const at = LOG_OFFSET + entryOffset(logSlot(0)) + 30;
-    poke(dev, at, Buffer.from([peek(dev, at, 1)[0]! ^ 0x01]));
+    writeAt(dev, at, Buffer.from([readAt(dev, at, 1)[0]! ^ 0x01]));
     const r = famfs(['fsck', dev]);
     assert.equal(r.status, 1, 'fsck exits non-zero on anything it reports as an error');
     assert.match(r.stdout, /  1 bad log entries detected/);
@@ -132,7 +100,7 @@ describe('corrupt media is detected, named and not trusted', () => {
   });
   it('a torn entry past next_index is invisible (crash before publish)', () => {
     const dev = freshFs('torn');
-    poke(dev, LOG_OFFSET + entryOffset(logSlot(2)), Buffer.alloc(300, 0xab));
+    writeAt(dev, LOG_OFFSET + entryOffset(logSlot(2)), Buffer.alloc(300, 0xab));
     const r = famfs(['fsck', dev]);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /2 of 15420 entries used\n  0 bad log entries detected/);
@@ -144,7 +112,7 @@ describe('corrupt media is detected, named and not trusted', () => {
 describe('the CLI refuses bad requests with one line and changes nothing', () => {
   it('hostile names, existing paths of another size, bad sizes', () => {
     const dev = freshFs('cli');
-    const before = metaDigest(dev);
+    const before = digestAt(dev, 0, META_BYTES);
     const env = { FAMFS_DEVICE: dev };
     refused(famfs(['creat', '-s', '1m', 'a/../b'], MASTER_UUID, env), /contains '\.\.'/);
     refused(famfs(['creat', '-s', '1m', 'x'.repeat(80)], MASTER_UUID, env), /at most 79/);
@@ -156,14 +124,14 @@ describe('the CLI refuses bad requests with one line and changes nothing', () =>
     refused(famfs(['mkdir', 'd'], MASTER_UUID, env), /already exists/);
     refused(famfs(['creat', '-s', '1m', '-N', '0', '-B', '4', 'd/s'], MASTER_UUID, env), /nstrips 0/);
     assert.equal(famfs(['creat', '-s', '3m', 'd/f'], MASTER_UUID, env).status, 0, 'same size is fine');
-    assert.equal(metaDigest(dev), before);
+    assert.equal(digestAt(dev, 0, META_BYTES), before);
   });
   it('a client cannot create or mkdir', () => {
     const dev = freshFs('client');
-    const before = metaDigest(dev);
+    const before = digestAt(dev, 0, META_BYTES);
     refused(famfs(['creat', '--device', dev, '-s', '1m', 'c'], CLIENT_UUID), /client/, 1);
     refused(famfs(['mkdir', '--device', dev, 'c'], CLIENT_UUID), /client/, 1);
-    assert.equal(metaDigest(dev), before);
+    assert.equal(digestAt(dev, 0, META_BYTES), before);
     assert.match(famfs(['fsck', dev], CLIENT_UUID).stdout, /role of this node: Client/);
   });
   it('a full log: ENOSPC and no partial entry', () => {
@@ -180,9 +148,9 @@ describe('the CLI refuses bad requests with one line and changes nothing', () =>
     refused(famfs(['mkdir', '-p', 'x/y/z'], MASTER_UUID, env), /log full: 3 entries needed, 2 free/, 28);
     assert.equal(famfs(['creat', '-s', '1m', 'last1'], MASTER_UUID, env).status, 0);
     assert.equal(famfs(['creat', '-s', '1m', 'last2'], MASTER_UUID, env).status, 0);
-    const before = metaDigest(dev);
+    const before = digestAt(dev, 0, META_BYTES);
     refused(famfs(['creat', '-s', '1m', 'over'], MASTER_UUID, env), /log full/, 28);
-    assert.equal(metaDigest(dev), before);
+    assert.equal(digestAt(dev, 0, META_BYTES), before);
     const r = famfs(['fsck', dev]);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /15420 of 15420 entries used\n  0 bad log entries detected/);
@@ -191,9 +159,9 @@ describe('the CLI refuses bad requests with one line and changes nothing', () =>
     const dev = freshFs('devfull');
     const env = { FAMFS_DEVICE: dev };
     assert.equal(famfs(['creat', '-s', '8000m', 'big'], MASTER_UUID, env).status, 0);
-    const before = metaDigest(dev);
+    const before = digestAt(dev, 0, META_BYTES);
     refused(famfs(['creat', '-s', '1g', 'more'], MASTER_UUID, env), /out of space/, 28);
-    assert.equal(metaDigest(dev), before);
+    assert.equal(digestAt(dev, 0, META_BYTES), before);
   });
   it('unknown and missing commands use upstream statuses', () => {
     assert.equal(famfs([]).status, 1);

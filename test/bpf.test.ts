@@ -22,7 +22,7 @@ import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 import { readRecord } from '../src/mounts/registry.js';
-import { prng } from './helpers/prng.js';
+import { prng, randInt } from './helpers/prng.js';
 import { eventually } from './helpers/wait.js';
 
 /** famfs allocates in 2 MiB units; the kernel insists extents are PMD-aligned. */
@@ -37,7 +37,7 @@ const XDP_SAMPLE_EVERY = 7;
 const SPARE_ENTRIES = 16;
 
 const rand = prng(SEED);
-const between = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+const between = (lo: number, hi: number): number => randInt(rand, lo, hi);
 
 function randomExtent(): SimpleExtent {
   return { devIndex: between(0, MAX_DEV_INDEX), offset: between(0, 1 << 20) * UNIT, len: between(1, MAX_UNITS_PER_EXTENT) * UNIT };

@@ -7,8 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
@@ -17,8 +15,11 @@ import { artifactPath, launchBrowser } from './helpers/browser.js';
 import { startConsole, type RunningConsole } from './helpers/console.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
+import { digestAt } from './helpers/device-io.js';
 
 const UNIT = 2 * MiB;
+/** The superblock and the log: what a read-only console must leave as it found it. */
+const METADATA_BYTES = 10 * MiB;
 const PAGE_TIMEOUT_MS = 20_000;
 const SUPERBLOCK_RGB = [20, 20, 20];
 const LOG_RGB = [96, 96, 96];
@@ -35,18 +36,6 @@ after(async () => {
   cleanupMounts();
   cleanupDevices();
 });
-
-/** sha256 of the superblock and the log: what a read-only console must leave as it found it. */
-function metadataHash(dev: string): string {
-  const fd = openSync(dev, 'r');
-  try {
-    const b = Buffer.alloc(10 * MiB);
-    readSync(fd, b, 0, b.length, 0);
-    return createHash('sha256').update(b).digest('hex');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function openPage(url: string, name: string): Promise<Page> {
   const page = await browser!.newPage();
@@ -134,7 +123,7 @@ describe('famfs console in headless chromium', () => {
   });
 
   it('draws the superblock, the log and each unit of a chosen interleaved file in that file\'s color', async () => {
-    const before = metadataHash(primary);
+    const before = digestAt(primary, 0, METADATA_BYTES);
     const corpus = files.find((f) => f.path === 'datasets/corpus')!;
     assert.equal(corpus.kind, 'interleaved');
     const units = unitsOf(corpus);
@@ -160,7 +149,7 @@ describe('famfs console in headless chromium', () => {
       assert.notDeepEqual(fc, color);
       for (const [d, u] of fu) assert.deepEqual(await unitRgb(page, d, u), fc);
     }
-    assert.equal(metadataHash(primary), before, 'the console did not write the device');
+    assert.equal(digestAt(primary, 0, METADATA_BYTES), before, 'the console did not write the device');
   });
 
   it('shows the file, its strip and the unit on hover, and the extent map of a file clicked in the browser', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { TestDataStream, randomizeBuffer, verifyBuffer } from '../src/data/prng.
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { CLIENT_UUID, cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { writeAt } from './helpers/device-io.js';
 
 after(cleanupDevices);
 
@@ -145,12 +146,7 @@ describe('CLI data commands', () => {
     assert.equal(r.stdout, `Success: verified ${size} bytes in file rnd\n`);
 
     const flip = 2 * MiB + 4001;
-    const fd = openSync(dev, 'r+');
-    try {
-      writeSync(fd, Buffer.from([0x5a]), 0, 1, devOffset(dev, 'rnd', flip));
-    } finally {
-      closeSync(fd);
-    }
+    writeAt(dev, devOffset(dev, 'rnd', flip), Buffer.from([0x5a]));
     r = run(['verify', '-S', '1', '-f', 'rnd']);
     assert.equal(r.status, 1);
     assert.equal(r.stderr, `Verify fail: rnd at offset ${flip - (flip % 4)} of ${size} bytes\n`);

@@ -1,13 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { MAX_MAPPING_BYTES, MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
 import { isNativeError, loadNative, nativeAddonPath } from '../src/addon.js';
 import { DeviceError, type ErrnoName } from '../src/errors.js';
+import { readAt, writeAt } from './helpers/device-io.js';
+import { seededBytes } from './helpers/prng.js';
 
 const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
@@ -18,13 +20,10 @@ const CHILD_TIMEOUT_MS = 10_000;
 let dir = '';
 let devPath = '';
 let dev: MemoryDevice | undefined;
-let readFd = -1;
 
 function cleanup(): void {
   dev?.close();
   dev = undefined;
-  if (readFd >= 0) closeSync(readFd);
-  readFd = -1;
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
   dir = '';
 }
@@ -34,28 +33,6 @@ process.once('exit', cleanup);
 function device(): MemoryDevice {
   assert.ok(dev, 'device not opened');
   return dev;
-}
-
-/** Bytes that differ between neighbours and between seeds, so a misplaced range shows up. */
-function pattern(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) out[i] = (Math.imul(i + seed, 0x9e3779b1) >>> 24) ^ (seed & 0xff);
-  return out;
-}
-
-function readFile(offset: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  assert.equal(readSync(readFd, out, 0, length, offset), length);
-  return out;
-}
-
-function writeFile(offset: number, data: Buffer): void {
-  const fd = openSync(devPath, 'r+');
-  try {
-    assert.equal(writeSync(fd, data, 0, data.length, offset), data.length);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function assertDeviceError(fn: () => unknown, code: ErrnoName, text?: RegExp): void {
@@ -73,7 +50,6 @@ before(() => {
   devPath = join(dir, 'dev0');
   createEmulatedDevice(devPath, DEVICE_SIZE);
   dev = MemoryDevice.open(devPath, { writable: true });
-  readFd = openSync(devPath, 'r');
 });
 
 after(cleanup);
@@ -121,14 +97,7 @@ describe('createEmulatedDevice', () => {
     writeFileSync(path, 'old bytes');
     createEmulatedDevice(path, 2 * CHUNK, { force: true });
     assert.equal(statSync(path).size, 2 * CHUNK);
-    const head = Buffer.alloc(9);
-    const fd = openSync(path, 'r');
-    try {
-      readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-    assert.deepEqual(head, Buffer.alloc(9), 'force leaves no old bytes');
+    assert.deepEqual(readAt(path, 0, 9), Buffer.alloc(9), 'force leaves no old bytes');
     for (const bad of [0, -CHUNK, MIB, CHUNK + 1, 1.5 * CHUNK]) {
       assertDeviceError(() => createEmulatedDevice(join(dir, 'bad'), bad), 'EINVAL');
     }
@@ -145,10 +114,10 @@ describe('DeviceMapping', () => {
       assert.equal(m.offset, offset);
       assert.equal(m.length, length);
       assert.equal(m.buffer.length, length);
-      const data = pattern(length, 5);
+      const data = seededBytes(length, 5);
       data.copy(m.buffer);
       m.flush();
-      assert.ok(readFile(offset, length).equals(data), 'file bytes match what was written through the mapping');
+      assert.ok(readAt(devPath, offset, length).equals(data), 'file bytes match what was written through the mapping');
     } finally {
       m.unmap();
     }
@@ -156,8 +125,8 @@ describe('DeviceMapping', () => {
 
   test('release(): earlier views stay mapped and readable after the device closes; the mapping itself is done', () => {
     const offset = 6 * GIB;
-    const data = pattern(64 * 1024, 9);
-    writeFile(offset, data);
+    const data = seededBytes(64 * 1024, 9);
+    writeAt(devPath, offset, data);
     const own = MemoryDevice.open(devPath, { writable: false });
     const m = own.map(offset, data.length);
     const view = m.buffer.subarray(0, data.length);
@@ -173,20 +142,20 @@ describe('DeviceMapping', () => {
   test('an unaligned offset maps the enclosing pages and shows exactly the asked range', () => {
     const offset = 5 * GIB + 12_345;
     const length = 10_000;
-    writeFile(offset - 1, Buffer.from([0xa5]));
-    writeFile(offset + length, Buffer.from([0x5a]));
+    writeAt(devPath, offset - 1, Buffer.from([0xa5]));
+    writeAt(devPath, offset + length, Buffer.from([0x5a]));
     const m = device().map(offset, length);
     try {
       assert.equal(m.buffer.length, length);
-      const data = pattern(length, 77);
+      const data = seededBytes(length, 77);
       data.copy(m.buffer);
       m.flush(100, 200);
       m.flush();
-      assert.ok(readFile(offset, length).equals(data));
-      assert.deepEqual(readFile(offset - 1, 1), Buffer.from([0xa5]), 'byte before the range untouched');
-      assert.deepEqual(readFile(offset + length, 1), Buffer.from([0x5a]), 'byte after the range untouched');
+      assert.ok(readAt(devPath, offset, length).equals(data));
+      assert.deepEqual(readAt(devPath, offset - 1, 1), Buffer.from([0xa5]), 'byte before the range untouched');
+      assert.deepEqual(readAt(devPath, offset + length, 1), Buffer.from([0x5a]), 'byte after the range untouched');
       // and the other way: a write(2) to the file shows in the mapping
-      writeFile(offset + 10, Buffer.from('via fd'));
+      writeAt(devPath, offset + 10, Buffer.from('via fd'));
       m.invalidate(10, 6);
       assert.equal(m.buffer.subarray(10, 16).toString(), 'via fd');
     } finally {
@@ -283,7 +252,7 @@ describe('DeviceMapping', () => {
       native.flushCache(m.buffer, 7, 333);
       native.invalidateCache(m.buffer, 0, m.length);
       assert.equal(m.buffer[5000], 0x3c);
-      assert.ok(readFile(3 * GIB + 4096, m.length).equals(Buffer.alloc(m.length, 0x3c)));
+      assert.ok(readAt(devPath, 3 * GIB + 4096, m.length).equals(Buffer.alloc(m.length, 0x3c)));
     } finally {
       m.unmap();
     }
@@ -299,23 +268,23 @@ describe('contiguous view of scattered extents (reserve + mapFixed)', () => {
   ];
 
   test('MemoryDevice.mapExtents shows 4 pieces as one 8 MiB Buffer, every byte in place', () => {
-    pieces.forEach((p, i) => writeFile(p.offset, pattern(p.length, 1000 + i)));
+    pieces.forEach((p, i) => writeAt(devPath, p.offset, seededBytes(p.length, 1000 + i)));
     const m = device().mapExtents(pieces);
     try {
       assert.equal(m.buffer.length, 4 * CHUNK);
       assert.equal(m.offset, pieces[0]!.offset);
       assert.deepEqual(m.extents, pieces);
       pieces.forEach((p, i) => {
-        const want = pattern(p.length, 1000 + i);
+        const want = seededBytes(p.length, 1000 + i);
         const got = m.buffer.subarray(i * CHUNK, (i + 1) * CHUNK);
         assert.ok(got.equals(want), `piece ${i} (device offset ${p.offset}) in place`);
       });
       // writes through the view land at the right device offsets
-      const fresh = pattern(CHUNK, 2002);
+      const fresh = seededBytes(CHUNK, 2002);
       fresh.copy(m.buffer, 2 * CHUNK);
       m.flush(2 * CHUNK - 10, CHUNK + 20);
-      assert.ok(readFile(pieces[2]!.offset, CHUNK).equals(fresh));
-      assert.ok(readFile(pieces[1]!.offset, CHUNK).equals(pattern(CHUNK, 1001)), 'neighbour piece unchanged');
+      assert.ok(readAt(devPath, pieces[2]!.offset, CHUNK).equals(fresh));
+      assert.ok(readAt(devPath, pieces[1]!.offset, CHUNK).equals(seededBytes(CHUNK, 1001)), 'neighbour piece unchanged');
     } finally {
       m.unmap();
     }
@@ -323,7 +292,7 @@ describe('contiguous view of scattered extents (reserve + mapFixed)', () => {
 
   test('the addon\'s reserve + mapFixed directly, with a 2 MiB aligned reservation', () => {
     const native = loadNative();
-    pieces.forEach((p, i) => writeFile(p.offset, pattern(p.length, 3000 + i)));
+    pieces.forEach((p, i) => writeAt(devPath, p.offset, seededBytes(p.length, 3000 + i)));
     const region = native.reserve(4 * CHUNK, CHUNK);
     try {
       pieces.forEach((p, i) => {
@@ -332,7 +301,7 @@ describe('contiguous view of scattered extents (reserve + mapFixed)', () => {
       const view = Buffer.from(region);
       assert.equal(view.length, 4 * CHUNK);
       for (let i = 0; i < pieces.length; i++) {
-        const want = pattern(CHUNK, 3000 + i);
+        const want = seededBytes(CHUNK, 3000 + i);
         for (let j = 0; j < CHUNK; j++) {
           if (view[i * CHUNK + j] !== want[j]) assert.fail(`byte ${j} of piece ${i}: ${view[i * CHUNK + j]} != ${want[j]}`);
         }
@@ -415,7 +384,7 @@ describe('native addon', () => {
       return true;
     });
     assert.throws(() => native.flock(-1, native.LOCK_EX), { code: 'EBADF', syscall: 'flock' });
-    assert.throws(() => native.ioctl(readFd, 0x5401), { code: 'ENOTTY', syscall: 'ioctl' });
+    assert.throws(() => native.ioctl(device().fd, 0x5401), { code: 'ENOTTY', syscall: 'ioctl' });
   });
 
   test('64-bit offsets, explicit munmap, memcpy and msync', () => {
@@ -423,10 +392,10 @@ describe('native addon', () => {
     const offset = 7 * GIB + 64 * MIB;
     const region = native.mmap(device().fd, offset, CHUNK, native.PROT_READ | native.PROT_WRITE, native.MAP_SHARED);
     try {
-      const src = pattern(1000, 9);
+      const src = seededBytes(1000, 9);
       native.memcpy(region, 17, src, 0, src.length);
       native.msync(region, 0, CHUNK, native.MS_SYNC);
-      assert.ok(readFile(offset + 17, src.length).equals(src));
+      assert.ok(readAt(devPath, offset + 17, src.length).equals(src));
       const back = Buffer.alloc(1000);
       native.memcpy(back, 0, region, 17, 1000);
       assert.ok(back.equals(src));

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +20,7 @@ import { mountFile, readRecord } from '../src/mounts/registry.js';
 import { cleanupDevices, emuDevice, famfs, GiB, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, trackedMountpoint, trackServer, umountFamfs } from './helpers/mounts.js';
 import { eventually } from './helpers/wait.js';
+import { readAt } from './helpers/device-io.js';
 
 after(() => {
   cleanupMounts();
@@ -153,11 +154,7 @@ describe('diagnostics socket (upstream\'s endpoints, /status, /metrics)', () => 
 
     const readBefore = valueOf(before, 'famfs_read_bytes_total');
     assert.equal(famfs(['creat', '-s', '3M', join(mnt, 'g')]).status, 0);
-    const fd = openSync(join(mnt, 'g'), 'r');
-    const buf = Buffer.alloc(3 * MiB);
-    let got = 0;
-    for (let n; (n = readSync(fd, buf, got, buf.length - got, got)) > 0;) got += n;
-    closeSync(fd);
+    readAt(join(mnt, 'g'), 0, 3 * MiB);
     const text = curl(sock, '/metrics').body;
     const m = metricsOf(text);
     // The page cache may serve some reads again; at least the file's bytes came through READ.

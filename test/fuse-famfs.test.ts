@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { daemonLogTail } from '../src/cli/commands/mount.js';
@@ -17,6 +17,8 @@ import { resolveRange } from '../src/fs/resolve.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { eventually } from './helpers/wait.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
+import { readAt, readUpTo, writeAt } from './helpers/device-io.js';
+import { seededBytes } from './helpers/prng.js';
 
 after(() => {
   cleanupMounts();
@@ -39,15 +41,12 @@ function daemonPids(): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-/** Knuth's multiplicative hash constant: patterns where every word differs. */
+/** Knuth's multiplicative hash constant: word w of the striped file holds w * GOLDEN, which the Python reader checks on its own. */
 const GOLDEN = 2654435761;
 
 /** Deterministic content for file i, a few hundred KiB to a couple of MiB. */
 function contentOf(i: number): Buffer {
-  const n = 1 + ((i * 7919) % (2 * MiB));
-  const b = Buffer.alloc(n);
-  for (let o = 0; o + 4 <= n; o += 4) b.writeUInt32LE((Math.imul(o, GOLDEN) + i) >>> 0, o);
-  return b;
+  return seededBytes(1 + ((i * 7919) % (2 * MiB)), i);
 }
 
 /** Every path under `dir` (files and directories), relative and sorted. */
@@ -145,16 +144,9 @@ print('ok')`, ...args], { encoding: 'utf8' });
   it('refuses what famfs cannot do, with the right errors and no hang', () => {
     const file = join(m, 'tree', 'd5', 'f5');
     const size = statSync(file).size;
-    const fd = openSync(file, 'r+');
-    try {
-      assert.throws(() => writeSync(fd, Buffer.alloc(10), 0, 10, size - 5), { code: 'EFBIG' });
-      const tail = Buffer.alloc(5);
-      readSync(fd, tail, 0, 5, size - 5);
-      assert.deepEqual(tail, contentOf(5).subarray(size - 5), 'nothing written');
-      assert.equal(readSync(fd, Buffer.alloc(10), 0, 10, size + 100), 0, 'read past EOF');
-    } finally {
-      closeSync(fd);
-    }
+    assert.throws(() => writeAt(file, size - 5, Buffer.alloc(10)), { code: 'EFBIG' });
+    assert.deepEqual(readAt(file, size - 5, 5), contentOf(5).subarray(size - 5), 'nothing written');
+    assert.equal(readUpTo(file, size + 100, 10).length, 0, 'read past EOF');
     assert.throws(() => openSync(join(c, 'tree', 'd5', 'f5'), 'r+'), { code: 'EROFS' });
     assert.throws(() => mkdirSync(join(c, 'nope')), { code: 'EROFS' });
     assert.throws(() => writeFileSync(join(m, 'newfile'), 'x'), (e: NodeJS.ErrnoException) => e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP');
@@ -171,11 +163,7 @@ print('ok')`, ...args], { encoding: 'utf8' });
     assert.equal(statSync(join(c, '.meta', '.superblock')).size, 2 * MiB);
     assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o400);
     assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o400);
-    const sb = Buffer.alloc(8);
-    const fd = openSync(join(c, '.meta', '.superblock'), 'r');
-    readSync(fd, sb, 0, 8, 0);
-    closeSync(fd);
-    assert.equal(sb.readBigUInt64LE(0), 0x87b282ffn);
+    assert.equal(readAt(join(c, '.meta', '.superblock'), 0, 8).readBigUInt64LE(0), 0x87b282ffn);
     const py = spawnSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "user.famfs.role").decode())', join(c, 'tree')], { encoding: 'utf8' });
     assert.equal(py.stdout.trim(), 'client');
   });

@@ -46,27 +46,11 @@ const DATA_FILES: readonly DataFile[] = [
 ];
 const DIR_MODES: Readonly<Record<string, number>> = { data: 0o755, big: 0o755, nested: 0o755, 'nested/a': 0o750, 'nested/a/b': 0o755, 'nested/a/b/c': 0o700 };
 
-/** xorshift32: reproducible bytes and offsets without a dependency. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
-}
-
+/** A file's bytes, seeded by its name. */
 function contentOf(rel: string, size: number): Buffer {
   let seed = 0;
   for (const ch of rel) seed = Math.imul(seed, 31) + ch.charCodeAt(0);
-  const next = prng(seed);
-  const buf = Buffer.alloc(size);
-  for (let o = 0; o < size; o += 4) {
-    const w = next();
-    for (let k = 0; k < 4 && o + k < size; k++) buf[o + k] = (w >>> (8 * k)) & 0xff;
-  }
-  return buf;
+  return seededBytes(size, seed);
 }
 
 const bigName = (i: number): string => `e${String(i).padStart(4, '0')}`;
@@ -129,6 +113,7 @@ for mnt_path, src_path in zip(args[::2], args[1::2]):
         m.close()
 print('ok')
 `;
+import { prng, randInt, seededBytes } from './helpers/prng.js';
 
 // ------------------------------------------------------------------------------------------------
 // The suite
@@ -178,13 +163,13 @@ function conformance(target: Target): void {
     it('reads at random offsets and lengths, across EOF, match the source; reads past EOF return 0 bytes', () => {
       for (const f of DATA_FILES) {
         const want = contentOf(f.rel, f.size);
-        const next = prng(f.size);
+        const rnd = prng(f.size);
         const fd = openSync(join(tree, f.rel), 'r');
         try {
           for (let k = 0; k < RANDOM_READS_PER_FILE; k++) {
             // Every fourth read starts near the end, so it runs across EOF.
-            const off = k % 4 === 0 ? Math.max(0, f.size - (next() % (64 * KiB))) : next() % f.size;
-            const len = 1 + (next() % (256 * KiB));
+            const off = k % 4 === 0 ? Math.max(0, f.size - randInt(rnd, 0, 64 * KiB - 1)) : randInt(rnd, 0, f.size - 1);
+            const len = randInt(rnd, 1, 256 * KiB);
             const buf = Buffer.alloc(len);
             const n = readSync(fd, buf, 0, len, off);
             assert.equal(n, Math.min(len, f.size - off), `${f.rel}: read ${len} at ${off}`);

@@ -5,11 +5,11 @@ import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, client, emuDevice, master, MASTER_UUID } from './helpers/emu.js';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset } from '../src/format/log-header.js';
 import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_SIZE } from '../src/format/log-entry.js';
 import type { FileNode } from '../src/fs/namespace.js';
+import { readAt, writeAt } from './helpers/device-io.js';
 
 after(cleanupDevices);
 
@@ -124,15 +124,11 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
     const victim = reader.stat('victim') as FileNode;
     const untouched = reader.stat('untouched') as FileNode;
     // Another writer points entry 0 at other memory and recomputes its CRC.
-    const fd = openSync(dev, 'r+');
     const at = LOG_OFFSET + entryOffset(victim.logIndex);
-    const entry = Buffer.alloc(LOG_ENTRY_SIZE);
-    readSync(fd, entry, 0, LOG_ENTRY_SIZE, at);
-    const decoded = decodeLogEntry(entry, victim.logIndex);
+    const decoded = decodeLogEntry(readAt(dev, at, LOG_ENTRY_SIZE), victim.logIndex);
     assert.ok(decoded.type === 'file' && decoded.fmap.kind === 'simple');
     decoded.fmap.extents[0]!.offset += 64 * MiB;
-    writeSync(fd, encodeLogEntry(decoded), 0, LOG_ENTRY_SIZE, at);
-    closeSync(fd);
+    writeAt(dev, at, encodeLogEntry(decoded));
     assert.throws(() => victim.fmap, (e: unknown) => e instanceof FsError && e.code === 'EIO' && /changed after it was replayed/.test(e.message));
     assert.equal(untouched.fmap.kind, 'simple');
     reader.close();

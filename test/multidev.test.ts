@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
@@ -12,7 +12,7 @@ import { FamfsError, FsError } from '../src/errors.js';
 import type { Fmap } from '../src/format/fmap.js';
 import { ALLOC_UNIT } from '../src/format/layout.js';
 import { newSecondarySuperblock } from '../src/format/secondary-superblock.js';
-import { encodeSuperblock, SUPERBLOCK_SIZE } from '../src/format/superblock.js';
+import { encodeSuperblock } from '../src/format/superblock.js';
 import { randomUuidBytes } from '../src/format/uuid.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
@@ -21,6 +21,8 @@ import { FuseError, nodeId } from '../src/fuse/index.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 import { mountFile } from '../src/mounts/registry.js';
+import { readAt, writeAt } from './helpers/device-io.js';
+import { seededBytes, seededRandomInt } from './helpers/prng.js';
 
 const scratch = mkdtempSync('/tmp/famfs-test-multidev-');
 after(() => {
@@ -28,35 +30,6 @@ after(() => {
   cleanupDevices();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-/** Deterministic bucket order (xorshift32), so strip placement is reproducible. */
-function seeded(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s % n;
-  };
-}
-
-/** Knuth's multiplicative hash constant: every 32-bit word of a pattern differs. */
-const GOLDEN = 2654435761;
-
-function pattern(n: number, salt: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let o = 0; o + 4 <= n; o += 4) b.writeUInt32LE((Math.imul(o, GOLDEN) + salt) >>> 0, o);
-  return b;
-}
-
-function preadDevice(path: string, offset: number, len: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(len);
-    assert.equal(readSync(fd, b, 0, len, offset), len);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** `famfs getmap` text: the interleave parameters, the strips with their devices, the device paths. */
 function parseGetmap(text: string): { nstrips: number; chunkSize: number; strips: { devIndex: number; offset: number; len: number }[]; paths: Map<number, string> } {
@@ -80,7 +53,7 @@ function snapshot(primary: string, other?: string): string {
   const fs = FamfsHandle.open(primary, { systemUuid: client });
   try {
     const head = `${fs.logHeader().nextIndex}/${fs.deviceRecords().length}`;
-    return other ? `${head}/${preadDevice(other, 0, 4096).toString('hex')}` : head;
+    return other ? `${head}/${readAt(other, 0, 4096).toString('hex')}` : head;
   } finally {
     fs.close();
   }
@@ -139,14 +112,14 @@ describe('a file system spanning two devices', () => {
       { args: [emuDevice(8 * GiB, 'mdclient')], host: CLIENT_UUID, why: /client/ },
     ];
     for (const c of cases) {
-      const firstPage = c.untouched ? preadDevice(c.untouched, 0, 4096) : undefined;
+      const firstPage = c.untouched ? readAt(c.untouched, 0, 4096) : undefined;
       const r = famfs(['adddev', '--device', primary, ...c.args], c.host ?? MASTER_UUID);
       assert.notEqual(r.status, 0, `${c.args.join(' ')}: ${r.stdout}`);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, /^famfs adddev: /);
       assert.match(lines[0]!, c.why);
-      if (c.untouched) assert.deepEqual(preadDevice(c.untouched, 0, 4096), firstPage, `${c.untouched} was written`);
+      if (c.untouched) assert.deepEqual(readAt(c.untouched, 0, 4096), firstPage, `${c.untouched} was written`);
       assert.equal(snapshot(primary), before, `${c.args.join(' ')} changed the file system`);
     }
   });
@@ -162,7 +135,7 @@ describe('a file system spanning two devices', () => {
   });
 
   it('the master writes an interleaved file across both devices through map(); a client reads it through map()', () => {
-    const fs = FamfsHandle.open(primary, { writable: true, systemUuid: master, random: seeded(3) });
+    const fs = FamfsHandle.open(primary, { writable: true, systemUuid: master, random: seededRandomInt(3) });
     let fmap: Fmap;
     try {
       fmap = fs.creat('striped', { size: FILE_SIZE, interleave: INTERLEAVE }).file.fmap;
@@ -175,7 +148,7 @@ describe('a file system spanning two devices', () => {
     assert.deepEqual(fmap.strips.map((s) => s.devIndex), [0, 1, 0, 1]);
     for (const s of fmap.strips) assert.ok(s.offset >= ALLOC_UNIT, 'no strip on a superblock');
 
-    const data = pattern(FILE_SIZE, 1);
+    const data = seededBytes(FILE_SIZE, 1);
     const m = ApiFamfs.open(primary, { systemUuid: MASTER_UUID });
     try {
       const w = m.map('striped', { writable: true });
@@ -212,14 +185,14 @@ describe('a file system spanning two devices', () => {
     assert.equal(r.status, 0, r.stderr);
     const g = parseGetmap(r.stdout);
     assert.deepEqual(g.paths, new Map([[0, primary], [1, second]]));
-    const data = pattern(FILE_SIZE, 1);
+    const data = seededBytes(FILE_SIZE, 1);
     const fmap: Fmap = { kind: 'interleaved', nstrips: g.nstrips, chunkSize: g.chunkSize, strips: g.strips };
     const onDevice = new Set<number>();
     for (let o = 0; o < FILE_SIZE; o += g.chunkSize) {
       const n = Math.min(g.chunkSize, FILE_SIZE - o);
       let at = o;
       for (const p of resolveRange(fmap, FILE_SIZE, o, n)) {
-        assert.ok(preadDevice(g.paths.get(p.devIndex)!, p.offset, p.len).equals(data.subarray(at, at + p.len)), `chunk at ${o} on device ${p.devIndex}`);
+        assert.ok(readAt(g.paths.get(p.devIndex)!, p.offset, p.len).equals(data.subarray(at, at + p.len)), `chunk at ${o} on device ${p.devIndex}`);
         onDevice.add(p.devIndex);
         at += p.len;
       }
@@ -231,19 +204,12 @@ describe('a file system spanning two devices', () => {
     const c = mountFamfs(primary, CLIENT_UUID, ['--follow', '100']);
     const m = mountFamfs(primary, MASTER_UUID);
     try {
-      assert.ok(readFileSync(join(c, 'striped')).equals(pattern(FILE_SIZE, 1)));
+      assert.ok(readFileSync(join(c, 'striped')).equals(seededBytes(FILE_SIZE, 1)));
       const cr = famfs(['creat', '-s', String(FILE_SIZE), '-N', '4', '-B', '8', '-C', '2m', join(m, 'second')]);
       assert.equal(cr.status, 0, cr.stderr);
-      const data = pattern(FILE_SIZE, 2);
-      const fd = openSync(join(m, 'second'), 'r+');
-      try {
-        for (let o = 0; o < FILE_SIZE; o += 3 * MiB) {
-          const part = data.subarray(o, Math.min(FILE_SIZE, o + 3 * MiB));
-          assert.equal(pwriteAll(fd, part, o), part.length);
-        }
-      } finally {
-        closeSync(fd);
-      }
+      const data = seededBytes(FILE_SIZE, 2);
+      // In 3 MiB parts, so writes cross chunk and device boundaries.
+      for (let o = 0; o < FILE_SIZE; o += 3 * MiB) writeAt(join(m, 'second'), o, data.subarray(o, Math.min(FILE_SIZE, o + 3 * MiB)));
       const api = ApiFamfs.open(primary, { systemUuid: CLIENT_UUID });
       try {
         const map = api.getmap('second');
@@ -385,9 +351,7 @@ describe('a file system spanning two devices', () => {
     const fs = FamfsHandle.open(primary, { systemUuid: client });
     const orphan = newSecondarySuperblock({ fsUuid: fs.sb.uuid, devUuid: randomUuidBytes(), systemUuid: master, devSize: 8 * GiB, devName: third });
     fs.close();
-    const fd = openSync(third, 'r+');
-    writeSync(fd, encodeSuperblock(orphan), 0, SUPERBLOCK_SIZE, 0);
-    closeSync(fd);
+    writeAt(third, 0, encodeSuperblock(orphan));
     const r = famfs(['adddev', '--json', '--device', primary, third]);
     assert.equal(r.status, 0, r.stderr);
     const added = JSON.parse(r.stdout) as { index: number; devUuid: string };
@@ -418,7 +382,7 @@ describe('famfs cp onto a file system with an added device', () => {
     } finally {
       fs.close();
     }
-    const data = pattern(3 * ALLOC_UNIT + 12345, 19);
+    const data = seededBytes(3 * ALLOC_UNIT + 12345, 19);
     const src = join(scratch, 'cp-src');
     writeFileSync(src, data);
     const r = famfs(['cp', '--device', primary, src, 'copied']);
@@ -430,7 +394,7 @@ describe('famfs cp onto a file system with an added device', () => {
       assert.ok(fmap.kind === 'simple');
       const [e] = fmap.extents;
       assert.equal(e!.devIndex, 1, 'placed on device 1, the one with room');
-      assert.deepEqual(preadDevice(second, e!.offset, data.length), data);
+      assert.deepEqual(readAt(second, e!.offset, data.length), data);
     } finally {
       check.close();
     }
@@ -445,7 +409,7 @@ describe('allocation across devices', () => {
   };
 
   it('contiguous files stay on the device the last one went to, else the first with room; both are used before ENOSPC', () => {
-    const alloc = new Allocator(dev(4 * GiB), 4 * GiB, 0, seeded(1));
+    const alloc = new Allocator(dev(4 * GiB), 4 * GiB, 0, seededRandomInt(1));
     alloc.addDevice(dev(4 * GiB), 4 * GiB, 1);
     const where = (f: Fmap): number => (f.kind === 'simple' ? f.extents[0]!.devIndex : -1);
     // Device 0 keeps 1022 MiB after the first file; device 1 takes the next two, keeping 246 MiB.
@@ -457,7 +421,7 @@ describe('allocation across devices', () => {
   it('interleaved strips go round-robin over the devices; a full device hands its turn on', () => {
     const full = dev(8 * GiB);
     full.mark(1, full.nbits - 1);
-    const alloc = new Allocator(dev(8 * GiB), 8 * GiB, 0, seeded(5));
+    const alloc = new Allocator(dev(8 * GiB), 8 * GiB, 0, seededRandomInt(5));
     alloc.addDevice(dev(8 * GiB), 8 * GiB, 1);
     alloc.addDevice(full, 8 * GiB, 2);
     const f = alloc.allocate(100 * MiB, { nbuckets: 8, nstrips: 6, chunkSize: 2 * MiB });
@@ -477,9 +441,3 @@ describe('allocation across devices', () => {
   });
 });
 
-/** pwrite all of `data` at `position` (through the FUSE mount). */
-function pwriteAll(fd: number, data: Buffer, position: number): number {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
-  return done;
-}

@@ -9,6 +9,7 @@ import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encode
 import { type FsNode, inoForLogIndex, pathOf } from '../src/fs/namespace.js';
 import { LogReplayer } from '../src/fs/replay.js';
 import { logSlot } from '../src/format/log-header.js';
+import { seededRandomInt } from './helpers/prng.js';
 
 /** The per-entry replay runs in the addon (native/replay.c): these tests hold it to the format and the rules. */
 
@@ -243,11 +244,7 @@ describe('replay of entries (native scan)', () => {
   });
 
   it('agrees with a model of the rules on random logs', () => {
-    let seed = 12345;
-    const rnd = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = seededRandomInt(12345);
     const names = ['a', 'b', 'c', 'a/b', 'a/c', 'b/a', 'a/b/c', 'c/c', 'a/b/c/d', '.meta', 'a//b', ''];
     for (let round = 0; round < 30; round++) {
       const specs: Spec[] = Array.from({ length: 40 }, () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Fmap } from '../src/format/fmap.js';
 import { resolveRange } from '../src/fs/resolve.js';
+import { seededRandomInt } from './helpers/prng.js';
 
 const MiB = 1024 ** 2;
 
@@ -47,8 +48,7 @@ describe('resolveRange', () => {
     assert.deepEqual(resolveRange(striped, 32 * MiB, 15 * MiB, 1), [{ devIndex: 1, offset: 4 * 1024 * MiB + 3 * MiB, len: 1 }]);
   });
   it('agrees with byte-by-byte resolution on random and edge ranges; clamps to the size', () => {
-    let seed = 42;
-    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const rnd = seededRandomInt(42);
     for (const [fmap, size] of [[simple, 12 * MiB - 5], [striped, 30 * MiB + 7]] as const) {
       for (let i = 0; i < 300; i++) check(fmap, size, rnd(size + MiB), rnd(5 * MiB) + 1);
       for (const edge of [0, 2 * MiB - 1, 2 * MiB, size - 1, size, size + 1]) check(fmap, size, edge, 2 * MiB + 1);

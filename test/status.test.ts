@@ -4,7 +4,7 @@
  * status is the health check.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FsStatus } from '../src/status/report.js';
@@ -14,6 +14,7 @@ import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs } from './helpers/mounts.js';
 import { eventually } from './helpers/wait.js';
+import { readAt, writeAt } from './helpers/device-io.js';
 
 after(() => {
   cleanupMounts();
@@ -24,26 +25,6 @@ function statusJson(args: string[], host = MASTER_UUID): { status: FsStatus; exi
   const r = famfs(['status', '--json', ...args], host);
   assert.equal(r.stderr, '', 'nothing on stderr');
   return { status: JSON.parse(r.stdout) as FsStatus, exit: r.status };
-}
-
-function poke(dev: string, at: number, bytes: Buffer): void {
-  const fd = openSync(dev, 'r+');
-  try {
-    writeSync(fd, bytes, 0, bytes.length, at);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function peekByte(dev: string, at: number): number {
-  const fd = openSync(dev, 'r');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    return b[0]!;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 describe('famfs status', () => {
@@ -138,15 +119,15 @@ describe('famfs status on damaged media', () => {
     assert.equal(famfs(['creat', '--device', dev, '-s', '2M', 'x']).status, 0);
     assert.equal(famfs(['creat', '--device', dev, '-s', '2M', 'y']).status, 0);
     const at = LOG_OFFSET + entryOffset(logSlot(1)) + 30;
-    const byte = peekByte(dev, at);
-    poke(dev, at, Buffer.from([byte ^ 0x01]));
+    const byte = readAt(dev, at, 1)[0]!;
+    writeAt(dev, at, Buffer.from([byte ^ 0x01]));
     const { status: s, exit } = statusJson(['--device', dev]);
     assert.equal(exit, 1);
     assert.equal(s.files, 1);
     assert.deepEqual(s.problems.map((p) => p.kind), ['bad-log-entry']);
     assert.match(s.problems[0]!.message, /log entry 1: CRC mismatch/);
     assert.match(famfs(['status', '--device', dev]).stdout, /problems: 1\n {2}bad-log-entry: log entry 1: CRC mismatch/);
-    poke(dev, at, Buffer.from([byte]));
+    writeAt(dev, at, Buffer.from([byte]));
     assert.equal(statusJson(['--device', dev]).exit, 0);
   });
 

@@ -10,7 +10,8 @@ import { FAMFS_BIN, GiB } from '../helpers/emu.js';
 import { eventually } from '../helpers/wait.js';
 import { MemoryDevice } from '../../src/device/device.js';
 import { Cluster } from '../hosts/harness.js';
-import { OBSERVER_UUID, RUN_SEED, type RunResult, cleanProblems, envInt, inspect, prng, randInt, reportFigure, runKillable } from './support.js';
+import { OBSERVER_UUID, RUN_SEED, type RunResult, cleanProblems, envInt, inspect, reportFigure, runKillable } from './support.js';
+import { prng, randInt } from '../helpers/prng.js';
 
 /**
  * Several writers and readers at once: two master processes appending under the log lock must

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { FamfsError } from '../../src/errors.js';
 import { FM_ALL_HOSTS_RW } from '../../src/format/file-meta.js';
@@ -11,6 +11,7 @@ import { MemoryDevice } from '../../src/device/device.js';
 import { readSuperblock } from '../../src/fs/role.js';
 import { Cluster, isMounted } from '../hosts/harness.js';
 import { cleanProblems, inspect } from './support.js';
+import { readAt, writeAt } from '../helpers/device-io.js';
 
 /**
  * The crash points a random kill rarely hits, made on purpose by writing the device's bytes:
@@ -26,28 +27,8 @@ const GHOST_OFFSET = 1024 * ALLOC_UNIT;
 /** The device size is the u64 at 112; on an 8 GiB device its last non-zero byte is at 116. */
 const SB_DEV_SIZE_END = 117;
 
-function pwrite(device: string, bytes: Buffer, at: number): void {
-  const fd = openSync(device, 'r+');
-  try {
-    writeSync(fd, bytes, 0, bytes.length, at);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function pread(device: string, len: number, at: number): Buffer {
-  const b = Buffer.alloc(len);
-  const fd = openSync(device, 'r');
-  try {
-    readSync(fd, b, 0, len, at);
-  } finally {
-    closeSync(fd);
-  }
-  return b;
-}
-
 function logHeaderOf(device: string, logLen: number): ReturnType<typeof decodeLogHeader> {
-  return decodeLogHeader(pread(device, LOG_HEADER_SIZE, LOG_OFFSET), logLen);
+  return decodeLogHeader(readAt(device, LOG_OFFSET, LOG_HEADER_SIZE), logLen);
 }
 
 function ghostEntry(seqnum: number): LogEntry {
@@ -62,7 +43,7 @@ function bumpNextIndex(device: string, next: number): void {
   const b = Buffer.alloc(16);
   b.writeBigUInt64LE(BigInt(next), 0);
   b.writeBigUInt64LE(BigInt(next), 8);
-  pwrite(device, b, LOG_OFFSET + LOG_HEADER_OFF.nextSeqnum);
+  writeAt(device, LOG_OFFSET + LOG_HEADER_OFF.nextSeqnum, b);
 }
 
 /** Decoding either throws the project's typed error or yields exactly one of `allowed`. */
@@ -94,7 +75,7 @@ describe('deterministic crash points', () => {
 
   it('an entry written but not published (crash before next_index is bumped) is invisible, and the next append takes its slot', async () => {
     const before = logHeaderOf(c.device, logLen).nextIndex;
-    pwrite(c.device, encodeLogEntry(ghostEntry(before)), LOG_OFFSET + entryOffset(before));
+    writeAt(c.device, LOG_OFFSET + entryOffset(before), encodeLogEntry(ghostEntry(before)));
     const seen = inspect(c.device);
     assert.deepEqual(cleanProblems(seen.report), []);
     assert.equal(seen.report.log.entriesUsed, before);
@@ -136,7 +117,7 @@ describe('deterministic crash points', () => {
     const index = logHeaderOf(c.device, logLen).nextIndex;
     const torn = Buffer.alloc(LOG_ENTRY_SIZE);
     encodeLogEntry(ghostEntry(index)).copy(torn, 0, 0, LOG_ENTRY_SIZE / 2);
-    pwrite(c.device, torn, LOG_OFFSET + entryOffset(index));
+    writeAt(c.device, LOG_OFFSET + entryOffset(index), torn);
     bumpNextIndex(c.device, index + 1);
     const seen = inspect(c.device);
     assert.deepEqual(seen.report.badEntries.map((b) => b.index), [index]);
@@ -156,7 +137,7 @@ describe('deterministic crash points', () => {
   });
 
   it('a superblock torn at every length is refused or whole (over zeros and over an older superblock)', () => {
-    const saved = pread(c.device, SUPERBLOCK_SIZE, 0);
+    const saved = readAt(c.device, 0, SUPERBLOCK_SIZE);
     const real = decodeSuperblock(saved);
     const older: Superblock = { ...real, uuid: Buffer.alloc(16, 0xab), devUuid: Buffer.alloc(16, 0xcd), devName: '/dev/shm/some-older-famfs' };
     const oldBytes = encodeSuperblock(older);
@@ -168,7 +149,7 @@ describe('deterministic crash points', () => {
         for (const [under, ok] of [[Buffer.alloc(SUPERBLOCK_SIZE), [real]], [oldBytes, [real, older]]] as const) {
           const sb = Buffer.from(under);
           saved.copy(sb, 0, 0, k);
-          pwrite(c.device, sb, 0);
+          writeAt(c.device, 0, sb);
           // As every opener reads it: decoded, then checked against the device (the size is outside the CRC).
           const read = (): Omit<Superblock, 'devName'> => {
             const dev = MemoryDevice.open(c.device, { writable: false });
@@ -182,19 +163,19 @@ describe('deterministic crash points', () => {
         }
       }
     } finally {
-      pwrite(c.device, saved, 0);
+      writeAt(c.device, 0, saved);
     }
     // Over zeros, everything up to the last non-zero byte of the device size must be refused.
     assert.ok(refusedOverZeros >= SB_DEV_SIZE_END - 1, `only ${refusedOverZeros} torn superblocks were refused`);
   });
 
   it('fsck and mount of a device with a torn superblock fail with one line, leaving no mount behind', async () => {
-    const saved = pread(c.device, SUPERBLOCK_SIZE, 0);
+    const saved = readAt(c.device, 0, SUPERBLOCK_SIZE);
     try {
       for (const k of [1, 40, 90, 100, 112, 116]) {
         const torn = Buffer.alloc(SUPERBLOCK_SIZE);
         saved.copy(torn, 0, 0, k);
-        pwrite(c.device, torn, 0);
+        writeAt(c.device, 0, torn);
         const f = c.master.famfs(['fsck', c.device]);
         assert.notEqual(f.status, 0, `fsck trusted a superblock torn at ${k}`);
         assert.equal(f.stderr.trim().split('\n').length, 1, `fsck at ${k}: ${f.stderr}`);
@@ -204,7 +185,7 @@ describe('deterministic crash points', () => {
         client.umount();
       }
     } finally {
-      pwrite(c.device, saved, 0);
+      writeAt(c.device, 0, saved);
     }
     // The superblock is whole again: fsck reads the file system, and its only error is the torn
     // entry published on purpose above (an error, so its status is 1).

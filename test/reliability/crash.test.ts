@@ -6,7 +6,8 @@ import { verifyBuffer } from '../../src/data/prng.js';
 import type { FsNode } from '../../src/fs/namespace.js';
 import { FAMFS_BIN } from '../helpers/emu.js';
 import { Cluster, type Host } from '../hosts/harness.js';
-import { RUN_SEED, cleanProblems, envInt, inspect, prng, randInt, readFileBytes, reportFigure, runKillable } from './support.js';
+import { RUN_SEED, cleanProblems, envInt, inspect, readFileBytes, reportFigure, runKillable } from './support.js';
+import { prng, randInt } from '../helpers/prng.js';
 
 /**
  * kill -9 the master at random points of `famfs creat`, `famfs mkdir -p` and `famfs cp -r`, and

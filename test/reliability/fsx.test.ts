@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Famfs, type FileMapping } from '../../src/api/index.js';
 import { type DeviceMapping, MemoryDevice } from '../../src/device/device.js';
 import { Cluster } from '../hosts/harness.js';
-import { RUN_SEED, envInt, prng, randInt, reportFigure } from './support.js';
+import { RUN_SEED, envInt, reportFigure } from './support.js';
+import { prng, randInt } from '../helpers/prng.js';
+import { readUpTo } from '../helpers/device-io.js';
 
 /**
  * fsx for famfs: random interleavings of writes through the master's mappings (src/api map())
@@ -29,22 +31,6 @@ const FILES: FileSpec[] = [
 ];
 
 interface ClientView { name: string; path: (f: string) => string; maps: Map<string, { dev: MemoryDevice; m: DeviceMapping }> }
-
-function pread(path: string, off: number, len: number): Buffer {
-  const b = Buffer.alloc(len);
-  const fd = openSync(path, 'r');
-  try {
-    let got = 0;
-    while (got < len) {
-      const n = readSync(fd, b, got, len - got, off + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return b.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe('fsx: mapped writes on the master, FUSE and mmap reads on clients, against a model', () => {
   it(`${SECONDS} s of random operations (seed ${RUN_SEED})`, async () => {
@@ -102,7 +88,7 @@ describe('fsx: mapped writes on the master, FUSE and mmap reads on clients, agai
           history.push(`write ${f.name} ${off}+${len}`);
         } else if (p < 0.7) {
           history.push(`fuse read ${v.name} ${f.name} ${off}+${len}`);
-          check(pread(v.path(f.name), off, len), want.subarray(off, off + len), history.at(-1)!);
+          check(readUpTo(v.path(f.name), off, len), want.subarray(off, off + len), history.at(-1)!);
         } else if (p < 0.95) {
           history.push(`mmap read ${v.name} ${f.name} ${off}+${len}`);
           const { m } = v.maps.get(f.name)!;
@@ -116,7 +102,7 @@ describe('fsx: mapped writes on the master, FUSE and mmap reads on clients, agai
           // Past the end: a read returns exactly the tail, nothing of the allocation behind it.
           const tail = Math.min(f.size, randInt(rnd, 1, 100));
           history.push(`read past EOF ${v.name} ${f.name} ${f.size - tail}+${tail + 100}`);
-          check(pread(v.path(f.name), f.size - tail, tail + 100), want.subarray(f.size - tail), history.at(-1)!);
+          check(readUpTo(v.path(f.name), f.size - tail, tail + 100), want.subarray(f.size - tail), history.at(-1)!);
         }
         // Let the daemons' timers and the test runner breathe.
         if (ops % 200 === 0) await new Promise((r) => setImmediate(r));

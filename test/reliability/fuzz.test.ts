@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, writeSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FamfsError } from '../../src/errors.js';
@@ -14,7 +14,9 @@ import { fsck } from '../../src/fs/fsck.js';
 import { fmapExtents } from '../../src/format/fmap.js';
 import { Cluster, isMounted } from '../hosts/harness.js';
 import { HOSTILE_NAMES, corruptMetadata, craftedEntries, runCrafted, runFuzz } from './fuzzer.js';
-import { OBSERVER_UUID, RUN_SEED, envInt, inspect, prng, reportFigure } from './support.js';
+import { OBSERVER_UUID, RUN_SEED, envInt, inspect, reportFigure } from './support.js';
+import { prng } from '../helpers/prng.js';
+import { readAt, writeAt } from '../helpers/device-io.js';
 
 /**
  * Hostile input: the fuzzer over every on-media structure, corrupted images given to open, fsck
@@ -31,16 +33,6 @@ const MiB = 1024 ** 2;
 const STACK_LINE = /\n\s+at /;
 /** A FILE entry's relpath: payload at 16, relpath at 24 in it. */
 const FILE_RELPATH_AT = 40;
-
-function pio(device: string, buf: Buffer, at: number, write: boolean): void {
-  const fd = openSync(device, write ? 'r+' : 'r');
-  try {
-    if (write) writeSync(fd, buf, 0, buf.length, at);
-    else readSync(fd, buf, 0, buf.length, at);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Open and fsck in-process: a typed error, or a tree inside the device. */
 function openCorrupted(device: string, ctx: string): 'refused' | 'opened' {
@@ -123,8 +115,7 @@ describe('hostile input', () => {
   });
 
   it(`${IMAGE_CASES} corrupted images: open and fsck fail with a typed error or skip the bad entries; ${CLI_IMAGE_CASES} of them through the CLI's fsck and mount`, async () => {
-    const pristine = Buffer.alloc(METADATA_BYTES);
-    pio(c.device, pristine, 0, false);
+    const pristine = readAt(c.device, 0, METADATA_BYTES);
     const entries = inspect(c.device).report.log.entriesUsed;
     let opened = 0;
     try {
@@ -134,16 +125,16 @@ describe('hostile input', () => {
         // Only the bytes that changed go to the device, and back after: 10 MiB per case would dominate.
         const [from, to] = changedRange(meta, pristine);
         const ctx = `image ${i}, ${what} corrupted (seed ${RUN_SEED})`;
-        if (from >= 0) pio(c.device, meta.subarray(from, to), from, true);
+        if (from >= 0) writeAt(c.device, from, meta.subarray(from, to));
         try {
           if (openCorrupted(c.device, ctx) === 'opened') opened++;
           if (i < CLI_IMAGE_CASES) await cliOnCorrupted(c, ctx);
         } finally {
-          if (from >= 0) pio(c.device, pristine.subarray(from, to), from, true);
+          if (from >= 0) writeAt(c.device, from, pristine.subarray(from, to));
         }
       }
     } finally {
-      pio(c.device, pristine, 0, true);
+      writeAt(c.device, 0, pristine);
     }
     assert.ok(opened > 0, 'no corrupted image opened: the corruption is too coarse to test skipping');
     assert.equal(inspect(c.device).report.badEntries.length, 0);
@@ -195,12 +186,12 @@ describe('hostile input', () => {
       e.fill(0, FILE_RELPATH_AT, FILE_RELPATH_AT + RELPATH_FIELD_SIZE);
       raw.copy(e, FILE_RELPATH_AT);
       e.writeBigUInt64LE(BigInt(famfsCrc(e.subarray(0, LOG_ENTRY_CRC_COVERED))), LOG_ENTRY_CRC_COVERED);
-      pio(c.device, e, LOG_OFFSET + entryOffset(logSlot(next)), true);
+      writeAt(c.device, LOG_OFFSET + entryOffset(logSlot(next)), e);
       next++;
     }
     header.writeBigUInt64LE(BigInt(next), 0);
     header.writeBigUInt64LE(BigInt(next), 8);
-    pio(c.device, header, LOG_OFFSET + 32, true);
+    writeAt(c.device, LOG_OFFSET + 32, header);
     const { report, nodes } = inspect(c.device);
     for (const p of nodes.keys()) {
       assert.ok(!p.split('/').some((x) => x === '..' || x === '.' || x === ''), `replay placed ${JSON.stringify(p)}`);

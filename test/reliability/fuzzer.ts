@@ -9,7 +9,8 @@ import { SB_CRC_COVERED, SUPERBLOCK_SIZE, decodeSuperblock, encodeSuperblock, ne
 import { resolveRange } from '../../src/fs/resolve.js';
 import { LogReplayer } from '../../src/fs/replay.js';
 import type { FsNode } from '../../src/fs/namespace.js';
-import { envInt, randInt } from './support.js';
+import { envInt } from './support.js';
+import { randInt } from '../helpers/prng.js';
 
 /**
  * A fuzzer for famfs's on-media structures: valid images of the superblock, log header, log

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync,
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { getSystemUuid } from '../../src/format/system-uuid.js';
 import { CLIENT_UUID, FAMFS_BIN, famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint } from '../helpers/mounts.js';
 import { eventually } from '../helpers/wait.js';
+import { readAt, writeAt } from '../helpers/device-io.js';
 import { inspect } from './support.js';
 
 /** Everything a mount's daemon has logged so far. */
@@ -273,20 +274,12 @@ describe('a daemon whose file system leaves its device', () => {
     const scratch = shmPath('scratch');
     assert.equal(famfs(['emu', 'create', '--size', '8g', scratch]).status, 0);
     assert.equal(mkfsCli([scratch]).status, 0);
-    const head = Buffer.alloc(LOG_OFFSET + DEFAULT_LOG_LEN);
-    const from = openSync(scratch, 'r');
-    readSync(from, head, 0, head.length, 0);
-    closeSync(from);
-    const to = openSync(dev, 'r+');
-    writeSync(to, head, 0, head.length, 0);
-    closeSync(to);
+    writeAt(dev, 0, readAt(scratch, 0, LOG_OFFSET + DEFAULT_LOG_LEN));
   }
 
   /** What `famfs mkfs -k` does to the superblock: its magic zeroed. */
   function killUnderneath(dev: string): void {
-    const to = openSync(dev, 'r+');
-    writeSync(to, Buffer.alloc(8), 0, 8, 0);
-    closeSync(to);
+    writeAt(dev, 0, Buffer.alloc(8));
   }
 
   for (const [what, change] of [['killed (mkfs -k)', killUnderneath], ['made again (mkfs)', remakeUnderneath]] as const) {

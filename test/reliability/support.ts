@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, openSync, readSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fsck, type FsckReport } from '../../src/fs/fsck.js';
 import { FamfsHandle } from '../../src/fs/famfs.js';
@@ -6,12 +6,13 @@ import { filePieces } from '../../src/map/pieces.js';
 import type { FileNode, FsNode } from '../../src/fs/namespace.js';
 import { pathOf } from '../../src/fs/namespace.js';
 import { parseUuid } from '../../src/format/uuid.js';
-export { prng } from '../helpers/prng.js';
+import { readPlaced } from '../helpers/device-io.js';
 
 /**
  * Shared by the reliability tests: run lengths from the environment (CI defaults, bench/torture
- * raises them), a seeded PRNG so a failure can be replayed, figures reported to the torture
- * bench, and an independent look at a device (its bytes read from the file, not through a mapping).
+ * raises them), the run's seed so a failure can be replayed (test/helpers/prng.ts draws from
+ * it), figures reported to the torture bench, and an independent look at a device (its bytes read
+ * from the file, not through a mapping).
  */
 
 /** A positive integer from the environment, or the CI default. */
@@ -25,8 +26,6 @@ export function envInt(name: string, ciDefault: number): number {
 
 /** The seed of this run: FAMFS_TORTURE_SEED to replay a failure, else the clock. */
 export const RUN_SEED = envInt('FAMFS_TORTURE_SEED', Date.now() % 0x7fffffff);
-
-export const randInt = (rnd: () => number, lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
 
 /** Figures for bench/torture: one JSON line per test appended to $FAMFS_TORTURE_REPORT. */
 export function reportFigure(name: string, value: number): void {
@@ -65,22 +64,9 @@ export function cleanProblems(r: FsckReport): string[] {
 
 /** A file's bytes read from the device file with pread at its fmap's offsets (single-device file systems). */
 export function readFileBytes(device: string, node: FileNode): Buffer {
-  const out = Buffer.alloc(node.size);
-  const fd = openSync(device, 'r');
-  try {
-    for (const p of filePieces(node.fmap, node.size)) {
-      if (p.devIndex !== 0) throw new Error(`piece on device ${p.devIndex}: only single-device images are read here`);
-      let done = 0;
-      while (done < p.length) {
-        const n = readSync(fd, out, p.fileOffset + done, p.length - done, p.devOffset + done);
-        if (n <= 0) throw new Error(`short read of ${device} at ${p.devOffset + done}`);
-        done += n;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
+  const pieces = filePieces(node.fmap, node.size);
+  for (const p of pieces) if (p.devIndex !== 0) throw new Error(`piece on device ${p.devIndex}: only single-device images are read here`);
+  return readPlaced(device, node.size, pieces);
 }
 
 export interface RunResult {
