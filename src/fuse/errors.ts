@@ -15,7 +15,7 @@ export function errno(name: FuseErrnoName): number {
  * The kernel accepts a reply error only in (-1000, 0]; anything else makes the write fail with
  * EINVAL and leaves the caller blocked forever, so every errno is checked against this bound.
  */
-export const MAX_REPLY_ERRNO = 999;
+const MAX_REPLY_ERRNO = 999;
 
 /** An error a Filesystem method throws to answer the request with `-errno`. */
 export class FuseError extends Error {

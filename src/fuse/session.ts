@@ -43,7 +43,7 @@ import { decodeInHeader, encodeOutHeader, requestBody, type InHeader } from './a
 import { decodeInitIn, describeInitFlags } from './abi/init.js';
 import { encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode } from './abi/notify.js';
 import { StructSize } from './abi/sizes.js';
-import { errno, errnoOf, FuseError, MAX_REPLY_ERRNO } from './errors.js';
+import { errno, errnoOf, FuseError, ProtocolError } from './errors.js';
 import { isPromise, type Filesystem, type InitResult, type MaybePromise, type RequestContext } from './filesystem.js';
 import { negotiateInit } from './init-negotiation.js';
 import { NOT_IMPLEMENTED, OPCODES, type OpcodeTable, type ReplyPayload, type SessionOps } from './opcodes.js';
@@ -214,7 +214,7 @@ export class FuseSession {
       return;
     }
     if (body.length < entry.bodySize) {
-      this.fail(ctx, new FuseError('EIO', `${entry.name}: body of ${body.length} bytes, need ${entry.bodySize}`), entry.reply);
+      this.fail(ctx, new ProtocolError(`${entry.name}: body of ${body.length} bytes, need ${entry.bodySize}`), entry.reply);
       return;
     }
     const run = entry.run;
@@ -313,10 +313,9 @@ export class FuseSession {
   // ---------------------------------------------------------------------------------------------
   // Replies
 
+  /** `n`: an errno the kernel accepts in a reply, as errnoOf and errno() give (errors.ts). */
   private replyError(unique: bigint, n: number): void {
-    // An errno outside (0, 1000) would make the kernel reject the reply and hang the caller.
-    const safe = Number.isInteger(n) && n > 0 && n <= MAX_REPLY_ERRNO ? n : errno('EIO');
-    this.write(unique, [encodeOutHeader(StructSize.OUT_HEADER, -safe, unique)]);
+    this.write(unique, [encodeOutHeader(StructSize.OUT_HEADER, -n, unique)]);
   }
 
   private replyPayload(unique: bigint, payload: ReplyPayload): void {
