@@ -4,9 +4,8 @@
  * than a thousand records built per request. The cookie of record i is i + 1, so the kernel's
  * READDIR offset is the index of the next record to send.
  */
-import { encodeEntryOutInto, encodeNoEntryInto, type Entry } from './abi/attr.js';
-import { type DirEntry, direntPlusSize, direntSize, encodeDirentInto } from './abi/dirent.js';
-import { StructSize } from './abi/sizes.js';
+import type { Entry } from './abi/attr.js';
+import { type DirEntry, direntRecordSize, encodeDirentRecordInto } from './abi/dirent.js';
 
 const INITIAL_BYTES = 4096;
 
@@ -26,19 +25,14 @@ export class EncodedDirents {
   append(entry: Omit<DirEntry, 'offset'>, lookup: Entry | null = null): void {
     const name = Buffer.from(entry.name, 'utf8');
     const start = this.ends.length === 0 ? 0 : this.ends[this.ends.length - 1]!;
-    const room = this.plus ? direntPlusSize(name.length) : direntSize(name.length);
+    const room = direntRecordSize(this.plus, name.length);
     if (start + room > this.buf.length) {
       const bigger = Buffer.alloc(Math.max(this.buf.length * 2, start + room));
       this.buf.copy(bigger, 0, 0, start);
       this.buf = bigger;
     }
-    let at = start;
-    if (this.plus) {
-      if (lookup === null) encodeNoEntryInto(this.buf, at);
-      else encodeEntryOutInto(this.buf, at, lookup);
-      at += StructSize.ENTRY_OUT;
-    }
-    this.ends.push(encodeDirentInto(this.buf, at, { ino: entry.ino, type: entry.type, offset: this.ends.length + 1 }, name));
+    const cookie = this.ends.length + 1;
+    this.ends.push(encodeDirentRecordInto(this.buf, start, this.plus, { ino: entry.ino, type: entry.type, offset: cookie }, name, lookup));
   }
 
   /** The whole records from cookie `offset` on that fit in `size` bytes (empty at the end). */

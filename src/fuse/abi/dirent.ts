@@ -22,17 +22,14 @@ export interface DirEntry {
 
 const DirentOff = { ino: 0, off: 8, namelen: 16, type: 20, name: 24 } as const;
 
-export function direntSize(nameBytes: number): number {
-  return alignUp(StructSize.DIRENT + nameBytes, DIRENT_ALIGN);
-}
-
-export function direntPlusSize(nameBytes: number): number {
-  return alignUp(StructSize.DIRENTPLUS + nameBytes, DIRENT_ALIGN);
+/** Bytes of one record, padding included: a fuse_dirent, or for READDIRPLUS (`plus`) a fuse_direntplus. */
+export function direntRecordSize(plus: boolean, nameBytes: number): number {
+  return alignUp((plus ? StructSize.DIRENTPLUS : StructSize.DIRENT) + nameBytes, DIRENT_ALIGN);
 }
 
 /** Writes one fuse_dirent at `off` (name given as bytes); returns the offset after its padding. */
 export function encodeDirentInto(buf: Buffer, off: number, e: Omit<DirEntry, 'name'>, name: Buffer): number {
-  const end = off + direntSize(name.length);
+  const end = off + direntRecordSize(false, name.length);
   writeU64(buf, off + DirentOff.ino, e.ino);
   writeU64(buf, off + DirentOff.off, e.offset);
   buf.writeUInt32LE(name.length, off + DirentOff.namelen);
@@ -40,6 +37,20 @@ export function encodeDirentInto(buf: Buffer, off: number, e: Omit<DirEntry, 'na
   name.copy(buf, off + DirentOff.name);
   buf.fill(0, off + DirentOff.name + name.length, end);
   return end;
+}
+
+/**
+ * Writes one record at `off` (room for direntRecordSize bytes): for READDIRPLUS the entry_out
+ * first, all zero for `lookup` null ("no entry information"), then the dirent. Returns the offset
+ * after its padding.
+ */
+export function encodeDirentRecordInto(
+  buf: Buffer, off: number, plus: boolean, e: Omit<DirEntry, 'name'>, name: Buffer, lookup: Entry | null,
+): number {
+  if (!plus) return encodeDirentInto(buf, off, e, name);
+  if (lookup === null) encodeNoEntryInto(buf, off);
+  else encodeEntryOutInto(buf, off, lookup);
+  return encodeDirentInto(buf, off + StructSize.ENTRY_OUT, e, name);
 }
 
 /** Accepts entries for a READDIR reply until the kernel's buffer is full. */
@@ -74,16 +85,9 @@ export class DirentBuilder implements DirentSink, DirentPlusSink {
 
   add(entry: DirEntry, lookup: Entry | null = null): boolean {
     const name = Buffer.from(entry.name, 'utf8');
-    const size = this.plus ? direntPlusSize(name.length) : direntSize(name.length);
-    if (this.used + size > this.maxSize) return false;
+    if (this.used + direntRecordSize(this.plus, name.length) > this.maxSize) return false;
     this.buf ??= Buffer.alloc(this.maxSize);
-    let off = this.used;
-    if (this.plus) {
-      if (lookup === null) encodeNoEntryInto(this.buf, off);
-      else encodeEntryOutInto(this.buf, off, lookup);
-      off += StructSize.ENTRY_OUT;
-    }
-    this.used = encodeDirentInto(this.buf, off, entry, name);
+    this.used = encodeDirentRecordInto(this.buf, this.used, this.plus, entry, name, lookup);
     this.count++;
     return true;
   }
@@ -117,7 +121,7 @@ export function decodeDirents(buf: Buffer, plus = false): Array<DirEntry & { ent
       name: buf.toString('utf8', d + DirentOff.name, d + DirentOff.name + namelen),
       entryOffset,
     });
-    off += plus ? direntPlusSize(namelen) : direntSize(namelen);
+    off += direntRecordSize(plus, namelen);
   }
   return out;
 }
