@@ -320,7 +320,7 @@ static enum status read_fmap(const uint8_t *f, fmap_scan *out) {
   return ST_OK;
 }
 
-/* As checkPlacement in src/fs/replay.ts; *detail is the extent at fault. */
+/* As placementProblem in src/fs/placement.ts (the rules' statement); *detail is the extent at fault. */
 static enum status placement(const replay_index *rx, const fmap_scan *m, uint64_t size, int *detail) {
   for (int i = 0; i < m->count; i++) {
     *detail = i;

@@ -5,16 +5,15 @@ import { dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
-import { writeU64 } from '../src/struct/le.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, encodeLogEntry } from '../src/format/log-entry.js';
-import { LOG_HEADER_OFF, decodeLogHeader, entryOffset } from '../src/format/log-header.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli, PY_READER } from './helpers/emu.js';
+import { appendForeign } from './helpers/foreign-log.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 /**
@@ -53,25 +52,6 @@ function rawName(b: Buffer, name: Buffer): Buffer {
   b.fill(0, FILE_RELPATH, FILE_RELPATH + RELPATH_FIELD_SIZE);
   name.copy(b, FILE_RELPATH);
   return withCrc(b);
-}
-
-/** Appends the entry `make` builds for the next slot straight into the device's log, as another writer would. */
-function appendForeign(dev: string, make: (seqnum: number) => Buffer): void {
-  const d = MemoryDevice.open(dev, { writable: true });
-  try {
-    const m = d.map(LOG_OFFSET, DEFAULT_LOG_LEN, { writable: true });
-    try {
-      const next = decodeLogHeader(m.buffer, DEFAULT_LOG_LEN).nextIndex;
-      m.buffer.set(make(next), entryOffset(next));
-      writeU64(m.buffer, LOG_HEADER_OFF.nextSeqnum, next + 1);
-      writeU64(m.buffer, LOG_HEADER_OFF.nextIndex, next + 1);
-      m.flush();
-    } finally {
-      m.unmap();
-    }
-  } finally {
-    d.close();
-  }
 }
 
 function freshFs(tag: string): string {

@@ -5,10 +5,12 @@ import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, client, emuDevice, master, MASTER_UUID } from './helpers/emu.js';
-import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset } from '../src/format/log-header.js';
 import { decodeLogEntry, encodeLogEntry, LOG_ENTRY_SIZE } from '../src/format/log-entry.js';
 import type { FileNode } from '../src/fs/namespace.js';
+import type { Fmap } from '../src/format/fmap.js';
+import { ALLOC_UNIT, LOG_OFFSET } from '../src/format/layout.js';
+import { placementMessage, placementProblem } from '../src/fs/placement.js';
 import { readAt, writeAt } from './helpers/device-io.js';
 
 after(cleanupDevices);
@@ -144,6 +146,44 @@ describe('log sessions: per-call creates reuse what the lock already knows', () 
       // Not logged, so a later session may use it again: exactly what a fresh copy of the log gives.
       assert.equal(next.fmap.kind, 'simple');
       assert.equal(next.fmap.kind === 'simple' && next.fmap.extents[0]!.offset, stray.kind === 'simple' && stray.extents[0]!.offset);
+    } finally {
+      fs.close();
+    }
+    assert.equal(collisions(dev), 0);
+  });
+
+  it('addFile refuses memory the replay would not place, in the replay\'s words, and logs nothing', () => {
+    const dev = freshFs();
+    const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
+    try {
+      const free = fs.creat('taken', { size: MiB }).file;
+      const at = free.fmap.kind === 'simple' ? free.fmap.extents[0]!.offset + 4 * ALLOC_UNIT : 0;
+      const devices = { sizes: [fs.sb.devSize], primaryMetadataEnd: LOG_OFFSET + fs.sb.logLen };
+      const simple = (devIndex: number, offset: number, len = ALLOC_UNIT): Fmap => ({ kind: 'simple', extents: [{ devIndex, offset, len }] });
+      const bad: [Fmap, number, string][] = [
+        [simple(1, at), ALLOC_UNIT, 'UNKNOWN_DEVICE'],
+        [simple(0, at + 4096), ALLOC_UNIT, 'UNALIGNED'],
+        [simple(0, 0), ALLOC_UNIT, 'IN_METADATA'],
+        [simple(0, fs.sb.devSize - ALLOC_UNIT, 2 * ALLOC_UNIT), ALLOC_UNIT, 'PAST_END'],
+        [simple(0, at), ALLOC_UNIT + 1, 'SHORT'],
+      ];
+      const before = fs.nextSlot;
+      for (const [fmap, size, status] of bad) {
+        const problem = placementProblem(fmap, size, devices);
+        assert.equal(problem?.status, status);
+        assert.throws(() => fs.withLog((s) => s.addFile('x', { size, fmap })),
+          (e: unknown) => e instanceof FsError && e.code === 'EINVAL' && e.message === `'x': ${placementMessage(problem!, fmap, size)}`);
+      }
+      assert.equal(fs.nextSlot, before);
+      // The checks every new file gets, creat or addFile: the same refusal in the same words.
+      for (const [path, size, code] of [['nodir/x', MiB, 'ENOENT'], ['taken/x', MiB, 'ENOTDIR'], ['x', 0, 'EINVAL']] as const) {
+        const viaCreat = (() => { try { fs.creat(path, { size }); } catch (e) { return e; } })() as FsError;
+        const viaAdd = (() => { try { fs.withLog((s) => s.addFile(path, { size, fmap: simple(0, at) })); } catch (e) { return e; } })() as FsError;
+        assert.equal(viaCreat.code, code);
+        assert.deepEqual([viaAdd.code, viaAdd.message], [viaCreat.code, viaCreat.message]);
+      }
+      assert.equal(fs.nextSlot, before);
+      assert.equal(fs.withLog((s) => s.addFile('x', { size: ALLOC_UNIT, fmap: simple(0, at) })).size, ALLOC_UNIT);
     } finally {
       fs.close();
     }

@@ -4,9 +4,10 @@ import { FsError } from '../src/errors.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap } from '../src/format/fmap.js';
-import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
+import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE, SUPERBLOCK_REGION_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../src/format/log-entry.js';
 import { type FsNode, inoForLogIndex, pathOf } from '../src/fs/namespace.js';
+import { placementMessage, placementProblem } from '../src/fs/placement.js';
 import { LogReplayer } from '../src/fs/replay.js';
 import { logSlot } from '../src/format/log-header.js';
 import { seededRandomInt } from './helpers/prng.js';
@@ -241,6 +242,59 @@ describe('replay of entries (native scan)', () => {
     assert.throws(() => r.ns.lookup(['d', '1', 'x']), (e: unknown) => e instanceof FsError && e.code === 'ENOTDIR' && /'d\/1' is a file/.test(e.message));
     assert.equal(r.ns.lookup(['d', 'nope', 'x']), undefined);
     assert.equal(r.ns.lookup(['x'.repeat(200)]), undefined);
+  });
+
+  it('places a file exactly where fs/placement.ts says it may lie (the addon mirrors those rules)', () => {
+    // Device 0 as above, device 1 added by the first entry, device 2 unknown; maps simple and
+    // interleaved, with extents at every boundary the rules name, aligned or not, and sizes
+    // around what the extents hold.
+    const dev1Size = 8 * 1024 ** 3;
+    const sizes = [DEV_SIZE, dev1Size];
+    let seed = 777;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return (seed >>> 12) % n; // the low bits of this generator repeat with short periods
+    };
+    const extent = (): { devIndex: number; offset: number; len: number } => {
+      const devIndex = rnd(12) === 0 ? 2 : rnd(2);
+      const size = sizes[devIndex] ?? DEV_SIZE;
+      const boundaries = [0, SUPERBLOCK_REGION_SIZE, METADATA_END - ALLOC_UNIT, METADATA_END, size - 2 * ALLOC_UNIT, size - ALLOC_UNIT, size];
+      const offset = (rnd(2) === 0 ? boundaries[rnd(boundaries.length)]! : METADATA_END + ALLOC_UNIT * rnd(1000)) + (rnd(12) === 0 ? 4096 : 0);
+      const len = ALLOC_UNIT * (1 + rnd(3)) + (rnd(12) === 0 ? 4096 : 0);
+      return { devIndex, offset, len };
+    };
+    const cases: { fmap: Fmap; size: number }[] = [];
+    for (let i = 0; i < 400; i++) {
+      let fmap: Fmap;
+      if (rnd(2) === 0) {
+        fmap = { kind: 'simple', extents: Array.from({ length: 1 + rnd(2) }, extent) };
+      } else {
+        const nstrips = 1 + rnd(2);
+        fmap = { kind: 'interleaved', nstrips, chunkSize: ALLOC_UNIT << rnd(2), strips: Array.from({ length: nstrips }, extent) };
+      }
+      const capacity = fmap.kind === 'simple' ? fmap.extents.reduce((n, e) => n + e.len, 0) : 0;
+      const size = [0, 1, capacity, capacity + 1, ALLOC_UNIT, 3 * ALLOC_UNIT][rnd(6)]!;
+      cases.push({ fmap, size });
+    }
+    const log = Buffer.alloc((cases.length + 1) * LOG_ENTRY_SIZE);
+    encodeLogEntry({ type: 'add_daxdev', seqnum: 0, devIndex: 1, devSize: dev1Size, devUuid: Buffer.alloc(16, 7) }).copy(log, 0);
+    cases.forEach((c, i) => {
+      const e: LogEntry = { type: 'file', seqnum: i + 1, path: `f${i}`, size: c.size, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644, fmap: c.fmap };
+      encodeLogEntry(e).copy(log, (i + 1) * LOG_ENTRY_SIZE);
+    });
+    const r = replayer();
+    r.applySlots(logSlot(0), cases.length + 1, log);
+    const skipped = new Map(r.stats.skipped.map((x) => [x.index, x.reason]));
+    const statuses = new Set<string>();
+    cases.forEach((c, i) => {
+      const problem = placementProblem(c.fmap, c.size, { sizes, primaryMetadataEnd: METADATA_END });
+      statuses.add(problem?.status ?? 'OK');
+      const placed = r.ns.lookup([`f${i}`]) !== undefined;
+      assert.equal(placed, problem === undefined, `f${i}: ${JSON.stringify(c)} placed ${placed}, rules say ${problem?.status ?? 'OK'}`);
+      assert.equal(skipped.get(i + 1), problem && `file 'f${i}': ${placementMessage(problem, c.fmap, c.size)}`);
+    });
+    // The cases reach every rule.
+    assert.deepEqual([...statuses].sort(), ['IN_METADATA', 'OK', 'PAST_END', 'SHORT', 'SIZE_ZERO', 'UNALIGNED', 'UNKNOWN_DEVICE']);
   });
 
   it('agrees with a model of the rules on random logs', () => {

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const UNIT = new Set([
-  'alloc', 'badinput', 'core', 'cp-restart', 'data', 'device', 'famfs-abi', 'format', 'init-negotiation', 'log-session', 'readme',
+  'alloc', 'allocation-map', 'badinput', 'core', 'cp-restart', 'data', 'device', 'famfs-abi', 'format', 'init-negotiation', 'log-session', 'readme',
   'replay-scan', 'resolve', 'struct',
 ]);
 

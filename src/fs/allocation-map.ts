@@ -28,16 +28,22 @@ export interface MappedFile {
   chunkSize?: number;
 }
 
-export interface DeviceUnits {
+/** A device's units, and how many of them the map shows taken (not UNIT_FREE). */
+interface DeviceUnits {
   index: number;
   /** Owner per unit: a file index, or one of the UNIT_* codes. */
   units: Int32Array;
+  taken: number;
 }
 
 /**
  * The allocation map of a file system, kept up to date as its log grows: entries are only ever
  * appended and files never move, so each update() handles just the slots played since the last
- * one (a live console pays for new files, not for the whole namespace again).
+ * one (a live console pays for new files, not for the whole namespace again). Units the bitmaps
+ * call allocated that no file shows (orphans: memory a skipped entry names) are looked for only
+ * on a device whose allocated count the map does not account for, which new files alone never
+ * cause: the map counts the units it shows taken, and each file it adds claims exactly its
+ * units in the bitmap too.
  */
 export class AllocationMap {
   readonly files: MappedFile[] = [];
@@ -72,10 +78,10 @@ export class AllocationMap {
   private addDevices(): void {
     const usage = this.fs.deviceUsage();
     for (let index = this.devices.length; index < usage.length; index++) {
-      const units = new Int32Array(usage[index]!.units).fill(UNIT_FREE);
-      units.fill(UNIT_SUPERBLOCK, 0, SUPERBLOCK_REGION_SIZE / ALLOC_UNIT);
-      if (index === 0) units.fill(UNIT_LOG, LOG_OFFSET / ALLOC_UNIT, Math.min(units.length, Math.ceil((LOG_OFFSET + this.fs.sb.logLen) / ALLOC_UNIT)));
-      this.devices.push({ index, units });
+      const dev: DeviceUnits = { index, units: new Int32Array(usage[index]!.units).fill(UNIT_FREE), taken: 0 };
+      this.own(dev, UNIT_SUPERBLOCK, 0, SUPERBLOCK_REGION_SIZE / ALLOC_UNIT);
+      if (index === 0) this.own(dev, UNIT_LOG, LOG_OFFSET / ALLOC_UNIT, Math.ceil((LOG_OFFSET + this.fs.sb.logLen) / ALLOC_UNIT));
+      this.devices.push(dev);
     }
   }
 
@@ -89,16 +95,36 @@ export class AllocationMap {
     this.files.push(file);
     this.filesJson.push(JSON.stringify(file));
     for (const e of extents) {
-      const units = this.devices[e.devIndex]?.units;
-      if (!units) continue;
-      units.fill(id, Math.floor(e.offset / ALLOC_UNIT), Math.min(units.length, Math.ceil((e.offset + e.len) / ALLOC_UNIT)));
+      const dev = this.devices[e.devIndex];
+      if (dev) this.own(dev, id, Math.floor(e.offset / ALLOC_UNIT), Math.ceil((e.offset + e.len) / ALLOC_UNIT));
     }
   }
 
-  /** Units the bitmaps call allocated that no file, superblock or log owns. */
+  /** Gives units [first, end) of `dev` (clipped to the device) to `owner`, counting those that were free. */
+  private own(dev: DeviceUnits, owner: number, first: number, end: number): void {
+    const units = dev.units;
+    const stop = Math.min(units.length, end);
+    for (let u = first; u < stop; u++) {
+      if (units[u] === UNIT_FREE) dev.taken++;
+      units[u] = owner;
+    }
+  }
+
+  /**
+   * Units the bitmaps call allocated that no file, superblock or log owns. A device whose
+   * allocated count is the map's taken count has none to find, and is not scanned.
+   */
   private markOrphans(): void {
-    for (const { index, units } of this.devices) {
-      for (let u = 0; u < units.length; u++) if (units[u] === UNIT_FREE && this.fs.isUnitAllocated(index, u)) units[u] = UNIT_ORPHAN;
+    const usage = this.fs.deviceUsage();
+    for (const dev of this.devices) {
+      if (usage[dev.index]!.allocatedUnits === dev.taken) continue;
+      const units = dev.units;
+      for (let u = 0; u < units.length; u++) {
+        if (units[u] === UNIT_FREE && this.fs.isUnitAllocated(dev.index, u)) {
+          units[u] = UNIT_ORPHAN;
+          dev.taken++;
+        }
+      }
     }
   }
 }

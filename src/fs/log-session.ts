@@ -4,13 +4,14 @@ import type { InterleaveParams } from '../alloc/interleave.js';
 import type { DeviceMapping } from '../device/device.js';
 import { FsError } from '../errors.js';
 import { FM_ALL_HOSTS_RW } from '../format/file-meta.js';
-import { type Fmap, checkFmapShape, fmapCapacity, fmapExtents } from '../format/fmap.js';
-import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
+import { type Fmap, checkFmapShape, fmapExtents } from '../format/fmap.js';
+import { ALLOC_UNIT, LOG_OFFSET } from '../format/layout.js';
 import { entryOffset, lastIndexFor } from '../format/log-header.js';
 import type { FamfsHandle } from './famfs.js';
 import { LogFullError, type NewEntry, appendEntryAt } from './log-writer.js';
 import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, pathOf } from './namespace.js';
 import { splitPath, toRelpath } from './paths.js';
+import { placementMessage, placementProblem } from './placement.js';
 import type { LogReplayer } from './replay.js';
 
 export const DEFAULT_FILE_MODE = 0o644;
@@ -176,19 +177,11 @@ export class LogSession {
       return { file: existing, created: false };
     }
     if (opts.size === undefined) throw new FsError('EINVAL', `'${rel}' does not exist and no size was given`);
-    if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FsError('EINVAL', `invalid file size ${opts.size}: famfs files are at least 1 byte`);
-    const parent = this.fs.ns.lookup(parts.slice(0, -1));
-    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
-    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
-    const free = this.freeSlots();
-    if (free < 1) throw new LogFullError(1, free);
+    this.checkNewFile(parts, opts.size);
     const fmap = this.allocator.allocate(opts.size, opts.interleave);
     try {
       if (opts.populate) this.fs.populate(fmap);
-      this.append({
-        type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-        uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap,
-      });
+      this.append(this.fileEntry(rel, opts.size, fmap, opts));
     } catch (err) {
       this.allocator.release(fmap);
       throw err;
@@ -215,35 +208,44 @@ export class LogSession {
     const parts = splitPath(path);
     const rel = toRelpath(parts);
     if (this.fs.ns.lookup(parts)) throw new FsError('EEXIST', `'${rel}' already exists`);
-    const parent = this.fs.ns.lookup(parts.slice(0, -1));
-    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
-    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
-    if (!Number.isSafeInteger(opts.size) || opts.size <= 0) throw new FsError('EINVAL', `invalid file size ${opts.size}: famfs files are at least 1 byte`);
+    this.checkNewFile(parts, opts.size);
     checkFmapShape(opts.fmap);
-    if (fmapCapacity(opts.fmap) < opts.size) {
-      throw new FsError('EINVAL', `'${rel}': the extents hold ${fmapCapacity(opts.fmap)} bytes, less than the size ${opts.size}`);
-    }
-    const metadataEnd = LOG_OFFSET + this.fs.sb.logLen;
-    for (const e of fmapExtents(opts.fmap)) {
-      const dev = this.replayer.devices[e.devIndex];
-      if (!dev) throw new FsError('EINVAL', `'${rel}': extent on unknown device ${e.devIndex}`);
-      if (e.offset % ALLOC_UNIT !== 0 || e.len % ALLOC_UNIT !== 0) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is not 2 MiB aligned`);
-      if (e.offset + e.len > dev.size) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} is past the end of device ${e.devIndex}`);
-      if (e.devIndex === 0 && e.offset < metadataEnd) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock and log`);
-      if (e.offset < SUPERBLOCK_REGION_SIZE) throw new FsError('EINVAL', `'${rel}': extent 0x${e.offset.toString(16)} overlaps the superblock of device ${e.devIndex}`);
-      if (!opts.crossLink && this.overlapsLoggedFile(e.devIndex, e.offset, e.len)) {
-        throw new FsError('EEXIST', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} overlaps memory another file owns`);
+    const problem = placementProblem(opts.fmap, opts.size, {
+      sizes: this.replayer.devices.map((d) => d.size), primaryMetadataEnd: LOG_OFFSET + this.fs.sb.logLen,
+    });
+    if (problem) throw new FsError('EINVAL', `'${rel}': ${placementMessage(problem, opts.fmap, opts.size)}`);
+    if (!opts.crossLink) {
+      for (const e of fmapExtents(opts.fmap)) {
+        if (this.overlapsLoggedFile(e.devIndex, e.offset, e.len)) {
+          throw new FsError('EEXIST', `'${rel}': extent 0x${e.offset.toString(16)}+0x${e.len.toString(16)} overlaps memory another file owns`);
+        }
       }
     }
-    const free = this.freeSlots();
-    if (free < 1) throw new LogFullError(1, free);
-    this.append({
-      type: 'file', path: rel, size: opts.size, flags: FM_ALL_HOSTS_RW,
-      uid: opts.uid ?? this.fs.defaultOwner.uid, gid: opts.gid ?? this.fs.defaultOwner.gid, mode: (opts.mode ?? DEFAULT_FILE_MODE) & 0o7777, fmap: opts.fmap,
-    });
+    this.append(this.fileEntry(rel, opts.size, opts.fmap, opts));
     // Whatever allocate() handed out stays taken; memory chosen elsewhere is taken now.
     this.allocator.claim(opts.fmap);
     return this.fs.ns.lookup(parts) as FileNode;
+  }
+
+  /**
+   * What a new file needs before memory is found for it or an entry is written, for creat and
+   * addFile alike: a size of at least 1 byte, a parent directory, a free log slot.
+   */
+  private checkNewFile(parts: readonly string[], size: number): void {
+    if (!Number.isSafeInteger(size) || size <= 0) throw new FsError('EINVAL', `invalid file size ${size}: famfs files are at least 1 byte`);
+    const parent = this.fs.ns.lookup(parts.slice(0, -1));
+    if (!parent) throw new FsError('ENOENT', `parent directory '${parts.slice(0, -1).join('/')}' does not exist`);
+    if (parent.kind !== 'dir') throw new FsError('ENOTDIR', `'${pathOf(parent)}' is a file, not a directory`);
+    const free = this.freeSlots();
+    if (free < 1) throw new LogFullError(1, free);
+  }
+
+  /** The FILE entry of a new file: owner and group default to this handle's, mode to 0644. */
+  private fileEntry(rel: string, size: number, fmap: Fmap, owner: { mode?: number; uid?: number; gid?: number }): NewEntry {
+    return {
+      type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, fmap,
+      uid: owner.uid ?? this.fs.defaultOwner.uid, gid: owner.gid ?? this.fs.defaultOwner.gid, mode: (owner.mode ?? DEFAULT_FILE_MODE) & 0o7777,
+    };
   }
 
   private overlapsLoggedFile(devIndex: number, offset: number, len: number): boolean {

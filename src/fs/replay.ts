@@ -1,12 +1,12 @@
 import { Bitmap } from '../alloc/bitmap.js';
 import { FamfsError, FormatError } from '../errors.js';
-import { fmapCapacity, fmapExtents } from '../format/fmap.js';
 import { MAX_DEVICE_SIZE, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { type LogSlot, lastIndexFor, logSlot } from '../format/log-header.js';
 import { LOG_ENTRY_SIZE, decodeLogEntry, type LogEntry } from '../format/log-entry.js';
 import { LoggedFile } from './logged-file.js';
 import { type DirNode, Namespace } from './namespace.js';
 import { RESERVED_ROOT_NAME } from './paths.js';
+import { isPlacementStatus, placementMessage } from './placement.js';
 import { type IndexedNode, ReplayIndex, type ScanStop } from './replay-index.js';
 
 /**
@@ -193,19 +193,10 @@ function disagree(index: number, stop: ScanStop, what: string): Error {
   return new Error(`replay: the scan stopped at entry ${index} (${stop.status}) but ${what}`);
 }
 
-/** Why a valid FILE entry was not placed: its extents, or its path. */
+/** Why a valid FILE entry was not placed: its extents (fs/placement.ts), or its path. */
 function fileProblem(stop: ScanStop, e: FileEntry): string {
-  const x = fmapExtents(e.fmap)[stop.detail];
-  const at = x && `0x${x.offset.toString(16)}+0x${x.len.toString(16)}`;
-  switch (stop.status) {
-    case 'UNKNOWN_DEVICE': return `extent on unknown device ${x?.devIndex}`;
-    case 'UNALIGNED': return `extent ${at} is not 2 MiB aligned`;
-    case 'IN_METADATA': return `extent ${at} overlaps the ${x?.devIndex === 0 ? 'superblock or log' : 'superblock'} of device ${x?.devIndex}`;
-    case 'PAST_END': return `extent ${at} is past the end of device ${x?.devIndex}`;
-    case 'SIZE_ZERO': return 'size 0';
-    case 'SHORT': return `extents hold ${fmapCapacity(e.fmap)} bytes, less than the size ${e.size}`;
-    default: return pathProblem(stop, e.path);
-  }
+  if (isPlacementStatus(stop.status)) return placementMessage({ status: stop.status, extent: stop.detail }, e.fmap, e.size);
+  return pathProblem(stop, e.path);
 }
 
 /** Why a logged path cannot be placed. A logged path is foreign input: reported, never followed. */
