@@ -28,10 +28,11 @@ export class U64RangeError extends RangeError {
 export const u64RangeFault: RangeFault = (field, value) =>
   new U64RangeError(`${field} is out of range (0x${value.toString(16)})`);
 
-export function readU64(buf: Buffer, off: number, field = `u64 at ${off}`, fault: RangeFault = u64RangeFault): number {
+/** `field` names the value in the fault's message (by default its offset). */
+export function readU64(buf: Buffer, off: number, field?: string, fault: RangeFault = u64RangeFault): number {
   const lo = buf.readUInt32LE(off);
   const hi = buf.readUInt32LE(off + U32_BYTES);
-  if (hi > MAX_SAFE_HIGH_WORD) throw fault(field, buf.readBigUInt64LE(off));
+  if (hi > MAX_SAFE_HIGH_WORD) throw fault(field ?? `u64 at ${off}`, buf.readBigUInt64LE(off));
   return hi * TWO_POW_32 + lo;
 }
 
@@ -57,9 +58,9 @@ export function writeU64n(buf: Buffer, off: number, value: bigint): void {
 }
 
 /** Signed i64, for the few fields that may be negative (FUSE notify offsets). */
-export function readI64(buf: Buffer, off: number, field = `i64 at ${off}`, fault: RangeFault = u64RangeFault): number {
+export function readI64(buf: Buffer, off: number, field?: string, fault: RangeFault = u64RangeFault): number {
   const v = buf.readBigInt64LE(off);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw fault(field, v);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw fault(field ?? `i64 at ${off}`, v);
   return Number(v);
 }
 

@@ -1,5 +1,5 @@
 import {
-  alignUp, type RangeFault, readU16, readU32, readU64, readU64n, u64RangeFault, writeFixedBytes, writeU16, writeU32, writeU64, writeU64n,
+  alignUp, type RangeFault, readI64, readU16, readU32, readU64, readU64n, u64RangeFault, writeFixedBytes, writeI64, writeU16, writeU32, writeU64, writeU64n,
 } from './le.js';
 
 /**
@@ -14,9 +14,9 @@ import {
 
 /**
  * u64 is decoded as a number (refused above 2^53 by the struct's RangeFault); u64n as a bigint,
- * for bit patterns (magics, CRCs, FUSE uniques); i32 is signed.
+ * for bit patterns (magics, CRCs, FUSE uniques); i32 and i64 are signed (i64 also within 2^53).
  */
-type Scalar = 'u8' | 'u16' | 'u32' | 'i32' | 'u64' | 'u64n';
+type Scalar = 'u8' | 'u16' | 'u32' | 'i32' | 'u64' | 'i64' | 'u64n';
 
 export interface Bytes {
   readonly kind: 'bytes';
@@ -126,7 +126,7 @@ function layoutOf(t: FieldType): Layout {
     case 'u8': return { size: 1, align: 1 };
     case 'u16': return { size: 2, align: 2 };
     case 'u32': case 'i32': return { size: 4, align: 4 };
-    case 'u64': case 'u64n': return { size: 8, align: 8 };
+    case 'u64': case 'i64': case 'u64n': return { size: 8, align: 8 };
   }
   switch (t.kind) {
     case 'bytes': case 'pad': return { size: t.size, align: 1 };
@@ -149,6 +149,7 @@ function readerOf(t: FieldType, label: string): Reader | undefined {
     case 'u32': return readU32;
     case 'i32': return (b, o) => b.readInt32LE(o);
     case 'u64': return (b, o, fault) => readU64(b, o, label, fault);
+    case 'i64': return (b, o, fault) => readI64(b, o, label, fault);
     case 'u64n': return readU64n;
   }
   switch (t.kind) {
@@ -173,6 +174,7 @@ function writerOf(t: FieldType, name: string): Writer {
     case 'u32': return writeU32;
     case 'i32': return (b, o, v: number) => { b.writeInt32LE(v, o); };
     case 'u64': return writeU64;
+    case 'i64': return writeI64;
     case 'u64n': return writeU64n;
   }
   switch (t.kind) {

@@ -1,6 +1,7 @@
 import type { NodeId } from './ids.js';
+import { writeU64 } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
-import { writeU64 } from './wire.js';
+import { ATTR, ATTR_OUT, ENTRY_OUT } from './structs.js';
 
 /** A point in time as the kernel stores it. */
 export interface Timespec {
@@ -49,16 +50,9 @@ const NSEC_PER_SEC = 1_000_000_000;
 const MS_PER_SEC = 1000;
 const NSEC_PER_MS = 1_000_000;
 
-const AttrOff = {
-  ino: 0, size: 8, blocks: 16, atime: 24, mtime: 32, ctime: 40,
-  atimensec: 48, mtimensec: 52, ctimensec: 56, mode: 60, nlink: 64, uid: 68, gid: 72,
-  rdev: 76, blksize: 80, flags: 84,
-} as const;
-const EntryOutOff = {
-  nodeid: 0, generation: 8, entryValid: 16, attrValid: 24, entryValidNsec: 32, attrValidNsec: 36,
-  attr: 40,
-} as const;
-const AttrOutOff = { attrValid: 0, attrValidNsec: 8, dummy: 12, attr: 16 } as const;
+const AttrOff = ATTR.OFF;
+const EntryOutOff = ENTRY_OUT.OFF;
+const AttrOutOff = ATTR_OUT.OFF;
 
 const ZERO_TIME: Timespec = { sec: 0, nsec: 0 };
 

@@ -3,8 +3,10 @@
  * never holds a partial record: the builder refuses an entry that would overflow the kernel's buffer.
  */
 import { encodeEntryOutInto, encodeNoEntryInto, type Entry } from './attr.js';
+import { alignUp, readU64, writeU64 } from '../../struct/le.js';
 import { DIRENT_ALIGN, StructSize } from './sizes.js';
-import { alignUp, readU64, writeU64 } from './wire.js';
+import { DIRENT } from './structs.js';
+import { fuseRangeFault } from './wire.js';
 
 /** One directory entry as READDIR(PLUS) lists it. */
 export interface DirEntry {
@@ -20,7 +22,7 @@ export interface DirEntry {
   readonly offset: number;
 }
 
-const DirentOff = { ino: 0, off: 8, namelen: 16, type: 20, name: 24 } as const;
+const DirentOff = { ...DIRENT.OFF, name: DIRENT.SIZE } as const;
 
 /** Bytes of one record, padding included: a fuse_dirent, or for READDIRPLUS (`plus`) a fuse_direntplus. */
 export function direntRecordSize(plus: boolean, nameBytes: number): number {
@@ -115,8 +117,8 @@ export function decodeDirents(buf: Buffer, plus = false): Array<DirEntry & { ent
     const d = plus ? off + StructSize.ENTRY_OUT : off;
     const namelen = buf.readUInt32LE(d + DirentOff.namelen);
     out.push({
-      ino: readU64(buf, d + DirentOff.ino),
-      offset: readU64(buf, d + DirentOff.off),
+      ino: readU64(buf, d + DirentOff.ino, 'fuse_dirent.ino', fuseRangeFault),
+      offset: readU64(buf, d + DirentOff.off, 'fuse_dirent.off', fuseRangeFault),
       type: buf.readUInt32LE(d + DirentOff.type),
       name: buf.toString('utf8', d + DirentOff.name, d + DirentOff.name + namelen),
       entryOffset,

@@ -1,7 +1,9 @@
 import { ProtocolError } from '../errors.js';
 import { type NodeId, nodeId } from './ids.js';
+import { readU64 } from '../../struct/le.js';
 import { EXTLEN_UNIT, StructSize } from './sizes.js';
-import { readU64 } from './wire.js';
+import { IN_HEADER, OUT_HEADER } from './structs.js';
+import { fuseRangeFault } from './wire.js';
 
 /** fuse_in_header, decoded. */
 export interface InHeader {
@@ -16,8 +18,8 @@ export interface InHeader {
   readonly extBytes: number;
 }
 
-const InHeaderOff = { len: 0, opcode: 4, unique: 8, nodeid: 16, uid: 24, gid: 28, pid: 32, totalExtlen: 36, padding: 38 } as const;
-const OutHeaderOff = { len: 0, error: 4, unique: 8 } as const;
+const InHeaderOff = IN_HEADER.OFF;
+const OutHeaderOff = OUT_HEADER.OFF;
 
 export function decodeInHeader(buf: Buffer, bytesRead: number): InHeader {
   if (bytesRead < StructSize.IN_HEADER) throw new ProtocolError(`short request: ${bytesRead} bytes`);
@@ -30,7 +32,7 @@ export function decodeInHeader(buf: Buffer, bytesRead: number): InHeader {
     len,
     opcode: buf.readUInt32LE(InHeaderOff.opcode),
     unique: buf.readBigUInt64LE(InHeaderOff.unique),
-    nodeid: nodeId(readU64(buf, InHeaderOff.nodeid)),
+    nodeid: nodeId(readU64(buf, InHeaderOff.nodeid, 'fuse_in_header.nodeid', fuseRangeFault)),
     uid: buf.readUInt32LE(InHeaderOff.uid),
     gid: buf.readUInt32LE(InHeaderOff.gid),
     pid: buf.readUInt32LE(InHeaderOff.pid),

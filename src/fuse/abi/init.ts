@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors.js';
 import { INIT_FLAGS_WORD_BITS, InitFlag, U32_MASK_BIG } from './constants.js';
 import { StructSize } from './sizes.js';
+import { INIT_IN, INIT_OUT } from './structs.js';
 
 /** fuse_init_in, with flags and flags2 joined into one 64-bit set. */
 export interface InitIn {
@@ -29,7 +30,7 @@ export interface InitOut {
   readonly requestTimeout?: number;
 }
 
-const InitInOff = { major: 0, minor: 4, maxReadahead: 8, flags: 12, flags2: 16 } as const;
+const InitInOff = INIT_IN.OFF;
 /**
  * Smallest INIT body accepted: major, minor, max_readahead, flags (7.6). Kernels before 7.36 send
  * only these 16 bytes; flags2 and the padding to 64 came with INIT_EXT.
@@ -37,21 +38,7 @@ const InitInOff = { major: 0, minor: 4, maxReadahead: 8, flags: 12, flags2: 16 }
 export const INIT_IN_MIN_SIZE = 16;
 const U32_BYTES = 4;
 
-const InitOutOff = {
-  major: 0,
-  minor: 4,
-  maxReadahead: 8,
-  flags: 12,
-  maxBackground: 16,
-  congestionThreshold: 18,
-  maxWrite: 20,
-  timeGran: 24,
-  maxPages: 28,
-  mapAlignment: 30,
-  flags2: 32,
-  maxStackDepth: 36,
-  requestTimeout: 40,
-} as const;
+const InitOutOff = INIT_OUT.OFF;
 
 export function decodeInitIn(body: Buffer): InitIn {
   if (body.length < INIT_IN_MIN_SIZE) throw new ProtocolError(`INIT body of ${body.length} bytes`);

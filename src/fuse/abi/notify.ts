@@ -1,10 +1,11 @@
 /** Payloads of daemon→kernel notifications (sent with unique 0 and the code in out_header.error). */
+import { writeI64, writeU64 } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
-import { writeI64, writeU64 } from './wire.js';
+import { NOTIFY_DELETE_OUT, NOTIFY_INVAL_ENTRY_OUT, NOTIFY_INVAL_INODE_OUT } from './structs.js';
 
-const InvalInodeOff = { ino: 0, off: 8, len: 16 } as const;
-const InvalEntryOff = { parent: 0, namelen: 8, flags: 12 } as const;
-const DeleteOff = { parent: 0, child: 8, namelen: 16 } as const;
+const InvalInodeOff = NOTIFY_INVAL_INODE_OUT.OFF;
+const InvalEntryOff = NOTIFY_INVAL_ENTRY_OUT.OFF;
+const DeleteOff = NOTIFY_DELETE_OUT.OFF;
 const NUL_BYTES = 1;
 
 /** `off < 0` drops attributes only; otherwise pages from off, `len <= 0` meaning to the end. */

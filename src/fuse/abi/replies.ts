@@ -1,7 +1,8 @@
 /** Encoders of the small fixed reply structs. */
 import type { FileHandle } from './ids.js';
+import { writeU64 } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
-import { writeU64 } from './wire.js';
+import { GETXATTR_OUT, KSTATFS, LSEEK_OUT, OPEN_OUT, WRITE_OUT } from './structs.js';
 
 /** The reply to OPEN, OPENDIR and the second half of CREATE. */
 export interface OpenReply {
@@ -13,7 +14,7 @@ export interface OpenReply {
   readonly backingId?: number;
 }
 
-const OpenOutOff = { fh: 0, openFlags: 8, backingId: 12 } as const;
+const OpenOutOff = OPEN_OUT.OFF;
 
 export function encodeOpenOutInto(buf: Buffer, off: number, o: OpenReply): void {
   writeU64(buf, off + OpenOutOff.fh, o.fh);
@@ -27,7 +28,7 @@ export function encodeOpenOut(o: OpenReply): Buffer {
   return buf;
 }
 
-const WriteOutOff = { size: 0 } as const;
+const WriteOutOff = WRITE_OUT.OFF;
 
 export function encodeWriteOut(size: number): Buffer {
   const buf = Buffer.alloc(StructSize.WRITE_OUT);
@@ -48,7 +49,7 @@ export interface StatfsReply {
   readonly frsize?: number;
 }
 
-const KstatfsOff = { blocks: 0, bfree: 8, bavail: 16, files: 24, ffree: 32, bsize: 40, namelen: 44, frsize: 48 } as const;
+const KstatfsOff = KSTATFS.OFF;
 
 export function encodeStatfsOut(s: StatfsReply): Buffer {
   const buf = Buffer.alloc(StructSize.STATFS_OUT);
@@ -63,7 +64,7 @@ export function encodeStatfsOut(s: StatfsReply): Buffer {
   return buf;
 }
 
-const GetxattrOutOff = { size: 0 } as const;
+const GetxattrOutOff = GETXATTR_OUT.OFF;
 
 /** The reply to a GETXATTR/LISTXATTR size probe (request size 0). */
 export function encodeGetxattrOut(size: number): Buffer {
@@ -72,7 +73,7 @@ export function encodeGetxattrOut(size: number): Buffer {
   return buf;
 }
 
-const LseekOutOff = { offset: 0 } as const;
+const LseekOutOff = LSEEK_OUT.OFF;
 
 export function encodeLseekOut(offset: number): Buffer {
   const buf = Buffer.alloc(StructSize.LSEEK_OUT);

@@ -6,8 +6,13 @@ import { ProtocolError } from '../errors.js';
 import { FSYNC_FDATASYNC, GETATTR_FH, READ_LOCKOWNER, RELEASE_FLUSH, SetattrValid, WRITE_LOCKOWNER } from './constants.js';
 import type { Timespec } from './attr.js';
 import { type FileHandle, fileHandle, type NodeId, nodeId } from './ids.js';
+import { readU64 } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
-import { readCString, readU64 } from './wire.js';
+import {
+  ACCESS_IN, BATCH_FORGET_IN, CREATE_IN, FALLOCATE_IN, FLUSH_IN, FORGET_IN, FORGET_ONE, FSYNC_IN, GETATTR_IN, INTERRUPT_IN, LINK_IN,
+  LSEEK_IN, MKDIR_IN, MKNOD_IN, OPEN_IN, READ_IN, RELEASE_IN, RENAME2_IN, SETATTR_IN, SETXATTR_IN,
+} from './structs.js';
+import { fuseRangeFault, readCString } from './wire.js';
 
 function need(body: Buffer, size: number, what: string): void {
   if (body.length < size) throw new ProtocolError(`${what}: body of ${body.length} bytes, need ${size}`);
@@ -32,11 +37,11 @@ export interface ForgetOne {
 
 export function decodeForgetIn(body: Buffer): { nlookup: number } {
   need(body, StructSize.FORGET_IN, 'forget_in');
-  return { nlookup: readU64(body, 0) };
+  return { nlookup: readU64(body, FORGET_IN.OFF.nlookup, 'fuse_forget_in.nlookup', fuseRangeFault) };
 }
 
-const BatchForgetOff = { count: 0 } as const;
-const ForgetOneOff = { nodeid: 0, nlookup: 8 } as const;
+const BatchForgetOff = BATCH_FORGET_IN.OFF;
+const ForgetOneOff = FORGET_ONE.OFF;
 
 export function decodeBatchForget(body: Buffer): ForgetOne[] {
   need(body, StructSize.BATCH_FORGET_IN, 'batch_forget_in');
@@ -45,19 +50,19 @@ export function decodeBatchForget(body: Buffer): ForgetOne[] {
   const items: ForgetOne[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const off = StructSize.BATCH_FORGET_IN + i * StructSize.FORGET_ONE;
-    items[i] = { nodeid: nodeId(readU64(body, off + ForgetOneOff.nodeid)), nlookup: readU64(body, off + ForgetOneOff.nlookup) };
+    items[i] = { nodeid: nodeId(readU64(body, off + ForgetOneOff.nodeid, 'fuse_forget_one.nodeid', fuseRangeFault)), nlookup: readU64(body, off + ForgetOneOff.nlookup, 'fuse_forget_one.nlookup', fuseRangeFault) };
   }
   return items;
 }
 
-const GetattrInOff = { getattrFlags: 0, fh: 8 } as const;
+const GetattrInOff = GETATTR_IN.OFF;
 
 /** The file handle, when the kernel sent one (fstat on an open file). */
 export function decodeGetattrIn(body: Buffer): { fh: FileHandle | undefined } {
   // Old kernels (< 7.9) send no body at all.
   if (body.length < StructSize.GETATTR_IN) return { fh: undefined };
   const flags = body.readUInt32LE(GetattrInOff.getattrFlags);
-  return { fh: (flags & GETATTR_FH) !== 0 ? fileHandle(readU64(body, GetattrInOff.fh)) : undefined };
+  return { fh: (flags & GETATTR_FH) !== 0 ? fileHandle(readU64(body, GetattrInOff.fh, 'fuse_getattr_in.fh', fuseRangeFault)) : undefined };
 }
 
 export interface SetattrIn {
@@ -75,17 +80,14 @@ export interface SetattrIn {
   readonly killSuidgid: boolean;
 }
 
-const SetattrInOff = {
-  valid: 0, fh: 8, size: 16, lockOwner: 24, atime: 32, mtime: 40, ctime: 48,
-  atimensec: 56, mtimensec: 60, ctimensec: 64, mode: 68, uid: 76, gid: 80,
-} as const;
+const SetattrInOff = SETATTR_IN.OFF;
 
 export function decodeSetattrIn(body: Buffer): SetattrIn {
   need(body, StructSize.SETATTR_IN, 'setattr_in');
   const valid = body.readUInt32LE(SetattrInOff.valid);
   const has = (bit: number): boolean => (valid & bit) !== 0;
   const time = (secOff: number, nsecOff: number): Timespec => ({
-    sec: readU64(body, secOff),
+    sec: readU64(body, secOff, 'fuse_setattr_in time', fuseRangeFault),
     nsec: body.readUInt32LE(nsecOff),
   });
   let atime: Timespec | 'now' | undefined;
@@ -96,8 +98,8 @@ export function decodeSetattrIn(body: Buffer): SetattrIn {
   else if (has(SetattrValid.MTIME)) mtime = time(SetattrInOff.mtime, SetattrInOff.mtimensec);
   return {
     valid,
-    fh: has(SetattrValid.FH) ? fileHandle(readU64(body, SetattrInOff.fh)) : undefined,
-    size: has(SetattrValid.SIZE) ? readU64(body, SetattrInOff.size) : undefined,
+    fh: has(SetattrValid.FH) ? fileHandle(readU64(body, SetattrInOff.fh, 'fuse_setattr_in.fh', fuseRangeFault)) : undefined,
+    size: has(SetattrValid.SIZE) ? readU64(body, SetattrInOff.size, 'fuse_setattr_in.size', fuseRangeFault) : undefined,
     lockOwner: has(SetattrValid.LOCKOWNER) ? body.readBigUInt64LE(SetattrInOff.lockOwner) : undefined,
     atime,
     mtime,
@@ -109,7 +111,7 @@ export function decodeSetattrIn(body: Buffer): SetattrIn {
   };
 }
 
-const OpenInOff = { flags: 0, openFlags: 4 } as const;
+const OpenInOff = OPEN_IN.OFF;
 
 /** fuse_open_in: O_* flags of open(2), and FUSE_OPEN_* flags. */
 export function decodeOpenIn(body: Buffer): { flags: number; openFlags: number } {
@@ -127,15 +129,15 @@ export interface ReadIn {
   readonly flags: number;
 }
 
-/** fuse_read_in and fuse_write_in share this layout. */
-const ReadInOff = { fh: 0, offset: 8, size: 16, ioFlags: 20, lockOwner: 24, flags: 32 } as const;
+/** fuse_read_in and fuse_write_in share this layout (WRITE_IN is READ_IN). */
+const ReadInOff = READ_IN.OFF;
 
 export function decodeReadIn(body: Buffer): ReadIn {
   need(body, StructSize.READ_IN, 'read_in');
   const readFlags = body.readUInt32LE(ReadInOff.ioFlags);
   return {
-    fh: fileHandle(readU64(body, ReadInOff.fh)),
-    offset: readU64(body, ReadInOff.offset),
+    fh: fileHandle(readU64(body, ReadInOff.fh, 'fuse_read_in.fh', fuseRangeFault)),
+    offset: readU64(body, ReadInOff.offset, 'fuse_read_in.offset', fuseRangeFault),
     size: body.readUInt32LE(ReadInOff.size),
     readFlags,
     lockOwner: (readFlags & READ_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
@@ -159,8 +161,8 @@ export function decodeWriteIn(body: Buffer): WriteIn {
   need(body, StructSize.WRITE_IN + size, 'write data');
   const writeFlags = body.readUInt32LE(ReadInOff.ioFlags);
   return {
-    fh: fileHandle(readU64(body, ReadInOff.fh)),
-    offset: readU64(body, ReadInOff.offset),
+    fh: fileHandle(readU64(body, ReadInOff.fh, 'fuse_write_in.fh', fuseRangeFault)),
+    offset: readU64(body, ReadInOff.offset, 'fuse_write_in.offset', fuseRangeFault),
     writeFlags,
     lockOwner: (writeFlags & WRITE_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
     flags: body.readUInt32LE(ReadInOff.flags),
@@ -168,7 +170,7 @@ export function decodeWriteIn(body: Buffer): WriteIn {
   };
 }
 
-const ReleaseInOff = { fh: 0, flags: 8, releaseFlags: 12, lockOwner: 16 } as const;
+const ReleaseInOff = RELEASE_IN.OFF;
 
 export interface ReleaseIn {
   readonly fh: FileHandle;
@@ -183,7 +185,7 @@ export function decodeReleaseIn(body: Buffer): ReleaseIn {
   need(body, StructSize.RELEASE_IN, 'release_in');
   const releaseFlags = body.readUInt32LE(ReleaseInOff.releaseFlags);
   return {
-    fh: fileHandle(readU64(body, ReleaseInOff.fh)),
+    fh: fileHandle(readU64(body, ReleaseInOff.fh, 'fuse_release_in.fh', fuseRangeFault)),
     flags: body.readUInt32LE(ReleaseInOff.flags),
     releaseFlags,
     flush: (releaseFlags & RELEASE_FLUSH) !== 0,
@@ -191,24 +193,24 @@ export function decodeReleaseIn(body: Buffer): ReleaseIn {
   };
 }
 
-const FlushInOff = { fh: 0, lockOwner: 16 } as const;
+const FlushInOff = FLUSH_IN.OFF;
 
 export function decodeFlushIn(body: Buffer): { fh: FileHandle; lockOwner: bigint } {
   need(body, StructSize.FLUSH_IN, 'flush_in');
-  return { fh: fileHandle(readU64(body, FlushInOff.fh)), lockOwner: body.readBigUInt64LE(FlushInOff.lockOwner) };
+  return { fh: fileHandle(readU64(body, FlushInOff.fh, 'fuse_flush_in.fh', fuseRangeFault)), lockOwner: body.readBigUInt64LE(FlushInOff.lockOwner) };
 }
 
-const FsyncInOff = { fh: 0, fsyncFlags: 8 } as const;
+const FsyncInOff = FSYNC_IN.OFF;
 
 export function decodeFsyncIn(body: Buffer): { fh: FileHandle; datasync: boolean } {
   need(body, StructSize.FSYNC_IN, 'fsync_in');
   return {
-    fh: fileHandle(readU64(body, FsyncInOff.fh)),
+    fh: fileHandle(readU64(body, FsyncInOff.fh, 'fuse_fsync_in.fh', fuseRangeFault)),
     datasync: (body.readUInt32LE(FsyncInOff.fsyncFlags) & FSYNC_FDATASYNC) !== 0,
   };
 }
 
-const XattrInOff = { size: 0, flags: 4 } as const;
+const XattrInOff = SETXATTR_IN.OFF;
 
 /** fuse_getxattr_in (GETXATTR, LISTXATTR): the caller's buffer size; 0 asks for the size only. */
 export function decodeGetxattrIn(body: Buffer): { size: number; nameOffset: number } {
@@ -225,14 +227,14 @@ export function decodeSetxattrIn(body: Buffer): { name: string; value: Buffer; f
   return { name: name.value, value: body.subarray(name.next, name.next + size), flags: body.readUInt32LE(XattrInOff.flags) };
 }
 
-const AccessInOff = { mask: 0 } as const;
+const AccessInOff = ACCESS_IN.OFF;
 
 export function decodeAccessIn(body: Buffer): { mask: number } {
   need(body, StructSize.ACCESS_IN, 'access_in');
   return { mask: body.readUInt32LE(AccessInOff.mask) };
 }
 
-const MkdirInOff = { mode: 0, umask: 4 } as const;
+const MkdirInOff = MKDIR_IN.OFF;
 
 export function decodeMkdirIn(body: Buffer): { mode: number; umask: number; name: string } {
   need(body, StructSize.MKDIR_IN, 'mkdir_in');
@@ -243,7 +245,7 @@ export function decodeMkdirIn(body: Buffer): { mode: number; umask: number; name
   };
 }
 
-const MknodInOff = { mode: 0, rdev: 4, umask: 8 } as const;
+const MknodInOff = MKNOD_IN.OFF;
 
 export function decodeMknodIn(body: Buffer): { mode: number; rdev: number; umask: number; name: string } {
   need(body, StructSize.MKNOD_IN, 'mknod_in');
@@ -255,7 +257,7 @@ export function decodeMknodIn(body: Buffer): { mode: number; rdev: number; umask
   };
 }
 
-const CreateInOff = { flags: 0, mode: 4, umask: 8, openFlags: 12 } as const;
+const CreateInOff = CREATE_IN.OFF;
 
 export function decodeCreateIn(body: Buffer): { flags: number; mode: number; umask: number; openFlags: number; name: string } {
   need(body, StructSize.CREATE_IN, 'create_in');
@@ -268,53 +270,53 @@ export function decodeCreateIn(body: Buffer): { flags: number; mode: number; uma
   };
 }
 
-const RenameInOff = { newdir: 0, flags: 8 } as const;
+const RenameInOff = RENAME2_IN.OFF;
 
 export function decodeRenameIn(body: Buffer): { newParent: NodeId; name: string; newName: string; flags: number } {
   need(body, StructSize.RENAME_IN, 'rename_in');
   const [name, newName] = decodeTwoNames(body, StructSize.RENAME_IN);
-  return { newParent: nodeId(readU64(body, RenameInOff.newdir)), name, newName, flags: 0 };
+  return { newParent: nodeId(readU64(body, RenameInOff.newdir, 'fuse_rename_in.newdir', fuseRangeFault)), name, newName, flags: 0 };
 }
 
 export function decodeRename2In(body: Buffer): { newParent: NodeId; name: string; newName: string; flags: number } {
   need(body, StructSize.RENAME2_IN, 'rename2_in');
   const [name, newName] = decodeTwoNames(body, StructSize.RENAME2_IN);
-  return { newParent: nodeId(readU64(body, RenameInOff.newdir)), name, newName, flags: body.readUInt32LE(RenameInOff.flags) };
+  return { newParent: nodeId(readU64(body, RenameInOff.newdir, 'fuse_rename_in.newdir', fuseRangeFault)), name, newName, flags: body.readUInt32LE(RenameInOff.flags) };
 }
 
-const LinkInOff = { oldnodeid: 0 } as const;
+const LinkInOff = LINK_IN.OFF;
 
 export function decodeLinkIn(body: Buffer): { oldNodeid: NodeId; newName: string } {
   need(body, StructSize.LINK_IN, 'link_in');
-  return { oldNodeid: nodeId(readU64(body, LinkInOff.oldnodeid)), newName: decodeName(body, StructSize.LINK_IN) };
+  return { oldNodeid: nodeId(readU64(body, LinkInOff.oldnodeid, 'fuse_link_in.oldnodeid', fuseRangeFault)), newName: decodeName(body, StructSize.LINK_IN) };
 }
 
-const InterruptInOff = { unique: 0 } as const;
+const InterruptInOff = INTERRUPT_IN.OFF;
 
 export function decodeInterruptIn(body: Buffer): { unique: bigint } {
   need(body, StructSize.INTERRUPT_IN, 'interrupt_in');
   return { unique: body.readBigUInt64LE(InterruptInOff.unique) };
 }
 
-const LseekInOff = { fh: 0, offset: 8, whence: 16 } as const;
+const LseekInOff = LSEEK_IN.OFF;
 
 export function decodeLseekIn(body: Buffer): { fh: FileHandle; offset: number; whence: number } {
   need(body, StructSize.LSEEK_IN, 'lseek_in');
   return {
-    fh: fileHandle(readU64(body, LseekInOff.fh)),
-    offset: readU64(body, LseekInOff.offset),
+    fh: fileHandle(readU64(body, LseekInOff.fh, 'fuse_lseek_in.fh', fuseRangeFault)),
+    offset: readU64(body, LseekInOff.offset, 'fuse_lseek_in.offset', fuseRangeFault),
     whence: body.readUInt32LE(LseekInOff.whence),
   };
 }
 
-const FallocateInOff = { fh: 0, offset: 8, length: 16, mode: 24 } as const;
+const FallocateInOff = FALLOCATE_IN.OFF;
 
 export function decodeFallocateIn(body: Buffer): { fh: FileHandle; offset: number; length: number; mode: number } {
   need(body, StructSize.FALLOCATE_IN, 'fallocate_in');
   return {
-    fh: fileHandle(readU64(body, FallocateInOff.fh)),
-    offset: readU64(body, FallocateInOff.offset),
-    length: readU64(body, FallocateInOff.length),
+    fh: fileHandle(readU64(body, FallocateInOff.fh, 'fuse_fallocate_in.fh', fuseRangeFault)),
+    offset: readU64(body, FallocateInOff.offset, 'fuse_fallocate_in.offset', fuseRangeFault),
+    length: readU64(body, FallocateInOff.length, 'fuse_fallocate_in.length', fuseRangeFault),
     mode: body.readUInt32LE(FallocateInOff.mode),
   };
 }
