@@ -14,6 +14,7 @@
 #include <node_api.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +657,27 @@ static napi_value js_fgetxattr(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* punchHole(fd, offset, length): fallocate(PUNCH_HOLE | KEEP_SIZE). The range of a file then reads
+ * as zeros and holds no memory: mkfs clears an emulated device's log this way. */
+static napi_value js_punch_hole(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int fd, rc;
+  uint64_t off, len;
+  const char *fn = "punchHole";
+  if (!famfs_get_args(env, info, 3, argv, fn) || !famfs_get_int(env, argv[0], fn, "fd must be an integer", &fd) ||
+      !famfs_get_u64(env, argv[1], fn, "offset must be a non-negative integer", &off) ||
+      !famfs_get_u64(env, argv[2], fn, "length must be a non-negative integer", &len))
+    return NULL;
+  do {
+    rc = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    famfs_throw_errno(env, fn, errno, NULL);
+    return NULL;
+  }
+  return famfs_undefined(env);
+}
+
 /* seekData(fd, offset, hole): lseek(SEEK_DATA, or SEEK_HOLE when hole is true); -1 when there is
  * no data at or after offset (ENXIO). Lets a sparse file be copied without reading its holes. */
 static napi_value js_seek_data(napi_env env, napi_callback_info info) {
@@ -772,6 +794,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   famfs_set_fn(env, exports, "mount", js_mount);
   famfs_set_fn(env, exports, "dup2", js_dup2);
   famfs_set_fn(env, exports, "fsetxattr", js_fsetxattr);
+  famfs_set_fn(env, exports, "punchHole", js_punch_hole);
   famfs_set_fn(env, exports, "fgetxattr", js_fgetxattr);
   famfs_set_fn(env, exports, "seekData", js_seek_data);
 

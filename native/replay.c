@@ -1,6 +1,7 @@
 /*
- * The log replay's per-entry loop. A full log holds 15,420 entries, and a JS loop over them
- * runs mostly in the interpreter (a replay happens once per process), ~3 µs an entry. Here each
+ * The log replay's per-entry loop. An 8 MiB log holds 15,420 entries and a 256 MiB one 493,447;
+ * a JS loop over them runs mostly in the interpreter (a replay happens once per process), ~3 µs
+ * an entry. Here each
  * entry's frame (CRC, seqnum) is checked, a FILE or MKDIR payload is read in place, an fmap's
  * shape and placement are checked, the allocation bitmaps are marked and every placed path goes
  * into a path index. JS (src/fs/replay.ts, src/fs/namespace.ts) makes objects only for the
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "native.h"
 
@@ -106,39 +108,63 @@ enum node_field { NODE_KIND = 0, NODE_PARENT, NODE_UID, NODE_GID, NODE_MODE, NOD
 #define JS_ROOT (-1)
 #define NONE (-1)
 
+/*
+ * A node: 56 bytes, the name only (the last component) kept in the index's name arena. A full
+ * 256 MiB log places ~493,000 of them; the full relpath per slot (80 bytes more) was most of the
+ * replay's memory.
+ */
 typedef struct {
   double size;
   uint32_t crc, uid, gid, mode, flags;
-  /* Links are slot + 1, 0 for none, so that a calloc'd index needs no setting up: a corrupt
+  /* Links are slot + 1, 0 for none, so that a zeroed index needs no setting up: a corrupt
    * superblock may give a huge log, and untouched slots cost no memory. */
   uint32_t parent;
   uint32_t first_child, last_child, next_sibling;
+  /* A private copy in `names`: the log may be rewritten after it was checked, the index must not change. */
+  uint32_t name_at;
+  uint8_t name_len;
   uint8_t kind;
-  uint8_t path_len;
-  uint8_t name_off;
-  /* A private copy: the log may be rewritten after it was checked, the index must not change. */
-  char path[RELPATH_FIELD];
 } slot_t;
+
+/* A name table bucket: the (parent, name) hash and the slot + 1 (0: empty). The hash is kept so
+ * that a probe reads a slot only when the hashes match. */
+typedef struct {
+  uint32_t hash;
+  uint32_t id;
+} bucket_t;
+
+/*
+ * A growable zeroed array. Small ones come from malloc; from BIG_ARRAY bytes on, from mmap, grown
+ * with mremap (no copy) and given transparent huge pages where the system allows them on request:
+ * a full log's index is tens of MiB, and each 4 KiB page of it would cost a page fault (a VM
+ * exit too, on a guest with shadow page tables).
+ */
+typedef struct {
+  uint8_t *p;
+  size_t bytes;
+} array_t;
+
+#define BIG_ARRAY ((size_t)1 << 20)
+/* The smallest array: a log of a few entries costs a few hundred bytes. */
+#define MIN_ARRAY ((size_t)256)
 
 /*
  * Memory grows with the entries replayed, not with the log's size: a process may open many file
  * systems in a loop that never yields to the event loop, and Node runs the finalizers that free an
  * index only from the loop (a fuzz run of 100,000 small logs grew by gigabytes when every index
- * took the 2 MiB a full 8 MiB log needs).
+ * took the 2 MiB a full 8 MiB log needs). A scan sizes the index for the slots it is given (a
+ * first replay: the log's next_index), so a full log is placed without regrowing.
  */
-#define MIN_SLOTS 16
-#define MIN_TABLE 32
-
 typedef struct {
   uint32_t nslots; /* the log's slots; the root's id is nslots */
   uint32_t next;
   /* What V8 was told this index holds (napi_adjust_external_memory), given back when freed. */
   int64_t external_bytes;
   slot_t root;
-  slot_t *slots;   /* cap of them, grown as slots are replayed */
-  uint32_t cap;
-  uint32_t *table; /* slot + 1 by path hash; 0 is empty */
-  uint32_t mask;
+  array_t slots;   /* slot_t, as many as replayed */
+  array_t table;   /* bucket_t, a power of two of them, at most half full */
+  array_t names;   /* the placed nodes' names, back to back */
+  uint32_t names_used;
   uint32_t placed;
   uint32_t ndev;
   uint64_t dev_size[MAX_DEVICES];
@@ -149,17 +175,55 @@ typedef struct {
 
 static const napi_type_tag INDEX_TAG = {0x66616d66735f7278ULL, 0x5e0c9a7d31b24e86ULL};
 
-/* The slot `id` (the root for nslots); slots past cap were never written: empty. */
-static slot_t *slot_of(replay_index *rx, uint32_t id) {
-  static slot_t empty;
-  if (id == rx->nslots) return &rx->root;
-  return id < rx->cap ? &rx->slots[id] : &empty;
-}
-
 static void account(napi_env env, replay_index *rx, int64_t bytes) {
   int64_t ignored;
   rx->external_bytes += bytes;
   napi_adjust_external_memory(env, bytes, &ignored);
+}
+
+static void array_free(array_t *a) {
+  if (a->bytes >= BIG_ARRAY) munmap(a->p, a->bytes);
+  else free(a->p);
+  a->p = NULL;
+  a->bytes = 0;
+}
+
+/* Grows `a` to hold at least `need` bytes, the new ones zero. 0 when out of memory. */
+static int array_grow(napi_env env, replay_index *rx, array_t *a, size_t need) {
+  if (need <= a->bytes) return 1;
+  size_t bytes = a->bytes ? a->bytes : MIN_ARRAY;
+  while (bytes < need) bytes *= 2;
+  uint8_t *p;
+  if (bytes < BIG_ARRAY) {
+    p = realloc(a->p, bytes);
+    if (!p) return 0;
+    memset(p + a->bytes, 0, bytes - a->bytes);
+  } else if (a->bytes >= BIG_ARRAY) {
+    p = mremap(a->p, a->bytes, bytes, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return 0;
+  } else {
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 0;
+    if (a->bytes) memcpy(p, a->p, a->bytes);
+    free(a->p);
+  }
+  /* Advice only: where huge pages are off, the array works the same with small ones. */
+  if (bytes >= BIG_ARRAY) madvise(p, bytes, MADV_HUGEPAGE);
+  account(env, rx, (int64_t)(bytes - a->bytes));
+  a->p = p;
+  a->bytes = bytes;
+  return 1;
+}
+
+static uint32_t slots_cap(const replay_index *rx) {
+  return (uint32_t)(rx->slots.bytes / sizeof(slot_t));
+}
+
+/* The slot `id` (the root for nslots); slots past those replayed were never written: empty. */
+static slot_t *slot_of(replay_index *rx, uint32_t id) {
+  static slot_t empty;
+  if (id == rx->nslots) return &rx->root;
+  return id < slots_cap(rx) ? &((slot_t *)rx->slots.p)[id] : &empty;
 }
 
 static uint64_t rd64(const uint8_t *p) {
@@ -174,58 +238,69 @@ static uint32_t rd32(const uint8_t *p) {
   return v;
 }
 
-static uint32_t path_hash(const char *p, size_t n) {
-  uint32_t h = 2166136261u; /* FNV-1a */
+/* FNV-1a over the name, seeded with the parent, then murmur3's finalizer so that the low bits
+ * (the bucket) depend on every byte. */
+static uint32_t name_hash(uint32_t parent, const char *p, size_t n) {
+  uint32_t h = 2166136261u ^ (parent * 0x9e3779b1u);
   for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
   return h;
 }
 
-static int32_t index_find(replay_index *rx, const char *p, size_t n) {
-  for (uint32_t i = path_hash(p, n) & rx->mask;; i = (i + 1) & rx->mask) {
-    uint32_t v = rx->table[i];
-    if (v == 0) return NONE;
-    const slot_t *s = slot_of(rx, v - 1);
-    if (s->path_len == n && memcmp(s->path, p, n) == 0) return (int32_t)(v - 1);
+static uint32_t table_mask(const replay_index *rx) {
+  return (uint32_t)(rx->table.bytes / sizeof(bucket_t)) - 1;
+}
+
+/* The bucket holding (parent, name), or the empty one where it would go. */
+static bucket_t *table_probe(replay_index *rx, uint32_t parent, const char *p, size_t n, uint32_t h) {
+  bucket_t *table = (bucket_t *)rx->table.p;
+  uint32_t mask = table_mask(rx);
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    bucket_t *b = &table[i];
+    if (b->id == 0) return b;
+    if (b->hash != h) continue;
+    const slot_t *s = slot_of(rx, b->id - 1);
+    if (s->parent == parent + 1 && s->name_len == n && memcmp(rx->names.p + s->name_at, p, n) == 0) return b;
   }
 }
 
-static void table_put(uint32_t *table, uint32_t mask, const slot_t *s, uint32_t slot) {
-  uint32_t i = path_hash(s->path, s->path_len) & mask;
-  while (table[i] != 0) i = (i + 1) & mask;
-  table[i] = slot + 1;
+/* The slot named `name` in directory `parent`, or NONE. */
+static int32_t child_named(replay_index *rx, uint32_t parent, const char *p, size_t n) {
+  return (int32_t)table_probe(rx, parent, p, n, name_hash(parent, p, n))->id - 1;
 }
 
-/* Keeps the table at most half full. 0 when out of memory. */
-static int index_insert(napi_env env, replay_index *rx, uint32_t slot) {
-  if (2 * (rx->placed + 1) > rx->mask + 1) {
-    uint32_t size = 2 * (rx->mask + 1);
-    uint32_t *table = calloc(size, sizeof *table);
-    if (!table) return 0;
-    for (uint32_t i = 0; i <= rx->mask; i++)
-      if (rx->table[i] != 0) table_put(table, size - 1, slot_of(rx, rx->table[i] - 1), rx->table[i] - 1);
-    account(env, rx, (int64_t)(size - (rx->mask + 1)) * (int64_t)sizeof *table);
-    free(rx->table);
-    rx->table = table;
-    rx->mask = size - 1;
+/* Makes room for `more` placements beyond those made, keeping the table at most half full. 0 when out of memory. */
+static int table_reserve(napi_env env, replay_index *rx, uint64_t more) {
+  uint64_t want = 2 * ((uint64_t)rx->placed + more);
+  uint64_t size = rx->table.bytes / sizeof(bucket_t);
+  if (want <= size) return 1;
+  while (size < want) size *= 2;
+  if (size > (uint64_t)UINT32_MAX + 1) return 0;
+  array_t old = rx->table, fresh = {NULL, 0};
+  if (!array_grow(env, rx, &fresh, size * sizeof(bucket_t))) return 0;
+  uint32_t mask = (uint32_t)size - 1;
+  bucket_t *to = (bucket_t *)fresh.p;
+  const bucket_t *from = (const bucket_t *)old.p;
+  for (size_t i = 0; i < old.bytes / sizeof(bucket_t); i++) {
+    if (from[i].id == 0) continue;
+    uint32_t j = from[i].hash & mask;
+    while (to[j].id != 0) j = (j + 1) & mask;
+    to[j] = from[i];
   }
-  table_put(rx->table, rx->mask, slot_of(rx, slot), slot);
-  rx->placed++;
+  account(env, rx, -(int64_t)old.bytes);
+  array_free(&old);
+  rx->table = fresh;
   return 1;
 }
 
-/* Makes room for slot `id`. 0 when out of memory. */
-static int grow_slots(napi_env env, replay_index *rx, uint32_t id) {
-  if (id < rx->cap) return 1;
-  uint64_t cap = rx->cap ? 2 * (uint64_t)rx->cap : MIN_SLOTS;
-  if (cap < (uint64_t)id + 1) cap = (uint64_t)id + 1;
-  if (cap > rx->nslots) cap = rx->nslots;
-  slot_t *slots = realloc(rx->slots, cap * sizeof *slots);
-  if (!slots) return 0;
-  memset(slots + rx->cap, 0, (cap - rx->cap) * sizeof *slots);
-  account(env, rx, (int64_t)(cap - rx->cap) * (int64_t)sizeof *slots);
-  rx->slots = slots;
-  rx->cap = (uint32_t)cap;
-  return 1;
+/* Makes room for slots below `end`. 0 when out of memory. */
+static int grow_slots(napi_env env, replay_index *rx, uint64_t end) {
+  if (end > rx->nslots) end = rx->nslots;
+  return array_grow(env, rx, &rx->slots, (size_t)end * sizeof(slot_t));
 }
 
 /*
@@ -270,12 +345,6 @@ static enum status path_problem(const uint8_t *p, size_t n) {
     start = i + 1;
   }
   return utf8_valid(p, n) ? ST_OK : ST_PATH_ENCODING;
-}
-
-/* The relpath's length within its field, or -1 without a NUL. */
-static int relpath_len(const uint8_t *field) {
-  const uint8_t *nul = memchr(field, 0, RELPATH_FIELD);
-  return nul ? (int)(nul - field) : -1;
 }
 
 typedef struct {
@@ -402,58 +471,91 @@ static int claim(scan_ctx *cx, replay_index *rx, const uint8_t *f) {
   return 1;
 }
 
-/* Places the path of `slot` (already copied in) under its parent, or says why it cannot be. */
-static enum status place(scan_ctx *cx, replay_index *rx, uint32_t slot, uint8_t kind) {
-  slot_t *s = slot_of(rx, slot);
-  enum status st = path_problem((const uint8_t *)s->path, s->path_len);
-  if (st != ST_OK) return st;
-  const char *slash = memrchr(s->path, '/', s->path_len);
-  int32_t parent = (int32_t)rx->nslots;
-  if (slash) {
-    parent = index_find(rx, s->path, (size_t)(slash - s->path));
-    if (parent == NONE) return ST_PARENT_MISSING;
-    if (slot_of(rx, (uint32_t)parent)->kind != KIND_DIR) return ST_PARENT_FILE;
+/* A relpath field copied out of the log: the log may change under the scan, what is checked is what is placed. */
+typedef struct {
+  char bytes[RELPATH_FIELD];
+  int len; /* up to the NUL; -1 without one */
+} relpath_t;
+
+static void copy_relpath(relpath_t *r, const uint8_t *field) {
+  memcpy(r->bytes, field, RELPATH_FIELD);
+  const char *nul = memchr(r->bytes, 0, RELPATH_FIELD);
+  r->len = nul ? (int)(nul - r->bytes) : -1;
+}
+
+/*
+ * The directory the path's components before the last one name, walked from the root, or why
+ * there is none: a component that is missing, or a file where a directory is needed (in the
+ * middle of the path nothing can have been placed under it, so its child is missing).
+ */
+static enum status parent_of(replay_index *rx, const char *p, size_t dir_len, uint32_t *dir) {
+  uint32_t at = rx->nslots;
+  size_t start = 0;
+  while (start < dir_len) {
+    const char *slash = memchr(p + start, '/', dir_len - start);
+    size_t end = slash ? (size_t)(slash - p) : dir_len;
+    int32_t id = child_named(rx, at, p + start, end - start);
+    if (id == NONE) return ST_PARENT_MISSING;
+    if (slot_of(rx, (uint32_t)id)->kind != KIND_DIR) return end == dir_len ? ST_PARENT_FILE : ST_PARENT_MISSING;
+    at = (uint32_t)id;
+    start = end + 1;
   }
-  if (index_find(rx, s->path, s->path_len) != NONE) return ST_EXISTS;
-  if (!index_insert(cx->env, rx, slot)) {
+  *dir = at;
+  return ST_OK;
+}
+
+/* Places `slot` at the relpath under its parent, or says why it cannot be. */
+static enum status place(scan_ctx *cx, replay_index *rx, uint32_t slot, uint8_t kind, const relpath_t *path) {
+  size_t n = (size_t)path->len;
+  enum status st = path_problem((const uint8_t *)path->bytes, n);
+  if (st != ST_OK) return st;
+  const char *slash = memrchr(path->bytes, '/', n);
+  size_t name_at = slash ? (size_t)(slash - path->bytes) + 1 : 0;
+  uint32_t parent = rx->nslots;
+  if (slash && (st = parent_of(rx, path->bytes, name_at - 1, &parent)) != ST_OK) return st;
+  const char *name = path->bytes + name_at;
+  size_t name_len = n - name_at;
+  /* Room first, so that the bucket probed for stays where it is. */
+  if (!table_reserve(cx->env, rx, 1) || !array_grow(cx->env, rx, &rx->names, (size_t)rx->names_used + name_len)) {
     famfs_throw_errno(cx->env, "replayScan", ENOMEM, NULL);
     return ST_OK;
   }
-  s->name_off = slash ? (uint8_t)(slash - s->path + 1) : 0;
-  s->parent = (uint32_t)parent + 1;
+  uint32_t h = name_hash(parent, name, name_len);
+  bucket_t *b = table_probe(rx, parent, name, name_len, h);
+  if (b->id != 0) return ST_EXISTS;
+  b->hash = h;
+  b->id = slot + 1;
+  rx->placed++;
+  slot_t *s = slot_of(rx, slot);
+  memcpy(rx->names.p + rx->names_used, name, name_len);
+  s->name_at = rx->names_used;
+  s->name_len = (uint8_t)name_len;
+  rx->names_used += (uint32_t)name_len;
+  s->parent = parent + 1;
   s->kind = kind;
-  slot_t *p = slot_of(rx, (uint32_t)parent);
+  slot_t *p = slot_of(rx, parent);
   if (p->last_child == 0) p->first_child = slot + 1;
   else slot_of(rx, p->last_child - 1)->next_sibling = slot + 1;
   p->last_child = slot + 1;
   return ST_OK;
 }
 
-static void copy_path(slot_t *s, const uint8_t *field, int len) {
-  memcpy(s->path, field, (size_t)len);
-  s->path_len = (uint8_t)len;
-}
-
-/* One entry at `e`, of slot `slot`; *detail for placement problems. */
+/* One entry at `e`, of slot `slot` (its room in the index made); *detail for placement problems. */
 static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, uint32_t slot, int *detail) {
   uint32_t crc = famfs_crc32(0, e, ENTRY_CRC_COVERED);
   if (rd64(e + ENTRY_CRC) != crc || rd64(e + ENTRY_SEQNUM) != slot) return ST_FRAME;
   uint32_t type = rd32(e + ENTRY_TYPE);
   const uint8_t *pl = e + ENTRY_PAYLOAD;
-  if (!grow_slots(cx->env, rx, slot)) {
-    famfs_throw_errno(cx->env, "replayScan", ENOMEM, NULL);
-    return ST_OK;
-  }
   slot_t *s = slot_of(rx, slot);
   s->crc = crc;
+  relpath_t path;
   if (type == TYPE_MKDIR) {
-    int len = relpath_len(pl + MD_RELPATH);
-    if (len < 0) return ST_PAYLOAD;
+    copy_relpath(&path, pl + MD_RELPATH);
+    if (path.len < 0) return ST_PAYLOAD;
     s->uid = rd32(pl + MD_UID);
     s->gid = rd32(pl + MD_GID);
     s->mode = rd32(pl + MD_MODE);
-    copy_path(s, pl + MD_RELPATH, len);
-    enum status st = place(cx, rx, slot, KIND_DIR);
+    enum status st = place(cx, rx, slot, KIND_DIR, &path);
     if (st == ST_OK) rx->dirs++;
     return st;
   }
@@ -461,9 +563,9 @@ static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, 
   /* Before any check: a refused entry's memory is in use all the same (claim). */
   if (!claim(cx, rx, pl + FM_FMAP)) return ST_OK;
   uint64_t size = rd64(pl + FM_SIZE);
-  int len = relpath_len(pl + FM_RELPATH);
+  copy_relpath(&path, pl + FM_RELPATH);
   fmap_scan m;
-  if (size >= SAFE_LIMIT || len < 0 || read_fmap(pl + FM_FMAP, &m) != ST_OK) return ST_PAYLOAD;
+  if (size >= SAFE_LIMIT || path.len < 0 || read_fmap(pl + FM_FMAP, &m) != ST_OK) return ST_PAYLOAD;
   enum status st = placement(rx, &m, size, detail);
   if (st != ST_OK) return st;
   rx->file_bytes += (double)size;
@@ -472,8 +574,7 @@ static enum status scan_entry(scan_ctx *cx, replay_index *rx, const uint8_t *e, 
   s->uid = rd32(pl + FM_UID);
   s->gid = rd32(pl + FM_GID);
   s->mode = rd32(pl + FM_MODE);
-  copy_path(s, pl + FM_RELPATH, len);
-  st = place(cx, rx, slot, KIND_FILE);
+  st = place(cx, rx, slot, KIND_FILE, &path);
   if (st == ST_OK) rx->files++;
   return st;
 }
@@ -483,8 +584,9 @@ static void index_finalize(napi_env env, void *data, void *hint) {
   replay_index *rx = data;
   int64_t ignored;
   napi_adjust_external_memory(env, -rx->external_bytes, &ignored);
-  free(rx->slots);
-  free(rx->table);
+  array_free(&rx->slots);
+  array_free(&rx->table);
+  array_free(&rx->names);
   free(rx);
 }
 
@@ -515,27 +617,26 @@ static napi_value js_index(napi_env env, napi_callback_info info) {
     return NULL;
   }
   replay_index *rx = calloc(1, sizeof *rx);
-  uint32_t *table = calloc(MIN_TABLE, sizeof *table);
-  if (!rx || !table) {
-    free(rx);
-    free(table);
+  if (!rx) {
     famfs_throw_errno(env, fn, ENOMEM, NULL);
     return NULL;
   }
   rx->nslots = (uint32_t)nslots;
-  rx->table = table;
-  rx->mask = MIN_TABLE - 1;
   rx->ndev = 1;
   rx->dev_size[0] = size;
   rx->dev_meta[0] = meta < SUPERBLOCK_REGION ? SUPERBLOCK_REGION : meta;
   rx->root.kind = KIND_DIR;
-  if (napi_create_external(env, rx, index_finalize, NULL, &result) != napi_ok ||
-      napi_type_tag_object(env, result, &INDEX_TAG) != napi_ok) {
+  /* V8 sees a small object: it is told what the index holds, so collections come in time. */
+  account(env, rx, (int64_t)sizeof *rx);
+  if (!array_grow(env, rx, &rx->table, MIN_ARRAY) || napi_create_external(env, rx, index_finalize, NULL, &result) != napi_ok) {
+    index_finalize(env, rx, NULL);
     famfs_throw_errno(env, fn, ENOMEM, NULL);
     return NULL;
   }
-  /* V8 sees a small object: it is told what the index holds, so collections come in time. */
-  account(env, rx, (int64_t)(sizeof *rx + MIN_TABLE * sizeof *table));
+  if (napi_type_tag_object(env, result, &INDEX_TAG) != napi_ok) {
+    famfs_throw_errno(env, fn, ENOMEM, NULL);
+    return NULL;
+  }
   return result;
 }
 
@@ -605,6 +706,11 @@ static napi_value js_scan(napi_env env, napi_callback_info info) {
   }
   scan_ctx cx = {.env = env, .bitmaps = argv[5], .out = (double *)out_bytes};
   memset(cx.out, 0, OUT_LENGTH * sizeof(double));
+  /* Sized once for the slots given: a full log is placed without regrowing anything. */
+  if (!grow_slots(env, rx, first + count) || !table_reserve(env, rx, count)) {
+    famfs_throw_errno(env, fn, ENOMEM, NULL);
+    return NULL;
+  }
   uint64_t n = 0;
   for (; n < count; n++) {
     int detail = 0;
@@ -669,7 +775,7 @@ static napi_value js_node(napi_env env, napi_callback_info info) {
   out[NODE_FLAGS] = s->flags;
   out[NODE_SIZE] = s->size;
   out[NODE_CRC] = s->crc;
-  napi_create_string_utf8(env, s->path + s->name_off, (size_t)(s->path_len - s->name_off), &result);
+  napi_create_string_utf8(env, s->kind == KIND_NONE ? "" : (const char *)rx->names.p + s->name_at, s->name_len, &result);
   return result;
 }
 
@@ -693,6 +799,22 @@ static napi_value js_children(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The slot placed at this relpath, walked from the root, or NONE. */
+static int32_t find_path(replay_index *rx, const char *p, size_t n) {
+  if (n == 0) return NONE;
+  uint32_t at = rx->nslots;
+  size_t start = 0;
+  for (;;) {
+    const char *slash = memchr(p + start, '/', n - start);
+    size_t end = slash ? (size_t)(slash - p) : n;
+    int32_t id = child_named(rx, at, p + start, end - start);
+    if (id == NONE || end == n) return id;
+    if (slot_of(rx, (uint32_t)id)->kind != KIND_DIR) return NONE;
+    at = (uint32_t)id;
+    start = end + 1;
+  }
+}
+
 /* replayIndexFind(index, path) -> the slot placed at this relpath, or -1 */
 static napi_value js_find(napi_env env, napi_callback_info info) {
   napi_value argv[2], result;
@@ -706,7 +828,7 @@ static napi_value js_find(napi_env env, napi_callback_info info) {
     return NULL;
   }
   /* A longer path was cut to fit: it cannot be in the index. */
-  int32_t slot = len >= RELPATH_FIELD ? NONE : index_find(rx, path, len);
+  int32_t slot = len >= RELPATH_FIELD ? NONE : find_path(rx, path, len);
   napi_create_int32(env, slot, &result);
   return result;
 }

@@ -47,6 +47,8 @@ export interface FamfsNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** dup2(2): makes `to` another descriptor of `from`'s open file. */
   dup2(from: number, to: number): void;
+  /** fallocate(2) PUNCH_HOLE | KEEP_SIZE: the range reads as zeros and holds no memory. */
+  punchHole(fd: number, offset: number, length: number): void;
   /** fsetxattr(2) of a short text value. */
   fsetxattr(fd: number, name: string, value: string): void;
   /** fgetxattr(2): the text value, or null when the file has no such attribute (or no xattrs). */

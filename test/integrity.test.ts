@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryDevice } from '../src/device/device.js';
@@ -9,7 +9,9 @@ import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
-import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, encodeLogEntry } from '../src/format/log-entry.js';
+import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry } from '../src/format/log-entry.js';
+import { LOG_HEADER_OFF, decodeLogHeader, entryOffset, logSlot } from '../src/format/log-header.js';
+import { parseUuid } from '../src/format/uuid.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli, PY_READER } from './helpers/emu.js';
@@ -58,6 +60,23 @@ function freshFs(tag: string): string {
   const dev = emuDevice(8 * GiB, tag);
   mkfs(dev, { systemUuid: master });
   return dev;
+}
+
+/** Log entries within the log's first 2 MiB (log-writer.ts reserves the log in 2 MiB chunks). */
+const LOG_CHUNK_ENTRIES = Math.floor((2 * 1024 * 1024 - entryOffset(logSlot(0))) / LOG_ENTRY_SIZE);
+const MASTER_UUID_BYTES = parseUuid(MASTER_UUID);
+
+/** Writes a file in `path`'s file system until it is full (ENOSPC). */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(1024 * 1024, 1);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function withFs<T>(dev: string, fn: (fs: FamfsHandle) => T): T {
@@ -226,7 +245,7 @@ describe('issue 15: media integrity', () => {
     assert.equal(famfs(['fsck', dev]).status, 0);
   });
 
-  it('6. on a full tmpfs, mkfs, creat -r, cp and verify fail with ENOSPC (no SIGBUS) and creat -r logs nothing', () => {
+  it('6. on a full tmpfs, mkfs, creat -r, cp, verify and a log append fail with ENOSPC (no SIGBUS) and creat -r logs nothing', () => {
     const dir = mkdtempSync('/tmp/famfs-test-tmpfs-');
     const mount = (size: string): void => {
       const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
@@ -235,7 +254,9 @@ describe('issue 15: media integrity', () => {
     // Lazily: this process may still hold a mapping of a replayed log until it is collected.
     const umount = (): void => void spawnSync('umount', ['-l', dir]);
     try {
-      mount('6m');
+      // mkfs gives memory to the superblock's 2 MiB and the log's first page (the log is a hole
+      // until appends fill it), so only a tmpfs smaller than 2 MiB refuses it.
+      mount('1m');
       createEmulatedDevice(`${dir}/dev`, 8 * GiB);
       const m = mkfsCli([`${dir}/dev`]);
       oneLine(m, /cannot back .* \(it is full\)/);
@@ -264,6 +285,33 @@ describe('issue 15: media integrity', () => {
       const v = famfs(['verify', '--device', dev, '-S', '3', '-f', 'hole']);
       oneLine(v, /cannot back 268435456 bytes/);
       assert.notEqual(v.status, 135);
+
+      // The log gets memory 2 MiB at a time as it fills (log-writer.ts reserveAhead): the first
+      // entries have theirs; on a full tmpfs the append that needs the next chunk fails cleanly.
+      const before = withFs(dev, (fs) => fs.logHeader().nextIndex);
+      const master = FamfsHandle.open(dev, { writable: true, systemUuid: MASTER_UUID_BYTES });
+      try {
+        master.withLog((s) => {
+          for (let i = 0; i < LOG_CHUNK_ENTRIES - before - 8; i++) s.mkdir(`d${i}`);
+        });
+      } finally {
+        master.close();
+      }
+      fillUp(`${dir}/filler`);
+      let made = 0;
+      let failed: SpawnSyncReturns<string> | undefined;
+      for (let i = 0; i < 32 && !failed; i++) {
+        const r = famfs(['mkdir', '--device', dev, `late${i}`]);
+        if (r.status === 0) made++;
+        else failed = r;
+      }
+      assert.ok(failed, 'an append into the next 2 MiB of the log failed');
+      oneLine(failed, /cannot back .* \(it is full\)/);
+      assert.notEqual(failed.status, 135);
+      withFs(dev, (fs) => {
+        assert.equal(fs.logHeader().nextIndex, LOG_CHUNK_ENTRIES - 8 + made, 'every append that succeeded is logged, the failed one is not');
+        assert.equal(fs.lookup(`late${made}`), undefined);
+      });
     } finally {
       umount();
       rmdirSync(dir);

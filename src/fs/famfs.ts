@@ -4,7 +4,6 @@ import { type DeviceMapping, MAX_MAPPING_BYTES, MemoryDevice } from '../device/d
 import { DeviceError, FamfsError, FsError, RoleError } from '../errors.js';
 import { type Fmap, fmapExtents } from '../format/fmap.js';
 import { LOG_OFFSET } from '../format/layout.js';
-import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE, type LogHeader, type LogSlot, decodeLogHeader, entryOffset } from '../format/log-header.js';
 import { type Superblock, decodeSuperblock, hasSuperMagic, SUPERBLOCK_SIZE } from '../format/superblock.js';
 import { formatUuid, uuidEquals } from '../format/uuid.js';
@@ -266,10 +265,8 @@ export class FamfsHandle {
       throw new FileSystemGoneError(`famfs ${this.uuid} on ${this.device.path}: the log went back from ${from} to ${nextIndex} entries: was the file system re-created?`);
     }
     if (nextIndex === from) return 0;
-    // One invalidation for the whole new range: per entry it costs more than the decode.
-    const start = LOG_OFFSET + entryOffset(from);
-    this.meta.invalidate(start, (nextIndex - from) * LOG_ENTRY_SIZE);
-    this.replayer.applySlots(from, nextIndex - from, this.meta.buffer, start);
+    // The whole new range at once: per entry, an invalidation costs more than the decode.
+    this.replayer.applyFrom(from, nextIndex - from, this.meta, LOG_OFFSET + entryOffset(from));
     return nextIndex - from;
   }
 
