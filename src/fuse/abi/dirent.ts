@@ -22,11 +22,11 @@ export interface DirEntry {
 
 const DirentOff = { ino: 0, off: 8, namelen: 16, type: 20, name: 24 } as const;
 
-export function direntSize(nameBytes: number): number {
+function direntSize(nameBytes: number): number {
   return alignUp(StructSize.DIRENT + nameBytes, DIRENT_ALIGN);
 }
 
-export function direntPlusSize(nameBytes: number): number {
+function direntPlusSize(nameBytes: number): number {
   return alignUp(StructSize.DIRENTPLUS + nameBytes, DIRENT_ALIGN);
 }
 
