@@ -558,20 +558,14 @@ export class FamfsFuse implements Filesystem {
     return this.fs.stats.files + this.fs.stats.dirs + 1 + META_NODE_COUNT;
   }
 
-  /** Every node loaded so far, for /icache_dump: the root, the meta files, what lookups made. */
+  /** Every node loaded so far, for /icache_dump: the root, the meta files, what was opened or made. */
   *loadedNodes(): Generator<FsNode> {
-    yield this.fs.ns.root;
+    const [root, ...made] = this.fs.ns.madeNodes();
+    yield root!;
     yield this.meta.dir;
     yield this.meta.superblock;
     yield this.meta.log;
-    const walk = function* (d: DirNode): Generator<FsNode> {
-      const loaded = (d as { loaded?: Map<string, FsNode> }).loaded;
-      for (const c of loaded?.values() ?? []) {
-        yield c;
-        if (c.kind === 'dir') yield* walk(c);
-      }
-    };
-    yield* walk(this.fs.ns.root);
+    yield* made;
   }
 
   close(): void {

@@ -166,6 +166,11 @@ export class Namespace {
     return this.index.children(dir.logIndex);
   }
 
+  /** The nodes made so far (looked up by path, opened, listed through the tree API), the root first. */
+  *madeNodes(): Generator<FsNode> {
+    for (const n of this.byIno) if (n) yield n;
+  }
+
   *walk(dir: DirNode = this.root): Generator<FsNode> {
     for (const child of dir.children.values()) {
       yield child;
