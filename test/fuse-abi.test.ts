@@ -18,7 +18,6 @@ import {
   EXPIRE_ONLY, FopenFlag, InitFlag, Opcode, requestBody, SetattrValid, UNIQUE_INTERRUPT_BIT,
   fileHandle, nodeId,
 } from '../src/fuse/abi.js';
-import { EncodedDirents } from '../src/fuse/dirent-list.js';
 import { FuseError, ProtocolError } from '../src/fuse/errors.js';
 import type { Filesystem, MaybePromise, RequestContext } from '../src/fuse/filesystem.js';
 import { NOT_IMPLEMENTED, OPCODES, type ReplyPayload, type SessionOps } from '../src/fuse/opcodes.js';
@@ -267,20 +266,6 @@ describe('reply encoders', () => {
     assert.equal(b.add({ name: 'x', ino: 2, type: DirentType.REG, offset: 3 }), false);
     assert.equal(b.size, 64);
     assert.equal(b.entries, 2);
-  });
-
-  it('an encoded listing serves whole records from any cookie, the same bytes the builder packs', () => {
-    const list = new EncodedDirents(false);
-    const names = ['.', '..', 'a', 'bbbbbbbbb', 'c'];
-    names.forEach((name, i) => list.append({ name, ino: 10 + i, type: DirentType.REG }));
-    const b = new DirentBuilder(4096, false);
-    names.forEach((name, i) => b.add({ name, ino: 10 + i, type: DirentType.REG, offset: i + 1 }));
-    assert.deepEqual(list.slice(0, 4096), b.finish());
-    // Records of 32, 32, 32, 40, 32 bytes: from cookie 2, 72 bytes hold "a" and "bbbbbbbbb" only.
-    const part = decodeDirents(list.slice(2, 72));
-    assert.deepEqual(part.map((d) => [d.name, d.offset]), [['a', 3], ['bbbbbbbbb', 4]]);
-    assert.equal(list.slice(2, 31).length, 0, 'a record that does not fit is not split');
-    assert.equal(list.slice(5, 4096).length, 0, 'past the end: an empty reply');
   });
 
   it('direntplus: entry_out (128 bytes, zero for "no entry") then the dirent, padded to 8', () => {

@@ -3,14 +3,15 @@ import { DeviceWindows } from '../device/windows.js';
 import { FamfsError } from '../errors.js';
 import { fmapExtents } from '../format/fmap.js';
 import { ALLOC_UNIT } from '../format/layout.js';
+import { logSlot } from '../format/log-header.js';
 import { formatUuid } from '../format/uuid.js';
 import { type FamfsHandle, FileSystemGoneError } from '../fs/famfs.js';
-import { ROOT_INO, type DirNode, type FileNode, type FsNode, pathOf } from '../fs/namespace.js';
+import { ROOT_INO, type DirNode, type FileNode, type FsNode, type NodeStat, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { EncodedDirents, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
+import { fileHandle, FopenFlag, FileType, FuseError, InitFlag, nodeId } from '../fuse/index.js';
 import type {
   AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
-  InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirArgs, ReaddirplusArgs, ReadReply,
+  InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirplusArgs, ReadReply,
   ReleaseArgs, RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
 } from '../fuse/index.js';
 import { CACHE_TIMEOUTS, type DaemonConfig } from '../mounts/daemon-protocol.js';
@@ -30,6 +31,8 @@ const SET_ID_BITS = 0o6000;
 /** A famfs kernel speaks minor 46; the layer caps it at the kernel's own. */
 const FAMFS_KERNEL_MINOR = 46;
 const XATTR_PREFIX = 'user.famfs.';
+/** The only xattr namespace famfs has: no security labels, ACLs or trusted attributes. */
+const USER_XATTR_NAMESPACE = 'user.';
 /** open(2) access mode bits (O_ACCMODE), absent from Node's fs.constants. */
 const O_ACCMODE = 3;
 
@@ -54,9 +57,12 @@ export class FamfsFuse implements Filesystem {
   private readonly stamp: Timespec;
   private readonly handles = new Map<FileHandle, { node: FileNode; writable: boolean }>();
   private nextFh = 1;
-  /** Children in listing order, per directory, extended as the log grows (entries are never removed). */
-  private readonly listings = new WeakMap<DirNode, FsNode[]>();
-  private readonly direntLists = new WeakMap<DirNode, [EncodedDirents, EncodedDirents]>();
+  /**
+   * Open directories: the log slots of each one's children as the index had them at OPENDIR (or
+   * when the listing last reached its end), so a listing in many READDIRPLUS batches copies them
+   * once; a cookie is an index into them, stable because famfs never removes a name.
+   */
+  private readonly openDirs = new Map<FileHandle, { slots: Int32Array }>();
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
   famfsKernel = false;
   /**
@@ -149,10 +155,7 @@ export class FamfsFuse implements Filesystem {
 
   private node(ino: number): FsNode {
     this.checkServing();
-    const n = ino === META_DIR_INO ? this.meta.dir
-      : ino === META_SB_INO ? this.meta.superblock
-        : ino === META_LOG_INO ? this.meta.log
-          : this.fs.ns.getIno(ino);
+    const n = this.metaNode(ino) ?? this.fs.ns.getIno(ino);
     if (ino !== ROOT_INO) {
       this.counters.searches++;
       if (n) this.counters.nodesScanned++;
@@ -160,6 +163,23 @@ export class FamfsFuse implements Filesystem {
     }
     if (!n) throw new FuseError('ENOENT', `no inode ${ino}`);
     return n;
+  }
+
+  /** A node's attributes for the hot paths (GETATTR, LOOKUP, READDIRPLUS): no object is made for a file. */
+  private stat(ino: number): NodeStat | FsNode {
+    this.checkServing();
+    const n = ino >= META_DIR_INO ? this.metaNode(ino) : this.fs.ns.statIno(ino);
+    if (ino !== ROOT_INO) {
+      this.counters.searches++;
+      if (n) this.counters.nodesScanned++;
+      else this.counters.searchFails++;
+    }
+    if (!n) throw new FuseError('ENOENT', `no inode ${ino}`);
+    return n;
+  }
+
+  private metaNode(ino: number): FsNode | undefined {
+    return ino === META_DIR_INO ? this.meta.dir : ino === META_SB_INO ? this.meta.superblock : ino === META_LOG_INO ? this.meta.log : undefined;
   }
 
   private dir(ino: number): DirNode {
@@ -174,13 +194,14 @@ export class FamfsFuse implements Filesystem {
     return n;
   }
 
-  private isMeta(n: FsNode): boolean {
+  private isMeta(n: NodeStat | FsNode): boolean {
     return n.ino >= META_DIR_INO;
   }
 
-  private child(parent: DirNode, name: string): FsNode | undefined {
+  private child(parent: DirNode, name: string): NodeStat | FsNode | undefined {
     if (parent.ino === ROOT_INO && name === this.meta.dir.name) return this.meta.dir;
-    return parent.children.get(name);
+    if (parent === this.meta.dir) return parent.children.get(name);
+    return this.fs.ns.statChild(parent, name);
   }
 
   /** Catch up with the log: another process may have just created what is being looked for. */
@@ -193,7 +214,7 @@ export class FamfsFuse implements Filesystem {
     }
   }
 
-  attr(n: FsNode): FileAttr {
+  attr(n: NodeStat | FsNode): FileAttr {
     const file = n.kind === 'file';
     // A client may read but never write: its view shows no write bits. Nor set-id bits on files
     // unless mounted `-o suid`: another host logged them, and exec must not become its owner here.
@@ -211,7 +232,7 @@ export class FamfsFuse implements Filesystem {
     };
   }
 
-  private entry(n: FsNode): Entry {
+  private entry(n: NodeStat | FsNode): Entry {
     return { nodeid: nodeId(n.ino), attr: this.attr(n), entryTimeout: this.timeout, attrTimeout: this.timeout };
   }
 
@@ -221,7 +242,7 @@ export class FamfsFuse implements Filesystem {
     if (!n && this.refresh() > 0) n = this.child(parent, a.name);
     if (!n) throw new FuseError('ENOENT');
     // The kernel must hold every device a file's map names before it maps the file.
-    if (n.kind === 'file' && this.famfsKernel && this.pusher) this.pusher.pushFor(n.fmap);
+    if (n.kind === 'file' && this.famfsKernel && this.pusher) this.pusher.pushFor(this.file(n.ino).fmap);
     return this.entry(n);
   }
 
@@ -230,7 +251,7 @@ export class FamfsFuse implements Filesystem {
   }
 
   getattr(_ctx: RequestContext, a: GetattrArgs): AttrReply {
-    return { attr: this.attr(this.node(a.nodeid)), timeout: this.timeout };
+    return { attr: this.attr(this.stat(a.nodeid)), timeout: this.timeout };
   }
 
   /** famfs files have fixed sizes and logged owners: only harmless time updates are accepted. */
@@ -242,59 +263,60 @@ export class FamfsFuse implements Filesystem {
     return { attr: this.attr(n), timeout: this.timeout };
   }
 
-  private listing(d: DirNode): FsNode[] {
-    let list = this.listings.get(d);
-    if (!list) {
-      list = d.ino === ROOT_INO ? [this.meta.dir] : [];
-      this.listings.set(d, list);
-    }
-    const logged = d.ino === ROOT_INO ? list.length - 1 : list.length;
-    if (logged < d.children.size) {
-      let i = 0;
-      for (const c of d.children.values()) if (i++ >= logged) list.push(c);
-    }
-    return list;
+  /** A directory's listing begins with ".", ".." and these: the meta directory in the root, the meta files in it. */
+  private extraEntries(d: DirNode): FsNode[] {
+    if (d.ino === ROOT_INO) return [this.meta.dir];
+    return d === this.meta.dir ? [...d.children.values()] : [];
+  }
+
+  private childSlots(d: DirNode): Int32Array {
+    return d === this.meta.dir ? new Int32Array(0) : this.fs.ns.childSlots(d);
   }
 
   opendir(_ctx: RequestContext, a: OpenArgs): OpenReply {
-    this.dir(a.nodeid);
+    const d = this.dir(a.nodeid);
     this.refresh();
-    return { fh: NO_FILE_HANDLE };
+    const fh = fileHandle(this.nextFh++);
+    this.openDirs.set(fh, { slots: this.childSlots(d) });
+    return { fh };
   }
 
   /**
-   * Each directory's records are encoded once, as the log adds names, and replies are slices of
-   * them. Cookies: 1 is ".", 2 is "..", 3 + i is the i-th child; stable because nothing is removed.
+   * Records from cookie `offset` on, as many as the kernel's buffer takes, each with its entry and
+   * attributes (the kernel then needs no LOOKUP per name), read from the index per request: no
+   * listing is kept encoded, and no object is made per file. Cookies: 1 is ".", 2 is "..", then
+   * the extra entries, then the children in log order.
    */
-  private dirents(d: DirNode, plus: boolean): EncodedDirents {
-    let lists = this.direntLists.get(d);
-    if (!lists) {
-      lists = [new EncodedDirents(false), new EncodedDirents(true)];
-      this.direntLists.set(d, lists);
+  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): void {
+    const d = this.dir(a.nodeid);
+    const open = this.openDirs.get(a.fh) ?? { slots: this.childSlots(d) };
+    const extra = this.extraEntries(d);
+    const firstChild = DOT_ENTRIES + extra.length;
+    const dirType = FileType.S_IFDIR >>> 12;
+    for (let cookie = a.offset; ; cookie++) {
+      if (cookie < DOT_ENTRIES) {
+        const ino = cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
+        if (!a.sink.add({ name: cookie === 0 ? '.' : '..', ino, type: dirType, offset: cookie + 1 }, null)) return;
+        continue;
+      }
+      let n: NodeStat | FsNode | undefined;
+      if (cookie < firstChild) {
+        n = extra[cookie - DOT_ENTRIES]!;
+      } else {
+        const i = cookie - firstChild;
+        // At the end of what was copied: the log may have grown since (a new copy when it did).
+        if (i >= open.slots.length && (this.refresh() === 0 || (open.slots = this.childSlots(d)).length <= i)) return;
+        n = this.fs.ns.statSlot(logSlot(open.slots[i]!));
+        if (!n) continue;
+      }
+      const type = (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
+      if (!a.sink.add({ name: n.name, ino: n.ino, type, offset: cookie + 1 }, this.entry(n))) return;
     }
-    const enc = lists[plus ? 1 : 0];
-    const dt = (n: FsNode): number => (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
-    if (enc.length === 0) {
-      enc.append({ name: '.', ino: d.ino, type: dt(d) });
-      enc.append({ name: '..', ino: d.parent?.ino ?? d.ino, type: dt(d) });
-    }
-    const list = this.listing(d);
-    for (let i = enc.length - DOT_ENTRIES; i < list.length; i++) {
-      const c = list[i]!;
-      enc.append({ name: c.name, ino: c.ino, type: dt(c) }, plus ? this.entry(c) : null);
-    }
-    return enc;
   }
 
-  readdir(_ctx: RequestContext, a: ReaddirArgs): Buffer {
-    return this.dirents(this.dir(a.nodeid), false).slice(a.offset, a.size);
+  releasedir(_ctx: RequestContext, a: ReleaseArgs): void {
+    this.openDirs.delete(a.fh);
   }
-
-  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): Buffer {
-    return this.dirents(this.dir(a.nodeid), true).slice(a.offset, a.size);
-  }
-
-  releasedir(): void {}
 
   // ---- data ----
 
@@ -393,7 +415,7 @@ export class FamfsFuse implements Filesystem {
   }
 
   access(ctx: RequestContext, a: AccessArgs): void {
-    const n = this.node(a.nodeid);
+    const n = this.stat(a.nodeid);
     if ((a.mask & fsConstants.W_OK) && !this.isMaster) throw new FuseError('EROFS');
     if (ctx.uid === 0) return;
     const mode = this.attr(n).mode;
@@ -465,6 +487,10 @@ export class FamfsFuse implements Filesystem {
   }
 
   getxattr(_ctx: RequestContext, a: GetxattrArgs): Buffer {
+    // Not "no such attribute" but "no such namespace", as a file system without one answers: tools
+    // then stop asking (ls -l probes security.selinux and system.posix_acl_access, and after
+    // ENOTSUP remembers the device; ENODATA would cost two round trips per file listed).
+    if (!a.name.startsWith(USER_XATTR_NAMESPACE)) throw new FuseError('EOPNOTSUPP', `famfs has no ${a.name.split('.')[0]}.* attributes`);
     if (!a.name.startsWith(XATTR_PREFIX)) throw new FuseError('ENODATA');
     const v = this.xattrs(this.node(a.nodeid))[a.name.slice(XATTR_PREFIX.length)];
     if (v === undefined) throw new FuseError('ENODATA');
@@ -532,20 +558,14 @@ export class FamfsFuse implements Filesystem {
     return this.fs.stats.files + this.fs.stats.dirs + 1 + META_NODE_COUNT;
   }
 
-  /** Every node loaded so far, for /icache_dump: the root, the meta files, what lookups made. */
+  /** Every node loaded so far, for /icache_dump: the root, the meta files, what was opened or made. */
   *loadedNodes(): Generator<FsNode> {
-    yield this.fs.ns.root;
+    const [root, ...made] = this.fs.ns.madeNodes();
+    yield root!;
     yield this.meta.dir;
     yield this.meta.superblock;
     yield this.meta.log;
-    const walk = function* (d: DirNode): Generator<FsNode> {
-      const loaded = (d as { loaded?: Map<string, FsNode> }).loaded;
-      for (const c of loaded?.values() ?? []) {
-        yield c;
-        if (c.kind === 'dir') yield* walk(c);
-      }
-    };
-    yield* walk(this.fs.ns.root);
+    yield* made;
   }
 
   close(): void {

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { loadNative } from '../addon.js';
 import { FsError, UsageError } from '../errors.js';
 import { FamfsHandle } from '../fs/famfs.js';
-import { inoForLogIndex } from '../fs/namespace.js';
 import { logSlot } from '../format/log-header.js';
 import { parseUuid } from '../format/uuid.js';
 import { FuseServer } from '../fuse/index.js';
@@ -106,8 +105,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
     const parents = new Set<number>();
     for (const range of foreign.splice(0)) {
       for (let slot = range.first; slot < range.end; slot++) {
-        const n = fs.ns.getIno(inoForLogIndex(logSlot(slot)));
-        if (n?.parent) parents.add(n.parent.ino);
+        const n = fs.ns.statSlot(logSlot(slot));
+        if (n) parents.add(n.parentIno);
       }
     }
     for (const ino of parents) {
@@ -126,6 +125,8 @@ async function main(cfg: DaemonConfig): Promise<void> {
     if (devices.badMap.length > 0) throw new UsageError(devices.badMap[0]!);
     throw new FsError('ENODEV', `${devices.missing[0]!.problem} (-o allow-missing serves the rest; files on it then fail with EIO)`);
   }
+  // The replay is in the index now: the daemon keeps no 256 MiB log resident for it.
+  fs.releaseLogPages();
   const ffs = new FamfsFuse(fs, cfg, devices.missing.map((m) => m.index));
   ffs.log = log;
   for (const m of devices.missing) log(`serving without device ${m.index}: ${m.problem}; files with extents on it fail with EIO`);

@@ -316,6 +316,27 @@ export class DeviceMapping {
     }
   }
 
+  /**
+   * Lets this process's page tables go of [off, off + len) of an emulated device (MADV_DONTNEED on a
+   * shared mapping: the device keeps its bytes and the next touch maps them again), so memory that
+   * was read once stops counting in the process's resident set. Whole pages inside the range only;
+   * a kernel that refuses the advice for this mapping leaves it as it was.
+   */
+  dropPages(off = 0, len = this.length - off): void {
+    const parts = this.#live('dropPages');
+    this.#checkRange(off, len, 'dropPages');
+    if (!parts.backedOnTouch) return;
+    const page = parts.native.PAGE_SIZE;
+    const start = Math.ceil((parts.regionOffset + off) / page) * page;
+    const end = Math.floor((parts.regionOffset + off + len) / page) * page;
+    if (end <= start) return;
+    try {
+      parts.native.madvise(parts.region, start, end - start, parts.native.MADV_DONTNEED);
+    } catch {
+      // Only an optimisation: the pages stay mapped.
+    }
+  }
+
   /** Releases the mapping now. Idempotent; buffer becomes empty, and views taken from it earlier
    * drop to length 0 (the addon detaches the memory) instead of pointing at unmapped pages. */
   unmap(): void {

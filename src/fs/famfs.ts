@@ -258,6 +258,15 @@ export class FamfsHandle {
     }
   }
 
+  /**
+   * Lets go of the pages of the log replayed so far: replay reads every entry once and keeps what
+   * it needs in its index, so a long-lived process (the daemon) need not keep a 256 MiB log
+   * resident. A file's map is read again from its entry, one page, when the file is opened.
+   */
+  releaseLogPages(): void {
+    this.meta.dropPages(LOG_OFFSET, entryOffset(this.replayer.nextSlot));
+  }
+
   /** Play the slots from the replayer's position up to `nextIndex`, as the header just read says. */
   private playTo(nextIndex: number): number {
     const from = this.replayer.nextSlot;

@@ -36,6 +36,24 @@ export interface FileNode extends NodeBase {
 
 export type FsNode = DirNode | FileNode;
 
+/**
+ * What a stat, a lookup or a listing needs of a node, read from the replay index without making
+ * the node's object: a daemon asked about half a million files keeps no object per file.
+ */
+export interface NodeStat {
+  kind: 'file' | 'dir';
+  name: string;
+  ino: number;
+  uid: number;
+  gid: number;
+  /** Permission bits only (PERMISSION_BITS), as the node objects keep them. */
+  mode: number;
+  /** A file's size; 0 for a directory. */
+  size: number;
+  /** The directory holding it (the root's own for the root). */
+  parentIno: number;
+}
+
 export function inoForLogIndex(slot: LogSlot): number {
   return slot + FIRST_LOGGED_INO;
 }
@@ -115,6 +133,44 @@ export class Namespace {
     return undefined;
   }
 
+  /** The attributes of inode `ino`, from its object when one was made, else from the index. */
+  statIno(ino: number): NodeStat | undefined {
+    const known = this.byIno[ino];
+    if (known) return statOf(known);
+    if (ino < FIRST_LOGGED_INO || !Number.isSafeInteger(ino)) return undefined;
+    return this.statSlot(logSlot(ino - FIRST_LOGGED_INO));
+  }
+
+  /** The attributes of the node logged at `slot`, or undefined when the slot placed nothing. */
+  statSlot(slot: LogSlot): NodeStat | undefined {
+    const known = this.byIno[inoForLogIndex(slot)];
+    if (known) return statOf(known);
+    const placed = this.index.node(slot);
+    if (!placed) return undefined;
+    return {
+      kind: placed.kind, name: placed.name, ino: inoForLogIndex(slot), uid: placed.uid, gid: placed.gid,
+      mode: placed.mode & PERMISSION_BITS, size: placed.kind === 'file' ? placed.size : 0,
+      parentIno: placed.parent === ROOT_SLOT ? ROOT_INO : inoForLogIndex(placed.parent),
+    };
+  }
+
+  /** The child `name` of `dir`, by the index's path lookup: the directory's children stay unmade. */
+  statChild(dir: DirNode, name: string): NodeStat | undefined {
+    const above = pathOf(dir);
+    const slot = this.index.find(above === '' ? name : `${above}/${name}`);
+    return slot >= 0 ? this.statSlot(slot) : undefined;
+  }
+
+  /** The log slots placed in `dir`, in log order (a copy: later entries do not appear in it). */
+  childSlots(dir: DirNode): Int32Array {
+    return this.index.children(dir.logIndex);
+  }
+
+  /** The nodes made so far (looked up by path, opened, listed through the tree API), the root first. */
+  *madeNodes(): Generator<FsNode> {
+    for (const n of this.byIno) if (n) yield n;
+  }
+
   *walk(dir: DirNode = this.root): Generator<FsNode> {
     for (const child of dir.children.values()) {
       yield child;
@@ -158,6 +214,13 @@ export class Namespace {
     this.loadedDirs++;
     return children;
   }
+}
+
+function statOf(n: FsNode): NodeStat {
+  return {
+    kind: n.kind, name: n.name, ino: n.ino, uid: n.uid, gid: n.gid, mode: n.mode, size: n.kind === 'file' ? n.size : 0,
+    parentIno: n.parent?.ino ?? n.ino,
+  };
 }
 
 export function pathOf(node: FsNode): string {

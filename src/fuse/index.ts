@@ -7,7 +7,6 @@
  */
 export * from './abi.js';
 export type * from './filesystem.js';
-export { EncodedDirents } from './dirent-list.js';
 export { errno, FuseError, MountError } from './errors.js';
 export { FuseServer } from './serve.js';
 export type { FuseSession } from './session.js';
