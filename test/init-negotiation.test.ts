@@ -11,7 +11,7 @@ import { constants } from 'node:os';
 import { describe, it } from 'node:test';
 import { decodeInHeader, decodeInitIn, InitFlag, requestBody } from '../src/fuse/abi.js';
 import { FuseError } from '../src/fuse/errors.js';
-import { negotiateInit, type InitDecision, type ServerInit } from '../src/fuse/init-negotiation.js';
+import { layerWants, negotiateInit, type InitDecision, type ServerInit } from '../src/fuse/init-negotiation.js';
 import { request, struct } from './helpers/wire.js';
 
 const KiB = 1024;
@@ -39,6 +39,16 @@ function accepted(d: InitDecision): Extract<InitDecision, { kind: 'accept' }> {
 }
 
 describe('INIT negotiation', () => {
+  it('what the layer wants: its fixed bits, READDIRPLUS with a readdirplus method, READDIRPLUS_AUTO only with both', () => {
+    const serve = (): void => undefined;
+    assert.equal(layerWants({ readdir: serve, readdirplus: serve }), BigInt(SESSION_WANTS_LOW));
+    // Without bits 13 and 14.
+    assert.equal(layerWants({ readdir: serve }), 0x4064_0021n);
+    assert.equal(layerWants({}), 0x4064_0021n);
+    // Bit 13 without bit 14.
+    assert.equal(layerWants({ readdirplus: serve }), 0x4064_2021n);
+  });
+
   it('7.31 (Linux 5.4): a 16-byte fuse_init_in without INIT_EXT; the reply grants the wanted bits it offered, none above 31', () => {
     // Linux 5.4 offers bits 0, 1 and 3–25 and sends no flags2.
     const d = accepted(negotiate(struct(16, [[0, 4, 7], [4, 4, 31], [8, 4, 128 * KiB], [12, 4, 0x03ff_fffb]]), {

@@ -16,7 +16,7 @@
 import { FUSE_KERNEL_VERSION, InitFlag, PAGE_SIZE, U32_MASK_BIG } from './abi/constants.js';
 import { encodeInitOut, initOutSize, type InitIn } from './abi/init.js';
 import { FuseError } from './errors.js';
-import type { InitResult } from './filesystem.js';
+import type { Filesystem, InitResult } from './filesystem.js';
 
 /** What the server brings to the negotiation. */
 export interface ServerInit {
@@ -51,6 +51,25 @@ const U16_MAX = 0xffff;
 /** The kernel's default congestion threshold is 3/4 of max_background; keep that ratio. */
 const CONGESTION_NUM = 3;
 const CONGESTION_DEN = 4;
+
+/** Bits this layer asks for on every mount (each granted only if the kernel offers it). */
+const ALWAYS_WANTED =
+  InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.PARALLEL_DIROPS |
+  InitFlag.ABORT_ERROR | InitFlag.INIT_EXT;
+
+/**
+ * What this layer wants for a file system, before the file system's own bits: the fixed set, and
+ * READDIRPLUS when it serves readdirplus; READDIRPLUS_AUTO (the kernel then picks plain READDIR at
+ * times) only when it serves both.
+ */
+export function layerWants(fs: Pick<Filesystem, 'readdir' | 'readdirplus'>): bigint {
+  let wanted = ALWAYS_WANTED;
+  if (fs.readdirplus !== undefined) {
+    wanted |= InitFlag.DO_READDIRPLUS;
+    if (fs.readdir !== undefined) wanted |= InitFlag.READDIRPLUS_AUTO;
+  }
+  return wanted;
+}
 
 export function negotiateInit(offer: InitIn, server: ServerInit): InitDecision {
   if (offer.major < FUSE_KERNEL_VERSION) {

@@ -36,7 +36,7 @@
 import { closeSync, writev as fsWritev } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import {
-  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, PAGE_SIZE,
+  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, NotifyCode, PAGE_SIZE,
   READ_BUFFER_HEADROOM,
 } from './abi/constants.js';
 import { decodeInHeader, encodeOutHeader, requestBody, type InHeader } from './abi/header.js';
@@ -45,7 +45,7 @@ import { encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode } fr
 import { StructSize } from './abi/sizes.js';
 import { errno, errnoOf, FuseError, ProtocolError } from './errors.js';
 import { isPromise, type Filesystem, type InitResult, type MaybePromise, type RequestContext } from './filesystem.js';
-import { negotiateInit } from './init-negotiation.js';
+import { layerWants, negotiateInit } from './init-negotiation.js';
 import { NOT_IMPLEMENTED, OPCODES, type OpcodeTable, type ReplyPayload, type SessionOps } from './opcodes.js';
 import { DeviceReader } from './device-reader.js';
 import { loadPollNative, type PollNative } from './native-poll.js';
@@ -92,11 +92,6 @@ function payloadLength(payload: ReplyPayload): number {
   for (const b of payload) n += b.length;
   return n;
 }
-
-/** Bits this layer asks for on every mount (each only if the kernel offers it). */
-const BASE_WANTED =
-  InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.MAX_PAGES | InitFlag.PARALLEL_DIROPS |
-  InitFlag.ABORT_ERROR | InitFlag.INIT_EXT;
 
 export class FuseSession {
   readonly fd: number;
@@ -287,14 +282,8 @@ export class FuseSession {
     this.trace?.(`INIT offered ${offer.major}.${offer.minor} flags=${describeInitFlags(offer.flags)}`);
     // The file system is shown only an offer at our major; negotiateInit refuses or retries others.
     const wants = (offer.major === FUSE_KERNEL_VERSION ? await this.fs.init?.(offer) : undefined) ?? {};
-    let wanted = BASE_WANTED | (wants.flags ?? 0n) | this.transportInitFlags;
-    if (this.fs.readdirplus !== undefined) {
-      wanted |= InitFlag.DO_READDIRPLUS;
-      // AUTO lets the kernel pick plain READDIR at times, so only with both methods present.
-      if (this.fs.readdir !== undefined) wanted |= InitFlag.READDIRPLUS_AUTO;
-    }
     const decision = negotiateInit(offer, {
-      wanted,
+      wanted: layerWants(this.fs) | (wants.flags ?? 0n) | this.transportInitFlags,
       maxMinor: wants.maxMinor ?? FUSE_KERNEL_MINOR_VERSION,
       maxWrite: this.maxWrite,
       maxBackground: this.maxBackground,
