@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { FsError } from '../errors.js';
-import { parseMountinfo } from '../fuse/index.js';
+import { isFuseType, parseMountinfo } from '../fuse/index.js';
 
 const MOUNTINFO = '/proc/self/mountinfo';
 
@@ -11,7 +11,7 @@ const MOUNTINFO = '/proc/self/mountinfo';
  * report that path as missing or unreachable.
  */
 export function refuseDeadMounts(paths: readonly string[]): void {
-  const fuse = parseMountinfo(readFileSync(MOUNTINFO, 'utf8')).filter((m) => m.fstype === 'fuse' || m.fstype.startsWith('fuse.'));
+  const fuse = parseMountinfo(readFileSync(MOUNTINFO, 'utf8')).filter((m) => isFuseType(m.fstype));
   if (fuse.length === 0) return;
   for (const p of paths) {
     const abs = resolve(p);

@@ -119,7 +119,8 @@ async function readMounts(): Promise<MountInfo[]> {
   return parseMountinfo(await readFile(MOUNTINFO, 'utf8'));
 }
 
-function isFuseType(fstype: string): boolean {
+/** Whether a mount table fstype is a FUSE mount: fuse, fuse.<subtype> or fuseblk. */
+export function isFuseType(fstype: string): boolean {
   return fstype === 'fuse' || fstype.startsWith('fuse.') || fstype === 'fuseblk';
 }
 
