@@ -1,9 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { FsError } from '../errors.js';
-import { isFuseType, parseMountinfo } from '../fuse/index.js';
-
-const MOUNTINFO = '/proc/self/mountinfo';
+import { isFuseType } from '../fuse/index.js';
+import { readMountinfo } from '../mountinfo.js';
 
 /**
  * Refuses, with the next step in one line, a path in a FUSE mount whose daemon is gone (killed or
@@ -11,7 +10,7 @@ const MOUNTINFO = '/proc/self/mountinfo';
  * report that path as missing or unreachable.
  */
 export function refuseDeadMounts(paths: readonly string[]): void {
-  const fuse = parseMountinfo(readFileSync(MOUNTINFO, 'utf8')).filter((m) => isFuseType(m.fstype));
+  const fuse = readMountinfo().filter((m) => isFuseType(m.fstype));
   if (fuse.length === 0) return;
   for (const p of paths) {
     const abs = resolve(p);

@@ -11,4 +11,4 @@ export { errno, FuseError, MountError } from './errors.js';
 export { FuseServer } from './serve.js';
 export type { FuseSession } from './session.js';
 export { LATENCY_BOUNDS_US } from './request-stats.js';
-export { findFuseMount, isFuseType, parseMountinfo, recoverMount, unmount } from './mount.js';
+export { findFuseMount, isFuseType, recoverMount, unmount } from './mount.js';

@@ -7,11 +7,11 @@ import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isNativeError, loadNative } from '../addon.js';
+import { MOUNTINFO, parseMountinfo, type MountInfo } from '../mountinfo.js';
 import { MountError } from './errors.js';
 
 const FUSE_DEVICE = '/dev/fuse';
 const FUSECTL_DIR = '/sys/fs/fuse/connections';
-const MOUNTINFO = '/proc/self/mountinfo';
 /** rootmode is the octal S_IFDIR of the root inode. */
 const ROOT_MODE_OPTION = 'rootmode=40000';
 /** umount(8) exits with 32 ("mount failure") when the target is busy. */
@@ -78,41 +78,6 @@ async function canonicalMountpoint(path: string): Promise<string> {
   const abs = resolve(path);
   if (abs === '/') return abs;
   return join(await realpath(dirname(abs)), basename(abs));
-}
-
-/** One line of /proc/self/mountinfo. */
-export interface MountInfo {
-  readonly mountId: number;
-  readonly major: number;
-  readonly minor: number;
-  readonly mountpoint: string;
-  readonly fstype: string;
-  readonly source: string;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-export function parseMountinfo(text: string): MountInfo[] {
-  const out: MountInfo[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    if (sep < 0 || fields.length < sep + 3) continue;
-    const [major, minor] = (fields[2] ?? '0:0').split(':').map(Number);
-    out.push({
-      mountId: Number(fields[0]),
-      major: major ?? 0,
-      minor: minor ?? 0,
-      mountpoint: unescapeMountField(fields[4] ?? ''),
-      fstype: fields[sep + 1] ?? '',
-      source: unescapeMountField(fields[sep + 2] ?? ''),
-    });
-  }
-  return out;
 }
 
 async function readMounts(): Promise<MountInfo[]> {

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { loadNative } from '../addon.js';
+import { readMountinfo, type MountInfo } from '../mountinfo.js';
 import { nodeCrypto } from '../lazy-crypto.js';
 
 /**
@@ -108,31 +109,12 @@ export function removeRecord(mountpoint: string): void {
   }
 }
 
-/** A famfs mount in the kernel's table: ours over FUSE, or upstream's famfs kernel module. */
-interface KernelMount {
-  mountpoint: string;
-  /** The device the mount serves (our daemons give it as the FUSE fsname). */
-  source: string;
-  fstype: string;
-}
-
 /** The fstype of upstream's famfs kernel module mounts. */
 const KERNEL_FSTYPE = 'famfs';
 
-const unescapeMountinfo = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** famfs mounts in the kernel's table (/proc/self/mountinfo), octal escapes decoded. */
-function kernelFamfsMounts(): KernelMount[] {
-  const out: KernelMount[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const dash = line.indexOf(' - ');
-    if (dash < 0) continue;
-    const [fstype, source] = line.slice(dash + 3).split(' ');
-    if (fstype !== FUSE_FSTYPE && fstype !== KERNEL_FSTYPE) continue;
-    const mnt = line.split(' ')[4];
-    if (mnt) out.push({ mountpoint: unescapeMountinfo(mnt), source: unescapeMountinfo(source ?? ''), fstype });
-  }
-  return out;
+/** famfs mounts in the kernel's table: ours over FUSE, or upstream's famfs kernel module. */
+function kernelFamfsMounts(): MountInfo[] {
+  return readMountinfo().filter((m) => m.fstype === FUSE_FSTYPE || m.fstype === KERNEL_FSTYPE);
 }
 
 /** Mount points of live famfs FUSE mounts. */
