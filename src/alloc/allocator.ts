@@ -1,5 +1,6 @@
 import { FsError } from '../errors.js';
-import type { Fmap, SimpleExtent } from '../format/fmap.js';
+import type { Fmap } from '../format/fmap.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { ALLOC_UNIT, roundUp } from '../format/layout.js';
 import type { Bitmap } from './bitmap.js';
 import { type InterleaveParams, validateInterleave } from './interleave.js';
@@ -77,7 +78,7 @@ export class Allocator {
   }
 
   /** One run on the current device (from its cursor when `follow`), else on the others in order. */
-  private contiguous(size: number, follow: boolean): SimpleExtent {
+  private contiguous(size: number, follow: boolean): DeviceRange {
     const units = Math.ceil(size / ALLOC_UNIT);
     const order = follow ? [this.current, ...this.pools.keys()] : [...this.pools.keys()];
     for (const i of new Set(order)) {
@@ -114,7 +115,7 @@ export class Allocator {
       order: this.shuffled(p.nbuckets),
       next: 0,
     }));
-    const strips: SimpleExtent[] = [];
+    const strips: DeviceRange[] = [];
     const taken: { pool: Pool; first: number }[] = [];
     for (let k = 0; k < p.nstrips; k++) {
       let found = false;
