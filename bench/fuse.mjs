@@ -55,7 +55,7 @@ function main() {
   const api = openApi(dev);
   api.creat('big', { size: FILE_SIZE });
   fillFile(api, dev, 'big');
-  const skip = api.getmap('big').pieces[0].devOffset;
+  const skip = api.getmap('big').pieces[0].offset;
   api.close();
   const ours = mountPoint('famfs');
   const theirs = mountPoint('cfuse');

@@ -112,9 +112,9 @@ function main() {
     const fd = openSync(dev, 'r+');
     const plain = [];
     for (const p of pieces) {
-      for (let at = 0; at < p.length; at += WINDOW) {
-        const len = Math.min(WINDOW, p.length - at);
-        plain.push(Buffer.from(native.mmap(fd, p.devOffset + at, len, native.PROT_READ | native.PROT_WRITE, native.MAP_SHARED)));
+      for (let at = 0; at < p.len; at += WINDOW) {
+        const len = Math.min(WINDOW, p.len - at);
+        plain.push(Buffer.from(native.mmap(fd, p.offset + at, len, native.PROT_READ | native.PROT_WRITE, native.MAP_SHARED)));
       }
     }
     closeSync(fd);

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Famfs, FamfsError, FsError, MapLimitError, ReadOnlyMappingError, RoleError, randomizeBuffer, verifyBuffer } from '../src/api/index.js';
-import type { FileMapping, Fmap, SimpleExtent } from '../src/api/index.js';
+import type { DeviceRange, FileMapping, Fmap } from '../src/api/index.js';
 import { planByDeviceRun, planComposed } from '../src/map/map-plan.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
@@ -41,7 +41,7 @@ const RAW_BLOCK = 256 * 1024;
 /** The file's bytes as the raw device file holds them at the fmap's offsets. */
 function readRaw(dev: string, fmap: Fmap, size: number): Buffer {
   const ranges = [];
-  for (let off = 0; off < size; off += RAW_BLOCK) ranges.push({ fileOffset: off, devOffset: deviceOffsetOf(fmap, off), length: Math.min(RAW_BLOCK, size - off) });
+  for (let off = 0; off < size; off += RAW_BLOCK) ranges.push({ fileOffset: off, offset: deviceOffsetOf(fmap, off), len: Math.min(RAW_BLOCK, size - off) });
   return readPlaced(dev, size, ranges);
 }
 
@@ -51,9 +51,9 @@ function readRaw(dev: string, fmap: Fmap, size: number): Buffer {
  * is, and logged through a log session like any other file. addFile refuses an fmap that overlaps a
  * logged file, and fsck below confirms there are no collisions.
  */
-function handExtents(base: number, lengthsInUnits: number[], gapUnits: number): SimpleExtent[] {
+function handExtents(base: number, lengthsInUnits: number[], gapUnits: number): DeviceRange[] {
   const unit = 2 * MiB;
-  const placed: SimpleExtent[] = [];
+  const placed: DeviceRange[] = [];
   let at = base;
   for (const units of lengthsInUnits) {
     placed.push({ devIndex: 0, offset: at, len: units * unit });
@@ -134,9 +134,9 @@ describe('Famfs.map(): zero-copy file mappings', () => {
         let at = 0;
         for (const p of pieces) {
           assert.equal(p.fileOffset, at);
-          assert.equal(p.devOffset, deviceOffsetOf(fmap, p.fileOffset));
-          assert.equal(p.devOffset + p.length - 1, deviceOffsetOf(fmap, p.fileOffset + p.length - 1));
-          at += p.length;
+          assert.equal(p.offset, deviceOffsetOf(fmap, p.fileOffset));
+          assert.equal(p.offset + p.len - 1, deviceOffsetOf(fmap, p.fileOffset + p.len - 1));
+          at += p.len;
         }
         assert.equal(at, f.size);
       } finally {
@@ -352,15 +352,15 @@ describe('Famfs.map(): zero-copy file mappings', () => {
 });
 
 describe('mapping plans', () => {
-  const piece = (fileOffset: number, devOffset: number, length: number) => ({ fileOffset, devIndex: 0, devOffset, length });
+  const piece = (fileOffset: number, offset: number, len: number) => ({ fileOffset, devIndex: 0, offset, len });
 
   it('composed: pieces back to back, cut at the window size', () => {
     const p = planComposed([piece(0, 100 * MiB, 6 * MiB), piece(6 * MiB, 10 * MiB, 4 * MiB)], 8 * MiB);
     assert.equal(p.limit, 'buffer-size');
     assert.equal(p.vmas, 3);
-    assert.deepEqual(p.windows.map((w) => w.extents), [
-      [{ offset: 100 * MiB, length: 6 * MiB }, { offset: 10 * MiB, length: 2 * MiB }],
-      [{ offset: 12 * MiB, length: 2 * MiB }],
+    assert.deepEqual(p.windows.map((w) => w.ranges), [
+      [{ devIndex: 0, offset: 100 * MiB, len: 6 * MiB }, { devIndex: 0, offset: 10 * MiB, len: 2 * MiB }],
+      [{ devIndex: 0, offset: 12 * MiB, len: 2 * MiB }],
     ]);
     assert.deepEqual(p.segments.map((s) => [s.fileOffset, s.length, s.window, s.at]), [[0, 8 * MiB, 0, 0], [8 * MiB, 2 * MiB, 1, 0]]);
   });
@@ -371,7 +371,7 @@ describe('mapping plans', () => {
     const p = planByDeviceRun(pieces, GiB);
     assert.equal(p.vmas, 2);
     assert.equal(p.limit, 'max-map-count');
-    assert.deepEqual(p.windows.map((w) => w.extents[0]), [{ offset: 10 * MiB, length: 4 * MiB }, { offset: 50 * MiB, length: 4 * MiB }]);
+    assert.deepEqual(p.windows.map((w) => w.ranges[0]), [{ devIndex: 0, offset: 10 * MiB, len: 4 * MiB }, { devIndex: 0, offset: 50 * MiB, len: 4 * MiB }]);
     assert.deepEqual(p.segments.map((s) => [s.fileOffset, s.window, s.at]), [[0, 1, 0], [chunk, 0, 0], [2 * chunk, 1, chunk], [3 * chunk, 0, chunk]]);
   });
 });

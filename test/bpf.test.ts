@@ -18,7 +18,8 @@ import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE_HASH, BPF_PROG_TYPE_XDP, RESOLVE_EINVAL
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
-import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
+import type { Fmap } from '../src/format/fmap.js';
+import type { DeviceRange } from '../src/format/device-range.js';
 import { cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 import { readRecord } from '../src/mounts/registry.js';
@@ -39,7 +40,7 @@ const SPARE_ENTRIES = 16;
 const rand = prng(SEED);
 const between = (lo: number, hi: number): number => randInt(rand, lo, hi);
 
-function randomExtent(): SimpleExtent {
+function randomExtent(): DeviceRange {
   return { devIndex: between(0, MAX_DEV_INDEX), offset: between(0, 1 << 20) * UNIT, len: between(1, MAX_UNITS_PER_EXTENT) * UNIT };
 }
 
@@ -88,14 +89,14 @@ function edgeOffsets(fmap: Fmap, size: number): number[] {
 
 /** What the kernel's fault path gives for (off, wanted), from resolveRange plus piece bounds. */
 function expected(fmap: Fmap, size: number, off: number, wanted: number): ResolveAnswer {
-  if (off >= size) return { rc: RESOLVE_ENXIO, devIndex: 0, devOffset: 0, length: 0 };
+  if (off >= size) return { rc: RESOLVE_ENXIO, devIndex: 0, offset: 0, len: 0 };
   const length = Math.min(pieceEnd(fmap, off), size, wanted === 0 ? Infinity : off + wanted) - off;
   const pieces = resolveRange(fmap, size, off, length);
   // Pieces merge when contiguous on the device, so the span is one piece either way.
   assert.equal(pieces.length, 1, `resolveRange gave ${pieces.length} pieces within one extent`);
   const p = pieces[0]!;
   assert.equal(p.len, length);
-  return { rc: 0, devIndex: p.devIndex, devOffset: p.offset, length };
+  return { rc: 0, devIndex: p.devIndex, offset: p.offset, len: length };
 }
 
 const unavailable = resolverUnavailableReason() === undefined ? undefined : buildThenProbe();
@@ -187,7 +188,7 @@ describe('BPF resolver against resolveRange', { skip: unavailable }, () => {
   it("reproduces the kernel documentation's example: 4 strips of 2 MiB chunks, offset 15 MiB is 3 MiB into strip 3", () => {
     const strips = [0, 1, 2, 3].map((k) => ({ devIndex: k % 2, offset: (100 + 200 * k) * MiB, len: 64 * MiB }));
     map.update(encodeFmapKey(7), encodePublishedFmap({ size: 256 * MiB, fmap: { kind: 'interleaved', nstrips: 4, chunkSize: UNIT, strips } }));
-    assert.deepEqual(resolver.resolve(7, 15 * MiB), { rc: 0, devIndex: 1, devOffset: 703 * MiB, length: MiB });
+    assert.deepEqual(resolver.resolve(7, 15 * MiB), { rc: 0, devIndex: 1, offset: 703 * MiB, len: MiB });
   });
 
   it('answers ENOENT for an unpublished inode, EIO past the extents, EINVAL for a record of another version', () => {
@@ -258,9 +259,10 @@ describe('famfs bpf publish / dump / unpublish', { skip: unavailable }, () => {
     }
     const dump = famfs(['bpf', 'dump', '--device', dev, '--at', '5m', '--json', 'striped']);
     assert.equal(dump.status, 0, dump.stderr);
-    const j = JSON.parse(dump.stdout) as { resolve: ResolveAnswer; fmap: Fmap; size: number };
+    // The JSON keeps the record's field names (devOffset, length) beside the file offset asked for.
+    const j = JSON.parse(dump.stdout) as { resolve: { offset: number; rc: number; devIndex: number; devOffset: number; length: number }; fmap: Fmap; size: number };
     const [p] = resolveRange(j.fmap, j.size, 5 * MiB, 1);
-    assert.deepEqual([j.resolve.rc, j.resolve.devIndex, j.resolve.devOffset, j.resolve.length], [0, p!.devIndex, p!.offset, MiB]);
+    assert.deepEqual([j.resolve.offset, j.resolve.rc, j.resolve.devIndex, j.resolve.devOffset, j.resolve.length], [5 * MiB, 0, p!.devIndex, p!.offset, MiB]);
   });
 
   it('publishes only what the log added since the last pass', () => {

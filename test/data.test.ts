@@ -100,8 +100,8 @@ describe('test-data PRNG (spec §6.7)', () => {
 function devOffset(dev: string, path: string, off: number): number {
   const fs = Famfs.open(dev, { systemUuid: CLIENT_UUID });
   try {
-    const p = fs.getmap(path).pieces.find((x) => x.fileOffset <= off && off < x.fileOffset + x.length)!;
-    return p.devOffset + (off - p.fileOffset);
+    const p = fs.getmap(path).pieces.find((x) => x.fileOffset <= off && off < x.fileOffset + x.len)!;
+    return p.offset + (off - p.fileOffset);
   } finally {
     fs.close();
   }

@@ -227,7 +227,7 @@ describe('DeviceMapping', () => {
   test('close() unmaps every live mapping and refuses further use', () => {
     const d = MemoryDevice.open(devPath, { writable: true });
     const m1 = d.map(0, 4096);
-    const m2 = d.mapExtents([{ offset: 0, length: CHUNK }]);
+    const m2 = d.mapExtents([{ offset: 0, len: CHUNK }]);
     d.close();
     d.close();
     assert.equal(m1.mapped, false);
@@ -261,21 +261,21 @@ describe('DeviceMapping', () => {
 
 describe('contiguous view of scattered extents (reserve + mapFixed)', () => {
   const pieces = [
-    { offset: 7 * GIB + 10 * MIB, length: CHUNK },
-    { offset: CHUNK, length: CHUNK },
-    { offset: 5 * GIB + 6 * MIB, length: CHUNK },
-    { offset: 3 * GIB + 123 * CHUNK, length: CHUNK },
+    { offset: 7 * GIB + 10 * MIB, len: CHUNK },
+    { offset: CHUNK, len: CHUNK },
+    { offset: 5 * GIB + 6 * MIB, len: CHUNK },
+    { offset: 3 * GIB + 123 * CHUNK, len: CHUNK },
   ];
 
   test('MemoryDevice.mapExtents shows 4 pieces as one 8 MiB Buffer, every byte in place', () => {
-    pieces.forEach((p, i) => writeAt(devPath, p.offset, seededBytes(p.length, 1000 + i)));
+    pieces.forEach((p, i) => writeAt(devPath, p.offset, seededBytes(p.len, 1000 + i)));
     const m = device().mapExtents(pieces);
     try {
       assert.equal(m.buffer.length, 4 * CHUNK);
       assert.equal(m.offset, pieces[0]!.offset);
       assert.deepEqual(m.extents, pieces);
       pieces.forEach((p, i) => {
-        const want = seededBytes(p.length, 1000 + i);
+        const want = seededBytes(p.len, 1000 + i);
         const got = m.buffer.subarray(i * CHUNK, (i + 1) * CHUNK);
         assert.ok(got.equals(want), `piece ${i} (device offset ${p.offset}) in place`);
       });
@@ -292,11 +292,11 @@ describe('contiguous view of scattered extents (reserve + mapFixed)', () => {
 
   test('the addon\'s reserve + mapFixed directly, with a 2 MiB aligned reservation', () => {
     const native = loadNative();
-    pieces.forEach((p, i) => writeAt(devPath, p.offset, seededBytes(p.length, 3000 + i)));
+    pieces.forEach((p, i) => writeAt(devPath, p.offset, seededBytes(p.len, 3000 + i)));
     const region = native.reserve(4 * CHUNK, CHUNK);
     try {
       pieces.forEach((p, i) => {
-        native.mapFixed(region, i * CHUNK, device().fd, p.offset, p.length, native.PROT_READ | native.PROT_WRITE);
+        native.mapFixed(region, i * CHUNK, device().fd, p.offset, p.len, native.PROT_READ | native.PROT_WRITE);
       });
       const view = Buffer.from(region);
       assert.equal(view.length, 4 * CHUNK);
@@ -316,9 +316,9 @@ describe('contiguous view of scattered extents (reserve + mapFixed)', () => {
   });
 
   test('misaligned extents are refused', () => {
-    assertDeviceError(() => device().mapExtents([{ offset: 4096 + 1, length: 4096 }]), 'EINVAL', /aligned/);
+    assertDeviceError(() => device().mapExtents([{ offset: 4096 + 1, len: 4096 }]), 'EINVAL', /aligned/);
     assertDeviceError(() => device().mapExtents([]), 'EINVAL');
-    assertDeviceError(() => device().mapExtents([{ offset: DEVICE_SIZE, length: 4096 }]), 'ERANGE');
+    assertDeviceError(() => device().mapExtents([{ offset: DEVICE_SIZE, len: 4096 }]), 'ERANGE');
   });
 });
 

@@ -7,7 +7,8 @@ import { MemoryDevice } from '../src/device/device.js';
 import { createEmulatedDevice } from '../src/device/emulated.js';
 import { famfsCrc } from '../src/format/crc.js';
 import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
-import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
+import type { Fmap } from '../src/format/fmap.js';
+import type { DeviceRange } from '../src/format/device-range.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry } from '../src/format/log-entry.js';
 import { entryOffset, logSlot } from '../src/format/log-header.js';
@@ -36,7 +37,7 @@ const FILE_RELPATH = LOG_ENTRY_PAYLOAD_OFFSET + 24;
 const FMAP_COUNT = LOG_ENTRY_PAYLOAD_OFFSET + 104 + 8;
 
 function simple(...extents: [number, number][]): Fmap {
-  return { kind: 'simple', extents: extents.map(([offset, len]): SimpleExtent => ({ devIndex: 0, offset, len })) };
+  return { kind: 'simple', extents: extents.map(([offset, len]): DeviceRange => ({ devIndex: 0, offset, len })) };
 }
 
 /** A FILE entry as another writer (an upstream host, a hostile one) may store it. */

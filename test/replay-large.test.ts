@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ALLOC_UNIT, LOG_OFFSET } from '../src/format/layout.js';
-import type { SimpleExtent } from '../src/format/fmap.js';
+import type { DeviceRange } from '../src/format/device-range.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { pathOf } from '../src/fs/namespace.js';
@@ -22,7 +22,7 @@ const DIRS = 300;
 interface Written {
   path: string;
   size: number;
-  extent: SimpleExtent;
+  extent: DeviceRange;
 }
 
 /** 1 to 3 allocation units, and never a whole number of them. */

@@ -34,7 +34,7 @@ export function fillFile(fs, dev, path) {
   const fd = openSync(dev, 'r+');
   try {
     for (const p of fs.getmap(path).pieces) {
-      for (let at = 0; at < p.length; at += MIB) writeSync(fd, chunk, 0, Math.min(MIB, p.length - at), p.devOffset + at);
+      for (let at = 0; at < p.len; at += MIB) writeSync(fd, chunk, 0, Math.min(MIB, p.len - at), p.offset + at);
     }
   } finally {
     closeSync(fd);

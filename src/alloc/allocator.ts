@@ -1,8 +1,9 @@
 import { FsError } from '../errors.js';
-import type { Fmap, SimpleExtent } from '../format/fmap.js';
+import { type Fmap, fmapExtents } from '../format/fmap.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { ALLOC_UNIT, roundUp } from '../format/layout.js';
 import type { Bitmap } from './bitmap.js';
-import { type InterleaveParams, validateInterleave } from './interleave.js';
+import { type InterleaveParams, bucketUnits, isStriped, stripUnits, validateInterleave } from './interleave.js';
 
 /** A source of bucket order for interleaved allocation; tests pass a seeded one. */
 export type RandomInt = (exclusiveMax: number) => number;
@@ -23,9 +24,8 @@ interface Pool {
  * interleaved file whole stripes. What allocate() hands out, for checks made before allocating.
  */
 export function allocationBytes(size: number, interleave?: InterleaveParams): number {
-  if (!interleave || size < interleave.chunkSize) return roundUp(size, ALLOC_UNIT);
-  const stripe = interleave.nstrips * interleave.chunkSize;
-  return Math.ceil(roundUp(size, ALLOC_UNIT) / stripe) * stripe;
+  if (!isStriped(size, interleave)) return roundUp(size, ALLOC_UNIT);
+  return stripUnits(size, interleave) * interleave.nstrips * ALLOC_UNIT;
 }
 /**
  * One allocation session over the devices' bitmaps, as upstream's locked-log session:
@@ -60,8 +60,7 @@ export class Allocator {
     if (!Number.isSafeInteger(size) || size <= 0) throw new FsError('EINVAL', `invalid file size ${size}`);
     if (interleave) {
       for (const p of this.pools) this.validateOn(p, interleave);
-      // Upstream: a file smaller than one chunk is not worth striping.
-      if (size >= interleave.chunkSize) return this.allocateInterleaved(size, interleave);
+      if (isStriped(size, interleave)) return this.allocateInterleaved(size, interleave);
       return { kind: 'simple', extents: [this.contiguous(size, false)] };
     }
     return { kind: 'simple', extents: [this.contiguous(size, true)] };
@@ -77,7 +76,7 @@ export class Allocator {
   }
 
   /** One run on the current device (from its cursor when `follow`), else on the others in order. */
-  private contiguous(size: number, follow: boolean): SimpleExtent {
+  private contiguous(size: number, follow: boolean): DeviceRange {
     const units = Math.ceil(size / ALLOC_UNIT);
     const order = follow ? [this.current, ...this.pools.keys()] : [...this.pools.keys()];
     for (const i of new Set(order)) {
@@ -102,19 +101,14 @@ export class Allocator {
    * strip is a contiguous run inside one bucket, buckets tried in random order.
    */
   private allocateInterleaved(size: number, p: InterleaveParams): Fmap {
-    const chunkUnits = p.chunkSize / ALLOC_UNIT;
-    const sizeUnits = Math.ceil(size / ALLOC_UNIT);
-    const stripeUnits = p.nstrips * chunkUnits;
-    const nstripes = Math.ceil(sizeUnits / stripeUnits);
-    const stripUnits = nstripes * chunkUnits;
-
+    const units = stripUnits(size, p);
     const buckets = this.pools.map((pool) => ({
       pool,
-      bucketUnits: Math.floor(Math.floor(pool.devSize / ALLOC_UNIT) / p.nbuckets),
+      bucketUnits: bucketUnits(pool.devSize, p.nbuckets),
       order: this.shuffled(p.nbuckets),
       next: 0,
     }));
-    const strips: SimpleExtent[] = [];
+    const strips: DeviceRange[] = [];
     const taken: { pool: Pool; first: number }[] = [];
     for (let k = 0; k < p.nstrips; k++) {
       let found = false;
@@ -122,11 +116,11 @@ export class Allocator {
         const d = buckets[(k + t) % buckets.length]!;
         while (d.next < d.order.length) {
           const b = d.order[d.next++]!;
-          const first = d.pool.bitmap.findFree(stripUnits, b * d.bucketUnits, (b + 1) * d.bucketUnits);
+          const first = d.pool.bitmap.findFree(units, b * d.bucketUnits, (b + 1) * d.bucketUnits);
           if (first < 0) continue;
-          d.pool.bitmap.mark(first, stripUnits);
+          d.pool.bitmap.mark(first, units);
           taken.push({ pool: d.pool, first });
-          strips.push({ devIndex: d.pool.devIndex, offset: first * ALLOC_UNIT, len: stripUnits * ALLOC_UNIT });
+          strips.push({ devIndex: d.pool.devIndex, offset: first * ALLOC_UNIT, len: units * ALLOC_UNIT });
           found = true;
           break;
         }
@@ -134,9 +128,9 @@ export class Allocator {
       if (!found) break;
     }
     if (strips.length < p.nstrips) {
-      for (const t of taken) t.pool.bitmap.unmark(t.first, stripUnits);
+      for (const t of taken) t.pool.bitmap.unmark(t.first, units);
       throw new FsError('ENOSPC', `out of space: found ${strips.length} of ${p.nstrips} buckets with a free strip of `
-        + `${stripUnits * ALLOC_UNIT} bytes`);
+        + `${units * ALLOC_UNIT} bytes`);
     }
     return { kind: 'interleaved', nstrips: p.nstrips, chunkSize: p.chunkSize, strips };
   }
@@ -157,13 +151,11 @@ export class Allocator {
 
   /** Take memory chosen outside this allocator (a logged fmap), so later allocations avoid it. */
   claim(fmap: Fmap): void {
-    const list = fmap.kind === 'simple' ? fmap.extents : fmap.strips;
-    for (const e of list) this.poolOf(e.devIndex)?.bitmap.markRange(e.offset, e.len);
+    for (const e of fmapExtents(fmap)) this.poolOf(e.devIndex)?.bitmap.markRange(e.offset, e.len);
   }
 
   /** Give back what `allocate` took, when the entry could not be logged. */
   release(fmap: Fmap): void {
-    const list = fmap.kind === 'simple' ? fmap.extents : fmap.strips;
-    for (const e of list) this.poolOf(e.devIndex)?.bitmap.unmark(e.offset / ALLOC_UNIT, e.len / ALLOC_UNIT);
+    for (const e of fmapExtents(fmap)) this.poolOf(e.devIndex)?.bitmap.unmark(e.offset / ALLOC_UNIT, e.len / ALLOC_UNIT);
   }
 }

@@ -15,6 +15,22 @@ export const DEFAULT_CHUNK_SIZE = ALLOC_UNIT;
 /** Buckets smaller than this make striping pointless; upstream refuses them. */
 const MIN_BUCKET_SIZE = 1024 ** 3;
 
+/** Allocation units in each of the `nbuckets` equal buckets interleaved allocation cuts a device of `devSize` bytes into (the rest is never striped). */
+export function bucketUnits(devSize: number, nbuckets: number): number {
+  return Math.floor(devSize / (nbuckets * ALLOC_UNIT));
+}
+
+/** Whether a file of `size` bytes is striped: upstream makes a file smaller than one chunk contiguous. */
+export function isStriped(size: number, p: InterleaveParams | undefined): p is InterleaveParams {
+  return p !== undefined && size >= p.chunkSize;
+}
+
+/** Allocation units each strip of an interleaved file of `size` bytes takes: one chunk per stripe, as many stripes as cover the size. */
+export function stripUnits(size: number, p: InterleaveParams): number {
+  const chunkUnits = p.chunkSize / ALLOC_UNIT;
+  return Math.ceil(Math.ceil(size / ALLOC_UNIT) / (p.nstrips * chunkUnits)) * chunkUnits;
+}
+
 /**
  * Validate like upstream's famfs_validate_interleave_param, plus what upstream forgot:
  * nstrips must be 1..16 (0 divides by zero, >16 overflows the fmap).

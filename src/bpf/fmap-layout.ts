@@ -1,7 +1,8 @@
 import { FormatError, formatRangeFault } from '../errors.js';
 import { readU16, readU32, readU64, writeU64 } from '../struct/le.js';
 import { arrayOf, defineStruct, pad } from '../struct/struct.js';
-import { checkFmapShape, EXTENT_TYPE, type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS, type SimpleExtent } from '../format/fmap.js';
+import { checkFmapShape, EXTENT_TYPE, type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS } from '../format/fmap.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { UAPI_SIMPLE_EXTENT } from '../format/uapi-extent.js';
 
 /**
@@ -82,7 +83,7 @@ export function decodePublishedFmap(b: Buffer): PublishedFmap {
   if (version !== FMAP_LAYOUT_VERSION) throw new FormatError(`published fmap has layout version ${version}, not ${FMAP_LAYOUT_VERSION}`);
   const n = readU32(b, HDR.nextents);
   if (n < 1 || n > FMAP_MAX_EXTENTS) throw new FormatError(`published fmap has ${n} extents (1..${FMAP_MAX_EXTENTS})`);
-  const list: SimpleExtent[] = [];
+  const list: DeviceRange[] = [];
   for (let i = 0; i < n; i++) list.push(UAPI_SIMPLE_EXTENT.decode(b, HDR.extents + i * UAPI_SIMPLE_EXTENT.SIZE));
   const extType = readU32(b, HDR.extType);
   let fmap: Fmap;

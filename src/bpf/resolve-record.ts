@@ -1,4 +1,5 @@
 import { formatRangeFault } from '../errors.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { writeU64 } from '../struct/le.js';
 import { defineStruct } from '../struct/struct.js';
 
@@ -25,11 +26,9 @@ const RESOLVE_RECORD = defineStruct('famfs_bpf_resolve', 40, {
 export const RESOLVE_RECORD_SIZE = RESOLVE_RECORD.SIZE;
 const R = RESOLVE_RECORD.OFF;
 
-export interface ResolveAnswer {
+/** The answer: `rc`, and on 0 the device range holding the file offset asked for (to the end of its piece, or the bytes wanted). */
+export interface ResolveAnswer extends DeviceRange {
   rc: number;
-  devIndex: number;
-  devOffset: number;
-  length: number;
 }
 
 /** Fill `b` with a request; the answer fields are zeroed so a stale answer cannot survive. */
@@ -42,5 +41,5 @@ export function writeResolveRequest(b: Buffer, ino: number, offset: number, leng
 
 export function readResolveAnswer(b: Buffer): ResolveAnswer {
   const { rc, devIndex, devOffset, length } = RESOLVE_RECORD.decode(b);
-  return { rc, devIndex, devOffset, length };
+  return { rc, devIndex, offset: devOffset, len: length };
 }

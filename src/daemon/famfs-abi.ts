@@ -1,5 +1,6 @@
 import { FsError } from '../errors.js';
-import { EXTENT_TYPE, type Fmap, type SimpleExtent } from '../format/fmap.js';
+import { EXTENT_TYPE, type Fmap } from '../format/fmap.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { UAPI_SIMPLE_EXTENT } from '../format/uapi-extent.js';
 import { bytes, defineStruct, pad } from '../struct/struct.js';
 
@@ -137,9 +138,9 @@ export const DAXDEV_OUT_SIZE = DAXDEV_OUT.SIZE;
 const MAX_WIRE_CHUNK = 0xffffffff;
 
 /** One simple extent per chunk, in file order: the form post-V10 kernels index in O(1). */
-function unrollInterleave(fmap: Extract<Fmap, { kind: 'interleaved' }>, size: number): SimpleExtent[] {
+function unrollInterleave(fmap: Extract<Fmap, { kind: 'interleaved' }>, size: number): DeviceRange[] {
   const chunks = Math.ceil(size / fmap.chunkSize);
-  const out: SimpleExtent[] = [];
+  const out: DeviceRange[] = [];
   for (let c = 0; c < chunks; c++) {
     const s = fmap.strips[c % fmap.nstrips]!;
     out.push({ devIndex: s.devIndex, offset: s.offset + Math.floor(c / fmap.nstrips) * fmap.chunkSize, len: fmap.chunkSize });

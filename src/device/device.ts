@@ -2,6 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, statfsSync, type BigIntStats } from 'node:fs';
 import { DeviceError, type ErrnoName } from '../errors.js';
 import { isNativeError, loadNative, type FamfsNative } from '../addon.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { getSystemUuid } from '../format/system-uuid.js';
 import { formatUuid } from '../format/uuid.js';
 import { HostCache, isNoncoherent } from './noncoherent.js';
@@ -28,11 +29,8 @@ export interface MapOptions {
   writable?: boolean;
 }
 
-/** A byte range of the device. */
-export interface DeviceExtent {
-  offset: number;
-  length: number;
-}
+/** A byte range of the device: the file system's DeviceRange without the index a device does not need. */
+export type DeviceExtent = Omit<DeviceRange, 'devIndex'>;
 
 /** A byte range of a given device, for mappings that span several (MemoryDevice.mapAcross). */
 export interface DevicePart extends DeviceExtent {
@@ -170,9 +168,9 @@ function eachCachedPiece(pieces: readonly CachedPiece[], off: number, len: numbe
   const end = off + len;
   for (const p of pieces) {
     const from = Math.max(off, at);
-    const to = Math.min(end, at + p.length);
+    const to = Math.min(end, at + p.len);
     if (p.cache !== null && from < to) each(p.cache, p.offset + (from - at), to - from);
-    at += p.length;
+    at += p.len;
     if (at >= end) break;
   }
 }
@@ -456,7 +454,7 @@ export class MemoryDevice {
     const context = `${this.path}: map of ${length} bytes at offset ${offset}`;
     this.#checkOpen(context);
     const writable = this.#checkWritable(opts, context);
-    this.#checkExtent({ offset, length }, context);
+    this.#checkExtent({ offset, len: length }, context);
     const start = Math.floor(offset / this.alignment) * this.alignment;
     const end = Math.ceil((offset + length) / this.alignment) * this.alignment;
     this.#checkWindow(end - start, context);
@@ -466,7 +464,7 @@ export class MemoryDevice {
     } catch (err) {
       throw deviceErrorFrom(err, context);
     }
-    return this.#track(region, offset - start, offset, length, [{ offset, length }], writable);
+    return this.#track(region, offset - start, offset, length, [{ offset, len: length }], writable);
   }
 
   /**
@@ -482,13 +480,13 @@ export class MemoryDevice {
     let total = 0;
     for (const e of extents) {
       this.#checkExtent(e, context);
-      if (e.offset % this.alignment !== 0 || e.length % this.alignment !== 0) {
-        throw new DeviceError('EINVAL', `${context}: extent ${e.offset}+${e.length} is not aligned to ${this.alignment} bytes`);
+      if (e.offset % this.alignment !== 0 || e.len % this.alignment !== 0) {
+        throw new DeviceError('EINVAL', `${context}: extent ${e.offset}+${e.len} is not aligned to ${this.alignment} bytes`);
       }
-      total += e.length;
+      total += e.len;
     }
     this.#checkWindow(total, context);
-    const copy = extents.map((e) => ({ offset: e.offset, length: e.length }));
+    const copy = extents.map((e) => ({ offset: e.offset, len: e.len }));
     let region: ArrayBuffer;
     try {
       region = this.#native.reserve(total, this.alignment);
@@ -498,8 +496,8 @@ export class MemoryDevice {
     try {
       let at = 0;
       for (const e of copy) {
-        this.#native.mapFixed(region, at, this.#mapFd, e.offset, e.length, this.#prot(writable));
-        at += e.length;
+        this.#native.mapFixed(region, at, this.#mapFd, e.offset, e.len, this.#prot(writable));
+        at += e.len;
       }
     } catch (err) {
       this.#native.munmap(region);
@@ -517,7 +515,7 @@ export class MemoryDevice {
   static mapAcross(parts: readonly DevicePart[], opts: { writable: boolean }): DeviceMapping {
     if (parts.length === 0) throw new DeviceError('EINVAL', 'map across devices: no extents given');
     const devices = [...new Set(parts.map((p) => p.device))];
-    if (devices.length === 1) return devices[0]!.mapExtents(parts.map((p) => ({ offset: p.offset, length: p.length })), opts);
+    if (devices.length === 1) return devices[0]!.mapExtents(parts.map((p) => ({ offset: p.offset, len: p.len })), opts);
     const context = `map of ${parts.length} extents across ${devices.map((d) => d.path).join(', ')}`;
     for (const d of devices) {
       d.#checkOpen(context);
@@ -527,10 +525,10 @@ export class MemoryDevice {
     for (const p of parts) {
       p.device.#checkExtent(p, context);
       const a = p.device.alignment;
-      if (p.offset % a !== 0 || p.length % a !== 0 || total % a !== 0) {
-        throw new DeviceError('EINVAL', `${context}: extent ${p.offset}+${p.length} of ${p.device.path} at ${total} is not aligned to ${a} bytes`);
+      if (p.offset % a !== 0 || p.len % a !== 0 || total % a !== 0) {
+        throw new DeviceError('EINVAL', `${context}: extent ${p.offset}+${p.len} of ${p.device.path} at ${total} is not aligned to ${a} bytes`);
       }
-      total += p.length;
+      total += p.len;
     }
     const first = devices[0]!;
     first.#checkWindow(total, context);
@@ -545,8 +543,8 @@ export class MemoryDevice {
     try {
       let at = 0;
       for (const p of parts) {
-        native.mapFixed(region, at, p.device.#mapFd, p.offset, p.length, p.device.#prot(opts.writable));
-        at += p.length;
+        native.mapFixed(region, at, p.device.#mapFd, p.offset, p.len, p.device.#prot(opts.writable));
+        at += p.len;
       }
     } catch (err) {
       native.munmap(region);
@@ -554,10 +552,10 @@ export class MemoryDevice {
     }
     const mapping = new DeviceMapping({
       native, region, regionOffset: 0, offset: parts[0]!.offset, length: total,
-      extents: parts.map((p) => ({ offset: p.offset, length: p.length })), writable: opts.writable,
+      extents: parts.map((p) => ({ offset: p.offset, len: p.len })), writable: opts.writable,
       syncOnFlush: devices.some((d) => d.#syncOnFlush),
       backedOnTouch: devices.some((d) => d.kind === 'emulated'),
-      pieces: parts.map((p) => ({ cache: p.device.#cache, offset: p.offset, length: p.length })),
+      pieces: parts.map((p) => ({ cache: p.device.#cache, offset: p.offset, len: p.len })),
       file: null,
       path: devices.map((d) => d.path).join('+'),
       onUnmap: (m) => {
@@ -658,7 +656,7 @@ export class MemoryDevice {
       writable,
       syncOnFlush: this.#syncOnFlush,
       backedOnTouch: this.kind === 'emulated',
-      pieces: extents.map((e) => ({ cache: this.#cache, offset: e.offset, length: e.length })),
+      pieces: extents.map((e) => ({ cache: this.#cache, offset: e.offset, len: e.len })),
       file: this.kind === 'emulated' && extents.length === 1 ? this.#mapFd : null,
       path: this.path,
       onUnmap: (m) => this.#mappings.delete(m),
@@ -683,10 +681,10 @@ export class MemoryDevice {
 
   #checkExtent(e: DeviceExtent, context: string): void {
     checkWhole(e.offset, 'offset', context);
-    checkWhole(e.length, 'length', context);
-    if (e.length === 0) throw new DeviceError('EINVAL', `${context}: length must be positive`);
-    if (e.offset + e.length > this.size) {
-      throw new DeviceError('ERANGE', `${context}: range ends at ${e.offset + e.length}, past the end of the ${this.size}-byte device`);
+    checkWhole(e.len, 'length', context);
+    if (e.len === 0) throw new DeviceError('EINVAL', `${context}: length must be positive`);
+    if (e.offset + e.len > this.size) {
+      throw new DeviceError('ERANGE', `${context}: range ends at ${e.offset + e.len}, past the end of the ${this.size}-byte device`);
     }
   }
 

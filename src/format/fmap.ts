@@ -1,6 +1,7 @@
 import { FormatError, formatRangeFault } from '../errors.js';
 import { readU32, readU64, writeU32, writeU64 } from '../struct/le.js';
 import { arrayOf, at, defineStruct, union } from '../struct/struct.js';
+import type { DeviceRange } from './device-range.js';
 import { ALLOC_UNIT, isPowerOfTwo } from './layout.js';
 
 export const MAX_SIMPLE_EXTENTS = 16;
@@ -43,22 +44,16 @@ export const FMAP_SIZE = FMAP.SIZE;
 const OFF = FMAP.OFF;
 const IEXT = INTERLEAVED_EXTENT.OFF;
 
-export interface SimpleExtent {
-  devIndex: number;
-  offset: number;
-  len: number;
-}
-
 export interface SimpleFmap {
   kind: 'simple';
-  extents: SimpleExtent[];
+  extents: DeviceRange[];
 }
 
 export interface InterleavedFmap {
   kind: 'interleaved';
   nstrips: number;
   chunkSize: number;
-  strips: SimpleExtent[];
+  strips: DeviceRange[];
 }
 
 export type Fmap = SimpleFmap | InterleavedFmap;
@@ -80,8 +75,8 @@ export function encodeFmap(b: Buffer, off: number, fmap: Fmap): void {
   }
 }
 
-function readExtents(b: Buffer, at: number, count: number): SimpleExtent[] {
-  const list: SimpleExtent[] = [];
+function readExtents(b: Buffer, at: number, count: number): DeviceRange[] {
+  const list: DeviceRange[] = [];
   for (let i = 0; i < count; i++, at += SIMPLE_EXTENT.SIZE) {
     const e = SIMPLE_EXTENT.decode(b, at);
     if (e.len === 0) throw new FormatError('fmap has an empty extent');
@@ -139,6 +134,6 @@ export function fmapCapacity(fmap: Fmap): number {
 }
 
 /** Every extent (or strip) of the map, for allocation bitmaps and overlap checks. */
-export function fmapExtents(fmap: Fmap): readonly SimpleExtent[] {
+export function fmapExtents(fmap: Fmap): readonly DeviceRange[] {
   return fmap.kind === 'simple' ? fmap.extents : fmap.strips;
 }

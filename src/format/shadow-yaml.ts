@@ -1,7 +1,8 @@
 import { parseDocument, isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
 import { FormatError } from '../errors.js';
 import type { FileMeta } from './file-meta.js';
-import { type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS, type SimpleExtent } from './fmap.js';
+import { type Fmap, MAX_SIMPLE_EXTENTS, MAX_STRIPS } from './fmap.js';
+import type { DeviceRange } from './device-range.js';
 
 /**
  * upstream famfs's shadow file (FUSE mode): one YAML document per famfs file, holding the log
@@ -54,7 +55,7 @@ function doubleQuoted(text: string): string {
   return `${out}"`;
 }
 
-function extentLines(list: readonly SimpleExtent[], indent: string): string[] {
+function extentLines(list: readonly DeviceRange[], indent: string): string[] {
   const out = [`${indent}simple_ext_list:`];
   for (const e of list) {
     out.push(`${indent}- devindex: ${e.devIndex}`, `${indent}  offset: ${hex(e.offset)}`, `${indent}  length: ${hex(e.len)}`);
@@ -107,7 +108,7 @@ function value(v: unknown, what: string): string {
   return String(v.value);
 }
 
-function extentList(seq: unknown, max: number, what: string): SimpleExtent[] {
+function extentList(seq: unknown, max: number, what: string): DeviceRange[] {
   if (!isSeq(seq) || seq.items.length === 0) throw new FormatError(`shadow yaml: ${what} is not a list of extents`);
   if (seq.items.length > max) throw new FormatError(`shadow yaml: ${what} has more than ${max} extents`, 'EOVERFLOW');
   return seq.items.map((item, i) => {
@@ -148,7 +149,7 @@ export function parseShadowYaml(text: string): FileMeta {
         if (!isSeq(v) || v.items.length !== 1) throw new FormatError('shadow yaml: striped_ext_list must hold one interleaved extent');
         let nstrips: number | undefined;
         let chunkSize: number | undefined;
-        let strips: SimpleExtent[] | undefined;
+        let strips: DeviceRange[] | undefined;
         for (const [sk, sv] of entries(v.items[0], 'striped_ext_list[0]')) {
           if (sk === 'nstrips') nstrips = number(value(sv, sk), sk);
           else if (sk === 'chunk_size') chunkSize = number(value(sv, sk), sk);

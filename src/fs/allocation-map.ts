@@ -1,4 +1,5 @@
-import { type SimpleExtent, fmapExtents } from '../format/fmap.js';
+import { fmapExtents } from '../format/fmap.js';
+import type { DeviceRange } from '../format/device-range.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { logSlot } from '../format/log-header.js';
 import type { FamfsHandle } from './famfs.js';
@@ -23,7 +24,7 @@ export interface MappedFile {
   logIndex: number;
   kind: 'simple' | 'interleaved';
   /** Simple extents, or the strips of an interleaved file. */
-  extents: readonly SimpleExtent[];
+  extents: readonly DeviceRange[];
   /** Interleaved files only. */
   chunkSize?: number;
 }

@@ -1,3 +1,4 @@
+import { bucketUnits } from '../alloc/interleave.js';
 import { ALLOC_UNIT, LOG_OFFSET, SUPERBLOCK_REGION_SIZE } from '../format/layout.js';
 import { LOG_ENTRY_SIZE } from '../format/log-entry.js';
 import { LOG_HEADER_SIZE } from '../format/log-header.js';
@@ -145,7 +146,7 @@ export interface BucketStats {
  */
 export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: number; buckets: BucketStats[] } {
   const units = fs.deviceUsage()[0]!.units;
-  const bucketUnits = Math.floor(fs.sb.devSize / (nbuckets * ALLOC_UNIT));
+  const unitsPerBucket = bucketUnits(fs.sb.devSize, nbuckets);
   const buckets: BucketStats[] = [];
   for (let b = 0; b < nbuckets; b++) {
     let inUse = 0;
@@ -160,7 +161,7 @@ export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: numb
       smallest = Math.min(smallest, run);
       run = 0;
     };
-    for (let i = b * bucketUnits; i < (b + 1) * bucketUnits; i++) {
+    for (let i = b * unitsPerBucket; i < (b + 1) * unitsPerBucket; i++) {
       if (i < units && !fs.isUnitAllocated(0, i)) {
         run++;
       } else {
@@ -170,9 +171,9 @@ export function bucketStats(fs: FamfsHandle, nbuckets: number): { overhang: numb
     }
     endRun();
     buckets.push({
-      size: bucketUnits * ALLOC_UNIT, inUse: inUse * ALLOC_UNIT, free: (bucketUnits - inUse) * ALLOC_UNIT,
+      size: unitsPerBucket * ALLOC_UNIT, inUse: inUse * ALLOC_UNIT, free: (unitsPerBucket - inUse) * ALLOC_UNIT,
       freeFragments: fragments, largestFragment: largest * ALLOC_UNIT, smallestFragment: fragments ? smallest * ALLOC_UNIT : 0,
     });
   }
-  return { overhang: fs.sb.devSize - nbuckets * bucketUnits * ALLOC_UNIT, buckets };
+  return { overhang: fs.sb.devSize - nbuckets * unitsPerBucket * ALLOC_UNIT, buckets };
 }

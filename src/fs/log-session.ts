@@ -9,7 +9,7 @@ import { ALLOC_UNIT, LOG_OFFSET } from '../format/layout.js';
 import { entryOffset, lastIndexFor } from '../format/log-header.js';
 import type { FamfsHandle } from './famfs.js';
 import { LogFullError, type NewEntry, appendEntryAt } from './log-writer.js';
-import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, pathOf } from './namespace.js';
+import { DEFAULT_DIR_MODE, type DirNode, type FileNode, type FsNode, PERMISSION_BITS, pathOf } from './namespace.js';
 import { splitPath, toRelpath } from './paths.js';
 import { placementMessage, placementProblem } from './placement.js';
 import type { LogReplayer } from './replay.js';
@@ -53,6 +53,13 @@ export interface AddFileOptions {
   gid?: number;
   /** Allow the fmap to overlap memory other files own (famfs clone's deliberate cross-link). */
   crossLink?: boolean;
+}
+
+/** Owner, group and mode a caller may give a new file or directory. */
+interface Ownership {
+  mode?: number;
+  uid?: number;
+  gid?: number;
 }
 
 /** The result of creat: the file, and whether this call created it. */
@@ -156,11 +163,9 @@ export class LogSession {
     const needed = parts.length - firstMissing;
     const free = this.freeSlots();
     if (free < needed) throw new LogFullError(needed, free);
-    const mode = (opts.mode ?? DEFAULT_DIR_MODE) & 0o7777;
-    const uid = opts.uid ?? this.fs.defaultOwner.uid;
-    const gid = opts.gid ?? this.fs.defaultOwner.gid;
+    const owner = this.ownership(opts, DEFAULT_DIR_MODE);
     for (let i = firstMissing; i < parts.length; i++) {
-      this.append({ type: 'mkdir', path: toRelpath(parts.slice(0, i + 1)), mode, uid, gid });
+      this.append({ type: 'mkdir', path: toRelpath(parts.slice(0, i + 1)), ...owner });
     }
     return this.fs.ns.lookup(parts) as DirNode;
   }
@@ -241,11 +246,13 @@ export class LogSession {
   }
 
   /** The FILE entry of a new file: owner and group default to this handle's, mode to 0644. */
-  private fileEntry(rel: string, size: number, fmap: Fmap, owner: { mode?: number; uid?: number; gid?: number }): NewEntry {
-    return {
-      type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, fmap,
-      uid: owner.uid ?? this.fs.defaultOwner.uid, gid: owner.gid ?? this.fs.defaultOwner.gid, mode: (owner.mode ?? DEFAULT_FILE_MODE) & 0o7777,
-    };
+  private fileEntry(rel: string, size: number, fmap: Fmap, opts: Ownership): NewEntry {
+    return { type: 'file', path: rel, size, flags: FM_ALL_HOSTS_RW, fmap, ...this.ownership(opts, DEFAULT_FILE_MODE) };
+  }
+
+  /** What a new entry records of its owner: uid and gid as given, else this handle's; the mode's permission bits, else `defaultMode`. */
+  private ownership(o: Ownership, defaultMode: number): Required<Ownership> {
+    return { uid: o.uid ?? this.fs.defaultOwner.uid, gid: o.gid ?? this.fs.defaultOwner.gid, mode: (o.mode ?? defaultMode) & PERMISSION_BITS };
   }
 
   private overlapsLoggedFile(devIndex: number, offset: number, len: number): boolean {

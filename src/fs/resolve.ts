@@ -1,11 +1,5 @@
+import type { DeviceRange } from '../format/device-range.js';
 import type { Fmap } from '../format/fmap.js';
-
-/** A piece of a file's bytes in device memory: `len` bytes at `offset` of device `devIndex`. */
-export interface DevicePiece {
-  devIndex: number;
-  offset: number;
-  len: number;
-}
 
 /**
  * Where the bytes [off, off + len) of a file live, in file order, clamped to the file size.
@@ -13,9 +7,9 @@ export interface DevicePiece {
  * (chunk n is in strip n % nstrips, stripe n / nstrips), the math of the kernel's famfs
  * fault path. Adjacent pieces that are contiguous on the device are merged.
  */
-export function resolveRange(fmap: Fmap, size: number, off: number, len: number): DevicePiece[] {
+export function resolveRange(fmap: Fmap, size: number, off: number, len: number): DeviceRange[] {
   const end = Math.min(size, off + len);
-  const out: DevicePiece[] = [];
+  const out: DeviceRange[] = [];
   const push = (devIndex: number, offset: number, n: number): void => {
     const last = out[out.length - 1];
     if (last && last.devIndex === devIndex && last.offset + last.len === offset) last.len += n;

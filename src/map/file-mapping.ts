@@ -326,7 +326,7 @@ function build(devices: ReadonlyMap<number, MemoryDevice>, path: string, size: n
   const mappings: DeviceMapping[] = [];
   try {
     for (const w of plan.windows) {
-      mappings.push(MemoryDevice.mapAcross(w.extents.map((e, i) => ({ ...e, device: devices.get(w.devices[i]!)! })), { writable }));
+      mappings.push(MemoryDevice.mapAcross(w.ranges.map((r) => ({ offset: r.offset, len: r.len, device: devices.get(r.devIndex)! })), { writable }));
     }
   } catch (err) {
     for (const m of mappings) m.unmap();

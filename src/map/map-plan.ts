@@ -1,4 +1,4 @@
-import type { DeviceExtent } from '../device/device.js';
+import type { DeviceRange } from '../format/device-range.js';
 import type { MapLimit } from './errors.js';
 import type { MapPiece } from './pieces.js';
 
@@ -14,11 +14,9 @@ import type { MapPiece } from './pieces.js';
  *   interleaved file has; but the file is no longer one range of addresses.
  */
 
-/** One Buffer's worth of device ranges, shown back to back. */
+/** One Buffer's worth of device ranges (a file system may span several devices), shown back to back. */
 interface PlannedWindow {
-  extents: DeviceExtent[];
-  /** The device index of each extent (a file system may span several devices). */
-  devices: number[];
+  ranges: DeviceRange[];
   length: number;
 }
 
@@ -48,15 +46,14 @@ export function planComposed(pieces: readonly MapPiece[], maxBufferBytes: number
   let vmas = 0;
   for (const p of pieces) {
     let done = 0;
-    while (done < p.length) {
+    while (done < p.len) {
       if (current === null || current.length === maxBufferBytes) {
-        current = { extents: [], devices: [], length: 0 };
+        current = { ranges: [], length: 0 };
         windows.push(current);
         segments.push({ fileOffset: p.fileOffset + done, length: 0, window: windows.length - 1, at: 0 });
       }
-      const n = Math.min(p.length - done, maxBufferBytes - current.length);
-      current.extents.push({ offset: p.devOffset + done, length: n });
-      current.devices.push(p.devIndex);
+      const n = Math.min(p.len - done, maxBufferBytes - current.length);
+      current.ranges.push({ devIndex: p.devIndex, offset: p.offset + done, len: n });
       current.length += n;
       segments[segments.length - 1]!.length += n;
       vmas++;
@@ -76,32 +73,32 @@ function byDeviceThenOffset(aDev: number, aOff: number, bDev: number, bOff: numb
  * maxBufferBytes; the pieces, in file order, become segments inside them.
  */
 export function planByDeviceRun(pieces: readonly MapPiece[], maxBufferBytes: number): MapPlan {
-  const sorted = [...pieces].sort((a, b) => byDeviceThenOffset(a.devIndex, a.devOffset, b.devIndex, b.devOffset));
-  const runs: (DeviceExtent & { devIndex: number })[] = [];
+  const sorted = [...pieces].sort((a, b) => byDeviceThenOffset(a.devIndex, a.offset, b.devIndex, b.offset));
+  const runs: DeviceRange[] = [];
   for (const p of sorted) {
     const last = runs[runs.length - 1];
-    if (last && last.devIndex === p.devIndex && p.devOffset <= last.offset + last.length) {
-      last.length = Math.max(last.length, p.devOffset + p.length - last.offset);
+    if (last && last.devIndex === p.devIndex && p.offset <= last.offset + last.len) {
+      last.len = Math.max(last.len, p.offset + p.len - last.offset);
     } else {
-      runs.push({ devIndex: p.devIndex, offset: p.devOffset, length: p.length });
+      runs.push({ devIndex: p.devIndex, offset: p.offset, len: p.len });
     }
   }
   const windows: PlannedWindow[] = [];
   for (const r of runs) {
-    for (let done = 0; done < r.length; done += maxBufferBytes) {
-      const length = Math.min(maxBufferBytes, r.length - done);
-      windows.push({ extents: [{ offset: r.offset + done, length }], devices: [r.devIndex], length });
+    for (let done = 0; done < r.len; done += maxBufferBytes) {
+      const len = Math.min(maxBufferBytes, r.len - done);
+      windows.push({ ranges: [{ devIndex: r.devIndex, offset: r.offset + done, len }], length: len });
     }
   }
   const segments: PlannedSegment[] = [];
   for (const p of pieces) {
     let done = 0;
-    while (done < p.length) {
-      const dev = p.devOffset + done;
+    while (done < p.len) {
+      const dev = p.offset + done;
       const w = windowHolding(windows, p.devIndex, dev);
       const win = windows[w]!;
-      const at = dev - win.extents[0]!.offset;
-      const n = Math.min(p.length - done, win.length - at);
+      const at = dev - win.ranges[0]!.offset;
+      const n = Math.min(p.len - done, win.length - at);
       const prev = segments[segments.length - 1];
       if (prev && prev.window === w && prev.at + prev.length === at) prev.length += n;
       else segments.push({ fileOffset: p.fileOffset + done, length: n, window: w, at });
@@ -111,14 +108,14 @@ export function planByDeviceRun(pieces: readonly MapPiece[], maxBufferBytes: num
   return { windows, segments, vmas: windows.length, ...(segments.length > 1 ? { limit: 'max-map-count' as const } : {}) };
 }
 
-/** Binary search: the window whose single extent holds offset `dev` of device `devIndex`. */
+/** Binary search: the window whose single range holds offset `dev` of device `devIndex`. */
 function windowHolding(windows: readonly PlannedWindow[], devIndex: number, dev: number): number {
   let lo = 0;
   let hi = windows.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     const w = windows[mid]!;
-    if (byDeviceThenOffset(w.devices[0]!, w.extents[0]!.offset, devIndex, dev) <= 0) lo = mid;
+    if (byDeviceThenOffset(w.ranges[0]!.devIndex, w.ranges[0]!.offset, devIndex, dev) <= 0) lo = mid;
     else hi = mid - 1;
   }
   return lo;

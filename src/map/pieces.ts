@@ -1,14 +1,10 @@
+import type { DeviceRange } from '../format/device-range.js';
 import type { Fmap } from '../format/fmap.js';
 import { resolveRange } from '../fs/resolve.js';
 
-/** A run of file bytes stored contiguously on one device. */
-export interface MapPiece {
-  /** Offset in the file. */
+/** A run of file bytes stored contiguously on one device: the device range, and where it starts in the file. */
+export interface MapPiece extends Readonly<DeviceRange> {
   readonly fileOffset: number;
-  readonly devIndex: number;
-  /** Offset on the device. */
-  readonly devOffset: number;
-  readonly length: number;
 }
 
 /**
@@ -20,12 +16,12 @@ export function filePieces(fmap: Fmap, size: number, tail = 0): MapPiece[] {
   const out: MapPiece[] = [];
   let at = 0;
   for (const p of resolveRange(fmap, size, 0, size)) {
-    out.push({ fileOffset: at, devIndex: p.devIndex, devOffset: p.offset, length: p.len });
+    out.push({ fileOffset: at, devIndex: p.devIndex, offset: p.offset, len: p.len });
     at += p.len;
   }
   if (tail > 0 && out.length > 0) {
     const last = out[out.length - 1]!;
-    out[out.length - 1] = { ...last, length: last.length + tail };
+    out[out.length - 1] = { ...last, len: last.len + tail };
   }
   return out;
 }

@@ -47,16 +47,16 @@ export function digestAt(path: string, offset: number, length: number): string {
   return createHash('sha256').update(readAt(path, offset, length)).digest('hex');
 }
 
-/** Where `length` bytes of a file lie on its device. */
+/** Where `len` bytes of a file, from `fileOffset`, lie on its device (a map piece's shape, any device index). */
 export interface PlacedRange {
   readonly fileOffset: number;
-  readonly devOffset: number;
-  readonly length: number;
+  readonly offset: number;
+  readonly len: number;
 }
 
 /** A file of `size` bytes gathered from its device file at the given places (one device). */
 export function readPlaced(device: string, size: number, ranges: Iterable<PlacedRange>): Buffer {
   const out = Buffer.alloc(size);
-  for (const r of ranges) readAt(device, r.devOffset, r.length).copy(out, r.fileOffset);
+  for (const r of ranges) readAt(device, r.offset, r.len).copy(out, r.fileOffset);
   return out;
 }

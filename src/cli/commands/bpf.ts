@@ -92,7 +92,7 @@ export function register(program: Command): void {
           }
         }
         if (o.json) {
-          printJson({ ...nodeJson(node), size: rec.size, fmap: rec.fmap, ...(at ? { resolve: { offset: o.at, ...at } } : {}) });
+          printJson({ ...nodeJson(node), size: rec.size, fmap: rec.fmap, ...(at ? { resolve: { offset: o.at, rc: at.rc, devIndex: at.devIndex, devOffset: at.offset, length: at.len } } : {}) });
           return;
         }
         const m = rec.fmap;
@@ -102,7 +102,7 @@ export function register(program: Command): void {
         for (const e of fmapExtents(m)) lines.push(`\t\tdevice ${e.devIndex}\t${hex(e.offset)}\t${e.len}`);
         if (at) {
           lines.push(at.rc === 0
-            ? `\toffset ${hex(o.at!)} -> device ${at.devIndex} offset ${hex(at.devOffset)}, ${at.length} bytes in this piece`
+            ? `\toffset ${hex(o.at!)} -> device ${at.devIndex} offset ${hex(at.offset)}, ${at.len} bytes in this piece`
             : `\toffset ${hex(o.at!)} -> error ${at.rc}`);
         }
         process.stdout.write(`${lines.join('\n')}\n`);

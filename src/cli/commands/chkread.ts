@@ -94,9 +94,9 @@ function checkFile(fs: FamfsHandle, rel: string, file: string): number {
     let bad = -1;
     let badDev = -1;
     for (const p of filePieces(node.fmap, node.size)) {
-      for (let at = 0; at < p.length && bad < 0; at += scratch.length) {
-        const n = Math.min(scratch.length, p.length - at);
-        const chunk = scratch.subarray(0, rawOf(p.devIndex).read(scratch.subarray(0, n), p.devOffset + at));
+      for (let at = 0; at < p.len && bad < 0; at += scratch.length) {
+        const n = Math.min(scratch.length, p.len - at);
+        const chunk = scratch.subarray(0, rawOf(p.devIndex).read(scratch.subarray(0, n), p.offset + at));
         got += chunk.length;
         m.invalidate(p.fileOffset + at, n);
         const mapped = mappedScratch.subarray(0, n);
@@ -104,7 +104,7 @@ function checkFile(fs: FamfsHandle, rel: string, file: string): number {
         const d = firstDifference(mapped, chunk);
         if (d >= 0) {
           bad = p.fileOffset + at + d;
-          badDev = p.devOffset + at + d;
+          badDev = p.offset + at + d;
         }
       }
     }
