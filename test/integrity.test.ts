@@ -10,7 +10,7 @@ import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap, SimpleExtent } from '../src/format/fmap.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry } from '../src/format/log-entry.js';
-import { LOG_HEADER_OFF, decodeLogHeader, entryOffset, logSlot } from '../src/format/log-header.js';
+import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { parseUuid } from '../src/format/uuid.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
