@@ -1,22 +1,32 @@
+import type { RangeFault } from '../struct/le.js';
+import { bytes, defineStruct } from '../struct/struct.js';
 import { BpfError } from './errors.js';
 
 /**
  * Just enough of ELF64 (little-endian, as clang -target bpf writes on x86 and arm64) to load a
- * BPF object: section headers, the symbol table and REL relocations. Offsets are from the
- * System V gABI (Elf64_Ehdr, Elf64_Shdr, Elf64_Sym, Elf64_Rel).
+ * BPF object: section headers, the symbol table and REL relocations, laid out as the System V
+ * gABI declares Elf64_Ehdr, Elf64_Shdr, Elf64_Sym and Elf64_Rel. Fields this loader never reads
+ * are u64n, so no value of theirs can refuse an object.
  */
+const fault: RangeFault = (field) => new BpfError('EINVAL', `not a BPF object: ${field} out of range`);
+
+const EHDR = defineStruct('Elf64_Ehdr', 64, {
+  ident: bytes(16), type: 'u16', machine: 'u16', version: 'u32', entry: 'u64n', phoff: 'u64n', shoff: 'u64', flags: 'u32',
+  ehsize: 'u16', phentsize: 'u16', phnum: 'u16', shentsize: 'u16', shnum: 'u16', shstrndx: 'u16',
+}, { fault });
+const SHDR = defineStruct('Elf64_Shdr', 64, {
+  name: 'u32', type: 'u32', flags: 'u64', addr: 'u64n', offset: 'u64', size: 'u64', link: 'u32', info: 'u32',
+  addralign: 'u64n', entsize: 'u64n',
+}, { fault });
+const SYM = defineStruct('Elf64_Sym', 24, { name: 'u32', info: 'u8', other: 'u8', shndx: 'u16', value: 'u64', size: 'u64' }, { fault });
+const REL = defineStruct('Elf64_Rel', 16, { offset: 'u64', info: 'u64n' }, { fault });
+
 const ELF_MAGIC = 0x464c457f; // "\x7fELF" read as a little-endian u32
 const EI_CLASS = 4;
 const EI_DATA = 5;
 const ELFCLASS64 = 2;
 const ELFDATA2LSB = 1;
 const EM_BPF = 247;
-const EHDR = { machine: 0x12, shoff: 0x28, shentsize: 0x3a, shnum: 0x3c, shstrndx: 0x3e } as const;
-const SHDR_SIZE = 64;
-const SHDR = { name: 0, type: 4, flags: 8, offset: 24, size: 32, link: 40, info: 44 } as const;
-const SYM_SIZE = 24;
-const SYM = { name: 0, info: 4, shndx: 6, value: 8, size: 16 } as const;
-const REL_SIZE = 16;
 const STT_MASK = 0xf;
 const REL_SYM_SHIFT = 32n;
 const REL_TYPE_MASK = 0xffffffffn;
@@ -66,64 +76,41 @@ function cstring(b: Buffer, off: number): string {
   return b.toString('latin1', off, end < 0 ? b.length : end);
 }
 
-function num(b: Buffer, off: number): number {
-  const v = b.readBigUInt64LE(off);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) bad(`field at ${off} out of range`);
-  return Number(v);
-}
-
 function slice(file: Buffer, off: number, size: number, what: string): Buffer {
   if (off + size > file.length) bad(`${what} runs past the end of the file`);
   return file.subarray(off, off + size);
 }
 
 export function parseElf(file: Buffer): ElfObject {
-  if (file.length < EHDR.shstrndx + 2 || file.readUInt32LE(0) !== ELF_MAGIC) bad('no ELF magic');
+  if (file.length < EHDR.SIZE || file.readUInt32LE(0) !== ELF_MAGIC) bad('no ELF magic');
   if (file[EI_CLASS] !== ELFCLASS64 || file[EI_DATA] !== ELFDATA2LSB) bad('not 64-bit little-endian');
-  if (file.readUInt16LE(EHDR.machine) !== EM_BPF) bad(`machine ${file.readUInt16LE(EHDR.machine)} is not BPF (${EM_BPF})`);
-  const shoff = num(file, EHDR.shoff);
-  const shnum = file.readUInt16LE(EHDR.shnum);
-  if (file.readUInt16LE(EHDR.shentsize) !== SHDR_SIZE) bad('unexpected section header size');
-  const headers = slice(file, shoff, shnum * SHDR_SIZE, 'section headers');
-  const raw = Array.from({ length: shnum }, (_, i) => {
-    const h = i * SHDR_SIZE;
-    return {
-      nameOff: headers.readUInt32LE(h + SHDR.name),
-      type: headers.readUInt32LE(h + SHDR.type),
-      flags: num(headers, h + SHDR.flags),
-      offset: num(headers, h + SHDR.offset),
-      size: num(headers, h + SHDR.size),
-      link: headers.readUInt32LE(h + SHDR.link),
-      info: headers.readUInt32LE(h + SHDR.info),
-    };
-  });
-  const shstr = raw[file.readUInt16LE(EHDR.shstrndx)] ?? bad('no section name table');
+  const ehdr = EHDR.decode(file);
+  if (ehdr.machine !== EM_BPF) bad(`machine ${ehdr.machine} is not BPF (${EM_BPF})`);
+  if (ehdr.shentsize !== SHDR.SIZE) bad('unexpected section header size');
+  const headers = slice(file, ehdr.shoff, ehdr.shnum * SHDR.SIZE, 'section headers');
+  const raw = Array.from({ length: ehdr.shnum }, (_, i) => SHDR.decode(headers, i * SHDR.SIZE));
+  const shstr = raw[ehdr.shstrndx] ?? bad('no section name table');
   const names = slice(file, shstr.offset, shstr.size, 'section names');
   const SHT_NOBITS = 8;
   const sections: ElfSection[] = raw.map((s, index) => ({
-    index, name: cstring(names, s.nameOff), type: s.type, flags: s.flags, link: s.link, info: s.info,
+    index, name: cstring(names, s.name), type: s.type, flags: s.flags, link: s.link, info: s.info,
     data: s.type === SHT_NOBITS ? Buffer.alloc(0) : slice(file, s.offset, s.size, `section ${index}`),
   }));
 
   const symtab = sections.find((s) => s.type === SHT_SYMTAB) ?? bad('no symbol table');
   const strtab = sections[symtab.link] ?? bad('no symbol names');
   const symbols: ElfSymbol[] = [];
-  for (let off = 0; off + SYM_SIZE <= symtab.data.length; off += SYM_SIZE) {
-    symbols.push({
-      name: cstring(strtab.data, symtab.data.readUInt32LE(off + SYM.name)),
-      type: symtab.data[off + SYM.info]! & STT_MASK,
-      shndx: symtab.data.readUInt16LE(off + SYM.shndx),
-      value: num(symtab.data, off + SYM.value),
-      size: num(symtab.data, off + SYM.size),
-    });
+  for (let off = 0; off + SYM.SIZE <= symtab.data.length; off += SYM.SIZE) {
+    const sym = SYM.decode(symtab.data, off);
+    symbols.push({ name: cstring(strtab.data, sym.name), type: sym.info & STT_MASK, shndx: sym.shndx, value: sym.value, size: sym.size });
   }
 
   const rels = new Map<number, ElfRel[]>();
   for (const s of sections.filter((x) => x.type === SHT_REL)) {
     const list: ElfRel[] = [];
-    for (let off = 0; off + REL_SIZE <= s.data.length; off += REL_SIZE) {
-      const info = s.data.readBigUInt64LE(off + 8);
-      list.push({ offset: num(s.data, off), symbol: Number(info >> REL_SYM_SHIFT), type: Number(info & REL_TYPE_MASK) });
+    for (let off = 0; off + REL.SIZE <= s.data.length; off += REL.SIZE) {
+      const rel = REL.decode(s.data, off);
+      list.push({ offset: rel.offset, symbol: Number(rel.info >> REL_SYM_SHIFT), type: Number(rel.info & REL_TYPE_MASK) });
     }
     rels.set(s.info, list);
   }

@@ -27,7 +27,7 @@ import { UAPI_SIMPLE_EXTENT } from '../format/uapi-extent.js';
 const FMAP_MAX_EXTENTS = 16;
 const FMAP_LAYOUT_VERSION = 1;
 
-const PUBLISHED_FMAP = defineStruct('famfs_bpf_fmap', 416, {
+export const PUBLISHED_FMAP = defineStruct('famfs_bpf_fmap', 416, {
   fileSize: 'u64',
   extType: 'u32',
   nextents: 'u32',

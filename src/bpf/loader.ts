@@ -1,4 +1,5 @@
 import { closeSync, readFileSync } from 'node:fs';
+import { defineStruct } from '../struct/struct.js';
 import { bpfErrorFrom, BpfError } from './errors.js';
 import { parseElf, SHF_EXECINSTR, STT_FUNC, type ElfObject, type ElfSection } from './elf.js';
 import type { BpfMap } from './map.js';
@@ -23,10 +24,11 @@ const SECTION_TYPES: Readonly<Record<string, { type: number; flags: number }>> =
 };
 const MAPS_SECTION = 'maps';
 const LICENSE_SECTION = 'license';
-/** struct famfs_map_def: five u32s (type, key_size, value_size, max_entries, map_flags). */
-const MAP_DEF = { type: 0, keySize: 4, valueSize: 8 } as const;
-const INSN_REGS_BYTE = 1;
-const INSN_IMM = 4;
+/** struct famfs_map_def (bpf/famfs_resolve.bpf.c), a legacy "maps" section entry. */
+const MAP_DEF = defineStruct('famfs_map_def', 20, { type: 'u32', keySize: 'u32', valueSize: 'u32', maxEntries: 'u32', mapFlags: 'u32' });
+/** struct bpf_insn: opcode, dst_reg:4 | src_reg:4, a 16-bit offset, a 32-bit immediate. */
+const BPF_INSN = defineStruct('bpf_insn', BPF_INSN_SIZE, { code: 'u8', regs: 'u8', off: 'u16', imm: 'i32' });
+const INSN = BPF_INSN.OFF;
 const SRC_REG_SHIFT = 4;
 const DST_REG_MASK = 0x0f;
 
@@ -101,9 +103,8 @@ function relocate(elf: ElfObject, sec: ElfSection, maps: Readonly<Record<string,
     }
     const map = maps[sym.name];
     if (!map) throw new BpfError('EINVAL', `${path}: program uses map '${sym.name}', which was not given`);
-    const keySize = target.data.readUInt32LE(sym.value + MAP_DEF.keySize);
-    const valueSize = target.data.readUInt32LE(sym.value + MAP_DEF.valueSize);
-    const type = target.data.readUInt32LE(sym.value + MAP_DEF.type);
+    if (sym.value + MAP_DEF.SIZE > target.data.length) throw new BpfError('EINVAL', `${path}: map '${sym.name}' runs past the end of its section`);
+    const { type, keySize, valueSize } = MAP_DEF.decode(target.data, sym.value);
     if (map.info.type !== type || map.info.keySize !== keySize || map.info.valueSize !== valueSize) {
       throw new BpfError('EINVAL', `${path}: map '${sym.name}' is defined as type ${type} ${keySize}/${valueSize} bytes, the map given is ${map.info.type} ${map.info.keySize}/${map.info.valueSize}`);
     }
@@ -111,9 +112,9 @@ function relocate(elf: ElfObject, sec: ElfSection, maps: Readonly<Record<string,
     if (at % BPF_INSN_SIZE !== 0 || at + 2 * BPF_INSN_SIZE > insns.length || insns[at] !== BPF_LD_IMM64) {
       throw new BpfError('EINVAL', `${path}: map relocation at ${at} in '${sec.name}' is not on an ld_imm64`);
     }
-    insns[at + INSN_REGS_BYTE] = (insns[at + INSN_REGS_BYTE]! & DST_REG_MASK) | (BPF_PSEUDO_MAP_FD << SRC_REG_SHIFT);
-    insns.writeInt32LE(map.fd, at + INSN_IMM);
-    insns.writeInt32LE(0, at + BPF_INSN_SIZE + INSN_IMM);
+    insns[at + INSN.regs] = (insns[at + INSN.regs]! & DST_REG_MASK) | (BPF_PSEUDO_MAP_FD << SRC_REG_SHIFT);
+    insns.writeInt32LE(map.fd, at + INSN.imm);
+    insns.writeInt32LE(0, at + BPF_INSN.SIZE + INSN.imm);
   }
   return insns;
 }

@@ -15,7 +15,7 @@ import { defineStruct } from '../struct/struct.js';
  *    32    4 rc           out: 0, or -errno (RESOLVE_* in uapi.ts)
  *    36    4 dev_index    out
  */
-const RESOLVE_RECORD = defineStruct('famfs_bpf_resolve', 40, {
+export const RESOLVE_RECORD = defineStruct('famfs_bpf_resolve', 40, {
   ino: 'u64',
   offset: 'u64',
   length: 'u64',

@@ -16,14 +16,14 @@ const MAX_INTERLEAVED_EXTENTS = 1;
 export const EXTENT_TYPE = { SIMPLE: 0, INTERLEAVE: 1 } as const;
 
 /** struct famfs_simple_extent: a byte range of one device. */
-const SIMPLE_EXTENT = defineStruct('famfs_simple_extent', 24, {
+export const SIMPLE_EXTENT = defineStruct('famfs_simple_extent', 24, {
   devIndex: 'u64',
   offset: 'u64',
   len: 'u64',
 }, { fault: formatRangeFault });
 
 /** struct famfs_interleaved_ext: strips of chunkSize bytes taken in turn. */
-const INTERLEAVED_EXTENT = defineStruct('famfs_interleaved_ext', 400, {
+export const INTERLEAVED_EXTENT = defineStruct('famfs_interleaved_ext', 400, {
   nstrips: 'u64',
   chunkSize: 'u64',
   strips: arrayOf(SIMPLE_EXTENT, MAX_STRIPS),

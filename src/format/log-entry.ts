@@ -7,7 +7,7 @@ import { FILE_META, type FileMeta, decodeFileMeta, encodeFileMeta } from './file
 import { MKDIR_ENTRY, type MkdirMeta, decodeMkdir, encodeMkdir } from './mkdir-entry.js';
 
 /** struct famfs_log_entry: 544 bytes; seqnum, type, the payload union, CRC. */
-const LOG_ENTRY = defineStruct('famfs_log_entry', 544, {
+export const LOG_ENTRY = defineStruct('famfs_log_entry', 544, {
   seqnum: 'u64n',
   type: 'u32',
   payload: union(nested(FILE_META), nested(MKDIR_ENTRY), nested(ADD_DAXDEV_ENTRY)),

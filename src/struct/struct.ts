@@ -94,8 +94,8 @@ type ValueOf<T> =
 type DataKeys<F extends Fields> = { [K in keyof F]: TypeOf<F[K]> extends Pad | Union ? never : K }[keyof F];
 
 /** The decoded value of a struct: one property per field, padding and unions left out. */
-export type Values<F extends Fields> = { -readonly [K in DataKeys<F>]: ValueOf<TypeOf<F[K]>> };
-export type StructValue<S extends AnyStruct> = S extends Struct<infer F> ? Values<F> : never;
+type Values<F extends Fields> = { -readonly [K in DataKeys<F>]: ValueOf<TypeOf<F[K]>> };
+type StructValue<S extends AnyStruct> = S extends Struct<infer F> ? Values<F> : never;
 
 export interface Struct<F extends Fields> {
   /** The C name, for messages. */

@@ -1,6 +1,6 @@
 import { ProtocolError } from '../errors.js';
 import { type NodeId, nodeId } from './ids.js';
-import { readU64 } from '../../struct/le.js';
+import { readU64, readU64n, writeU64n } from '../../struct/le.js';
 import { EXTLEN_UNIT, StructSize } from './sizes.js';
 import { IN_HEADER, OUT_HEADER } from './structs.js';
 import { fuseRangeFault } from './wire.js';
@@ -31,7 +31,7 @@ export function decodeInHeader(buf: Buffer, bytesRead: number): InHeader {
   return {
     len,
     opcode: buf.readUInt32LE(InHeaderOff.opcode),
-    unique: buf.readBigUInt64LE(InHeaderOff.unique),
+    unique: readU64n(buf, InHeaderOff.unique),
     nodeid: nodeId(readU64(buf, InHeaderOff.nodeid, 'fuse_in_header.nodeid', fuseRangeFault)),
     uid: buf.readUInt32LE(InHeaderOff.uid),
     gid: buf.readUInt32LE(InHeaderOff.gid),
@@ -53,6 +53,6 @@ export function encodeOutHeader(len: number, error: number, unique: bigint): Buf
   const buf = Buffer.allocUnsafe(StructSize.OUT_HEADER);
   buf.writeUInt32LE(len, OutHeaderOff.len);
   buf.writeInt32LE(error, OutHeaderOff.error);
-  buf.writeBigUInt64LE(unique, OutHeaderOff.unique);
+  writeU64n(buf, OutHeaderOff.unique, unique);
   return buf;
 }

@@ -6,7 +6,7 @@ import { ProtocolError } from '../errors.js';
 import { FSYNC_FDATASYNC, GETATTR_FH, READ_LOCKOWNER, RELEASE_FLUSH, SetattrValid, WRITE_LOCKOWNER } from './constants.js';
 import type { Timespec } from './attr.js';
 import { type FileHandle, fileHandle, type NodeId, nodeId } from './ids.js';
-import { readU64 } from '../../struct/le.js';
+import { readU64, readU64n } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
 import {
   ACCESS_IN, BATCH_FORGET_IN, CREATE_IN, FALLOCATE_IN, FLUSH_IN, FORGET_IN, FORGET_ONE, FSYNC_IN, GETATTR_IN, INTERRUPT_IN, LINK_IN,
@@ -100,7 +100,7 @@ export function decodeSetattrIn(body: Buffer): SetattrIn {
     valid,
     fh: has(SetattrValid.FH) ? fileHandle(readU64(body, SetattrInOff.fh, 'fuse_setattr_in.fh', fuseRangeFault)) : undefined,
     size: has(SetattrValid.SIZE) ? readU64(body, SetattrInOff.size, 'fuse_setattr_in.size', fuseRangeFault) : undefined,
-    lockOwner: has(SetattrValid.LOCKOWNER) ? body.readBigUInt64LE(SetattrInOff.lockOwner) : undefined,
+    lockOwner: has(SetattrValid.LOCKOWNER) ? readU64n(body, SetattrInOff.lockOwner) : undefined,
     atime,
     mtime,
     ctime: has(SetattrValid.CTIME) ? time(SetattrInOff.ctime, SetattrInOff.ctimensec) : undefined,
@@ -140,7 +140,7 @@ export function decodeReadIn(body: Buffer): ReadIn {
     offset: readU64(body, ReadInOff.offset, 'fuse_read_in.offset', fuseRangeFault),
     size: body.readUInt32LE(ReadInOff.size),
     readFlags,
-    lockOwner: (readFlags & READ_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
+    lockOwner: (readFlags & READ_LOCKOWNER) !== 0 ? readU64n(body, ReadInOff.lockOwner) : undefined,
     flags: body.readUInt32LE(ReadInOff.flags),
   };
 }
@@ -164,7 +164,7 @@ export function decodeWriteIn(body: Buffer): WriteIn {
     fh: fileHandle(readU64(body, ReadInOff.fh, 'fuse_write_in.fh', fuseRangeFault)),
     offset: readU64(body, ReadInOff.offset, 'fuse_write_in.offset', fuseRangeFault),
     writeFlags,
-    lockOwner: (writeFlags & WRITE_LOCKOWNER) !== 0 ? body.readBigUInt64LE(ReadInOff.lockOwner) : undefined,
+    lockOwner: (writeFlags & WRITE_LOCKOWNER) !== 0 ? readU64n(body, ReadInOff.lockOwner) : undefined,
     flags: body.readUInt32LE(ReadInOff.flags),
     data: body.subarray(StructSize.WRITE_IN, StructSize.WRITE_IN + size),
   };
@@ -189,7 +189,7 @@ export function decodeReleaseIn(body: Buffer): ReleaseIn {
     flags: body.readUInt32LE(ReleaseInOff.flags),
     releaseFlags,
     flush: (releaseFlags & RELEASE_FLUSH) !== 0,
-    lockOwner: body.readBigUInt64LE(ReleaseInOff.lockOwner),
+    lockOwner: readU64n(body, ReleaseInOff.lockOwner),
   };
 }
 
@@ -197,7 +197,7 @@ const FlushInOff = FLUSH_IN.OFF;
 
 export function decodeFlushIn(body: Buffer): { fh: FileHandle; lockOwner: bigint } {
   need(body, StructSize.FLUSH_IN, 'flush_in');
-  return { fh: fileHandle(readU64(body, FlushInOff.fh, 'fuse_flush_in.fh', fuseRangeFault)), lockOwner: body.readBigUInt64LE(FlushInOff.lockOwner) };
+  return { fh: fileHandle(readU64(body, FlushInOff.fh, 'fuse_flush_in.fh', fuseRangeFault)), lockOwner: readU64n(body, FlushInOff.lockOwner) };
 }
 
 const FsyncInOff = FSYNC_IN.OFF;
@@ -295,7 +295,7 @@ const InterruptInOff = INTERRUPT_IN.OFF;
 
 export function decodeInterruptIn(body: Buffer): { unique: bigint } {
   need(body, StructSize.INTERRUPT_IN, 'interrupt_in');
-  return { unique: body.readBigUInt64LE(InterruptInOff.unique) };
+  return { unique: readU64n(body, InterruptInOff.unique) };
 }
 
 const LseekInOff = LSEEK_IN.OFF;
