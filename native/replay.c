@@ -63,7 +63,8 @@
 #define MAX_EXTENTS 16
 #define ALLOC_UNIT 0x200000ull
 #define SUPERBLOCK_REGION ALLOC_UNIT
-/* Every size and offset famfs stores fits in 53 bits: larger values are corrupt (bytes.ts). */
+/* Every size and offset famfs stores fits in 53 bits: larger values are corrupt, as
+ * src/struct/le.ts readU64 refuses them. */
 #define SAFE_LIMIT (1ull << 53)
 /* src/fs/replay.ts MAX_DEVICES */
 #define MAX_DEVICES 24
