@@ -1,9 +1,13 @@
 /*
  * CRC-32 as zlib computes it (reflected polynomial 0xEDB88320, initial value and final XOR
- * 0xffffffff): the CRC of every famfs structure. It is zlib's own crc32(): Node re-exports its zlib
- * symbols for addons (the addons guide: libuv, OpenSSL, V8 and zlib), and Node's zlib computes
- * CRCs with the CPU's carry-less multiply, faster than the slice-by-8 tables this file held
- * (bench/README.md). The replay loop (replay.c) checks every log entry with it.
+ * 0xffffffff): the CRC of every famfs structure and pcq message. The replay loop (replay.c)
+ * checks every log entry with it. Three paths give the same value, chosen by length and CPU:
+ *   - under 64 bytes (pcq's small buckets), slice-by-8 tables: a call into zlib costs more there;
+ *   - from 256 bytes, where the CPU has AVX-512 and VPCLMULQDQ, 512-bit carry-less folding;
+ *   - everything else, zlib's own crc32(), which Node re-exports to addons (the addons guide:
+ *     libuv, OpenSSL, V8 and zlib) and which folds 128 bits at a time with PCLMULQDQ.
+ * test/format.test.ts checks the CRCs against zlib's at every length class; bench/README.md holds
+ * the figures behind the choice.
  */
 #include <node_api.h>
 #include <zlib.h>
@@ -19,8 +23,8 @@
 
 /*
  * Long inputs (pcq buckets of KiBs) with 512-bit carry-less multiplication, where the CPU has
- * VPCLMULQDQ and AVX-512: Node's zlib folds 128 bits at a time (~5 GB/s here), this 16 lanes of
- * 128 bits, 256 bytes a step (~36 GB/s of CPU time on 64 KiB). The method is Gopal et al., "Fast
+ * VPCLMULQDQ and AVX-512: 16 lanes of 128 bits, 256 bytes a step, where zlib folds one lane of 128
+ * bits (bench/README.md, "Queues", for what that is worth per bucket). The method is Gopal et al., "Fast
  * CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction" (Intel, 2009) for the
  * bit-reflected polynomial: lanes folded ahead, then into one 128-bit lane, then reduced to 32 bits
  * with Barrett's method. The constants are x^k mod P(x) for the paper's k, bit-reflected, and P(x)'
@@ -106,8 +110,8 @@ __attribute__((target(ZMM_FOLD_TARGET))) static uint32_t crc32_vclmul(uint32_t s
 #endif
 
 /*
- * Short inputs (pcq's 64-byte buckets) by slice-by-8 tables: zlib takes ~90 ns for 56 bytes here
- * (its carry-less path starts at 64 bytes, and a call has a fixed cost), the tables ~15.
+ * Short inputs (pcq's 64-byte buckets) by slice-by-8 tables: zlib's carry-less path starts at 64
+ * bytes, and below it a call into zlib costs more than the tables (bench/README.md, "Queues").
  */
 #define SHORT_INPUT 64
 #define CRC_POLY 0xEDB88320u
@@ -139,7 +143,8 @@ static uint32_t crc32_short(uint32_t crc, const uint8_t *p, size_t n) {
   return ~crc;
 }
 
-/* zlib's crc32(seed, p, n); its length is an unsigned int, so longer ranges go in pieces. */
+/* The CRC of n bytes at p, continuing from crc (0 to start). zlib's crc32() takes an unsigned int
+ * length, so longer ranges go to it in pieces. */
 uint32_t famfs_crc32(uint32_t crc, const uint8_t *p, size_t n) {
   if (n < SHORT_INPUT) return crc32_short(crc, p, n);
 #if defined(__x86_64__)

@@ -1,7 +1,7 @@
 /*
  * The log replay's per-entry loop. An 8 MiB log holds 15,420 entries and a 256 MiB one 493,447;
- * a JS loop over them runs mostly in the interpreter (a replay happens once per process), ~3 µs
- * an entry. Here each
+ * a JS loop over them runs mostly in the interpreter (a replay happens once per process, so the
+ * loop never gets hot; bench/README.md, "Replay of a full log", has the figures). Here each
  * entry's frame (CRC, seqnum) is checked, a FILE or MKDIR payload is read in place, an fmap's
  * shape and placement are checked, the allocation bitmaps are marked and every placed path goes
  * into a path index. JS (src/fs/replay.ts, src/fs/namespace.ts) makes objects only for the
@@ -63,7 +63,8 @@
 #define MAX_EXTENTS 16
 #define ALLOC_UNIT 0x200000ull
 #define SUPERBLOCK_REGION ALLOC_UNIT
-/* Every size and offset famfs stores fits in 53 bits: larger values are corrupt (bytes.ts). */
+/* Every size and offset famfs stores fits in 53 bits: larger values are corrupt, as
+ * src/struct/le.ts readU64 refuses them. */
 #define SAFE_LIMIT (1ull << 53)
 /* src/fs/replay.ts MAX_DEVICES */
 #define MAX_DEVICES 24

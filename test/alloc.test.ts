@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { Allocator } from '../src/alloc/allocator.js';
 import { Bitmap } from '../src/alloc/bitmap.js';
@@ -9,7 +8,8 @@ import { ALLOC_UNIT } from '../src/format/layout.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { fsck } from '../src/fs/fsck.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, emuDevice, GiB, master, MiB, PY_READER } from './helpers/emu.js';
+import { cleanupDevices, emuDevice, GiB, master, MiB } from './helpers/emu.js';
+import { runPython } from './helpers/run.js';
 import { seededRandomInt } from './helpers/prng.js';
 
 after(cleanupDevices);
@@ -119,7 +119,7 @@ describe('allocator', () => {
     } finally {
       fs.close();
     }
-    const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * MiB });
+    const py = runPython('famfs_read.py', [dev]);
     assert.equal(py.status, 0, py.stderr);
     const img = JSON.parse(py.stdout) as { bitmap: { collisions: number }; entries: { crc_ok: boolean }[]; padding_nonzero: string[] };
     assert.equal(img.bitmap.collisions, 0);

@@ -4,7 +4,8 @@ import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset, logSlot } from '../src/format/log-header.js';
-import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs, mkfsCli } from './helpers/run.js';
 import { digestAt, readAt, writeAt } from './helpers/device-io.js';
 
 after(cleanupDevices);

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { readRecord } from '../src/mounts/registry.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, master, MASTER_UUID, MKFS_BIN, TEST_RUN_DIR } from './helpers/emu.js';
+import { cleanupDevices, emuDevice, GiB, master, MASTER_UUID, TEST_RUN_DIR } from './helpers/emu.js';
+import { famfs, FAMFS_BIN, hostEnv, MKFS_BIN, runCli } from './helpers/run.js';
 import { cleanupMounts, isMounted, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,7 +54,7 @@ describe('--version and completion', () => {
     const bins = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
     assert.ok(Object.keys(bins).length >= 2);
     for (const bin of [FAMFS_BIN, MKFS_BIN, ...Object.values(bins).map((f) => join(repo, f))]) {
-      const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+      const r = runCli(bin, ['--version']);
       assert.equal(r.status, 0, r.stderr);
       // famfs_fused answers -V/--version in its upstream form, naming itself.
       assert.ok(r.stdout === `${version}\n` || r.stdout === `famfs_fused (famfs-ts) version ${version}\n`, `${bin}: ${r.stdout}`);
@@ -96,7 +97,7 @@ describe('--version and completion', () => {
 function withClosedStdout(args: string[]): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [FAMFS_BIN, ...args], {
-      env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: dev }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: hostEnv(MASTER_UUID, { FAMFS_DEVICE: dev }), stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.destroy();
     let stderr = '';
@@ -120,7 +121,7 @@ describe('a closed pipe (famfs ... | head)', () => {
 function inTerminal(command: string, interrupt: (stdin: NodeJS.WritableStream) => void): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: dev, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'],
+      env: hostEnv(MASTER_UUID, { FAMFS_DEVICE: dev, TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
     let sent = false;

@@ -13,7 +13,8 @@ import type { Browser, Page } from 'puppeteer-core';
 import type { MappedFile } from '../src/fs/allocation-map.js';
 import { artifactPath, launchBrowser } from './helpers/browser.js';
 import { startConsole, type RunningConsole } from './helpers/console.js';
-import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, emuDevice, GiB, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs, mkfsCli } from './helpers/run.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 import { digestAt } from './helpers/device-io.js';
 

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { cleanupDevices, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs, FAMFS_BIN, hostEnv } from './helpers/run.js';
 
 /** The figure: a 2 GiB tree, in files big enough that a kill lands mid-file. */
 const TREE_BYTES = 2 * GiB;
@@ -42,7 +43,7 @@ describe('famfs cp -r of a 2 GiB tree, killed halfway', () => {
     mkfs(dev, { systemUuid: master });
 
     const child = spawn(process.execPath, [FAMFS_BIN, 'cp', '-r', '-t', '4', src, 'tree', '--device', dev], {
-      env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: hostEnv(MASTER_UUID), stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     const killed = await new Promise<boolean>((resolve) => {

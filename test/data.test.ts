@@ -7,7 +7,8 @@ import { Famfs } from '../src/api/index.js';
 import { TestDataStream, randomizeBuffer, verifyBuffer } from '../src/data/prng.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { CLIENT_UUID, cleanupDevices, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { CLIENT_UUID, cleanupDevices, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs } from './helpers/run.js';
 import { writeAt } from './helpers/device-io.js';
 
 after(cleanupDevices);

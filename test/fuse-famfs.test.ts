@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,8 @@ import { readRecord } from '../src/mounts/registry.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
-import { cleanupDevices, CLIENT_UUID, emuDevice, famfs, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs, runPython, runPythonAsync } from './helpers/run.js';
 import { eventually } from './helpers/wait.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 import { readAt, readUpTo, writeAt } from './helpers/device-io.js';
@@ -41,7 +42,7 @@ function daemonPids(): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-/** Knuth's multiplicative hash constant: word w of the striped file holds w * GOLDEN, which the Python reader checks on its own. */
+/** Knuth's multiplicative hash constant: word w of the striped file holds w * GOLDEN, which test/independent/pattern_reader.py checks on its own. */
 const GOLDEN = 2654435761;
 
 /** Deterministic content for file i, a few hundred KiB to a couple of MiB. */
@@ -111,17 +112,7 @@ describe('famfs over FUSE: a master and a client mount', () => {
     assert.equal(statSync(join(c, 'tree', 'd3', 'f3')).mode & 0o222, 0, 'a client sees no write bits');
     const sample = files.filter((_f, i) => i % MMAP_SAMPLE_EVERY === 0 || i === 7);
     const args = [m, c].flatMap((mnt) => sample.flatMap((rel) => [join(mnt, 'tree', rel), join(srcTree, rel)]));
-    const py = spawnSync('python3', ['-c', `
-import mmap, sys
-a = sys.argv[1:]
-for p, s in zip(a[::2], a[1::2]):
-    with open(s, 'rb') as f: want = f.read()
-    with open(p, 'rb') as f:
-        data = f.read()
-        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-        assert m[:] == data, 'mmap differs from read: ' + p
-        assert data == want, 'read differs from the source: ' + p
-print('ok')`, ...args], { encoding: 'utf8' });
+    const py = runPython('mmap_compare.py', args);
     assert.equal(py.stdout.trim(), 'ok', py.stderr);
   });
 
@@ -153,9 +144,8 @@ print('ok')`, ...args], { encoding: 'utf8' });
     assert.throws(() => rmSync(file), { code: 'EPERM' });
     assert.throws(() => openSync(join(m, '.meta', '.log'), 'r+'), { code: 'EPERM' });
     // An operation the daemon does not implement at all answers ENOSYS/EOPNOTSUPP promptly.
-    const py = spawnSync('python3', ['-c', 'import os,sys\ntry:\n  os.setxattr(sys.argv[1], "user.x", b"1")\nexcept OSError as e:\n  print(e.errno)', file],
-      { encoding: 'utf8', timeout: 5000 });
-    assert.equal(py.error, undefined, 'no hang');
+    const py = runPython('xattr.py', ['set', file, 'user.x', '1'], { killAfterMs: 5000 });
+    assert.equal(py.signal, null, 'no hang');
     assert.ok(['38', '95'].includes(py.stdout.trim()), `errno ${py.stdout}`);
   });
 
@@ -164,8 +154,8 @@ print('ok')`, ...args], { encoding: 'utf8' });
     assert.equal(statSync(join(m, '.meta', '.log')).mode & 0o777, 0o400);
     assert.equal(statSync(join(c, '.meta', '.log')).mode & 0o777, 0o400);
     assert.equal(readAt(join(c, '.meta', '.superblock'), 0, 8).readBigUInt64LE(0), 0x87b282ffn);
-    const py = spawnSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "user.famfs.role").decode())', join(c, 'tree')], { encoding: 'utf8' });
-    assert.equal(py.stdout.trim(), 'client');
+    const py = runPython('xattr.py', ['get', join(c, 'tree'), 'user.famfs.role']);
+    assert.equal(py.stdout, 'client', py.stderr);
   });
 
   it('a second mount by the same host is refused; a non-empty mount point and a device without famfs too', async () => {
@@ -235,33 +225,11 @@ describe('famfs over FUSE: concurrent readers of an interleaved file', () => {
       fs.close();
     }
     const mnt = mountFamfs(dev, CLIENT_UUID, ['-c', 'never']);
-    const reader = `
-import mmap, os, random, struct, sys, time
-path, seed, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-rnd = random.Random(seed); size = os.stat(path).st_size; fd = os.open(path, os.O_RDONLY)
-m = mmap.mmap(fd, 0, prot=mmap.PROT_READ) if seed % 2 else None
-n = 0; end = time.time() + secs
-while time.time() < end:
-    off = rnd.randrange(0, size - 8) & ~3; ln = min(size - off, rnd.choice([4, 4096, 65536, 1 << 20]))
-    ln -= ln % 4
-    data = m[off:off + ln] if m else os.pread(fd, ln, off)
-    for i in range(0, len(data), 4 if ln <= 4096 else 4093 * 4):
-        w = (off + i) // 4
-        if struct.unpack_from('<I', data, i)[0] != (w * 2654435761) & 0xffffffff:
-            print('MISMATCH at', off + i); sys.exit(1)
-    n += 1
-print(n)`;
-    const runs = await Promise.all(Array.from({ length: 8 }, (_, k) => new Promise<{ code: number | null; out: string }>((resolve) => {
-      const ch = spawn('python3', ['-c', reader, join(mnt, 'striped'), String(k), String(seconds)]);
-      let out = '';
-      ch.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      ch.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-      const kill = setTimeout(() => ch.kill('SIGKILL'), (seconds + 30) * 1000);
-      ch.on('exit', (code) => { clearTimeout(kill); resolve({ code, out }); });
-    })));
+    const runs = await Promise.all(Array.from({ length: 8 }, (_, k) =>
+      runPythonAsync('pattern_reader.py', [join(mnt, 'striped'), String(k), String(seconds)], { killAfterMs: (seconds + 30) * 1000 })));
     for (const r of runs) {
-      assert.equal(r.code, 0, r.out);
-      assert.ok(Number(r.out.trim()) > 0, r.out);
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      assert.ok(Number(r.stdout.trim()) > 0, r.stdout);
     }
     umountFamfs(mnt);
   });

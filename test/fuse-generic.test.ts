@@ -15,6 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { cleanupDevices, GiB, MiB } from './helpers/emu.js';
 import { famfsTarget, memfsTarget, type Target, waitGone, walk } from './helpers/fuse-targets.js';
 import { cleanupMounts, isMounted, trackedMountpoint } from './helpers/mounts.js';
+import { prng, randInt, seededBytes } from './helpers/prng.js';
+import { runPython } from './helpers/run.js';
 
 after(() => {
   cleanupMounts();
@@ -69,51 +71,6 @@ function buildTree(root: string): string {
   for (let i = 0; i < BIG_DIR_ENTRIES; i++) writeFileSync(join(tree, 'big', bigName(i)), `entry ${i}\n`, { mode: 0o644 });
   return tree;
 }
-
-// ------------------------------------------------------------------------------------------------
-// Probes run by python3, an independent client of the mount
-
-/** Makes each request named on the command line and prints "op errno" (or "op ok") per line. */
-const PROBE = `
-import ctypes, os, sys
-file, scratch = sys.argv[1:3]
-def fallocate():
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
-    fd = os.open(file, os.O_RDWR)
-    try:
-        if libc.fallocate(fd, 0, 0, 4096) != 0: raise OSError(ctypes.get_errno(), 'fallocate')
-    finally:
-        os.close(fd)
-ops = {
-    'setxattr': lambda: os.setxattr(file, 'user.conformance', b'1'),
-    'removexattr': lambda: os.removexattr(file, 'user.conformance'),
-    'symlink': lambda: os.symlink(file, scratch + '-symlink'),
-    'link': lambda: os.link(file, scratch + '-link'),
-    'fallocate': fallocate,
-}
-for op in sys.argv[3:]:
-    try:
-        ops[op]()
-        print(op, 'ok', flush=True)
-    except OSError as e:
-        print(op, e.errno, flush=True)
-`;
-
-const MMAP_CHECK = `
-import mmap, sys
-args = sys.argv[1:]
-for mnt_path, src_path in zip(args[::2], args[1::2]):
-    with open(src_path, 'rb') as s: want = s.read()
-    with open(mnt_path, 'rb') as f:
-        data = f.read()
-        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-        assert m[:] == data, 'mmap differs from read: ' + mnt_path
-        assert data == want, 'read differs from the source: ' + mnt_path
-        m.close()
-print('ok')
-`;
-import { prng, randInt, seededBytes } from './helpers/prng.js';
 
 // ------------------------------------------------------------------------------------------------
 // The suite
@@ -186,17 +143,17 @@ function conformance(target: Target): void {
 
     it('mmap (python3) sees the same bytes as read, and as the source', () => {
       const args = DATA_FILES.flatMap((f) => [join(tree, f.rel), join(src, f.rel)]);
-      const py = spawnSync('python3', ['-c', MMAP_CHECK, ...args], { encoding: 'utf8', timeout: 30_000 });
+      const py = runPython('mmap_compare.py', args, { killAfterMs: 30_000 });
       assert.equal(py.stdout.trim(), 'ok', py.stderr);
     });
 
     it('requests the file system does not implement get an error, never a hang', () => {
       const file = join(tree, DATA_FILES[0]!.rel);
       const ops = target.unimplemented.map((u) => u.op);
-      const py = spawnSync('python3', ['-c', PROBE, file, join(tree, 'probe'), ...ops], { encoding: 'utf8', timeout: PROBE_TIMEOUT_MS });
+      const py = runPython('unimplemented_probe.py', [file, join(tree, 'probe'), ...ops], { killAfterMs: PROBE_TIMEOUT_MS });
       const answers = new Map(py.stdout.split('\n').filter((l) => l !== '').map((l) => l.split(' ') as [string, string]));
       const pending = ops.find((op) => !answers.has(op));
-      assert.equal(py.error, undefined, `${pending ?? 'the probe'}: no answer within ${PROBE_TIMEOUT_MS} ms`);
+      assert.equal(py.signal, null, `${pending ?? 'the probe'}: no answer within ${PROBE_TIMEOUT_MS} ms`);
       for (const u of target.unimplemented) {
         const got = answers.get(u.op);
         assert.ok(u.expect.some((name) => String(ERRNO[name]) === got), `${u.op}: got ${got ?? py.stderr}, want one of ${u.expect.join(', ')}`);

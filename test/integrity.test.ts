@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +15,8 @@ import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { parseUuid } from '../src/format/uuid.js';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, CLIENT_UUID, client, emuDevice, FAMFS_BIN, famfs, GiB, master, MASTER_UUID, mkfsCli, PY_READER } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, client, emuDevice, GiB, master, MASTER_UUID } from './helpers/emu.js';
+import { famfs, FAMFS_BIN, hostEnv, mkfsCli, runPython, type RunResult } from './helpers/run.js';
 import { appendForeign } from './helpers/foreign-log.js';
 import { cleanupMounts, mountFamfs, umountFamfs } from './helpers/mounts.js';
 
@@ -94,7 +95,7 @@ function fsckJson(dev: string): { status: number | null; report: { collisions: n
   return { status: r.status, report: JSON.parse(r.stdout) };
 }
 
-function oneLine(r: SpawnSyncReturns<string>, what: RegExp): void {
+function oneLine(r: RunResult, what: RegExp): void {
   assert.notEqual(r.status, 0, `expected failure, stdout: ${r.stdout}`);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `one line expected, got: ${r.stderr}`);
@@ -103,7 +104,7 @@ function oneLine(r: SpawnSyncReturns<string>, what: RegExp): void {
 
 /** The allocation bitmap test/independent/famfs_read.py builds from the spec alone. */
 function independentBitmap(dev: string): { allocated_bits: number; collisions: number } {
-  const py = spawnSync('python3', [PY_READER, dev], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const py = runPython('famfs_read.py', [dev]);
   assert.equal(py.status, 0, py.stderr);
   return (JSON.parse(py.stdout) as { bitmap: { allocated_bits: number; collisions: number } }).bitmap;
 }
@@ -175,7 +176,7 @@ describe('issue 15: media integrity', () => {
     // A shell passes the raw byte 0x81 (Node would decode it to U+FFFD, as it does every such byte).
     for (const name of ["$(printf 'n\\201')", "$(printf 'd/n\\202')", "$(printf 'n\\357\\277\\275')"]) {
       const r = spawnSync('/bin/sh', ['-c', `exec "$0" "$1" creat --device "$2" -s 2m ${name}`, process.execPath, FAMFS_BIN, dev], {
-        encoding: 'utf8', env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: '' },
+        encoding: 'utf8', env: hostEnv(MASTER_UUID),
       });
       oneLine(r, /not UTF-8 \(or holds U\+FFFD\)/);
     }
@@ -300,7 +301,7 @@ describe('issue 15: media integrity', () => {
       }
       fillUp(`${dir}/filler`);
       let made = 0;
-      let failed: SpawnSyncReturns<string> | undefined;
+      let failed: RunResult | undefined;
       for (let i = 0; i < 32 && !failed; i++) {
         const r = famfs(['mkdir', '--device', dev, `late${i}`]);
         if (r.status === 0) made++;
@@ -348,7 +349,7 @@ describe('issue 15: media integrity', () => {
   it('8. creat -m takes the umask off, as upstream', () => {
     const dev = freshFs('i15-umask');
     const r = spawnSync('/bin/sh', ['-c', 'umask 027 && exec "$0" "$1" creat --device "$2" -s 2m -m 0666 f', process.execPath, FAMFS_BIN, dev], {
-      encoding: 'utf8', env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: '' },
+      encoding: 'utf8', env: hostEnv(MASTER_UUID),
     });
     assert.equal(r.status, 0, r.stderr);
     withFs(dev, (fs) => assert.equal(fs.lookup('f')?.mode, 0o640));

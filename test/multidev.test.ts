@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +17,8 @@ import { FamfsHandle } from '../src/fs/famfs.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { resolveRange } from '../src/fs/resolve.js';
 import { FuseError, nodeId } from '../src/fuse/index.js';
-import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli, PY_READER } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, client, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs, mkfsCli, runPython } from './helpers/run.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 import { mountFile } from '../src/mounts/registry.js';
 import { readAt, writeAt } from './helpers/device-io.js';
@@ -86,7 +86,7 @@ describe('a file system spanning two devices', () => {
       fs.close();
     }
     // The spec-only reader decodes the entry and finds every unused byte zero (upstream-readable).
-    const py = spawnSync('python3', [PY_READER, primary], { encoding: 'utf8', maxBuffer: 64 * MiB });
+    const py = runPython('famfs_read.py', [primary]);
     assert.equal(py.status, 0, py.stderr);
     const img = JSON.parse(py.stdout) as { entries: { type: string; dev_index?: number; dev_size?: number; crc_ok: boolean }[]; padding_nonzero: string[] };
     const add = img.entries.find((e) => e.type === 'ADD_DAXDEV');

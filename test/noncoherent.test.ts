@@ -9,7 +9,8 @@ import { cacheDirOf, CACHE_LINE_BYTES, SKIP_ENV } from '../src/device/noncoheren
 import { LOG_OFFSET } from '../src/format/layout.js';
 import { entryOffset, logSlot } from '../src/format/log-header.js';
 import { LOG_ENTRY_SIZE } from '../src/format/log-entry.js';
-import { cleanupDevices, CLIENT_UUID, client, emuDevice, famfs, GiB, master, MASTER_UUID, MiB, mkfsCli } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, client, emuDevice, GiB, master, MASTER_UUID, MiB } from './helpers/emu.js';
+import { famfs, mkfsCli } from './helpers/run.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 import { eventually } from './helpers/wait.js';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,8 @@ import { Famfs, FormatError, FsError, QueueAccessError, QueueCorruptError } from
 import { createEmulatedDevice } from '../src/device/emulated.js';
 import { removeCaches } from '../src/device/noncoherent.js';
 import { mkfs } from '../src/fs/mkfs.js';
-import { cleanupDevices, cli, CLIENT_UUID, emuDevice, GiB, master, MASTER_UUID, MiB, PY_READER } from './helpers/emu.js';
+import { cleanupDevices, CLIENT_UUID, emuDevice, GiB, master, MASTER_UUID } from './helpers/emu.js';
+import { hostEnv, PCQ_BIN, runCli, runPython } from './helpers/run.js';
 import { cleanupMounts, mountFamfs } from './helpers/mounts.js';
 
 /** Child processes a test starts; any still running when the file ends (a test failed) is killed. */
@@ -29,9 +30,7 @@ after(cleanupDevices);
 after(cleanupMounts);
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PCQ_BIN = join(here, '..', 'bin', 'pcq.cjs');
 const CONSUMER_CHILD = join(here, 'helpers', 'pcq-consumer.js');
-const PCQ_READER = join(dirname(PY_READER), 'pcq_read.py');
 
 /** Upstream's layout, written out again from src/pcq.h so the library's constants are not checking themselves. */
 const UP = {
@@ -45,7 +44,7 @@ function freshFs(): { dev: string; fs: Famfs } {
   return { dev, fs: Famfs.open(dev, { systemUuid: MASTER_UUID }) };
 }
 
-const pcqCli = (args: string[], host = MASTER_UUID, dev = '') => cli(PCQ_BIN, args, host, dev ? { FAMFS_DEVICE: dev } : {});
+const pcqCli = (args: string[], host = MASTER_UUID, dev = '') => runCli(PCQ_BIN, args, { host, env: { FAMFS_DEVICE: dev } });
 
 /** A message whose payload starts with its sequence number. */
 function numbered(seq: number, size: number): Buffer {
@@ -139,7 +138,7 @@ describe('pcq on-media format', () => {
       for (let i = 0; i < 29; i++) assert.notEqual(c.receive(), null);
       c.close();
       p.close();
-      const py = spawnSync('python3', [PCQ_READER, dev, 'dir-less-q'], { encoding: 'utf8', maxBuffer: 16 * MiB });
+      const py = runPython('pcq_read.py', [dev, 'dir-less-q']);
       assert.equal(py.status, 0, py.stderr);
       const r = JSON.parse(py.stdout) as {
         producer: Record<string, number>; consumer: Record<string, number>;
@@ -305,7 +304,7 @@ interface ChildResult { code: number | null; lines: string[]; stderr: string }
 function startConsumer(dev: string, queue: string, count: number, host: string, every = 0) {
   // stdin is a pipe the child watches: it exits when this process goes away.
   const child = spawn(process.execPath, [CONSUMER_CHILD, dev, queue, String(count), String(every)], {
-    env: { ...process.env, FAMFS_SYSTEM_UUID: host }, stdio: ['pipe', 'pipe', 'pipe'],
+    env: hostEnv(host), stdio: ['pipe', 'pipe', 'pipe'],
   });
   track(child);
   const lines: string[] = [];
@@ -536,7 +535,7 @@ describe('pcq command', () => {
     // script(1) runs the command in a pseudo-terminal; a timed run outlasts the first redraw.
     const out = await new Promise<{ status: number | null; text: string }>((resolve) => {
       const child = spawn('script', ['-qfec', `${process.execPath} ${PCQ_BIN} -pc -t 2 tty`, '/dev/null'], {
-        env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: dev, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'],
+        env: hostEnv(MASTER_UUID, { FAMFS_DEVICE: dev, TERM: 'xterm' }), stdio: ['ignore', 'pipe', 'pipe'],
       });
       let text = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => { text += d; });
@@ -563,7 +562,7 @@ describe('pcq command', () => {
     assert.match(refused.stderr, /may not write the consumer file/);
     assert.equal(pcqCli(['--setperm', 'c', `${cm}/shared_queue`], CLIENT_UUID).status, 0);
     const consumer = spawn(process.execPath, [PCQ_BIN, '--consumer', '--nmessages', '10000', '--seed', '42', `${cm}/shared_queue`], {
-      env: { ...process.env, FAMFS_SYSTEM_UUID: CLIENT_UUID }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: hostEnv(CLIENT_UUID), stdio: ['ignore', 'pipe', 'pipe'],
     });
     track(consumer);
     let out = '';
@@ -573,7 +572,7 @@ describe('pcq command', () => {
     const exited = new Promise<number | null>((resolve) => consumer.on('close', resolve));
     const prod = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const c = spawn(process.execPath, [PCQ_BIN, '--producer', '--nmessages', '10000', '--seed', '42', `${mm}/shared_queue`], {
-        env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID }, stdio: ['ignore', 'pipe', 'inherit'],
+        env: hostEnv(MASTER_UUID), stdio: ['ignore', 'pipe', 'inherit'],
       });
       track(c);
       let o = '';
@@ -601,9 +600,7 @@ describe('the README queue example', () => {
       writeFileSync(file, m[1]!);
       const dev = emuDevice(4 * GiB, 'pcq-readme');
       mkfs(dev, { systemUuid: master });
-      const run = (host: string) => spawnSync(process.execPath, [file], {
-        encoding: 'utf8', env: { ...process.env, FAMFS_DEVICE: dev, FAMFS_SYSTEM_UUID: host },
-      });
+      const run = (host: string) => runCli(file, [], { host, env: { FAMFS_DEVICE: dev } });
       let r = run(MASTER_UUID);
       assert.equal(r.status, 0, r.stderr);
       r = run(CLIENT_UUID);

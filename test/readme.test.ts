@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mkfs } from '../src/fs/mkfs.js';
 import { CLIENT_UUID, cleanupDevices, emuDevice, GiB, master, MASTER_UUID } from './helpers/emu.js';
+import { runCli } from './helpers/run.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Inside the package, so `import 'famfs-ts'` resolves to this build through package.json's exports. */
@@ -30,9 +30,7 @@ describe('the README library example', () => {
     mkfs(dev, { systemUuid: master });
     const file = join(scratch, 'example.mjs');
     writeFileSync(file, readmeExample());
-    const run = (host: string) => spawnSync(process.execPath, [file], {
-      encoding: 'utf8', env: { ...process.env, FAMFS_DEVICE: dev, FAMFS_SYSTEM_UUID: host },
-    });
+    const run = (host: string) => runCli(file, [], { host, env: { FAMFS_DEVICE: dev } });
     let r = run(MASTER_UUID);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `master ${64 << 20} 42\n`);

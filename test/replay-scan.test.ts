@@ -250,11 +250,7 @@ describe('replay of entries (native scan)', () => {
     // around what the extents hold.
     const dev1Size = 8 * 1024 ** 3;
     const sizes = [DEV_SIZE, dev1Size];
-    let seed = 777;
-    const rnd = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
-      return (seed >>> 12) % n; // the low bits of this generator repeat with short periods
-    };
+    const rnd = seededRandomInt(777);
     const extent = (): { devIndex: number; offset: number; len: number } => {
       const devIndex = rnd(12) === 0 ? 2 : rnd(2);
       const size = sizes[devIndex] ?? DEV_SIZE;

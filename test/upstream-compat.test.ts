@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { FamfsHandle } from '../src/fs/famfs.js';
 import { daemonLogTail } from '../src/cli/commands/mount.js';
 import { readRecord } from '../src/mounts/registry.js';
-import { cli, cleanupDevices, emuDevice, famfs, FAMFS_BIN, GiB, MASTER_UUID, MKFS_BIN } from './helpers/emu.js';
+import { cleanupDevices, emuDevice, GiB, MASTER_UUID } from './helpers/emu.js';
+import { famfs, FAMFS_BIN, FUSED_BIN, MKFS_BIN, runCli, runPython, type RunResult } from './helpers/run.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 
 /**
@@ -16,12 +16,11 @@ import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint, umountFamfs } 
  * the drop-in promise, with upstream's exit status and observable effect.
  */
 
-const FUSED_BIN = join(FAMFS_BIN, '..', 'famfs_fused.cjs');
 const UPSTREAM_COMMANDS = ['mount', 'fsck', 'check', 'mkdir', 'cp', 'creat', 'flush', 'verify', 'mkmeta', 'logplay', 'getmap', 'clone', 'chkread'];
-const MKFS_FUSE = (dev: string): SpawnSyncReturns<string> => cli(MKFS_BIN, ['--fuse', dev]);
+const MKFS_FUSE = (dev: string): RunResult => runCli(MKFS_BIN, ['--fuse', dev]);
 
 /** One line on stderr, nothing after it: how every refusal must look. */
-function oneLine(r: SpawnSyncReturns<string>, status: number, pattern: RegExp): void {
+function oneLine(r: RunResult, status: number, pattern: RegExp): void {
   assert.equal(r.status, status, `status ${r.status}: ${r.stdout}${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
@@ -29,7 +28,7 @@ function oneLine(r: SpawnSyncReturns<string>, status: number, pattern: RegExp): 
 }
 
 function xattr(path: string, name: string): string {
-  const r = spawnSync('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2]).decode())', path, name], { encoding: 'utf8' });
+  const r = runPython('xattr.py', ['get', path, name]);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -67,8 +66,8 @@ describe('1. mode flags and help', () => {
 
   it('--nofuse/-F, FAMFS_MODE=v1 and the module-only options: one line naming the kernel module, upstream status', () => {
     const other = emuDevice(8 * GiB, 'compat-v1');
-    oneLine(cli(MKFS_BIN, ['-F', other]), 2, /famfs v1 kernel module/);
-    oneLine(cli(MKFS_BIN, ['--nofuse', other]), 2, /famfs v1 kernel module/);
+    oneLine(runCli(MKFS_BIN, ['-F', other]), 2, /famfs v1 kernel module/);
+    oneLine(runCli(MKFS_BIN, ['--nofuse', other]), 2, /famfs v1 kernel module/);
     oneLine(famfs(['fsck', '-F', mnt]), 1, /famfs v1 kernel module/);
     oneLine(famfs(['fsck', mnt], MASTER_UUID, { FAMFS_MODE: 'v1' }), 1, /FAMFS_MODE=v1 needs the standalone famfs v1 kernel module/);
     oneLine(famfs(['fsck', '-L', mnt]), 1, /famfs v1 kernel module/);
@@ -109,7 +108,7 @@ describe('1. mode flags and help', () => {
     // fsck's -h is --human, as upstream.
     const human = famfs(['fsck', '-h', mnt]);
     assert.match(human.stdout, /Device capacity: +[\d.]+G/, human.stderr + daemonLogTail(mnt, 30));
-    const mk = cli(MKFS_BIN, ['-?']);
+    const mk = runCli(MKFS_BIN, ['-?']);
     assert.equal(mk.status, 0);
     assert.match(mk.stdout, /Usage: mkfs.famfs/);
     // The global --dryrun is accepted (upstream lists it and never acts on it).
@@ -243,7 +242,7 @@ describe('2. options upstream has', () => {
 describe('3. behaviours scripts rely on', () => {
   it('creat --multi goes in order: a file before a path outside famfs is created, then the command fails', () => {
     // Run in the mount, as upstream's scripts do, so `ordered` is a path in famfs.
-    const r = spawnSync(process.execPath, [FAMFS_BIN, 'creat', '--multi', 'ordered,4k', '--multi', '/not/famfs,4M'], { cwd: mnt, encoding: 'utf8', env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: '' } });
+    const r = runCli(FAMFS_BIN, ['creat', '--multi', 'ordered,4k', '--multi', '/not/famfs,4M'], { cwd: mnt });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /Create complete for 1 of 2 files with 1 errs/);
     assert.equal(statSync(join(mnt, 'ordered')).size, 4096);
@@ -400,21 +399,21 @@ describe('4. shadow YAML', () => {
 
 describe('5. famfs_fused', () => {
   it('upstream\'s command line: help and version, refused sources, a mount it serves', () => {
-    assert.equal(cli(FUSED_BIN, ['--help']).status, 0);
-    const v = cli(FUSED_BIN, ['-V']);
+    assert.equal(runCli(FUSED_BIN, ['--help']).status, 0);
+    const v = runCli(FUSED_BIN, ['-V']);
     assert.equal(v.status, 0);
     assert.match(v.stdout, /version \d+\.\d+\.\d+/);
     const m2 = trackedMountpoint();
-    oneLine(cli(FUSED_BIN, [m2]), 1, /missing source/);
-    oneLine(cli(FUSED_BIN, ['-o', 'source=/etc/passwd', m2]), 1, /not a directory/);
-    oneLine(cli(FUSED_BIN, ['-o', 'source=/nonexistent/famfs', m2]), 1, /does not exist/);
-    oneLine(cli(FUSED_BIN, ['-o', `source=${shadow}`]), 1, /missing mountpoint/);
+    oneLine(runCli(FUSED_BIN, [m2]), 1, /missing source/);
+    oneLine(runCli(FUSED_BIN, ['-o', 'source=/etc/passwd', m2]), 1, /not a directory/);
+    oneLine(runCli(FUSED_BIN, ['-o', 'source=/nonexistent/famfs', m2]), 1, /does not exist/);
+    oneLine(runCli(FUSED_BIN, ['-o', `source=${shadow}`]), 1, /missing mountpoint/);
     const other = emuDevice(8 * GiB, 'compat-fused');
     assert.equal(MKFS_FUSE(other).status, 0);
     const src = mkdtempSync('/tmp/famfs-compat-fused-');
     mkdirSync(join(src, 'root'));
     try {
-      const r = cli(FUSED_BIN, ['-o', `source=${src},daxdev=${other},timeout=5,cache=auto,readdirplus,no_flock,allow_other`, m2]);
+      const r = runCli(FUSED_BIN, ['-o', `source=${src},daxdev=${other},timeout=5,cache=auto,readdirplus,no_flock,allow_other`, m2]);
       assert.equal(r.status, 0, r.stderr);
       assert.ok(isMounted(m2));
       assert.equal(statSync(join(m2, '.meta', '.superblock')).size, 2 * 1024 * 1024);

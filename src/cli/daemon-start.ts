@@ -8,17 +8,18 @@ import { BIN_DIR } from './bin.js';
 export const DAEMON_FILE = 'daemon.cjs';
 /**
  * V8 settings for the daemon, a long-lived process whose heap is the namespace plus small
- * per-request garbage. A 1 MiB young generation (default 16 MiB semi-spaces, grown on demand)
- * and one V8 helper thread instead of one per core: measured on a full log (15,420 entries),
- * VmRSS after listing the whole tree went from ~94 MiB to ~78 MiB, start-up unchanged.
+ * per-request garbage: a 1 MiB young generation (the default grows to 16 MiB semi-spaces and
+ * never gives the pages back) and one V8 helper thread instead of one per core (each keeps a
+ * malloc arena). The daemon's resident memory is a bench row (bench/README.md, "Daemon RSS").
  */
 const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 
 /**
- * A daemon process waiting for its configuration on stdin. Node takes ~90 ms to start here, and
- * `famfs mount` spends ~60 ms more loading its parser and checking the device and mount point:
- * a daemon started as the CLI starts does its own start meanwhile. The CLI then gives it the
- * configuration, or exits, which closes the daemon's stdin and ends it.
+ * A daemon process waiting for its configuration on stdin. Node's own start and the CLI's
+ * loading of its parser and checks of the device and mount point are each tens of milliseconds
+ * (bench/README.md, "Mount with a full log"): a daemon started as the CLI starts does its own
+ * start meanwhile. The CLI then gives it the configuration, or exits, which closes the daemon's
+ * stdin and ends it.
  */
 let early: ChildProcess | undefined;
 
@@ -45,7 +46,7 @@ export function takeDaemon(foreground: boolean): ChildProcess {
 
 /**
  * The daemon's environment: ours, less NODE_EXTRA_CA_CERTS. Node reads and parses that file as it
- * starts (measured here: 70 ms to start instead of 115), and the daemon makes no TLS connection.
+ * starts, before any code of ours runs, and the daemon makes no TLS connection.
  */
 function daemonEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };

@@ -200,8 +200,9 @@ async function main(cfg: DaemonConfig): Promise<void> {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
 
   report(STATUS_OK);
-  // After the mount is reported: Node's HTTP server is ~10-30 ms to load and listen, which no
-  // `famfs mount` should wait for (upstream's daemon starts its server on a thread as well).
+  // After the mount is reported: loading and starting Node's HTTP server is time no `famfs mount`
+  // should wait for (bench/README.md, "Mount with a full log"; upstream's daemon starts its
+  // server on a thread as well).
   const diag = await startDiagnostics({ fs, ffs, session: server.session, config: cfg, mountpoint: server.mountpoint, startedAt, follower });
   if (diag.socket === undefined) writeRecord({ ...record, diagSocket: undefined });
   const end = await server.closed;

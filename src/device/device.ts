@@ -266,8 +266,8 @@ export class DeviceMapping {
    * see it, with read(2) of the file the mapping maps instead of the mapping: the mapping's pages
    * are the file's page cache, the very memory read(2) copies from, so no cache line holds
    * anything else. What it saves is the first touch of each page of a fresh mapping, a page fault
-   * (and on a guest with shadow page tables a VM exit): 256 MiB of a log read in 53 ms, touched
-   * through a new mapping in 270 ms (bench/README.md). Only where readsFile is true.
+   * (and on a guest with shadow page tables a VM exit), which over a large log costs several
+   * times the copy (bench/README.md, "A million files"). Only where readsFile is true.
    */
   read(off: number, into: Buffer): void {
     const parts = this.#live('read');

@@ -52,10 +52,11 @@ export class LogFullError extends FsError {
 }
 
 /**
- * appendEntry for a caller that already knows next_index: one that holds the log lock and has
- * read the header since taking it (nobody else can move next_index meanwhile), so reading it
- * again per entry would only cost a cache invalidation and a CRC. Same protocol: the entry
- * written and flushed, then next_index (and next_seqnum) advanced and flushed.
+ * Appends `entry` at slot `index`, which must be the log's next_index: the caller holds the log
+ * lock and has read the header since taking it (nobody else can move next_index meanwhile), so
+ * the header is not read again per entry, which would only cost a cache invalidation and a CRC.
+ * The protocol: the entry written and flushed, then next_index (and next_seqnum) advanced and
+ * flushed, so a reader never sees an index that covers an entry not yet in memory.
  */
 export function appendEntryAt(meta: MetadataView, index: LogSlot, entry: NewEntry): void {
   const log = meta.buffer.subarray(LOG_OFFSET);

@@ -19,8 +19,8 @@ const RETRY_ERRNOS: ReadonlySet<number> = new Set([EINTR, ENOENT]);
 /**
  * Reads that may miss in a row before a wake-up ends. On a VM, sleeping in epoll and being woken
  * for the next request costs more than asking again: a caller's next request (stat after stat)
- * arrives a few microseconds after its reply. Measured with statloop at zero timeouts, 8,400-9,000
- * stat/s with one read that misses, 10,600-11,400 with 50 (no change for readdir or dd).
+ * arrives a few microseconds after its reply. The bench's FUSE stat row shows the effect
+ * (bench/README.md, "stat and readdir through FUSE").
  */
 const SPIN_READS = 50;
 
@@ -84,10 +84,10 @@ export class DeviceReader {
   }
 
   /**
-   * Reads until SPIN_READS reads in a row found nothing. Stopping after a request answered at
-   * once measured slower (stat: 11,100/s against 13,200/s): a caller's next request (GETATTR after
-   * LOOKUP) often arrives while the reply is being written, and a read finds it without another
-   * turn of the event loop (two epoll calls, as Node measures loop idle time) or a sleep.
+   * Reads until SPIN_READS reads in a row found nothing, not just until a request was answered: a
+   * caller's next request (GETATTR after LOOKUP) often arrives while the reply is being written,
+   * and a read finds it without another turn of the event loop (two epoll calls, as Node measures
+   * loop idle time) or a sleep.
    * `status` < 0: libuv saw an error condition (a disconnected device) and stopped the watcher.
    */
   private drain(status: number): void {

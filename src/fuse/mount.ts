@@ -48,7 +48,8 @@ interface CommandResult {
 
 /** Runs a helper with a deadline; never throws for a non-zero exit. */
 async function runCommand(cmd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
-  // Loaded here: a daemon needs it only to unmount, and it is ~5 ms of every start.
+  // Loaded here: a daemon needs it only to unmount, and loading it is part of every start
+  // (bench/README.md, "Mount with a full log").
   const { spawn } = await import('node:child_process');
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });

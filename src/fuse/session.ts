@@ -7,24 +7,15 @@
  * Reading (src/fuse/device-reader.ts): like libfuse's single-threaded loop, one thread reads a
  * request, handles it and writes the reply, and that thread is the main thread. The /dev/fuse fd
  * is non-blocking and watched by the event loop (a uv_poll_t from the addon, native/poll.c); on
- * each wake-up the reader reads requests until EAGAIN and dispatches each. Synchronous handlers
+ * each wake-up the reader reads and dispatches requests until a run of reads finds none (EAGAIN;
+ * device-reader.ts SPIN_READS says how many and why). Synchronous handlers
  * reply before the next read; asynchronous ones reply from their promise, and reading pauses
  * while maxInflight requests are unanswered. The event loop stays free for timers and I/O between
  * wake-ups, and the watcher keeps the process alive only while the session reads.
  *
- * Measured against the design it replaced (a worker thread blocked in read(2) posting each request
- * to the main thread: two cross-thread wake-ups in series per request), interleaved run by run
- * with the C libfuse server (bench's memfs_ll, multi-threaded loop) in one run on this 2-vCPU VM,
- * Linux 6.18, Node 20; medians of 5, the VM is shared and noisy:
- *
- *                                  worker thread   event loop (chosen)   C server
- *   dd bs=1M, direct I/O           3.5 GB/s        4.2 GB/s              5.5 GB/s
- *   dd bs=128K, direct I/O         1.9 GB/s        3.1 GB/s              3.1 GB/s
- *   stat(), zero timeouts          5 800 /s        12 000 /s             20 000 /s
- *   readdir, 10 000 entries        62 /s           69 /s                 153 /s
- *
- * Earlier measurements of the worker design (1 worker thread beat 2 workers and libuv-pool reads
- * with fs.read, which besides pin pool threads) are in git history.
+ * Not a worker thread blocked in read(2) that posts each request to the main thread: that puts
+ * two cross-thread wake-ups in series on every request, and was slower at every request size and
+ * for stat and readdir (bench/README.md, "stat and readdir through FUSE", has the A/B).
  *
  * Each reply is one writev(2) straight from the file system's buffers (zero copy for views of
  * mapped memory), made by the addon: fs.writevSync's bookkeeping cost more than the system call

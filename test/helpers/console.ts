@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { FAMFS_BIN, MASTER_UUID } from './emu.js';
+import { MASTER_UUID } from './emu.js';
+import { FAMFS_BIN, hostEnv } from './run.js';
 
 /** A running `famfs console`, and the URL it printed. */
 export interface RunningConsole {
@@ -17,7 +18,7 @@ const consoles = new Set<ChildProcess>();
 /** Starts `famfs console <args>` as `host` and waits for the lines naming its URL. */
 export function startConsole(args: string[], host = MASTER_UUID): Promise<RunningConsole> {
   const proc = spawn(process.execPath, [FAMFS_BIN, 'console', ...args], {
-    env: { ...process.env, FAMFS_SYSTEM_UUID: host, FAMFS_DEVICE: '' },
+    env: hostEnv(host),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   consoles.add(proc);

@@ -1,9 +1,7 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
 import { removeCaches } from '../../src/device/noncoherent.js';
 import { RUN_DIR_ENV } from '../../src/mounts/registry.js';
@@ -42,21 +40,3 @@ export function cleanupDevices(): void {
   }
   made.clear();
 }
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const FAMFS_BIN = join(root, 'bin', 'famfs.cjs');
-export const MKFS_BIN = join(root, 'bin', 'mkfs.famfs.cjs');
-
-/** Run a CLI as a given host; stdout/stderr as text. */
-export function cli(bin: string, args: string[], host = MASTER_UUID, env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FAMFS_SYSTEM_UUID: host, FAMFS_DEVICE: '', ...env },
-  });
-}
-
-export const famfs = (args: string[], host = MASTER_UUID, env: Record<string, string> = {}) => cli(FAMFS_BIN, args, host, env);
-export const mkfsCli = (args: string[], host = MASTER_UUID) => cli(MKFS_BIN, args, host);
-
-/** The independent reader written from the spec (test/independent/famfs_read.py). */
-export const PY_READER = join(root, '..', 'test', 'independent', 'famfs_read.py');

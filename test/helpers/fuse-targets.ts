@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { waitProcessGone } from '../../src/mounts/process-state.js';
 import { readRecord } from '../../src/mounts/registry.js';
 import { mkfs } from '../../src/fs/mkfs.js';
-import { emuDevice, famfs, GiB, master, MASTER_UUID } from './emu.js';
+import { emuDevice, GiB, master, MASTER_UUID } from './emu.js';
+import { famfs } from './run.js';
 import { trackServer } from './mounts.js';
 
 const READY_TIMEOUT_MS = 10_000;

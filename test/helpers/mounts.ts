@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
-import { famfs } from './emu.js';
+import { famfs } from './run.js';
 
 /**
  * Mounts made by a test file; cleanupMounts() (in `after`) unmounts them even when a test failed.

@@ -40,25 +40,36 @@ export function runAsUser(u: TestUser, cmd: string, args: string[], env: NodeJS.
   return spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', '--', cmd, ...args], { encoding: 'utf8', env });
 }
 
-/**
- * Tries `op` on `path` as the user from a Node child; the errno code, or 'ok'. Ops: read (the
- * whole file), write (one byte at 0), list, stat, mkdir.
- */
-export function tryAsUser(u: TestUser, op: 'read' | 'write' | 'list' | 'stat' | 'mkdir', path: string): string {
-  const script = `
-    const fs = require('node:fs');
-    const [op, p] = process.argv.slice(1);
-    try {
-      if (op === 'read') fs.readFileSync(p);
-      else if (op === 'write') { const fd = fs.openSync(p, 'r+'); fs.writeSync(fd, Buffer.from('x'), 0, 1, 0); fs.closeSync(fd); }
-      else if (op === 'list') fs.readdirSync(p);
-      else if (op === 'mkdir') fs.mkdirSync(p);
-      else fs.statSync(p);
-      process.stdout.write('ok');
-    } catch (e) { process.stdout.write(e.code || String(e)); }`;
-  const r = runAsUser(u, process.execPath, ['-e', script, op, path]);
-  if (r.status !== 0) throw new Error(`as ${u.name}: ${op} ${path}: ${r.stderr.trim()}`);
+/** What tryAsUser and tryAsIds can try: read (the whole file), write (one byte at 0), list, stat, mkdir. */
+export type TriedOp = 'read' | 'write' | 'list' | 'stat' | 'mkdir';
+
+/** The child that tries one op: prints 'ok' or the errno code. Inline, so it needs no file the user may be unable to read. */
+const TRY_OP = `
+  const fs = require('node:fs');
+  const [op, p] = process.argv.slice(1);
+  try {
+    if (op === 'read') fs.readFileSync(p);
+    else if (op === 'write') { const fd = fs.openSync(p, 'r+'); fs.writeSync(fd, Buffer.from('x'), 0, 1, 0); fs.closeSync(fd); }
+    else if (op === 'list') fs.readdirSync(p);
+    else if (op === 'mkdir') fs.mkdirSync(p);
+    else fs.statSync(p);
+    process.stdout.write('ok');
+  } catch (e) { process.stdout.write(e.code || String(e)); }`;
+
+function triedOutcome(r: SpawnSyncReturns<string>, who: string, op: TriedOp, path: string): string {
+  if (r.status !== 0) throw new Error(`as ${who}: ${op} ${path}: ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** Tries `op` on `path` as the user (with their groups) from a Node child; the errno code, or 'ok'. */
+export function tryAsUser(u: TestUser, op: TriedOp, path: string): string {
+  return triedOutcome(runAsUser(u, process.execPath, ['-e', TRY_OP, op, path]), u.name, op, path);
+}
+
+/** The same as bare ids with no supplementary groups, e.g. nobody's, who has no account to add. */
+export function tryAsIds(ids: { readonly uid: number; readonly gid: number }, op: TriedOp, path: string): string {
+  const r = spawnSync(process.execPath, ['-e', TRY_OP, op, path], { uid: ids.uid, gid: ids.gid, encoding: 'utf8' });
+  return triedOutcome(r, `uid ${ids.uid}`, op, path);
 }
 
 process.on('exit', () => {

@@ -1,11 +1,13 @@
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { readRecord } from '../../src/mounts/registry.js';
 import { createEmulatedDevice } from '../../src/device/emulated.js';
 import { removeCaches } from '../../src/device/noncoherent.js';
-import { FAMFS_BIN, GiB, MKFS_BIN } from '../helpers/emu.js';
+import { GiB } from '../helpers/emu.js';
+import { isMounted } from '../helpers/mounts.js';
+import { FAMFS_BIN, mkfsCli, runCli, runCliAsync, type RunResult } from '../helpers/run.js';
 
 /**
  * Several famfs "hosts" on one machine: one master and N clients over the same emulated memory
@@ -33,26 +35,6 @@ export interface ClusterOptions {
 const DEFAULT_FOLLOW_MS = 100;
 const CLUSTERS = new Set<Cluster>();
 
-/** Run a famfs CLI synchronously as host `uuid`. */
-function runAs(bin: string, uuid: string, args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, FAMFS_SYSTEM_UUID: uuid, FAMFS_DEVICE: '', ...env },
-  });
-}
-
-/** The same, without blocking the event loop (mounting eight clients one after another is slow). */
-function runAsAsync(bin: string, uuid: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, FAMFS_SYSTEM_UUID: uuid, FAMFS_DEVICE: '' }, stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('close', (status) => resolve({ status, stderr }));
-  });
-}
-
 export class Host {
   /** Mount point while mounted, '' otherwise. */
   mnt = '';
@@ -60,20 +42,21 @@ export class Host {
   constructor(readonly name: string, readonly uuid: string, readonly role: HostRole, readonly device: string) {}
 
   /** `famfs <args>` run as this host; paths in args may be inside this host's mount. */
-  famfs(args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
-    return runAs(FAMFS_BIN, this.uuid, args, env);
+  famfs(args: string[], env: Record<string, string> = {}): RunResult {
+    return runCli(FAMFS_BIN, args, { host: this.uuid, env });
   }
 
   /** `famfs <args>` addressing the device directly (no mount needed). */
-  onDevice(args: string[]): SpawnSyncReturns<string> {
-    return runAs(FAMFS_BIN, this.uuid, args, { FAMFS_DEVICE: this.device });
+  onDevice(args: string[]): RunResult {
+    return this.famfs(args, { FAMFS_DEVICE: this.device });
   }
 
   async mount(args: string[] = []): Promise<string> {
     if (this.mnt) throw new Error(`${this.name} is already mounted at ${this.mnt}`);
     const mnt = mkdtempSync(`/tmp/famfs-host-${this.name}-`);
     this.mnt = mnt;
-    const r = await runAsAsync(FAMFS_BIN, this.uuid, ['mount', ...args, this.device, mnt]);
+    // Not blocking the event loop: the clients of a cluster mount at once.
+    const r = await runCliAsync(FAMFS_BIN, ['mount', ...args, this.device, mnt], { host: this.uuid });
     if (r.status !== 0) throw new Error(`${this.name}: famfs mount failed (${r.status}): ${r.stderr.trim()}`);
     return mnt;
   }
@@ -88,7 +71,7 @@ export class Host {
     if (!this.mnt) return;
     const mnt = this.mnt;
     if (isMounted(mnt)) {
-      runAs(FAMFS_BIN, this.uuid, ['umount', mnt]);
+      this.famfs(['umount', mnt]);
       if (isMounted(mnt)) spawnSync('umount', ['-l', mnt]);
     }
     try {
@@ -98,10 +81,6 @@ export class Host {
     }
     this.mnt = '';
   }
-}
-
-export function isMounted(mnt: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === mnt);
 }
 
 export class Cluster {
@@ -126,7 +105,7 @@ export class Cluster {
     const c = new Cluster(device, opts);
     CLUSTERS.add(c);
     try {
-      const mk = runAs(MKFS_BIN, c.master.uuid, [device]);
+      const mk = mkfsCli([device], c.master.uuid);
       if (mk.status !== 0) throw new Error(`mkfs.famfs failed: ${mk.stderr.trim()}`);
       if (!opts.noMount) {
         const args = opts.mountArgs ?? [];

@@ -6,11 +6,12 @@ import { fmapExtents } from '../../src/format/fmap.js';
 import { LOG_OFFSET } from '../../src/format/layout.js';
 import { FamfsHandle } from '../../src/fs/famfs.js';
 import type { FsNode } from '../../src/fs/namespace.js';
-import { FAMFS_BIN, GiB } from '../helpers/emu.js';
+import { GiB } from '../helpers/emu.js';
+import { FAMFS_BIN, runCliAsync, type RunResult } from '../helpers/run.js';
 import { eventually } from '../helpers/wait.js';
 import { MemoryDevice } from '../../src/device/device.js';
 import { Cluster } from '../hosts/harness.js';
-import { OBSERVER_UUID, RUN_SEED, type RunResult, cleanProblems, envInt, inspect, reportFigure, runKillable } from './support.js';
+import { OBSERVER_UUID, RUN_SEED, cleanProblems, envInt, inspect, reportFigure } from './support.js';
 import { prng, randInt } from '../helpers/prng.js';
 
 /**
@@ -90,7 +91,7 @@ describe('concurrency', () => {
   it(`two master processes append ${FILES_PER_WRITER} files each at once: nothing lost, no memory shared`, async () => {
     const c = await Cluster.up({ clients: 0, noMount: true, devSize: 16 * GiB, tag: 'conc' });
     try {
-      const env = { FAMFS_SYSTEM_UUID: c.master.uuid, FAMFS_DEVICE: c.device };
+      const as = { host: c.master.uuid, env: { FAMFS_DEVICE: c.device } };
       const a = multiArgs('a', FILES_PER_WRITER, rnd);
       const b = multiArgs('b', FILES_PER_WRITER, rnd);
       // One writer allocates interleaved files, the other contiguous ones: both allocators share the bitmap.
@@ -101,8 +102,8 @@ describe('concurrency', () => {
       let running: Promise<RunResult[]>;
       try {
         running = Promise.all([
-          runKillable([FAMFS_BIN, 'creat', '-q', ...a.args], env),
-          runKillable([FAMFS_BIN, 'creat', '-q', '-N', '2', '-B', '8', ...b.args], env),
+          runCliAsync(FAMFS_BIN, ['creat', '-q', ...a.args], as),
+          runCliAsync(FAMFS_BIN, ['creat', '-q', '-N', '2', '-B', '8', ...b.args], as),
         ]);
         await eventually('both writers waiting on the log lock', () => flockWaiters(c.device) >= 2, LOCK_WAIT_MS, POLL_MS);
       } finally {
@@ -133,10 +134,10 @@ describe('concurrency', () => {
   it('a client replaying in a loop while the master appends never sees a partial entry', async () => {
     const c = await Cluster.up({ clients: 0, noMount: true, tag: 'replay' });
     try {
-      const env = { FAMFS_SYSTEM_UUID: c.master.uuid, FAMFS_DEVICE: c.device };
+      const as = { host: c.master.uuid, env: { FAMFS_DEVICE: c.device } };
       const files = multiArgs('r', FILES_PER_WRITER / 2, rnd);
       let done = false;
-      const writer = runKillable([FAMFS_BIN, 'creat', '-q', ...files.args], env).then((r) => { done = true; return r; });
+      const writer = runCliAsync(FAMFS_BIN, ['creat', '-q', ...files.args], as).then((r) => { done = true; return r; });
       const follower = FamfsHandle.open(c.device, { systemUuid: OBSERVER_UUID });
       let replays = 0;
       let seenMax = 0;
@@ -174,7 +175,7 @@ describe('concurrency', () => {
         assert.equal(r.status, 0, r.stderr);
       }
       const files = multiArgs('dir0/sub/f', 100, rnd);
-      const writer = runKillable([FAMFS_BIN, 'creat', '-q', ...files.args], { FAMFS_SYSTEM_UUID: m.uuid, FAMFS_DEVICE: c.device });
+      const writer = runCliAsync(FAMFS_BIN, ['creat', '-q', ...files.args], { host: m.uuid, env: { FAMFS_DEVICE: c.device } });
       // While the master appends, whatever a client shows must be something the master made.
       let views = 0;
       for (let settled = false; !settled;) {

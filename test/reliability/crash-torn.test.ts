@@ -9,7 +9,8 @@ import { LOG_HEADER_OFF, LOG_HEADER_SIZE, decodeLogHeader, entryOffset } from '.
 import { SUPERBLOCK_SIZE, decodeSuperblock, encodeSuperblock, type Superblock } from '../../src/format/superblock.js';
 import { MemoryDevice } from '../../src/device/device.js';
 import { readSuperblock } from '../../src/fs/role.js';
-import { Cluster, isMounted } from '../hosts/harness.js';
+import { Cluster } from '../hosts/harness.js';
+import { isMounted } from '../helpers/mounts.js';
 import { cleanProblems, inspect } from './support.js';
 import { readAt, writeAt } from '../helpers/device-io.js';
 

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyBuffer } from '../../src/data/prng.js';
 import type { FsNode } from '../../src/fs/namespace.js';
-import { FAMFS_BIN } from '../helpers/emu.js';
+import { FAMFS_BIN, runCliAsync } from '../helpers/run.js';
 import { Cluster, type Host } from '../hosts/harness.js';
-import { RUN_SEED, cleanProblems, envInt, inspect, readFileBytes, reportFigure, runKillable } from './support.js';
+import { RUN_SEED, cleanProblems, envInt, inspect, readFileBytes, reportFigure } from './support.js';
 import { prng, randInt } from '../helpers/prng.js';
 
 /**
@@ -158,12 +158,12 @@ describe('crash consistency: kill -9 the master during creat, mkdir -p and cp -r
       const c = await Cluster.up({ clients: 1, noMount: true, tag: 'crash' });
       try {
         const m = c.master;
-        const env = { FAMFS_SYSTEM_UUID: m.uuid, FAMFS_DEVICE: c.device };
+        const as = { host: m.uuid, env: { FAMFS_DEVICE: c.device } };
         const model = new Model();
         const opOf = make();
         // Iteration 0 runs to completion: it proves the operation works and times it.
         const first = opOf(0, rnd);
-        const full = await runKillable([FAMFS_BIN, ...first.args], env);
+        const full = await runCliAsync(FAMFS_BIN, [...first.args], as);
         assert.equal(full.status, 0, `uncrashed ${name}: ${full.stderr}`);
         model.settle(first, true);
         verifyDevice(c.device, model, first.creates.keys(), `${name} uncrashed`);
@@ -171,14 +171,14 @@ describe('crash consistency: kill -9 the master during creat, mkdir -p and cp -r
           const op = opOf(i, rnd);
           const at = rnd() * full.ms * KILL_SPREAD;
           const ctx = `${name} #${i} killed at ${at.toFixed(0)} ms (seed ${RUN_SEED})`;
-          const r = await runKillable([FAMFS_BIN, ...op.args], env, at);
+          const r = await runCliAsync(FAMFS_BIN, [...op.args], { ...as, killAfterMs: at });
           const completed = r.status === 0;
           assert.ok(completed || r.signal === 'SIGKILL', `${ctx}: failed on its own: ${r.stderr}`);
           model.settle(op, completed);
           verifyDevice(c.device, model, completed ? op.creates.keys() : [], ctx);
           if (!completed) {
             // The next operation works, and the same one re-run finishes the job.
-            const again = await runKillable([FAMFS_BIN, ...op.args], env);
+            const again = await runCliAsync(FAMFS_BIN, [...op.args], as);
             assert.equal(again.status, 0, `${ctx}: re-run failed: ${again.stderr}`);
             model.settle(op, true);
             verifyDevice(c.device, model, op.creates.keys(), `${ctx}, re-run`);

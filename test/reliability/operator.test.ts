@@ -10,7 +10,8 @@ import { processAlive } from '../../src/mounts/process-state.js';
 import { mountFile, readRecord, RUN_DIR_ENV, writeRecord } from '../../src/mounts/registry.js';
 import { DEFAULT_LOG_LEN, LOG_OFFSET } from '../../src/format/layout.js';
 import { getSystemUuid } from '../../src/format/system-uuid.js';
-import { CLIENT_UUID, FAMFS_BIN, famfs, MASTER_UUID, mkfsCli, TEST_RUN_DIR } from '../helpers/emu.js';
+import { CLIENT_UUID, MASTER_UUID, TEST_RUN_DIR } from '../helpers/emu.js';
+import { famfs, FAMFS_BIN, mkfsCli, runCliAsync } from '../helpers/run.js';
 import { cleanupMounts, isMounted, mountFamfs, trackedMountpoint } from '../helpers/mounts.js';
 import { eventually } from '../helpers/wait.js';
 import { readAt, writeAt } from '../helpers/device-io.js';
@@ -247,14 +248,7 @@ describe('famfs mount', () => {
     const tries = 4;
     const results = await Promise.all(Array.from({ length: tries }, () => {
       const mnt = trackedMountpoint();
-      return new Promise<{ status: number | null; stderr: string }>((res) => {
-        const ch = spawn(process.execPath, [FAMFS_BIN, 'mount', dev, mnt], {
-          env: { ...process.env, FAMFS_SYSTEM_UUID: MASTER_UUID, FAMFS_DEVICE: '' }, stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        ch.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-        ch.on('close', (status) => res({ status, stderr }));
-      });
+      return runCliAsync(FAMFS_BIN, ['mount', dev, mnt]);
     }));
     const ok = results.filter((r) => r.status === 0);
     assert.equal(ok.length, 1, results.map((r) => `${r.status}: ${r.stderr.trim()}`).join('\n'));

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from '../hosts/harness.js';
-import { addTestUser, removeTestUser, runAsUser, type TestUser } from '../helpers/users.js';
+import { addTestUser, removeTestUser, runAsUser, tryAsIds, type TestUser } from '../helpers/users.js';
 import { inspect } from './support.js';
 
 /**
@@ -16,21 +15,7 @@ import { inspect } from './support.js';
 const NOBODY = 65534;
 
 /** Try `op` on `path` as uid/gid 65534; returns 'ok' or the errno code. */
-function asNobody(op: 'read' | 'write' | 'list' | 'stat', path: string): string {
-  const script = `
-    const fs = require('node:fs');
-    try {
-      const op = process.argv[1], p = process.argv[2];
-      if (op === 'read') fs.readFileSync(p);
-      else if (op === 'write') { const fd = fs.openSync(p, 'r+'); fs.writeSync(fd, Buffer.from('x'), 0, 1, 0); fs.closeSync(fd); }
-      else if (op === 'list') fs.readdirSync(p);
-      else fs.statSync(p);
-      process.stdout.write('ok');
-    } catch (e) { process.stdout.write(e.code || String(e)); }`;
-  const r = spawnSync(process.execPath, ['-e', script, op, path], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
-}
+const asNobody = (op: 'read' | 'write' | 'list' | 'stat', path: string): string => tryAsIds({ uid: NOBODY, gid: NOBODY }, op, path);
 
 function errCode(fn: () => void): string {
   try {

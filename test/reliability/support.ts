@@ -1,5 +1,4 @@
 import { appendFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { fsck, type FsckReport } from '../../src/fs/fsck.js';
 import { FamfsHandle } from '../../src/fs/famfs.js';
 import { filePieces } from '../../src/map/pieces.js';
@@ -67,26 +66,4 @@ export function readFileBytes(device: string, node: FileNode): Buffer {
   const pieces = filePieces(node.fmap, node.size);
   for (const p of pieces) if (p.devIndex !== 0) throw new Error(`piece on device ${p.devIndex}: only single-device images are read here`);
   return readPlaced(device, node.size, pieces);
-}
-
-export interface RunResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  ms: number;
-}
-
-/** Run node `args` as host `uuid`; SIGKILL it after `killAfterMs` unless it is done by then. */
-export function runKillable(args: string[], env: Record<string, string>, killAfterMs?: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('close', (status, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ status, signal, stderr, ms: Number(process.hrtime.bigint() - start) / 1e6 });
-    });
-  });
 }
