@@ -127,8 +127,8 @@ typedef struct {
   uint8_t kind;
 } slot_t;
 
-/* A name table bucket: the (parent, name) hash and the slot + 1 (0: empty). The hash is kept so
- * that a probe reads a slot only when the hashes match. */
+/* A path table bucket: the relpath's hash and the slot + 1 (0: empty). The hash is kept so that
+ * a probe reads a slot only when the hashes match. */
 typedef struct {
   uint32_t hash;
   uint32_t id;
@@ -146,6 +146,8 @@ typedef struct {
 } array_t;
 
 #define BIG_ARRAY ((size_t)1 << 20)
+/* How many entries ahead a scan fetches the name table's bucket. */
+#define PREFETCH_AHEAD 4
 /* The smallest array: a log of a few entries costs a few hundred bytes. */
 #define MIN_ARRAY ((size_t)256)
 
@@ -239,10 +241,11 @@ static uint32_t rd32(const uint8_t *p) {
   return v;
 }
 
-/* FNV-1a over the name, seeded with the parent, then murmur3's finalizer so that the low bits
- * (the bucket) depend on every byte. */
-static uint32_t name_hash(uint32_t parent, const char *p, size_t n) {
-  uint32_t h = 2166136261u ^ (parent * 0x9e3779b1u);
+/* FNV-1a over the relpath, then murmur3's finalizer so that the low bits (the bucket) depend on
+ * every byte. The whole path, not (parent, name): a scan can find an entry's bucket from its
+ * bytes alone, before its parent is looked up, and fetch it ahead (prefetch_entry). */
+static uint32_t path_hash(const char *p, size_t n) {
+  uint32_t h = 2166136261u;
   for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
   h ^= h >> 16;
   h *= 0x85ebca6bu;
@@ -256,22 +259,42 @@ static uint32_t table_mask(const replay_index *rx) {
   return (uint32_t)(rx->table.bytes / sizeof(bucket_t)) - 1;
 }
 
-/* The bucket holding (parent, name), or the empty one where it would go. */
-static bucket_t *table_probe(replay_index *rx, uint32_t parent, const char *p, size_t n, uint32_t h) {
+/* Whether placed slot `id` is at relpath p[0, n): its name ends the path, and its parent is at the rest. */
+static int slot_at_path(replay_index *rx, uint32_t id, const char *p, size_t n) {
+  for (;;) {
+    const slot_t *s = slot_of(rx, id);
+    size_t len = s->name_len;
+    if (len > n || memcmp(rx->names.p + s->name_at, p + n - len, len) != 0) return 0;
+    if (s->parent == rx->nslots + 1) return len == n;
+    if (len == n || p[n - len - 1] != '/') return 0;
+    n -= len + 1;
+    id = s->parent - 1;
+  }
+}
+
+/* The bucket of the node at relpath p[0, n) (hash h), or the empty one where it would go. */
+static bucket_t *table_probe(replay_index *rx, const char *p, size_t n, uint32_t h) {
   bucket_t *table = (bucket_t *)rx->table.p;
   uint32_t mask = table_mask(rx);
   for (uint32_t i = h & mask;; i = (i + 1) & mask) {
     bucket_t *b = &table[i];
-    if (b->id == 0) return b;
-    if (b->hash != h) continue;
-    const slot_t *s = slot_of(rx, b->id - 1);
-    if (s->parent == parent + 1 && s->name_len == n && memcmp(rx->names.p + s->name_at, p, n) == 0) return b;
+    if (b->id == 0 || (b->hash == h && slot_at_path(rx, b->id - 1, p, n))) return b;
   }
 }
 
-/* The slot named `name` in directory `parent`, or NONE. */
-static int32_t child_named(replay_index *rx, uint32_t parent, const char *p, size_t n) {
-  return (int32_t)table_probe(rx, parent, p, n, name_hash(parent, p, n))->id - 1;
+/* The slot placed at relpath p[0, n), or NONE. */
+static int32_t find_path(replay_index *rx, const char *p, size_t n) {
+  return (int32_t)table_probe(rx, p, n, path_hash(p, n))->id - 1;
+}
+
+/* Fetches the bucket of the entry at `e` into the cache, its bytes unchecked (a hint only). */
+static void prefetch_entry(const replay_index *rx, const uint8_t *e) {
+  uint32_t type = rd32(e + ENTRY_TYPE);
+  const uint8_t *field = e + ENTRY_PAYLOAD + (type == TYPE_FILE ? FM_RELPATH : MD_RELPATH);
+  if (type != TYPE_FILE && type != TYPE_MKDIR) return;
+  const uint8_t *nul = memchr(field, 0, RELPATH_FIELD);
+  uint32_t h = path_hash((const char *)field, nul ? (size_t)(nul - field) : RELPATH_FIELD);
+  __builtin_prefetch(&((const bucket_t *)rx->table.p)[h & table_mask(rx)], 1);
 }
 
 /* Makes room for `more` placements beyond those made, keeping the table at most half full. 0 when out of memory. */
@@ -484,27 +507,6 @@ static void copy_relpath(relpath_t *r, const uint8_t *field) {
   r->len = nul ? (int)(nul - r->bytes) : -1;
 }
 
-/*
- * The directory the path's components before the last one name, walked from the root, or why
- * there is none: a component that is missing, or a file where a directory is needed (in the
- * middle of the path nothing can have been placed under it, so its child is missing).
- */
-static enum status parent_of(replay_index *rx, const char *p, size_t dir_len, uint32_t *dir) {
-  uint32_t at = rx->nslots;
-  size_t start = 0;
-  while (start < dir_len) {
-    const char *slash = memchr(p + start, '/', dir_len - start);
-    size_t end = slash ? (size_t)(slash - p) : dir_len;
-    int32_t id = child_named(rx, at, p + start, end - start);
-    if (id == NONE) return ST_PARENT_MISSING;
-    if (slot_of(rx, (uint32_t)id)->kind != KIND_DIR) return end == dir_len ? ST_PARENT_FILE : ST_PARENT_MISSING;
-    at = (uint32_t)id;
-    start = end + 1;
-  }
-  *dir = at;
-  return ST_OK;
-}
-
 /* Places `slot` at the relpath under its parent, or says why it cannot be. */
 static enum status place(scan_ctx *cx, replay_index *rx, uint32_t slot, uint8_t kind, const relpath_t *path) {
   size_t n = (size_t)path->len;
@@ -513,22 +515,26 @@ static enum status place(scan_ctx *cx, replay_index *rx, uint32_t slot, uint8_t 
   const char *slash = memrchr(path->bytes, '/', n);
   size_t name_at = slash ? (size_t)(slash - path->bytes) + 1 : 0;
   uint32_t parent = rx->nslots;
-  if (slash && (st = parent_of(rx, path->bytes, name_at - 1, &parent)) != ST_OK) return st;
-  const char *name = path->bytes + name_at;
+  if (slash) {
+    int32_t id = find_path(rx, path->bytes, name_at - 1);
+    if (id == NONE) return ST_PARENT_MISSING;
+    if (slot_of(rx, (uint32_t)id)->kind != KIND_DIR) return ST_PARENT_FILE;
+    parent = (uint32_t)id;
+  }
   size_t name_len = n - name_at;
   /* Room first, so that the bucket probed for stays where it is. */
   if (!table_reserve(cx->env, rx, 1) || !array_grow(cx->env, rx, &rx->names, (size_t)rx->names_used + name_len)) {
     famfs_throw_errno(cx->env, "replayScan", ENOMEM, NULL);
     return ST_OK;
   }
-  uint32_t h = name_hash(parent, name, name_len);
-  bucket_t *b = table_probe(rx, parent, name, name_len, h);
+  uint32_t h = path_hash(path->bytes, n);
+  bucket_t *b = table_probe(rx, path->bytes, n, h);
   if (b->id != 0) return ST_EXISTS;
   b->hash = h;
   b->id = slot + 1;
   rx->placed++;
   slot_t *s = slot_of(rx, slot);
-  memcpy(rx->names.p + rx->names_used, name, name_len);
+  memcpy(rx->names.p + rx->names_used, path->bytes + name_at, name_len);
   s->name_at = rx->names_used;
   s->name_len = (uint8_t)name_len;
   rx->names_used += (uint32_t)name_len;
@@ -714,6 +720,9 @@ static napi_value js_scan(napi_env env, napi_callback_info info) {
   }
   uint64_t n = 0;
   for (; n < count; n++) {
+    /* The bucket of an entry a few ahead: the table is too large for the cache, and each entry's
+     * probe would otherwise wait for memory. */
+    if (n + PREFETCH_AHEAD < count) prefetch_entry(rx, log + base + (n + PREFETCH_AHEAD) * ENTRY_SIZE);
     int detail = 0;
     enum status st = scan_entry(&cx, rx, log + base + n * ENTRY_SIZE, (uint32_t)(first + n), &detail);
     bool pending;
@@ -798,22 +807,6 @@ static napi_value js_children(napi_env env, napi_callback_info info) {
   int32_t *list = data;
   for (uint32_t c = slot_of(rx, (uint32_t)slot)->first_child; c != 0; c = slot_of(rx, c - 1)->next_sibling) *list++ = (int32_t)c - 1;
   return result;
-}
-
-/* The slot placed at this relpath, walked from the root, or NONE. */
-static int32_t find_path(replay_index *rx, const char *p, size_t n) {
-  if (n == 0) return NONE;
-  uint32_t at = rx->nslots;
-  size_t start = 0;
-  for (;;) {
-    const char *slash = memchr(p + start, '/', n - start);
-    size_t end = slash ? (size_t)(slash - p) : n;
-    int32_t id = child_named(rx, at, p + start, end - start);
-    if (id == NONE || end == n) return id;
-    if (slot_of(rx, (uint32_t)id)->kind != KIND_DIR) return NONE;
-    at = (uint32_t)id;
-    start = end + 1;
-  }
 }
 
 /* replayIndexFind(index, path) -> the slot placed at this relpath, or -1 */

@@ -31,6 +31,29 @@ describe('allocator', () => {
     }
   });
 
+  it('a search for free units after the allocated prefix finds what a search of every bit finds, also after bits below it are set from outside or cleared', () => {
+    const b = new Bitmap(4096);
+    const scan = (count: number, from: number, to: number): number => {
+      for (let run = 0, i = from; i < Math.min(to, b.nbits); i++) {
+        run = b.isSet(i) ? 0 : run + 1;
+        if (run === count) return i - count + 1;
+      }
+      return -1;
+    };
+    const random = seededRandomInt(7);
+    for (let step = 0; step < 3000; step++) {
+      const count = 1 + random(6);
+      const from = random(3) === 0 ? random(4096) : 0;
+      const to = random(5) === 0 ? from + random(4096) : 4096;
+      const want = scan(count, from, to);
+      assert.equal(b.findFree(count, from, to), want, `step ${step}: ${count} from ${from} to ${to}`);
+      if (want >= 0) b.mark(want, count);
+      // The replay marks the bytes in place; a failed allocation gives units back.
+      if (random(10) === 0) b.bytes[random(512)] = 0xff;
+      if (random(10) === 0) b.unmark(random(4096), 1 + random(3));
+    }
+  });
+
   it('interleaved: nstrips strips in distinct buckets, each a whole number of chunks', () => {
     const bm = Bitmap.forDevice(8 * GiB);
     bm.markRange(0, 10 * MiB);

@@ -293,6 +293,33 @@ describe('replay of entries (native scan)', () => {
     assert.deepEqual([...statuses].sort(), ['IN_METADATA', 'OK', 'PAST_END', 'SHORT', 'SIZE_ZERO', 'UNALIGNED', 'UNKNOWN_DEVICE']);
   });
 
+  it('places a large log the same in one call (its index sized once) as one slot at a time (grown as it goes)', () => {
+    const logLen = 64 * 1024 * 1024;
+    const firstFree = LOG_OFFSET + logLen;
+    const big = (): LogReplayer => new LogReplayer({ index: 0, size: DEV_SIZE, uuid: Buffer.alloc(16, 1) }, firstFree, logLen);
+    const specs: Spec[] = [];
+    for (let d = 0; d < 100; d++) specs.push({ mkdir: `d${d}` }, { mkdir: `d${d}/sub` });
+    // Units reused so the files fit the device: collisions, which do not stop a file being placed.
+    const unit = (i: number): Fmap => simple(firstFree + (i % 1000) * ALLOC_UNIT);
+    for (let i = 0; specs.length < 60_000; i++) specs.push({ file: `d${i % 100}/sub/f${i}`, size: 1 + i, fmap: unit(i) });
+    specs.push({ file: 'd5/sub/f5', fmap: unit(0) }, { file: 'd5/none/f', fmap: unit(0) }, { mkdir: 'd5/sub/f5/x' });
+    const log = logOf(specs);
+    const once = big();
+    once.applySlots(logSlot(0), specs.length, log);
+    const each = big();
+    for (let i = 0; i < specs.length; i++) each.applySlot(logSlot(i), log, i * LOG_ENTRY_SIZE);
+    for (const r of [once, each]) {
+      assert.deepEqual({ files: r.stats.files, dirs: r.stats.dirs, bad: r.stats.badEntries.length },
+        { files: specs.length - 203, dirs: 200, bad: 0 });
+      assert.deepEqual(r.stats.skipped.map((s) => s.reason),
+        ["file 'd5/sub/f5': already exists", "file 'd5/none/f': parent directory does not exist", "directory 'd5/sub/f5/x': parent is a file"]);
+      const f = r.ns.lookup(['d42', 'sub', 'f31442']);
+      assert.ok(f?.kind === 'file');
+      assert.deepEqual({ size: f.size, fmap: f.fmap, path: pathOf(f) }, { size: 31443, fmap: unit(31442), path: 'd42/sub/f31442' });
+    }
+    assert.deepEqual(tree(each), tree(once));
+  });
+
   it('agrees with a model of the rules on random logs', () => {
     const rnd = seededRandomInt(12345);
     const names = ['a', 'b', 'c', 'a/b', 'a/c', 'b/a', 'a/b/c', 'c/c', 'a/b/c/d', '.meta', 'a//b', ''];

@@ -15,6 +15,14 @@ export class Bitmap {
   /** Units marked, each counted once even when claimed twice. */
   allocatedBits = 0;
   collisions = 0;
+  /**
+   * Every bit below this one is set: a search for free units starts here. Bits are only ever
+   * set from outside (the replay marks `bytes` in place), which keeps it true; clearing one
+   * moves it down. A file system fills from the start of its device, so without it every
+   * allocation session's first search walked the whole allocated prefix (62 KiB of bitmap on a
+   * 2 TiB device with a full 256 MiB log), a cost per append that grew with the log.
+   */
+  #allSetBelow = 0;
 
   constructor(nbits: number) {
     this.nbits = nbits;
@@ -43,6 +51,7 @@ export class Bitmap {
     c.bits.set(this.bits);
     c.allocatedBits = this.allocatedBits;
     c.collisions = this.collisions;
+    c.#allSetBelow = this.#allSetBelow;
     return c;
   }
 
@@ -56,6 +65,7 @@ export class Bitmap {
 
   clear(i: number): void {
     this.bits[i >> 3]! &= ~(1 << (i & 7));
+    if (i < this.#allSetBelow) this.#allSetBelow = i;
   }
 
   /** Mark bits [first, first+count): returns how many were already set (collisions). */
@@ -91,18 +101,27 @@ export class Bitmap {
   /** First run of `count` clear bits lying inside [from, to); -1 if none. */
   findFree(count: number, from: number, to: number): number {
     const end = Math.min(to, this.nbits);
+    // From below the set prefix, the search starts at its end and moves it to the first clear bit.
+    let growing = from <= this.#allSetBelow;
     let run = 0;
-    for (let i = from; i < end; i++) {
-      // A full byte cannot hold the start of a run: step over it whole. Files are laid out from
-      // the start of the device, so a search from 0 on a busy device is mostly full bytes.
+    for (let i = Math.max(from, this.#allSetBelow); i < end; i++) {
+      // A full byte cannot hold the start of a run: step over it whole.
       if ((i & BYTE_MASK) === 0 && this.bits[i >> 3] === FULL_BYTE && i + BITS_PER_BYTE <= end) {
         run = 0;
         i += BITS_PER_BYTE - 1;
         continue;
       }
-      if (this.isSet(i)) run = 0;
-      else if (++run === count) return i - count + 1;
+      if (this.isSet(i)) {
+        run = 0;
+        continue;
+      }
+      if (growing) {
+        this.#allSetBelow = i;
+        growing = false;
+      }
+      if (++run === count) return i - count + 1;
     }
+    if (growing && end > this.#allSetBelow) this.#allSetBelow = end;
     return -1;
   }
 
