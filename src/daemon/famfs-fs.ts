@@ -8,7 +8,7 @@ import { formatUuid } from '../format/uuid.js';
 import { type FamfsHandle, FileSystemGoneError } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, type NodeStat, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
+import { direntRecordSize, encodeDirentRecordInto, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
 import type {
   AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirplusArgs, ReadReply,
@@ -69,6 +69,8 @@ export class FamfsFuse implements Filesystem {
    * them, stable because famfs never removes a name.
    */
   private listed: { ino: number; through: number; slots: Int32Array } | undefined;
+  /** Where READDIRPLUS packs its records before copying them out (grown to the largest size asked). */
+  private scratch = Buffer.alloc(0);
   /** The kernel takes ENOSYS for OPENDIR as "no per-open state": no OPENDIR or RELEASEDIR is sent again. */
   private noOpendir = false;
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
@@ -298,36 +300,44 @@ export class FamfsFuse implements Filesystem {
   /**
    * Records from cookie `offset` on, as many as the kernel's buffer takes, each with its entry and
    * attributes (the kernel then needs no LOOKUP per name), read from the index per request: no
-   * listing is kept encoded, and no object is made per file. Cookies: 1 is ".", 2 is "..", then
-   * the extra entries, then the children in log order.
+   * listing is kept encoded, and no object is made per file. Records are packed into one scratch
+   * buffer kept for the daemon's life and copied out at their exact size (a zeroed buffer of the
+   * kernel's 1 MiB per request, and objects kept per record until the reply was sized, cost more
+   * than the encoding). Cookies: 1 is ".", 2 is "..", then the extra entries, then the children
+   * in log order.
    */
-  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): void {
+  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): Buffer {
     const d = this.dir(a.nodeid);
     // A listing from the start sees what other processes logged up to now.
     if (a.offset === 0) this.refresh();
     let slots = this.childSlots(d);
     const extra = this.extraEntries(d);
     const firstChild = DOT_ENTRIES + extra.length;
-    const dirType = FileType.S_IFDIR >>> 12;
+    if (this.scratch.length < a.size) this.scratch = Buffer.alloc(a.size);
+    const out = this.scratch;
+    let bytes = 0;
     for (let cookie = a.offset; ; cookie++) {
-      if (cookie < DOT_ENTRIES) {
-        const ino = cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
-        if (!a.sink.add({ name: cookie === 0 ? '.' : '..', ino, type: dirType, offset: cookie + 1 }, null)) return;
-        continue;
-      }
-      let n: NodeStat | FsNode | undefined;
+      let node: NodeStat | FsNode | undefined;
       if (cookie < firstChild) {
-        n = extra[cookie - DOT_ENTRIES]!;
+        node = cookie < DOT_ENTRIES ? undefined : extra[cookie - DOT_ENTRIES]!;
       } else {
         const i = cookie - firstChild;
         // At the end of what was copied: the log may have grown since (a new copy when it did).
-        if (i >= slots.length && (this.refresh() === 0 || (slots = this.childSlots(d)).length <= i)) return;
-        n = this.fs.ns.statSlot(logSlot(slots[i]!));
-        if (!n) continue;
+        if (i >= slots.length && (this.refresh() === 0 || (slots = this.childSlots(d)).length <= i)) break;
+        node = this.fs.ns.statSlot(logSlot(slots[i]!));
+        if (!node) continue;
       }
-      const type = (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
-      if (!a.sink.add({ name: n.name, ino: n.ino, type, offset: cookie + 1 }, this.entry(n))) return;
+      const name = Buffer.from(node ? node.name : cookie === 0 ? '.' : '..', 'utf8');
+      const size = direntRecordSize(true, name.length);
+      if (bytes + size > a.size) break;
+      const ino = node ? node.ino : cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
+      const type = (node?.kind === 'file' ? FileType.S_IFREG : FileType.S_IFDIR) >>> 12;
+      // Zeroed first: the padding and the attribute fields famfs leaves unset go out as zeroes.
+      out.fill(0, bytes, bytes + size);
+      // "." and ".." carry no entry: the kernel caches nothing for them.
+      bytes = encodeDirentRecordInto(out, bytes, true, { ino, type, offset: cookie + 1 }, name, node ? this.entry(node) : null);
     }
+    return Buffer.from(out.subarray(0, bytes));
   }
 
   releasedir(): void {}
