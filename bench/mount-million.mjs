@@ -91,6 +91,7 @@ async function main() {
     m.stop();
   }
   const breakdown = ['anon', 'file', 'shmem', 'heap', 'external'].map((k) => `${k} ${med(memory.map((x) => x[k])).toFixed(1)}`).join(', ');
+  phase(`mount-million: daemon memory after find (medians, MiB): ${breakdown}`);
   emit([
     row({ name: `mount of a full ${LOG_LEN / MIB} MiB log (${entries} entries), to first stat`, unit: 'ms', value: summary(mountMs),
       goal: { kind: 'value', op: '<=', target: 1000 }, detail: '`famfs mount` process start to stat() answered, fresh daemon' }),
