@@ -8,7 +8,7 @@ import { formatUuid } from '../format/uuid.js';
 import { type FamfsHandle, FileSystemGoneError } from '../fs/famfs.js';
 import { ROOT_INO, type DirNode, type FileNode, type FsNode, type NodeStat, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { fileHandle, FopenFlag, FileType, FuseError, InitFlag, nodeId } from '../fuse/index.js';
+import { direntRecordSize, encodeDirentRecordInto, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
 import type {
   AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirplusArgs, ReadReply,
@@ -24,6 +24,12 @@ import { META_DIR_INO, META_LOG_INO, META_NODE_COUNT, META_SB_INO, type MetaFile
 
 /** statfs block size; an allocation unit (2 MiB) is a whole number of these blocks. */
 const STATFS_BSIZE = 4096;
+/**
+ * st_blksize of a directory: glibc's opendir sizes its getdents buffer by it (32 KiB up to 1 MiB),
+ * and the kernel asks READDIRPLUS for as much as getdents asked (up to max_pages, 1 MiB): a
+ * directory of 100,000 names is then listed in 17 requests instead of 514.
+ */
+const DIR_BLKSIZE = 1024 * 1024;
 const MAX_NAME = 255;
 const ST_BLOCK = 512;
 const WRITE_BITS = 0o222;
@@ -58,11 +64,15 @@ export class FamfsFuse implements Filesystem {
   private readonly handles = new Map<FileHandle, { node: FileNode; writable: boolean }>();
   private nextFh = 1;
   /**
-   * Open directories: the log slots of each one's children as the index had them at OPENDIR (or
-   * when the listing last reached its end), so a listing in many READDIRPLUS batches copies them
-   * once; a cookie is an index into them, stable because famfs never removes a name.
+   * The log slots of the children of the directory listed last, and the log position they were
+   * copied at: a listing in several READDIRPLUS batches copies them once. A cookie is an index into
+   * them, stable because famfs never removes a name.
    */
-  private readonly openDirs = new Map<FileHandle, { slots: Int32Array }>();
+  private listed: { ino: number; through: number; slots: Int32Array } | undefined;
+  /** Where READDIRPLUS packs its records before copying them out (grown to the largest size asked). */
+  private scratch = Buffer.alloc(0);
+  /** The kernel takes ENOSYS for OPENDIR as "no per-open state": no OPENDIR or RELEASEDIR is sent again. */
+  private noOpendir = false;
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
   famfsKernel = false;
   /**
@@ -130,6 +140,7 @@ export class FamfsFuse implements Filesystem {
       flags |= dax;
     }
     if (this.config.cache === 'never') flags |= InitFlag.DIRECT_IO_ALLOW_MMAP;
+    this.noOpendir = (offered & InitFlag.NO_OPENDIR_SUPPORT) !== 0n;
     return { flags, maxMinor: this.famfsKernel ? FAMFS_KERNEL_MINOR : undefined };
   }
 
@@ -228,7 +239,7 @@ export class FamfsFuse implements Filesystem {
       atime: this.stamp, mtime: this.stamp, ctime: this.stamp,
       // 1 for directories: "link count unknown", which tools such as find understand.
       nlink: 1,
-      uid: n.uid, gid: n.gid, blksize: STATFS_BSIZE,
+      uid: n.uid, gid: n.gid, blksize: file ? STATFS_BSIZE : DIR_BLKSIZE,
     };
   }
 
@@ -269,54 +280,67 @@ export class FamfsFuse implements Filesystem {
     return d === this.meta.dir ? [...d.children.values()] : [];
   }
 
+  /** The children's slots of `d` as of now: the copy the last listing made while the log has not moved. */
   private childSlots(d: DirNode): Int32Array {
-    return d === this.meta.dir ? new Int32Array(0) : this.fs.ns.childSlots(d);
+    if (d === this.meta.dir) return new Int32Array(0);
+    const through = this.fs.nextSlot;
+    const last = this.listed;
+    if (last?.ino === d.ino && last.through === through) return last.slots;
+    this.listed = { ino: d.ino, through, slots: this.fs.ns.childSlots(d) };
+    return this.listed.slots;
   }
 
+  /** Listings need no per-open state (see childSlots): where the kernel allows, none is kept. */
   opendir(_ctx: RequestContext, a: OpenArgs): OpenReply {
-    const d = this.dir(a.nodeid);
-    this.refresh();
-    const fh = fileHandle(this.nextFh++);
-    this.openDirs.set(fh, { slots: this.childSlots(d) });
-    return { fh };
+    this.dir(a.nodeid);
+    if (this.noOpendir) throw new FuseError('ENOSYS', 'no per-open directory state');
+    return { fh: NO_FILE_HANDLE };
   }
 
   /**
    * Records from cookie `offset` on, as many as the kernel's buffer takes, each with its entry and
    * attributes (the kernel then needs no LOOKUP per name), read from the index per request: no
-   * listing is kept encoded, and no object is made per file. Cookies: 1 is ".", 2 is "..", then
-   * the extra entries, then the children in log order.
+   * listing is kept encoded, and no object is made per file. Records are packed into one scratch
+   * buffer kept for the daemon's life and copied out at their exact size (a zeroed buffer of the
+   * kernel's 1 MiB per request, and objects kept per record until the reply was sized, cost more
+   * than the encoding). Cookies: 1 is ".", 2 is "..", then the extra entries, then the children
+   * in log order.
    */
-  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): void {
+  readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): Buffer {
     const d = this.dir(a.nodeid);
-    const open = this.openDirs.get(a.fh) ?? { slots: this.childSlots(d) };
+    // A listing from the start sees what other processes logged up to now.
+    if (a.offset === 0) this.refresh();
+    let slots = this.childSlots(d);
     const extra = this.extraEntries(d);
     const firstChild = DOT_ENTRIES + extra.length;
-    const dirType = FileType.S_IFDIR >>> 12;
+    if (this.scratch.length < a.size) this.scratch = Buffer.alloc(a.size);
+    const out = this.scratch;
+    let bytes = 0;
     for (let cookie = a.offset; ; cookie++) {
-      if (cookie < DOT_ENTRIES) {
-        const ino = cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
-        if (!a.sink.add({ name: cookie === 0 ? '.' : '..', ino, type: dirType, offset: cookie + 1 }, null)) return;
-        continue;
-      }
-      let n: NodeStat | FsNode | undefined;
+      let node: NodeStat | FsNode | undefined;
       if (cookie < firstChild) {
-        n = extra[cookie - DOT_ENTRIES]!;
+        node = cookie < DOT_ENTRIES ? undefined : extra[cookie - DOT_ENTRIES]!;
       } else {
         const i = cookie - firstChild;
         // At the end of what was copied: the log may have grown since (a new copy when it did).
-        if (i >= open.slots.length && (this.refresh() === 0 || (open.slots = this.childSlots(d)).length <= i)) return;
-        n = this.fs.ns.statSlot(logSlot(open.slots[i]!));
-        if (!n) continue;
+        if (i >= slots.length && (this.refresh() === 0 || (slots = this.childSlots(d)).length <= i)) break;
+        node = this.fs.ns.statSlot(logSlot(slots[i]!));
+        if (!node) continue;
       }
-      const type = (n.kind === 'dir' ? FileType.S_IFDIR : FileType.S_IFREG) >>> 12;
-      if (!a.sink.add({ name: n.name, ino: n.ino, type, offset: cookie + 1 }, this.entry(n))) return;
+      const name = Buffer.from(node ? node.name : cookie === 0 ? '.' : '..', 'utf8');
+      const size = direntRecordSize(true, name.length);
+      if (bytes + size > a.size) break;
+      const ino = node ? node.ino : cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
+      const type = (node?.kind === 'file' ? FileType.S_IFREG : FileType.S_IFDIR) >>> 12;
+      // Zeroed first: the padding and the attribute fields famfs leaves unset go out as zeroes.
+      out.fill(0, bytes, bytes + size);
+      // "." and ".." carry no entry: the kernel caches nothing for them.
+      bytes = encodeDirentRecordInto(out, bytes, true, { ino, type, offset: cookie + 1 }, name, node ? this.entry(node) : null);
     }
+    return Buffer.from(out.subarray(0, bytes));
   }
 
-  releasedir(_ctx: RequestContext, a: ReleaseArgs): void {
-    this.openDirs.delete(a.fh);
-  }
+  releasedir(): void {}
 
   // ---- data ----
 
