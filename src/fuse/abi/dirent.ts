@@ -25,7 +25,7 @@ export interface DirEntry {
 const DirentOff = { ...DIRENT.OFF, name: DIRENT.SIZE } as const;
 
 /** Bytes of one record, padding included: a fuse_dirent, or for READDIRPLUS (`plus`) a fuse_direntplus. */
-function direntRecordSize(plus: boolean, nameBytes: number): number {
+export function direntRecordSize(plus: boolean, nameBytes: number): number {
   return alignUp((plus ? StructSize.DIRENTPLUS : StructSize.DIRENT) + nameBytes, DIRENT_ALIGN);
 }
 
@@ -46,7 +46,7 @@ export function encodeDirentInto(buf: Buffer, off: number, e: Omit<DirEntry, 'na
  * first, all zero for `lookup` null ("no entry information"), then the dirent. Returns the offset
  * after its padding.
  */
-function encodeDirentRecordInto(
+export function encodeDirentRecordInto(
   buf: Buffer, off: number, plus: boolean, e: Omit<DirEntry, 'name'>, name: Buffer, lookup: Entry | null,
 ): number {
   if (!plus) return encodeDirentInto(buf, off, e, name);
