@@ -21,7 +21,10 @@ function orphans(m: AllocationMap): number {
   return m.devices.reduce((n, d) => n + d.units.filter((u) => u === -4).length, 0);
 }
 
-/** A FILE entry the replay skips (its path exists) whose extent names `units` free units at `offset`. */
+/**
+ * A FILE entry the replay skips (its path exists) whose extent names `units` units at `offset`,
+ * which must be free: interleaved strips start at each bucket's first unit (every 2 GiB here).
+ */
 function skippedFile(offset: number, units: number): (seqnum: number) => Buffer {
   return (seqnum) => encodeLogEntry({
     type: 'file', seqnum, path: 'a', size: ALLOC_UNIT, flags: FM_ALL_HOSTS_RW, uid: 0, gid: 0, mode: 0o644,
@@ -39,7 +42,7 @@ describe('allocation map (the console\'s)', () => {
       w.creat('a', { size: 3 * ALLOC_UNIT });
       w.mkdir('d');
       w.creat('d/striped', { size: 9 * ALLOC_UNIT, interleave: { nbuckets: 4, nstrips: 2, chunkSize: ALLOC_UNIT } });
-      appendForeign(dev, skippedFile(6 * GiB, 2));
+      appendForeign(dev, skippedFile(6.5 * GiB, 2));
       r.refresh();
       const map = new AllocationMap(r);
       assert.equal(orphans(map), 2);
@@ -61,7 +64,7 @@ describe('allocation map (the console\'s)', () => {
       // A new file and an entry the replay skips: its units are found, as a rebuild finds them.
       w.mkdir('e');
       w.creat('e/two', { size: 5 * ALLOC_UNIT });
-      appendForeign(dev, skippedFile(7 * GiB, 3));
+      appendForeign(dev, skippedFile(7.5 * GiB, 3));
       r.refresh();
       assert.equal(map.update(), true);
       assert.equal(orphans(map), 5);
