@@ -267,7 +267,8 @@ export class DeviceMapping {
    * are the file's page cache, the very memory read(2) copies from, so no cache line holds
    * anything else. What it saves is the first touch of each page of a fresh mapping, a page fault
    * (and on a guest with shadow page tables a VM exit), which over a large log costs several
-   * times the copy (bench/README.md, "A million files"). Only where readsFile is true.
+   * times the copy (bench/README.md, "Million-file logs": where the replay's time went). Only
+   * where readsFile is true.
    */
   read(off: number, into: Buffer): void {
     const parts = this.#live('read');
