@@ -21,20 +21,21 @@ import { parseUuid } from '../dist/src/format/uuid.js';
 import { LOG_OFFSET } from '../dist/src/format/layout.js';
 import { entryOffset } from '../dist/src/format/log-header.js';
 import { FAMFS_CLI, GIB, MASTER_UUID, MIB, QUICK, emit, median, phase, row, runMain, shmPath, summary } from './lib/common.mjs';
+import { FULL_LOG_DEVICE, FULL_LOG_DIRS, FULL_LOG_LEN, fileSize } from './lib/million-log.mjs';
 
 const TIB = 1024 * GIB;
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 3 : 7));
-const LOG_LEN = QUICK ? 64 * MIB : 256 * MIB;
-const DEV_SIZE = QUICK ? TIB / 2 : 2 * TIB;
+const LOG_LEN = QUICK ? 64 * MIB : FULL_LOG_LEN;
+const DEV_SIZE = QUICK ? TIB / 2 : FULL_LOG_DEVICE;
 const BIG_LOG_LEN = 1024 * MIB;
 const BIG_DEV_SIZE = 8 * TIB;
 const MKFS_DEV_SIZE = 16 * TIB;
-const DIRS = 1000;
+const DIRS = FULL_LOG_DIRS;
 /** Appends measured one session each, on the empty log and on the full one. */
-const SINGLE_SESSIONS = QUICK ? 200 : 500;
+const SINGLE_SESSIONS = QUICK ? 2000 : 5000;
 /** Single-entry sessions run before the measured ones (the session's code gets compiled), and
  * the batches these are timed in (the median batch counts: this machine's load comes in bursts). */
-const SINGLE_WARMUP = 300;
+const SINGLE_WARMUP = 1000;
 const SINGLE_BATCHES = 5;
 /** The first appends of a process run in the interpreter: the empty-log rate starts after them. */
 const WARMUP_ENTRIES = 2000;
@@ -118,7 +119,7 @@ function fill(dev, devSize, logLen, measure) {
   const fs = FamfsHandle.open(dev, { writable: true, systemUuid: master });
   const slots = fs.logHeader().lastIndex + 1;
   let n = 0;
-  const creat = (s) => s.creat(`dir${n % DIRS}/file-${n++}`, { size: 1 + (n % 7) * 300_000 });
+  const creat = (s) => s.creat(`dir${n % DIRS}/file-${n}`, { size: fileSize(n++) });
   /** Appends until the log holds `until` entries; entries per second. */
   const window = (s, until) => {
     const t0 = process.hrtime.bigint();
