@@ -773,6 +773,7 @@ void famfs_set_fn(napi_env env, napi_value obj, const char *name, napi_callback 
 static napi_value Init(napi_env env, napi_value exports) {
   famfs_bpf_init(env, exports);
   famfs_poll_init(env, exports);
+  famfs_fuse_uring_init(env, exports);
   famfs_crc32_init(env, exports);
   famfs_replay_init(env, exports);
   famfs_pcq_init(env, exports);

@@ -27,6 +27,8 @@ void famfs_set_fn(napi_env env, napi_value obj, const char *name, napi_callback 
 void famfs_bpf_init(napi_env env, napi_value exports);
 /* native/poll.c: fd readiness on the event loop (the FUSE session's reader). */
 void famfs_poll_init(napi_env env, napi_value exports);
+/* native/fuse_uring.c: FUSE over io_uring on the event loop (the FUSE session's ring transport). */
+void famfs_fuse_uring_init(napi_env env, napi_value exports);
 /* native/crc32.c: zlib's CRC-32. */
 void famfs_crc32_init(napi_env env, napi_value exports);
 uint32_t famfs_crc32(uint32_t seed, const uint8_t *p, size_t n);

@@ -5,7 +5,7 @@
  *
  *     famfs_fused [-f] [-d] [-s] -o source=<shadow>,daxdev=<dev>[,timeout=<s>][,cache=never|auto|always]
  *                 [,debug=<n>][,readdirplus|no_readdirplus][,flock|no_flock][,fsname=..][,allow_other]
- *                 [,default_permissions] <mountpoint>
+ *                 [,default_permissions][,io_uring] [--transport auto|uring|dev] <mountpoint>
  *
  * It checks what upstream checks (a mount point and a source, the source's `root`), builds the
  * configuration `famfs mount` would, and starts the same daemon: in the background once the mount
@@ -16,7 +16,9 @@
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageVersion } from './version.js';
-import { type CacheMode, type DaemonConfig, defaultConfig, STATUS_FD, statusError } from '../mounts/daemon-protocol.js';
+import {
+  type CacheMode, DAEMON_TRANSPORTS, type DaemonConfig, type DaemonTransport, defaultConfig, STATUS_FD, statusError,
+} from '../mounts/daemon-protocol.js';
 import { mountFile, runDir } from '../mounts/registry.js';
 import { getSystemUuid } from '../format/system-uuid.js';
 import { formatUuid } from '../format/uuid.js';
@@ -43,6 +45,10 @@ Options:
     -o cache=never|auto|always
     -o debug=<n>           log level
     -o readdirplus|no_readdirplus, flock|no_flock, fsname=<name>, allow_other, default_permissions
+    -o io_uring            FUSE requests over io_uring (libfuse's option; the same as --transport uring)
+    --transport auto|uring|dev
+                           io_uring (uring) or read/writev on /dev/fuse (dev); auto: io_uring
+                           when the kernel offers it (fuse.enable_uring on); default auto
 `;
 
 class Refusal extends Error {}
@@ -51,6 +57,7 @@ interface FusedArgs {
   mountpoint?: string;
   foreground: boolean;
   debug: boolean;
+  transport?: DaemonTransport;
   opts: Map<string, string | true>;
 }
 
@@ -63,6 +70,13 @@ function parseArgs(argv: readonly string[]): FusedArgs | 'help' | 'version' {
     if (arg === '-f') a.foreground = true;
     else if (arg === '-d' || arg === '--debug') a.debug = a.foreground = true;
     else if (arg === '-s') continue;
+    else if (arg === '--transport' || arg.startsWith('--transport=')) {
+      const v = arg === '--transport' ? argv[++i] : arg.slice('--transport='.length);
+      if (!(DAEMON_TRANSPORTS as readonly (string | undefined)[]).includes(v)) {
+        throw new Refusal(`--transport needs one of ${DAEMON_TRANSPORTS.join(', ')}`);
+      }
+      a.transport = v as DaemonTransport;
+    }
     else if (arg === '-o' || arg.startsWith('-o')) {
       const list = arg === '-o' ? argv[++i] : arg.slice(2);
       if (list === undefined) throw new Refusal('-o needs a list of options');
@@ -131,6 +145,10 @@ function configOf(a: FusedArgs): DaemonConfig {
   // libfuse's own options: a famfs mount always has these two unless told otherwise by their absence.
   cfg.allowOther = a.opts.has('allow_other');
   cfg.defaultPermissions = a.opts.has('default_permissions');
+  if (a.opts.has('io_uring') && a.transport !== undefined && a.transport !== 'uring') {
+    throw new Refusal(`-o io_uring contradicts --transport ${a.transport}`);
+  }
+  cfg.transport = a.opts.has('io_uring') ? 'uring' : a.transport ?? 'auto';
   return cfg;
 }
 

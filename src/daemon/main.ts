@@ -133,7 +133,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   try {
     server = await FuseServer.mount(ffs, cfg.mountpoint, {
       fsname: cfg.device, subtype: 'famfs', allowOther: cfg.allowOther, defaultPermissions: cfg.defaultPermissions,
-      suid: cfg.suid, dev: cfg.dev,
+      suid: cfg.suid, dev: cfg.dev, transport: cfg.transport ?? 'auto', notice: log,
       onError: (err, where) => log(`${where}: ${(err as Error)?.stack ?? String(err)}`),
       trace: cfg.debug || (cfg.verbose ?? 0) >= TRACE_VERBOSITY ? (line) => log(line) : undefined,
     });
@@ -188,7 +188,7 @@ async function main(cfg: DaemonConfig): Promise<void> {
   };
   writeRecord(record);
   ffs.attachFuseDevice(server.session.fd, log);
-  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'})`);
+  log(`serving ${cfg.device} at ${server.mountpoint} as ${fs.role} (famfs kernel: ${ffs.famfsKernel ? `yes, ABI ${ffs.abiProfile}` : 'no'}; transport ${server.session.activeTransport})`);
 
   let stopping = false;
   const stop = (why: string): void => {

@@ -27,7 +27,7 @@
 import { closeSync, writev as fsWritev } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import {
-  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, NotifyCode, PAGE_SIZE,
+  EXPIRE_ONLY, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MIN_READ_BUFFER, InitFlag, NotifyCode, PAGE_SIZE,
   READ_BUFFER_HEADROOM,
 } from './abi/constants.js';
 import { decodeInHeader, encodeOutHeader, requestBody, type InHeader } from './abi/header.js';
@@ -37,6 +37,7 @@ import { StructSize } from './abi/sizes.js';
 import { errno, errnoOf, FuseError, ProtocolError } from './errors.js';
 import { isPromise, type Filesystem, type InitResult, type MaybePromise, type RequestContext } from './filesystem.js';
 import { layerWants, negotiateInit } from './init-negotiation.js';
+import { RingTransport } from './ring-transport.js';
 import { NOT_IMPLEMENTED, OPCODES, type OpcodeTable, type ReplyPayload, type SessionOps } from './opcodes.js';
 import { DeviceReader } from './device-reader.js';
 import { loadPollNative, type PollNative } from './native-poll.js';
@@ -53,6 +54,16 @@ const TRANSFER_THRESHOLD = 64 * 1024;
 /** writev accepts at most IOV_MAX (1024) pieces; keep room for the header. */
 const MAX_IOVECS = 1000;
 
+/**
+ * How requests other than INIT, FORGET and INTERRUPT travel after INIT: `dev`, read(2) and
+ * writev(2) on /dev/fuse; `uring`, FUSE over io_uring (falls back to /dev/fuse with one notice
+ * line saying why when the kernel does not offer it or the ring cannot be set up); `auto`, the
+ * ring when the kernel offers FUSE_OVER_IO_URING (it does when fuse.enable_uring is on), else
+ * /dev/fuse quietly (a notice only when an offered ring fails).
+ */
+export type Transport = 'auto' | 'uring' | 'dev';
+export const TRANSPORTS: readonly Transport[] = ['auto', 'uring', 'dev'];
+
 export interface SessionOptions {
   /** Largest WRITE payload (and READ, via max_pages); default 1 MiB. */
   readonly maxWrite?: number;
@@ -64,11 +75,12 @@ export interface SessionOptions {
   readonly onError?: (err: unknown, where: string) => void;
   /** One line per request and per INIT decision, for debugging. */
   readonly trace?: (line: string) => void;
-  /**
-   * INIT bits the transport needs on top of this layer's and the file system's (OVER_IO_URING for
-   * an io_uring transport); granted only if the kernel offers them, see `negotiated.flags`.
-   */
-  readonly transportInitFlags?: bigint;
+  /** Request transport after INIT; default auto. */
+  readonly transport?: Transport;
+  /** Ring entries per queue on the io_uring transport; default 8. */
+  readonly ringDepth?: number;
+  /** One line when the transport asked for is not the one used (default: stderr). */
+  readonly notice?: (line: string) => void;
 }
 
 type SessionEndReason = 'unmounted' | 'aborted' | 'error';
@@ -97,7 +109,11 @@ export class FuseSession {
   private readonly maxInflight: number;
   private readonly onError: (err: unknown, where: string) => void;
   private readonly trace: ((line: string) => void) | undefined;
-  private readonly transportInitFlags: bigint;
+  private readonly transport: Transport;
+  private readonly ringDepth: number | undefined;
+  private readonly notice: (line: string) => void;
+  /** The io_uring transport, from the INIT that accepted it until the session ends. */
+  private ring: RingTransport | undefined;
   /** The protocol's opcode table with the file system's extension ops: the whole dispatch. */
   private readonly table: OpcodeTable;
   private readonly sessionOps: SessionOps = { init: (body) => this.answerInit(body) };
@@ -127,7 +143,9 @@ export class FuseSession {
     this.maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
     this.onError = options.onError ?? ((err, where) => console.error(`fuse: ${where}:`, err));
     this.trace = options.trace;
-    this.transportInitFlags = options.transportInitFlags ?? 0n;
+    this.transport = options.transport ?? 'auto';
+    this.ringDepth = options.ringDepth;
+    this.notice = options.notice ?? ((line) => process.stderr.write(`${line}\n`));
     this.table = OPCODES.withExtensions(fs.extensions ?? []);
     this.initialized = new Promise<InitResult>((resolve, reject) => {
       this.resolveInit = resolve;
@@ -146,7 +164,12 @@ export class FuseSession {
   }
 
   get inflight(): number {
-    return this.reader?.pending ?? 0;
+    return (this.reader?.pending ?? 0) + (this.ring?.pending ?? 0);
+  }
+
+  /** The transport requests travel on: 'uring' from the INIT that accepted the ring (unless the kernel then refused it), else 'dev'. */
+  get activeTransport(): 'uring' | 'dev' {
+    return this.ring !== undefined ? 'uring' : 'dev';
   }
 
   /** The name of an opcode as this session knows it (a file system's extensions included). */
@@ -176,7 +199,7 @@ export class FuseSession {
     try {
       hdr = decodeInHeader(buf, buf.length);
     } catch (err) {
-      this.requestDone();
+      if (this.ring?.refuseRequest(buf) !== true) this.requestDone();
       this.onError(err, 'request header');
       return;
     }
@@ -273,21 +296,62 @@ export class FuseSession {
     this.trace?.(`INIT offered ${offer.major}.${offer.minor} flags=${describeInitFlags(offer.flags)}`);
     // The file system is shown only an offer at our major; negotiateInit refuses or retries others.
     const wants = (offer.major === FUSE_KERNEL_VERSION ? await this.fs.init?.(offer) : undefined) ?? {};
+    // The ring is set up before the reply accepts it: the kernel holds requests from then on until
+    // every queue has a registered entry.
+    const ringWanted = offer.major === FUSE_KERNEL_VERSION && this.openRing(offer.flags) ? InitFlag.OVER_IO_URING : 0n;
     const decision = negotiateInit(offer, {
-      wanted: layerWants(this.fs) | (wants.flags ?? 0n) | this.transportInitFlags,
+      wanted: layerWants(this.fs) | (wants.flags ?? 0n) | ringWanted,
       maxMinor: wants.maxMinor ?? FUSE_KERNEL_MINOR_VERSION,
       maxWrite: this.maxWrite,
       maxBackground: this.maxBackground,
       timeGranNs: TIME_GRAN_NS,
     });
+    const ringGranted = decision.kind === 'accept' && (decision.result.flags & InitFlag.OVER_IO_URING) !== 0n;
+    if (!ringGranted) this.dropRing();
     if (decision.kind === 'refuse') throw decision.error;
     if (decision.kind === 'accept') {
       const result = decision.result;
       this.trace?.(`INIT reply ${result.major}.${result.minor} flags=${describeInitFlags(result.flags)}`);
       this.negotiatedInit = result;
       queueMicrotask(() => this.resolveInit(result));
+      // The kernel takes REGISTER only once it has processed this reply, written after this returns.
+      if (ringGranted) setImmediate(() => this.ring?.register());
     }
     return [decision.reply];
+  }
+
+  /**
+   * Sets up the io_uring transport when asked for and the kernel offers it (`offered`: the INIT
+   * flags), or says in one notice line why requests stay on /dev/fuse.
+   */
+  private openRing(offered: bigint): boolean {
+    if (this.transport === 'dev' || this.ring !== undefined) return this.ring !== undefined;
+    // The kernel offers the flag only while the fuse module's enable_uring parameter is on.
+    if ((offered & InitFlag.OVER_IO_URING) === 0n || (offered & InitFlag.INIT_EXT) === 0n) {
+      if (this.transport === 'uring') {
+        this.notice('fuse: io_uring transport not offered by the kernel (CONFIG_FUSE_IO_URING off, or /sys/module/fuse/parameters/enable_uring is N): serving over /dev/fuse');
+      }
+      return false;
+    }
+    try {
+      this.ring = new RingTransport(this.fd, { payloadSize: this.maxWrite, depth: this.ringDepth }, {
+        onRequest: (req) => this.onRequest(req),
+        onRefused: (reason) => {
+          this.notice(`fuse: the kernel refused the io_uring transport (${reason}): serving over /dev/fuse`);
+          this.dropRing();
+        },
+      });
+    } catch (err) {
+      this.notice(`fuse: io_uring transport unavailable (${(err as Error).message}): serving over /dev/fuse`);
+      return false;
+    }
+    this.trace?.(`INIT: io_uring transport, ${this.maxWrite} byte payloads`);
+    return true;
+  }
+
+  private dropRing(): void {
+    this.ring?.close();
+    this.ring = undefined;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -308,6 +372,11 @@ export class FuseSession {
   /** One reply = one writev(2). The kernel rejects split replies. */
   private write(unique: bigint, iov: Buffer[]): void {
     if (this.ended || this.native === undefined) return;
+    const viaRing = this.ring?.reply(unique, iov);
+    if (viaRing !== undefined) {
+      if (viaRing < 0) this.writeFailed(unique, -viaRing);
+      return;
+    }
     const n = this.native.writevOrErrno(this.fd, iov);
     if (n < 0) this.writeFailed(unique, -n);
     this.requestDone();
@@ -317,8 +386,8 @@ export class FuseSession {
     const code = getSystemErrorName(-err);
     // ENOENT: the request is gone (interrupted, aborted, or raced with unmount). Not an error.
     if (code === 'ENOENT') return;
-    if (code === 'ENODEV' || code === 'ECONNABORTED' || code === 'EBADF') return;
-    this.onError(new FuseError(err, `writev /dev/fuse: ${code}`), `reply unique=${unique}`);
+    if (code === 'ENODEV' || code === 'ECONNABORTED' || code === 'EBADF' || code === 'ENOTCONN') return;
+    this.onError(new FuseError(err, `reply: ${code}`), `reply unique=${unique}`);
   }
 
   private requestDone(): void {
@@ -386,8 +455,9 @@ export class FuseSession {
   private async finish(): Promise<void> {
     await this.notifyChain;
     this.ended = true;
-    // The watcher must be gone before its fd is closed (libuv polls the fd number).
+    // The watchers must be gone before the fd is closed (libuv polls the fd number).
     this.reader?.close();
+    this.ring?.close();
     try {
       closeSync(this.fd);
     } catch {

@@ -34,6 +34,10 @@ const DEFAULT_CACHE: CacheMode = 'normal';
 /** How often a daemon looks for entries another process appended. */
 const DEFAULT_FOLLOW_MS = 200;
 
+/** FUSE request transports a daemon can be asked for: auto (io_uring when the kernel offers it), uring, dev. */
+export const DAEMON_TRANSPORTS = ['auto', 'uring', 'dev'] as const;
+export type DaemonTransport = (typeof DAEMON_TRANSPORTS)[number];
+
 /** Everything `famfs mount` hands the daemon process. */
 export interface DaemonConfig {
   device: string;
@@ -50,6 +54,8 @@ export interface DaemonConfig {
   suid: boolean;
   /** `-o dev`: honour device files (the mount is nodev otherwise). */
   dev: boolean;
+  /** FUSE request transport after INIT (fuse/session.ts Transport); unset: auto. */
+  transport?: DaemonTransport;
   /** famfs kernel ABI profile for GET_FMAP/GET_DAXDEV (see famfs-abi.ts). */
   abi: string;
   debug: boolean;

@@ -2,7 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from '../commander.js';
-import { type CacheMode, type DaemonConfig, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError } from '../../mounts/daemon-protocol.js';
+import {
+  type CacheMode, DAEMON_TRANSPORTS, type DaemonConfig, type DaemonTransport, DEFAULT_FAMFS_ABI, defaultConfig, errorStatus, STATUS_FD, statusError,
+} from '../../mounts/daemon-protocol.js';
 import { AUTO_FAMFS_ABI, FAMFS_ABI_PROFILES } from '../../daemon/famfs-abi.js';
 import { ensureRunDir, liveRecords, mountFile } from '../../mounts/registry.js';
 import { FamfsError, FsError, UsageError } from '../../errors.js';
@@ -23,7 +25,7 @@ const EXIT_MOUNT_LEFT = 99;
 
 interface MountOpts extends DeviceMapOption, ModeOptions {
   timeout?: number; cache?: CacheMode; debug?: boolean; nouseraccess?: boolean; nodefaultperm?: boolean;
-  follow?: number; abi: string; wait: number; options: string[]; metricsPort?: number;
+  follow?: number; abi: string; transport?: DaemonTransport; wait: number; options: string[]; metricsPort?: number;
   verbose: number; read?: boolean; mmap?: boolean; remount?: boolean; dummy?: boolean; shadow?: string;
 }
 
@@ -36,13 +38,20 @@ const SHADOW_DIR_MODE = 0o755;
 const MAX_PORT = 65535;
 
 /** `-o` options this mount understands. */
-const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev', 'allow-missing'] as const;
+const MOUNT_OPTIONS = ['bpf-fmap', 'suid', 'nosuid', 'dev', 'nodev', 'allow-missing', 'io_uring'] as const;
 
 function parseMountOptions(text: string, previous: string[]): string[] {
   const opts = text.split(',').filter((o) => o !== '');
   const bad = opts.find((o) => !(MOUNT_OPTIONS as readonly string[]).includes(o));
   if (bad !== undefined) throw new InvalidArgumentError(`unknown mount option '${bad}' (known: ${MOUNT_OPTIONS.join(', ')})`);
   return [...previous, ...opts];
+}
+
+/** --transport, or libfuse's -o io_uring (the same as --transport uring); auto unless told. */
+function transportOf(o: MountOpts): DaemonTransport {
+  if (!o.options.includes('io_uring')) return o.transport ?? 'auto';
+  if (o.transport !== undefined && o.transport !== 'uring') throw new UsageError(`-o io_uring contradicts --transport ${o.transport}`);
+  return 'uring';
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -154,9 +163,11 @@ export function register(program: Command): void {
     .option('--follow <ms>', 'how often to look for new log entries', parseUint)
     .addOption(new Option('--abi <profile>', 'famfs kernel ABI for GET_FMAP/GET_DAXDEV (auto: push2026 when the kernel has FUSE_DEV_IOC_DAXDEV_OPEN, else v10)')
       .choices([AUTO_FAMFS_ABI, ...Object.keys(FAMFS_ABI_PROFILES)]).default(DEFAULT_FAMFS_ABI))
+    .addOption(new Option('--transport <kind>', 'FUSE requests over io_uring (uring) or read/writev on /dev/fuse (dev); auto: io_uring when the kernel offers it (fuse.enable_uring on); default auto')
+      .choices(DAEMON_TRANSPORTS))
     .option('--wait <ms>', 'how long to wait for the daemon', parseUint, DEFAULT_WAIT_MS)
     .option('--metrics-port <port>', 'also serve Prometheus /metrics on 127.0.0.1:<port>', parseUint)
-    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[])
+    .option('-o, --options <list>', 'bpf-fmap: publish fmaps to a pinned BPF map while mounted; io_uring: --transport uring (as libfuse); suid, dev: honour set-id bits and device files (nosuid,nodev by default); allow-missing: serve without added devices this host cannot find (their files fail with EIO)', parseMountOptions, [] as string[])
     .option('-v, --verbose', 'say what is mounted (-vv: and the daemon configuration; -vvv: the daemon logs every request)', (_v: string, prev: number) => prev + 1, 0)
     .option('-S, --shadow <path>', "an existing directory for upstream's shadow tree: <path>/root gets one YAML file per famfs file (default: a new /tmp/famfs_shadow_XXXXXX without the YAML)")
     .option('-m, --mmap', 'read the superblock and log through mmap (the default)')
@@ -170,6 +181,7 @@ export function register(program: Command): void {
         if (o.read && o.mmap) throw new UsageError('Error: --mmap and --read are mutually exclusive');
         if (o.read) readOptionWarning('do_famfs_cli_mount');
         if (o.timeout !== undefined && o.cache) throw new UsageError('-t and -c cannot be combined');
+        const transport = transportOf(o);
         // Without default_permissions the kernel checks nothing and this daemon checks owners only
         // for access(2): with other users let in, any of them could open anything. Only root then.
         if (o.nodefaultperm && !o.nouseraccess) {
@@ -187,7 +199,7 @@ export function register(program: Command): void {
           ...(o.cache ? { cache: o.cache } : {}),
           ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
           ...(o.follow !== undefined ? { followMs: o.follow } : {}),
-          allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug,
+          allowOther: !o.nouseraccess, defaultPermissions: !o.nodefaultperm, abi: o.abi, debug: !!o.debug, transport,
           deviceMap: Object.fromEntries(deviceMapOf(o)),
           bpfFmap: o.options.includes('bpf-fmap'),
           allowMissing: o.options.includes('allow-missing'),

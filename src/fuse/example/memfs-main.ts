@@ -1,27 +1,34 @@
 /**
- * Runs MemFs at a mount point: `node dist/src/fuse/example/memfs-main.js MNT [--direct-io]`.
- * Prints "ready MNT" once mounted; SIGINT/SIGTERM unmount and exit.
+ * Runs MemFs at a mount point: `node dist/src/fuse/example/memfs-main.js MNT [--direct-io]
+ * [--ttl=SECONDS] [--transport=auto|uring|dev]`. Prints "ready MNT TRANSPORT" once mounted (the
+ * transport requests travel on); SIGINT/SIGTERM unmount and exit.
  */
 import { FuseServer } from '../serve.js';
+import { TRANSPORTS, type Transport } from '../session.js';
 import { MemFs } from './memfs.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const mnt = argv.find((a) => !a.startsWith('--'));
   if (mnt === undefined) {
-    console.error('usage: memfs-main MOUNTPOINT [--direct-io] [--ttl=SECONDS]');
+    console.error('usage: memfs-main MOUNTPOINT [--direct-io] [--ttl=SECONDS] [--transport=auto|uring|dev]');
+    return 2;
+  }
+  const transport = (argv.find((a) => a.startsWith('--transport='))?.slice('--transport='.length) ?? 'auto') as Transport;
+  if (!TRANSPORTS.includes(transport)) {
+    console.error(`memfs-main: --transport=${transport}: not one of ${TRANSPORTS.join(', ')}`);
     return 2;
   }
   const ttlArg = argv.find((a) => a.startsWith('--ttl='));
   const ttl = ttlArg === undefined ? undefined : Number(ttlArg.slice('--ttl='.length));
   const fs = new MemFs({ directIo: argv.includes('--direct-io'), entryTimeout: ttl, attrTimeout: ttl });
-  const server = await FuseServer.mount(fs, mnt, { fsname: 'memfs', subtype: 'memfs' });
+  const server = await FuseServer.mount(fs, mnt, { fsname: 'memfs', subtype: 'memfs', transport });
   const stop = (): void => {
     // Unmount first: a process that exits with its mount still up leaves callers hanging on it.
     void server.unmount();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.stdout.write(`ready ${server.mountpoint}\n`);
+  process.stdout.write(`ready ${server.mountpoint} ${server.session.activeTransport}\n`);
   const end = await server.closed;
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
