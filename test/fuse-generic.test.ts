@@ -3,6 +3,8 @@
  * example in-memory file system (memfs-main, a child process) and the famfs daemon (`famfs mount`),
  * which shows the FUSE layer is reusable. Each target says only how to mount, how to copy a host
  * tree in with its own tool, how to unmount and recover, and which requests it does not implement.
+ * Each runs on both request transports: /dev/fuse, and FUSE over io_uring where the kernel has it
+ * (the suite turns the fuse module's enable_uring on for those mounts and puts it back after).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,10 +15,11 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupDevices, GiB, MiB } from './helpers/emu.js';
-import { famfsTarget, memfsTarget, type Target, waitGone, walk } from './helpers/fuse-targets.js';
+import { famfsTarget, memfsTarget, type Target, type TargetTransport, waitGone, walk } from './helpers/fuse-targets.js';
 import { cleanupMounts, isMounted, trackedMountpoint } from './helpers/mounts.js';
 import { prng, randInt, seededBytes } from './helpers/prng.js';
 import { runPython } from './helpers/run.js';
+import { enableUring, holdsIoUring, uringUnavailable, writeSyscalls } from './helpers/uring.js';
 
 after(() => {
   cleanupMounts();
@@ -29,6 +32,8 @@ const BIG_DIR_ENTRIES = 2000;
 /** Longest a probe of an unimplemented request may take before it counts as a hang. */
 const PROBE_TIMEOUT_MS = 5000;
 const RANDOM_READS_PER_FILE = 300;
+/** Direct 4 KiB reads the transport check makes: one READ request each. */
+const TRANSPORT_PROBE_READS = 200;
 
 // ------------------------------------------------------------------------------------------------
 // The tree every target holds
@@ -75,19 +80,43 @@ function buildTree(root: string): string {
 // ------------------------------------------------------------------------------------------------
 // The suite
 
-function conformance(target: Target): void {
-  describe(`FUSE conformance: ${target.name}`, () => {
-    const host = mkdtempSync('/tmp/famfs-test-src-');
-    const src = buildTree(host);
+function conformance(target: Target, skip?: string): void {
+  describe(`FUSE conformance: ${target.name}`, { skip }, () => {
+    let host = '';
+    let src = '';
     const mnt = trackedMountpoint();
     const tree = join(mnt, 'tree');
     let pid = 0;
+    let restoreUring: (() => void) | undefined;
 
     before(async () => {
+      // The kernel reads enable_uring at each mount's INIT: on for every mount of this target.
+      if (target.transport === 'uring') restoreUring = enableUring();
+      host = mkdtempSync('/tmp/famfs-test-src-');
+      src = buildTree(host);
       pid = await target.mount(mnt);
       target.copyIn(src, tree);
     });
-    after(() => rmSync(host, { recursive: true, force: true }));
+    after(() => {
+      restoreUring?.();
+      if (host !== '') rmSync(host, { recursive: true, force: true });
+    });
+
+    it(`requests travel on the ${target.transport} transport`, () => {
+      const before = writeSyscalls(pid);
+      const dd = spawnSync('dd', [`if=${join(tree, DATA_FILES[0]!.rel)}`, 'of=/dev/null', 'bs=4k', `count=${TRANSPORT_PROBE_READS}`, 'iflag=direct'],
+        { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(dd.status, 0, dd.stderr);
+      const writes = writeSyscalls(pid) - before;
+      if (target.transport === 'uring') {
+        assert.ok(holdsIoUring(pid), 'the server holds an io_uring');
+        // Each reply goes back with the ring command that fetches the next request: no writev(2) to /dev/fuse.
+        assert.ok(writes < TRANSPORT_PROBE_READS / 4, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads`);
+      } else {
+        assert.equal(holdsIoUring(pid), false, 'no io_uring on the /dev/fuse transport');
+        assert.ok(writes >= TRANSPORT_PROBE_READS, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads`);
+      }
+    });
 
     it('lookup and stat: every name, type, size and permission bits as in the source', () => {
       const names = walk(src);
@@ -174,7 +203,10 @@ function conformance(target: Target): void {
       assert.ok(isMounted(mnt));
       process.kill(victim, 'SIGKILL');
       assert.ok(await waitGone(victim), 'killed');
-      assert.throws(() => readdirSync(mnt), (e: NodeJS.ErrnoException) => e.code === 'ENOTCONN' || e.code === 'ECONNABORTED');
+      // On the io_uring transport the kernel tears the dead server's ring down asynchronously: a
+      // request that reached a ring entry before that is cancelled (ECANCELED), later ones get ENOTCONN.
+      const dead = target.transport === 'uring' ? ['ENOTCONN', 'ECONNABORTED', 'ECANCELED'] : ['ENOTCONN', 'ECONNABORTED'];
+      assert.throws(() => readdirSync(mnt), (e: NodeJS.ErrnoException) => dead.includes(e.code ?? ''));
       target.recover(mnt);
       assert.equal(isMounted(mnt), false);
 
@@ -193,5 +225,9 @@ function conformance(target: Target): void {
   });
 }
 
-conformance(memfsTarget());
-conformance(famfsTarget());
+const uringSkip = uringUnavailable();
+for (const transport of ['dev', 'uring'] as const satisfies readonly TargetTransport[]) {
+  const skip = transport === 'uring' ? uringSkip : undefined;
+  conformance(memfsTarget(transport), skip);
+  conformance(famfsTarget(transport), skip);
+}

@@ -30,8 +30,12 @@ interface UnimplementedOp {
   readonly expect: readonly ErrnoName[];
 }
 
+/** How the kernel and the server exchange requests after INIT (fuse/session.ts Transport). */
+export type TargetTransport = 'dev' | 'uring';
+
 export interface Target {
   readonly name: string;
+  readonly transport: TargetTransport;
   /** Whether the files are still there after the serving process died and the mount was remade. */
   readonly persistent: boolean;
   readonly unimplemented: readonly UnimplementedOp[];
@@ -55,9 +59,10 @@ export async function waitGone(pid: number, ms = EXIT_TIMEOUT_MS): Promise<boole
 }
 
 /** MemFs in its own process (memfs-main), filled with GNU cp through the mount. */
-export function memfsTarget(): Target {
+export function memfsTarget(transport: TargetTransport): Target {
   return {
-    name: 'example memfs (memfs-main child process)',
+    name: `example memfs (memfs-main child process), ${transport} transport`,
+    transport,
     persistent: false,
     unimplemented: [
       { op: 'setxattr', expect: ['EOPNOTSUPP', 'ENOSYS'] },
@@ -67,7 +72,7 @@ export function memfsTarget(): Target {
       { op: 'fallocate', expect: ['EOPNOTSUPP', 'ENOSYS'] },
     ],
     mount(mnt) {
-      const child = spawn(process.execPath, [MEMFS_MAIN, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [MEMFS_MAIN, mnt, `--transport=${transport}`], { stdio: ['ignore', 'pipe', 'pipe'] });
       trackServer(mnt, child.pid!);
       let out = '';
       let err = '';
@@ -76,8 +81,10 @@ export function memfsTarget(): Target {
         const timer = setTimeout(() => reject(new Error(`memfs did not mount within ${READY_TIMEOUT_MS} ms: ${err}`)), READY_TIMEOUT_MS);
         child.stdout.setEncoding('utf8').on('data', (d: string) => {
           out += d;
-          if (out.includes('ready ')) {
+          if (out.includes('\n')) {
             clearTimeout(timer);
+            // "ready MNT TRANSPORT": a transport other than the one asked for is a fallback.
+            if (out.trim().split(' ')[2] !== transport) reject(new Error(`memfs: ${out.trim()}, not on ${transport}: ${err}`));
             // The server lives on its own; only cleanup (or a test) ends it.
             child.unref();
             (child.stdout as unknown as Socket).unref();
@@ -108,10 +115,11 @@ export function memfsTarget(): Target {
 }
 
 /** The famfs daemon as the master of an emulated device, filled with `famfs cp -r` given mount paths. */
-export function famfsTarget(): Target {
+export function famfsTarget(transport: TargetTransport): Target {
   let dev = '';
   return {
-    name: 'famfs daemon (famfs mount, master)',
+    name: `famfs daemon (famfs mount, master), ${transport} transport`,
+    transport,
     persistent: true,
     unimplemented: [
       { op: 'setxattr', expect: ['EOPNOTSUPP', 'ENOSYS'] },
@@ -123,7 +131,7 @@ export function famfsTarget(): Target {
         dev = emuDevice(8 * GiB, 'generic');
         mkfs(dev, { systemUuid: master });
       }
-      const r = famfs(['mount', dev, mnt], MASTER_UUID);
+      const r = famfs(['mount', '--transport', transport, dev, mnt], MASTER_UUID);
       assert.equal(r.status, 0, r.stderr);
       const rec = readRecord(mnt);
       assert.ok(rec, 'the daemon registered its mount');
