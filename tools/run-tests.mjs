@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const UNIT = new Set([
-  'alloc', 'allocation-map', 'badinput', 'core', 'cp-restart', 'data', 'device', 'famfs-abi', 'format', 'init-negotiation', 'log-session', 'readme',
-  'replay-large', 'replay-scan', 'resolve', 'struct', 'fuse-structs', 'c-mirrors',
+  'alloc', 'allocation-map', 'badinput', 'core', 'cp-restart', 'data', 'device', 'famfs-abi', 'format', 'fuse-uring', 'init-negotiation',
+  'log-session', 'readme', 'replay-large', 'replay-scan', 'resolve', 'struct', 'fuse-structs', 'c-mirrors',
 ]);
 
 /** The suites whose hosts share a device's memory, run again on non-coherent devices. */

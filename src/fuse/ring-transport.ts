@@ -62,7 +62,7 @@ export interface RingTransportHooks {
 }
 
 /** The CPUs the kernel may ever run a caller on: it has one FUSE queue for each. */
-export function possibleCpus(): number {
+function possibleCpus(): number {
   try {
     const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
     let max = -1;

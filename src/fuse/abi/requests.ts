@@ -151,7 +151,7 @@ export interface WriteIn {
   readonly writeFlags: number;
   readonly lockOwner?: bigint;
   readonly flags: number;
-  /** A view of the request buffer; it stays valid after the handler returns. */
+  /** A view of the request buffer, valid until the reply is sent (a ring entry of the io_uring transport then takes the next request). */
   readonly data: Buffer;
 }
 

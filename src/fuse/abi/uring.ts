@@ -24,7 +24,7 @@ import { ProtocolError } from '../errors.js';
 import { StructSize } from './sizes.js';
 
 export const URING_HEADER_SIZE = 288;
-export const URING_OP_IN_SIZE = 128;
+const URING_OP_IN_SIZE = 128;
 /** Bytes in front of each payload in its slot: room for fuse_in_header and the first argument. */
 export const URING_HEADROOM = 256;
 
@@ -39,7 +39,7 @@ export function ringCommitId(header: Buffer): bigint {
 }
 
 /** fuse_uring_ent_in_out.payload_sz. */
-export function ringPayloadSize(header: Buffer): number {
+function ringPayloadSize(header: Buffer): number {
   return header.readUInt32LE(HeaderOff.entInOut + EntInOutOff.payloadSz);
 }
 
