@@ -20,27 +20,45 @@
  * returns it, by copying at most 168 bytes in front of the payload: both transports then feed the
  * same request decoding, and large WRITE data is never copied.
  */
+import { bytes, defineStruct, nested, pad } from '../../struct/struct.js';
 import { ProtocolError } from '../errors.js';
 import { StructSize } from './sizes.js';
 
-export const URING_HEADER_SIZE = 288;
+const ENT_IN_OUT = defineStruct('fuse_uring_ent_in_out', 32, {
+  flags: 'u64n',
+  /** The kernel's handle for the request in this entry (its unique), echoed in the commit. */
+  commitId: 'u64n',
+  /** kernel -> server: request payload bytes; server -> kernel: reply payload bytes. */
+  payloadSz: 'u32',
+  padding: pad(4),
+  reserved: pad(8),
+});
+/** FUSE_URING_IN_OUT_HEADER_SZ and FUSE_URING_OP_IN_OUT_SZ are both 128. */
 const URING_OP_IN_SIZE = 128;
+const REQ_HEADER = defineStruct('fuse_uring_req_header', 288, {
+  inOut: bytes(128),
+  opIn: bytes(URING_OP_IN_SIZE),
+  ringEntInOut: nested(ENT_IN_OUT),
+});
+
+export const URING_HEADER_SIZE = REQ_HEADER.SIZE;
 /** Bytes in front of each payload in its slot: room for fuse_in_header and the first argument. */
 export const URING_HEADROOM = 256;
 
-const HeaderOff = { inOut: 0, opIn: 128, entInOut: 256 } as const;
-const EntInOutOff = { flags: 0, commitId: 8, payloadSz: 16 } as const;
+const HeaderOff = REQ_HEADER.OFF;
+const COMMIT_ID_OFF = HeaderOff.ringEntInOut + ENT_IN_OUT.OFF.commitId;
+const PAYLOAD_SZ_OFF = HeaderOff.ringEntInOut + ENT_IN_OUT.OFF.payloadSz;
 /** fuse_in_header.unique and fuse_out_header.unique sit at the same offset. */
 const UNIQUE_OFF = 8;
 
 /** fuse_uring_ent_in_out.commit_id: the kernel's handle for the request in this entry (its unique). */
 export function ringCommitId(header: Buffer): bigint {
-  return header.readBigUInt64LE(HeaderOff.entInOut + EntInOutOff.commitId);
+  return header.readBigUInt64LE(COMMIT_ID_OFF);
 }
 
 /** fuse_uring_ent_in_out.payload_sz. */
 function ringPayloadSize(header: Buffer): number {
-  return header.readUInt32LE(HeaderOff.entInOut + EntInOutOff.payloadSz);
+  return header.readUInt32LE(PAYLOAD_SZ_OFF);
 }
 
 /**
@@ -84,6 +102,6 @@ export function writeRingReply(header: Buffer, slot: Buffer, reply: readonly Buf
     at += piece.length;
   }
   const payloadSize = at - URING_HEADROOM;
-  header.writeUInt32LE(payloadSize, HeaderOff.entInOut + EntInOutOff.payloadSz);
+  header.writeUInt32LE(payloadSize, PAYLOAD_SZ_OFF);
   return payloadSize;
 }
