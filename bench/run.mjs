@@ -18,7 +18,7 @@ const README = join(HERE, 'README.md');
 const TABLE_BEGIN = '<!-- bench table: begin (written by bench/run.mjs) -->';
 const TABLE_END = '<!-- bench table: end -->';
 /** Order of the table: data path first, then metadata, then whole-system costs. */
-const ORDER = ['map.mjs', 'fuse.mjs', 'replay.mjs', 'system.mjs'];
+const ORDER = ['map.mjs', 'fuse.mjs', 'fuse-uring.mjs', 'replay.mjs', 'system.mjs'];
 /** Long runs with no table row, left out of --quick (npm test runs the CI-sized reliability suite). */
 const FULL_ONLY = ['torture.mjs'];
 

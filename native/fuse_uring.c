@@ -72,6 +72,14 @@
 #define CREATE_ARGS 5
 #define COMMIT_ARGS 1
 #define RESOURCE_NAME "famfs.FuseUring"
+/*
+ * io_uring_enter calls that may find nothing before a wake-up ends, when no reply is still due
+ * from JavaScript. The next request of a caller (dd's next read, GETATTR after LOOKUP) arrives a
+ * few microseconds after its reply; sleeping in epoll and being woken through the eventfd costs
+ * more than asking again on this VM (the /dev/fuse reader spins the same way, SPIN_READS). Each
+ * call runs the task_work that fills an entry and posts its completion.
+ */
+#define SPIN_ENTERS 50
 
 typedef enum { ENT_IDLE, ENT_REGISTERING, ENT_WAITING, ENT_SERVING, ENT_GONE } ent_state;
 
@@ -108,6 +116,7 @@ typedef struct {
   uint8_t *memory;
   size_t memory_len, slot_size, payload_size;
   uint32_t nents;
+  uint32_t serving; /* entries handed to JavaScript and not yet committed */
   ring_ent *ents;
   bool in_batch;
   bool started;
@@ -202,6 +211,7 @@ static uint32_t reap(fuse_ring *r) {
     ev[0] = (int32_t)i;
     ev[1] = res;
     e->state = res == 0 ? ENT_SERVING : ENT_GONE;
+    if (res == 0) r->serving++;
     n++;
   }
   atomic_store_explicit(r->cq_head, head, memory_order_release);
@@ -209,6 +219,10 @@ static uint32_t reap(fuse_ring *r) {
 }
 
 /* The buffers go last: only once the ring is closed can no command still point at them. */
+static bool cq_empty(fuse_ring *r) {
+  return atomic_load_explicit(r->cq_tail, memory_order_acquire) == atomic_load_explicit(r->cq_head, memory_order_relaxed);
+}
+
 static void maybe_free(fuse_ring *r) {
   if (r->handle_closed && r->finalized && r->memory_released) {
     if (r->memory != NULL) munmap(r->memory, r->memory_len);
@@ -283,9 +297,10 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     uint32_t n = reap(r);
     if (n == 0) {
       if (r->to_submit > 0) submit(r);
-      if (r->closing || atomic_load_explicit(r->cq_tail, memory_order_acquire) ==
-                            atomic_load_explicit(r->cq_head, memory_order_relaxed))
-        break;
+      for (int spin = 0; spin < SPIN_ENTERS && r->serving == 0 && !r->closing && cq_empty(r); spin++) {
+        if (sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS) < 0 && errno != EINTR) break;
+      }
+      if (r->closing || cq_empty(r)) break;
       continue;
     }
     if (self == NULL || napi_get_named_property(env, self, "onEvents", &cb) != napi_ok ||
@@ -366,6 +381,7 @@ static napi_value js_commit(napi_env env, napi_callback_info info) {
   uint64_t commit_id;
   memcpy(&commit_id, r->ents[i].header + ENT_COMMIT_ID_OFF, sizeof commit_id);
   int rc = queue_cmd(r, i, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, commit_id);
+  if (rc == 0) r->serving--;
   if (rc == 0 && !r->in_batch) rc = submit(r);
   return int_value(env, rc);
 }

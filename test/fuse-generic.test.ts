@@ -19,7 +19,7 @@ import { famfsTarget, memfsTarget, type Target, type TargetTransport, waitGone, 
 import { cleanupMounts, isMounted, trackedMountpoint } from './helpers/mounts.js';
 import { prng, randInt, seededBytes } from './helpers/prng.js';
 import { runPython } from './helpers/run.js';
-import { enableUring, holdsIoUring, uringUnavailable, writeSyscalls } from './helpers/uring.js';
+import { enableUring, holdsIoUring, uringUnavailable, writeSyscalls, writesSettled } from './helpers/uring.js';
 
 after(() => {
   cleanupMounts();
@@ -102,7 +102,8 @@ function conformance(target: Target, skip?: string): void {
       if (host !== '') rmSync(host, { recursive: true, force: true });
     });
 
-    it(`requests travel on the ${target.transport} transport`, () => {
+    it(`requests travel on the ${target.transport} transport`, async () => {
+      await writesSettled(pid);
       const before = writeSyscalls(pid);
       const dd = spawnSync('dd', [`if=${join(tree, DATA_FILES[0]!.rel)}`, 'of=/dev/null', 'bs=4k', `count=${TRANSPORT_PROBE_READS}`, 'iflag=direct'],
         { encoding: 'utf8', timeout: 30_000 });

@@ -46,6 +46,21 @@ export function holdsIoUring(pid: number): boolean {
   });
 }
 
+/**
+ * Waits until process `pid` has made no write system call for `quietMs` (at most `maxMs`): a
+ * daemon that just saw new log entries tells the kernel with notifications, written to /dev/fuse.
+ */
+export async function writesSettled(pid: number, quietMs = 300, maxMs = 10_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = writeSyscalls(pid);
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = writeSyscalls(pid);
+    if (now === last) return;
+    last = now;
+  }
+}
+
 /** The write-type system calls (write, writev, ...) process `pid` has made (/proc/PID/io syscw, all threads). */
 export function writeSyscalls(pid: number): number {
   const m = /^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));

@@ -1,0 +1,199 @@
+// FUSE over io_uring (issue 20): the famfs daemon on the io_uring transport (--transport uring)
+// next to the C anchor on libfuse 3.18 with -o io_uring (../shared/anchors/cfuse-uring memfs_ll,
+// built by the anchor's build.sh from the libfuse git mirror in /var/tmp/famfs-bench-cfuse-uring),
+// and next to itself on /dev/fuse (--transport dev); every side mounted at once and measured in
+// rounds whose order rotates, so the machine's noise hits all alike.
+//   stat() with zero timeouts                     ours-uring / C-uring >= 1.0; ours-uring / ours-dev >= 1.3
+//   direct reads of 4 KiB, 128 KiB and 1 MiB      ours-uring / C-uring >= 1.0
+//   creates (mkdir) through the master's mount   ours-uring / ours-dev >= 1.0 (memfs_ll creates nothing)
+// The rows are skipped, with the reason, when the kernel or the machine cannot run io_uring FUSE
+// or the C server cannot be built. enable_uring is turned on for the run and put back after.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_PREFIX, GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, onCleanup, phase, privateRunDir, row, run, runMain, summary } from './lib/common.mjs';
+import { METADATA_RESERVE, fillFile, makeFs, openApi } from './lib/famfs-setup.mjs';
+import { BS_128K, BS_1M, mountPoint, startCfuse, startFamfs } from './lib/mounts.mjs';
+
+const ANCHOR = process.env.CFUSE_URING_DIR ?? join('/work', 'shared', 'anchors', 'cfuse-uring');
+const ANCHOR_FILES = ['build.sh', 'memfs_ll.c', 'statloop.c'];
+const BUILD_DIR = join('/var/tmp', `${BENCH_PREFIX}cfuse-uring`);
+const LIBFUSE_GIT = process.env.LIBFUSE_GIT ?? '/work/.mirror/libfuse+libfuse/repo';
+const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
+
+const FILE_SIZE = QUICK ? GIB / 2 : 2 * GIB;
+const RUNS = QUICK ? 3 : 7;
+const STATS = QUICK ? 10_000 : 100_000;
+const READS_4K = QUICK ? 10_000 : 60_000;
+const CREATES = QUICK ? 300 : 1000;
+const BS_4K = 4096;
+const RING_WAIT_MS = 5000;
+/** Each side's mkdirs are log entries: a device of its own, far from the 8 MiB log's capacity. */
+const META_DEVICE = 64 * MIB;
+
+/** Why this benchmark cannot run here, or null. */
+function unavailable() {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!existsSync(ENABLE_URING)) return `no ${ENABLE_URING}: the kernel has no FUSE over io_uring`;
+  return null;
+}
+
+/** memfs_ll on libfuse 3.18 and statloop, built by the anchor's build.sh (a no-op when up to date). */
+function buildAnchor() {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  for (const f of ANCHOR_FILES) {
+    const dst = join(BUILD_DIR, f);
+    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(join(ANCHOR, f)))) continue;
+    copyFileSync(join(ANCHOR, f), dst);
+    chmodSync(dst, 0o755);
+  }
+  run(join(BUILD_DIR, 'build.sh'), [], {
+    env: { ...process.env, OUT: BUILD_DIR, LIBFUSE_GIT },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return { memfs: join(BUILD_DIR, 'bin', 'memfs_ll-3.18'), statloop: join(BUILD_DIR, 'bin', 'statloop') };
+}
+
+function holdsIoUring(pid) {
+  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[io_uring]';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A server sets its ring up around INIT, which may be after the mount appeared: give it a moment. */
+function mustUseRing(name, pid) {
+  const deadline = Date.now() + RING_WAIT_MS;
+  while (pid === null || !holdsIoUring(pid)) {
+    if (Date.now() > deadline) throw new Error(`${name} (pid ${pid}) holds no io_uring: it fell back to /dev/fuse`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+}
+
+/** Rounds of every side, in an order rotated per round after one untimed pass; a summary per side. */
+function rounds(runs, sides) {
+  const names = Object.keys(sides);
+  for (const n of names) sides[n]();
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const n = names[(i + k) % names.length];
+      samples[n].push(sides[n]());
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, summary(samples[n])]));
+}
+
+/** dd of `count` blocks of `bs` (each one request: both mounts are direct I/O): bytes and dd's seconds. */
+function ddSeconds(file, bs, count, skipBytes = 0) {
+  const r = spawnSync('dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${count}`, `skip=${skipBytes}`, 'iflag=skip_bytes'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dd ${file}: ${r.stderr}`);
+  const m = /(\d+) bytes .* copied, ([\d.e-]+) s/.exec(r.stderr);
+  if (!m) throw new Error(`dd ${file}: cannot parse ${r.stderr}`);
+  return { bytes: Number(m[1]), seconds: Number(m[2]) };
+}
+
+function statRate(statloop, path) {
+  const out = run(statloop, [path, String(STATS)]);
+  const m = /([\d.]+)/.exec(out);
+  if (!m) throw new Error(`statloop: cannot parse ${out}`);
+  return Number(m[1]);
+}
+
+let createRound = 0;
+/** mkdir through the mount: LOOKUP + MKDIR (one log entry) each. */
+function createRate(mnt) {
+  const dir = join(mnt, `r${createRound++}`);
+  mkdirSync(dir);
+  const t0 = nowNs();
+  for (let i = 0; i < CREATES; i++) mkdirSync(join(dir, `d${i}`));
+  return CREATES / (elapsedNs(t0) / 1e9);
+}
+
+function main() {
+  const why = unavailable();
+  if (why !== null) {
+    phase(`fuse-uring: skipped: ${why}`);
+    return;
+  }
+  privateRunDir();
+  phase('fuse-uring: building the C anchor on libfuse 3.18 (io_uring)');
+  let c;
+  try {
+    c = buildAnchor();
+  } catch (err) {
+    phase(`fuse-uring: skipped: the C anchor did not build: ${err.message.split('\n')[0]}`);
+    return;
+  }
+  const old = readFileSync(ENABLE_URING, 'utf8').trim();
+  writeFileSync(ENABLE_URING, 'Y');
+  onCleanup(() => writeFileSync(ENABLE_URING, old));
+
+  phase('fuse-uring: devices');
+  const dev = makeFs('fuse-uring-data', FILE_SIZE + METADATA_RESERVE);
+  const api = openApi(dev);
+  api.creat('big', { size: FILE_SIZE });
+  fillFile(api, dev, 'big');
+  const skip = api.getmap('big').pieces[0].devOffset;
+  api.close();
+  const metaDevs = { uring: makeFs('fuse-uring-meta-u', META_DEVICE), dev: makeFs('fuse-uring-meta-d', META_DEVICE) };
+  for (const d of Object.values(metaDevs)) {
+    const a = openApi(d);
+    a.creat('f', { size: 1 });
+    a.close();
+  }
+  const size = FILE_SIZE >= GIB ? `${FILE_SIZE / GIB} GiB` : `${FILE_SIZE / MIB} MiB`;
+  const C_NAME = 'C server (libfuse 3.18, -o io_uring)';
+
+  phase('fuse-uring: direct I/O');
+  const ours = mountPoint('uring-famfs');
+  const theirs = mountPoint('uring-cfuse');
+  let f = startFamfs(dev, ours, ['--transport', 'uring', '-c', 'never']);
+  let k = startCfuse(c.memfs, dev, theirs, ['io_uring', 'direct_io']);
+  mustUseRing('famfs daemon', f.pid);
+  mustUseRing('memfs_ll', k.pid);
+  const r4k = rounds(RUNS, {
+    ours: () => READS_4K / ddSeconds(join(ours, 'big'), BS_4K, READS_4K).seconds,
+    ref: () => READS_4K / ddSeconds(join(theirs, 'data'), BS_4K, READS_4K, skip).seconds,
+  });
+  emit([row({ name: 'FUSE over io_uring: direct-I/O read, 4 KiB requests', unit: 'reads/s', value: r4k.ours, ref: r4k.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `dd bs=4k count=${READS_4K}` })]);
+  for (const bs of [BS_128K, BS_1M]) {
+    const count = Math.floor(FILE_SIZE / bs);
+    const r = rounds(RUNS, {
+      ours: () => { const d = ddSeconds(join(ours, 'big'), bs, count); return d.bytes / d.seconds / GB; },
+      ref: () => { const d = ddSeconds(join(theirs, 'data'), bs, count, skip); return d.bytes / d.seconds / GB; },
+    });
+    const label = bs === BS_1M ? '1 MiB' : '128 KiB';
+    emit([row({ name: `FUSE over io_uring: direct-I/O read, ${label} requests`, unit: 'GB/s', value: r.ours, ref: r.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `dd bs=${label} of ${size}` })]);
+  }
+  f.stop();
+  k.stop();
+
+  phase('fuse-uring: stat and creates');
+  const oursDev = mountPoint('uring-famfs-dev');
+  f = startFamfs(metaDevs.uring, ours, ['--transport', 'uring', '-t', '0']);
+  const g = startFamfs(metaDevs.dev, oursDev, ['--transport', 'dev', '-t', '0']);
+  k = startCfuse(c.memfs, dev, theirs, ['io_uring', 'timeout=0']);
+  mustUseRing('famfs daemon', f.pid);
+  mustUseRing('memfs_ll', k.pid);
+  if (holdsIoUring(g.pid)) throw new Error('the famfs daemon asked for --transport dev holds an io_uring');
+  const st = rounds(RUNS, {
+    ours: () => statRate(c.statloop, join(ours, 'f')),
+    ref: () => statRate(c.statloop, join(theirs, 'data')),
+    dev: () => statRate(c.statloop, join(oursDev, 'f')),
+  });
+  emit([
+    row({ name: 'FUSE over io_uring: stat, zero timeouts', unit: 'stat/s', value: st.ours, ref: st.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `${STATS} stat() calls per run (statloop)` }),
+    row({ name: 'FUSE over io_uring: stat, zero timeouts, against /dev/fuse', unit: 'stat/s', value: st.ours, ref: st.dev, refName: 'famfs daemon, --transport dev', goal: { kind: 'ratio', op: '>=', target: 1.3 }, detail: `${STATS} stat() calls per run (statloop)` }),
+  ]);
+  const cr = rounds(RUNS, { ours: () => createRate(ours), dev: () => createRate(oursDev) });
+  emit([row({ name: 'FUSE over io_uring: creates (mkdir) through the master\'s mount', unit: 'creates/s', value: cr.ours, ref: cr.dev, refName: 'famfs daemon, --transport dev (memfs_ll has no create)', goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `${CREATES} mkdir per run, zero timeouts` })]);
+  f.stop();
+  g.stop();
+  k.stop();
+}
+
+runMain(main);
