@@ -21,7 +21,10 @@ export function refuseDeadMounts(paths: readonly string[]): void {
     try {
       statSync(holding.mountpoint);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
+      // ECANCELED: on the io_uring transport, a request that reached the dead daemon's ring before
+      // the kernel tore it down is cancelled; later ones get ENOTCONN.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTCONN' && code !== 'ECANCELED') throw err;
       throw new FsError('ENOTCONN', `${holding.mountpoint}: the daemon serving this mount is gone; run \`famfs umount ${holding.mountpoint}\``);
     }
   }
