@@ -21,6 +21,12 @@
  * mapped memory), made by the addon: fs.writevSync's bookkeeping cost more than the system call
  * for small replies. Notifications go through the libuv pool instead (see below).
  *
+ * Transports: the above is the /dev/fuse transport. With FUSE over io_uring (ring-transport.ts,
+ * chosen at INIT, see Transport) requests other than INIT, FORGET and INTERRUPT arrive in ring
+ * entries instead, laid out as a read of /dev/fuse would give them, and go through the same
+ * onRequest; write() hands a reply to the ring when the request came from it, else writes it to
+ * /dev/fuse. Notifications always go to /dev/fuse.
+ *
  * Shutdown: unmount (FuseServer.unmount / mount.ts unmount); the next read fails with ENODEV (or
  * ECONNABORTED after an abort), the watcher is closed, then the fd, and `closed` resolves.
  */
