@@ -10,11 +10,11 @@ import { after, describe, it } from 'node:test';
 import { daemonLogTail } from '../src/cli/commands/mount.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { readRecord } from '../src/mounts/registry.js';
-import { cleanupDevices, cli, emuDevice, famfs, FAMFS_BIN, GiB, master, MASTER_UUID } from './helpers/emu.js';
+import { cleanupDevices, emuDevice, GiB, master, MASTER_UUID } from './helpers/emu.js';
+import { famfs, FUSED_BIN, runCli } from './helpers/run.js';
 import { cleanupMounts, isMounted, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
 import { holdsIoUring, uringUnavailable } from './helpers/uring.js';
 
-const FUSED_BIN = join(FAMFS_BIN, '..', 'famfs_fused.cjs');
 const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
 const LOG_LINES = 50;
 
@@ -95,7 +95,7 @@ describe('transport choice', () => {
     const shadow = mkdtempSync('/tmp/famfs-test-shadow-');
     mkdirSync(join(shadow, 'root'));
     for (const args of [['--transport', 'fast', mnt], ['--transport', 'dev', '-o', `source=${shadow},daxdev=${dev},io_uring`, mnt]]) {
-      const r = cli(FUSED_BIN, args);
+      const r = runCli(FUSED_BIN, args);
       assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /transport/);
