@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { daemonLogTail } from '../src/cli/commands/mount.js';
 import {
   chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
@@ -112,7 +113,7 @@ function conformance(target: Target, skip?: string): void {
       if (target.transport === 'uring') {
         assert.ok(holdsIoUring(pid), 'the server holds an io_uring');
         // Each reply goes back with the ring command that fetches the next request: no writev(2) to /dev/fuse.
-        assert.ok(writes < TRANSPORT_PROBE_READS / 4, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads`);
+        assert.ok(writes < TRANSPORT_PROBE_READS / 4, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads; daemon log:\n${daemonLogTail(mnt, 20)}`);
       } else {
         assert.equal(holdsIoUring(pid), false, 'no io_uring on the /dev/fuse transport');
         assert.ok(writes >= TRANSPORT_PROBE_READS, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads`);
