@@ -112,8 +112,10 @@ function conformance(target: Target, skip?: string): void {
       const writes = writeSyscalls(pid) - before;
       if (target.transport === 'uring') {
         assert.ok(holdsIoUring(pid), 'the server holds an io_uring');
-        // Each reply goes back with the ring command that fetches the next request: no writev(2) to /dev/fuse.
-        assert.ok(writes < TRANSPORT_PROBE_READS / 4, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads; daemon log:\n${daemonLogTail(mnt, 20)}`);
+        // Each reply goes back with the ring command that fetches the next request: no writev(2) to
+        // /dev/fuse. The famfs daemon's notifications (a writev and a thread-pool wake-up each)
+        // may land in the window, so the bound is half the requests, not zero.
+        assert.ok(writes < TRANSPORT_PROBE_READS / 2, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads; daemon log:\n${daemonLogTail(mnt, 20)}`);
       } else {
         assert.equal(holdsIoUring(pid), false, 'no io_uring on the /dev/fuse transport');
         assert.ok(writes >= TRANSPORT_PROBE_READS, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads`);
