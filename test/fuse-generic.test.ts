@@ -35,6 +35,8 @@ const PROBE_TIMEOUT_MS = 5000;
 const RANDOM_READS_PER_FILE = 300;
 /** Direct 4 KiB reads the transport check makes: one READ request each. */
 const TRANSPORT_PROBE_READS = 200;
+/** Windows the ring check may take (see there). */
+const TRANSPORT_PROBES = 3;
 
 // ------------------------------------------------------------------------------------------------
 // The tree every target holds
@@ -104,19 +106,27 @@ function conformance(target: Target, skip?: string): void {
     });
 
     it(`requests travel on the ${target.transport} transport`, async () => {
-      await writesSettled(pid);
-      const before = writeSyscalls(pid);
-      const dd = spawnSync('dd', [`if=${join(tree, DATA_FILES[0]!.rel)}`, 'of=/dev/null', 'bs=4k', `count=${TRANSPORT_PROBE_READS}`, 'iflag=direct'],
-        { encoding: 'utf8', timeout: 30_000 });
-      assert.equal(dd.status, 0, dd.stderr);
-      const writes = writeSyscalls(pid) - before;
+      /** Write system calls of the server during TRANSPORT_PROBE_READS direct reads. */
+      const probe = async (): Promise<number> => {
+        await writesSettled(pid);
+        const before = writeSyscalls(pid);
+        const dd = spawnSync('dd', [`if=${join(tree, DATA_FILES[0]!.rel)}`, 'of=/dev/null', 'bs=4k', `count=${TRANSPORT_PROBE_READS}`, 'iflag=direct'],
+          { encoding: 'utf8', timeout: 30_000 });
+        assert.equal(dd.status, 0, dd.stderr);
+        return writeSyscalls(pid) - before;
+      };
       if (target.transport === 'uring') {
         assert.ok(holdsIoUring(pid), 'the server holds an io_uring');
         // Each reply goes back with the ring command that fetches the next request: no writev(2) to
-        // /dev/fuse. The famfs daemon's notifications (a writev and a thread-pool wake-up each)
-        // may land in the window, so the bound is half the requests, not zero.
-        assert.ok(writes < TRANSPORT_PROBE_READS / 2, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads; daemon log:\n${daemonLogTail(mnt, 20)}`);
+        // /dev/fuse. The famfs daemon's own background writes (notifications after the copy, a
+        // writev and a thread-pool wake-up each) have landed in one window, so the best of three
+        // windows counts, and its bound is half the requests, not zero.
+        const windows: number[] = [];
+        while (windows.length < TRANSPORT_PROBES && Math.min(...windows) >= TRANSPORT_PROBE_READS / 2) windows.push(await probe());
+        assert.ok(Math.min(...windows) < TRANSPORT_PROBE_READS / 2,
+          `${windows.join(', ')} write system calls for ${TRANSPORT_PROBE_READS} direct reads; daemon log:\n${daemonLogTail(mnt, 20)}`);
       } else {
+        const writes = await probe();
         assert.equal(holdsIoUring(pid), false, 'no io_uring on the /dev/fuse transport');
         assert.ok(writes >= TRANSPORT_PROBE_READS, `${writes} write system calls for ${TRANSPORT_PROBE_READS} direct reads`);
       }
