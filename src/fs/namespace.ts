@@ -3,6 +3,9 @@ import type { Fmap } from '../format/fmap.js';
 import { type IndexedNode, ROOT_SLOT, type ReplayIndex } from './replay-index.js';
 import { type LogSlot, logSlot } from '../format/log-header.js';
 
+/** Index attributes kept at most (~100 bytes each): a few thousand covers any working set of stat() callers. */
+const STAT_CACHE_ENTRIES = 4096;
+
 /** Inode number of the root directory; every other node's is its log index + FIRST_LOGGED_INO. */
 export const ROOT_INO = 1;
 export const FIRST_LOGGED_INO = 2;
@@ -41,17 +44,17 @@ export type FsNode = DirNode | FileNode;
  * the node's object: a daemon asked about half a million files keeps no object per file.
  */
 export interface NodeStat {
-  kind: 'file' | 'dir';
-  name: string;
-  ino: number;
-  uid: number;
-  gid: number;
+  readonly kind: 'file' | 'dir';
+  readonly name: string;
+  readonly ino: number;
+  readonly uid: number;
+  readonly gid: number;
   /** Permission bits only (PERMISSION_BITS), as the node objects keep them. */
-  mode: number;
+  readonly mode: number;
   /** A file's size; 0 for a directory. */
-  size: number;
+  readonly size: number;
   /** The directory holding it (the root's own for the root). */
-  parentIno: number;
+  readonly parentIno: number;
 }
 
 export function inoForLogIndex(slot: LogSlot): number {
@@ -105,6 +108,12 @@ export class Namespace {
   readonly root: DirNode;
   /** Indexed by inode number, which is dense (log slot + 2), so an array beats a Map. */
   private readonly byIno: (FsNode | undefined)[] = [];
+  /**
+   * Attributes read from the index for files and directories with no object, kept because a
+   * logged entry never changes: a stat() at zero timeouts asks for the same inode three times
+   * (LOOKUP and two GETATTRs). Bounded so that a walk of a million files keeps no per-file state.
+   */
+  private readonly statCache = new Map<number, NodeStat>();
   /** Directories whose children were made: new entries must be added to them. */
   private loadedDirs = 0;
 
@@ -145,13 +154,19 @@ export class Namespace {
   statSlot(slot: LogSlot): NodeStat | undefined {
     const known = this.byIno[inoForLogIndex(slot)];
     if (known) return statOf(known);
+    const ino = inoForLogIndex(slot);
+    const cached = this.statCache.get(ino);
+    if (cached) return cached;
     const placed = this.index.node(slot);
     if (!placed) return undefined;
-    return {
-      kind: placed.kind, name: placed.name, ino: inoForLogIndex(slot), uid: placed.uid, gid: placed.gid,
+    const stat: NodeStat = {
+      kind: placed.kind, name: placed.name, ino, uid: placed.uid, gid: placed.gid,
       mode: placed.mode & PERMISSION_BITS, size: placed.kind === 'file' ? placed.size : 0,
       parentIno: placed.parent === ROOT_SLOT ? ROOT_INO : inoForLogIndex(placed.parent),
     };
+    if (this.statCache.size >= STAT_CACHE_ENTRIES) this.statCache.clear();
+    this.statCache.set(ino, stat);
+    return stat;
   }
 
   /** The child `name` of `dir`, by the index's path lookup: the directory's children stay unmade. */
