@@ -166,20 +166,17 @@ export class FamfsFuse implements Filesystem {
 
   private node(ino: number): FsNode {
     this.checkServing();
-    const n = this.metaNode(ino) ?? this.fs.ns.getIno(ino);
-    if (ino !== ROOT_INO) {
-      this.counters.searches++;
-      if (n) this.counters.nodesScanned++;
-      else this.counters.searchFails++;
-    }
-    if (!n) throw new FuseError('ENOENT', `no inode ${ino}`);
-    return n;
+    return this.found(ino, this.metaNode(ino) ?? this.fs.ns.getIno(ino));
   }
 
   /** A node's attributes for the hot paths (GETATTR, LOOKUP, READDIRPLUS): no object is made for a file. */
   private stat(ino: number): NodeStat | FsNode {
     this.checkServing();
-    const n = ino >= META_DIR_INO ? this.metaNode(ino) : this.fs.ns.statIno(ino);
+    return this.found(ino, ino >= META_DIR_INO ? this.metaNode(ino) : this.fs.ns.statIno(ino));
+  }
+
+  /** Counts a search for inode `ino` (the root's are not counted) and refuses one that found nothing. */
+  private found<T>(ino: number, n: T | undefined): T {
     if (ino !== ROOT_INO) {
       this.counters.searches++;
       if (n) this.counters.nodesScanned++;
