@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_PREFIX, GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, onCleanup, phase, privateRunDir, row, run, runMain, summary } from './lib/common.mjs';
-import { METADATA_RESERVE, fillFile, makeFs, openApi } from './lib/famfs-setup.mjs';
+import { makeDataFile, makeFs, openApi } from './lib/famfs-setup.mjs';
 import { BS_128K, BS_1M, mountPoint, startCfuse, startFamfs } from './lib/mounts.mjs';
 
 const ANCHOR = process.env.CFUSE_URING_DIR ?? join('/work', 'shared', 'anchors', 'cfuse-uring');
@@ -133,12 +133,7 @@ function main() {
   onCleanup(() => writeFileSync(ENABLE_URING, old));
 
   phase('fuse-uring: devices');
-  const dev = makeFs('fuse-uring-data', FILE_SIZE + METADATA_RESERVE);
-  const api = openApi(dev);
-  api.creat('big', { size: FILE_SIZE });
-  fillFile(api, dev, 'big');
-  const skip = api.getmap('big').pieces[0].devOffset;
-  api.close();
+  const { dev, offset: skip } = makeDataFile('fuse-uring-data', FILE_SIZE);
   const metaDevs = { uring: makeFs('fuse-uring-meta-u', META_DEVICE), dev: makeFs('fuse-uring-meta-d', META_DEVICE) };
   for (const d of Object.values(metaDevs)) {
     const a = openApi(d);

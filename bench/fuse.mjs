@@ -9,7 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GIB, MIB, QUICK, elapsedNs, emit, nowNs, phase, privateRunDir, row, run, runMain, summary } from './lib/common.mjs';
-import { METADATA_RESERVE, fillFile, makeFs, openApi } from './lib/famfs-setup.mjs';
+import { METADATA_RESERVE, makeDataFile, makeFs, openApi } from './lib/famfs-setup.mjs';
 import { BS_128K, BS_1M, buildCfuse, ddRate, mountPoint, startCfuse, startFamfs } from './lib/mounts.mjs';
 
 const FILE_SIZE = QUICK ? GIB / 2 : 4 * GIB;
@@ -51,12 +51,7 @@ function main() {
   phase('fuse: building the C anchor');
   const c = buildCfuse();
   phase('fuse: data device');
-  const dev = makeFs('fuse-data', FILE_SIZE + METADATA_RESERVE);
-  const api = openApi(dev);
-  api.creat('big', { size: FILE_SIZE });
-  fillFile(api, dev, 'big');
-  const skip = api.getmap('big').pieces[0].offset;
-  api.close();
+  const { dev, offset: skip } = makeDataFile('fuse-data', FILE_SIZE);
   const ours = mountPoint('famfs');
   const theirs = mountPoint('cfuse');
   const size = FILE_SIZE >= GIB ? `${FILE_SIZE / GIB} GiB` : `${FILE_SIZE / MIB} MiB`;

@@ -41,6 +41,22 @@ export function fillFile(fs, dev, path) {
   }
 }
 
+/**
+ * A fresh device holding one filled file `big` of `size` bytes, the data every read case serves:
+ * its device and the file's offset in it (where the C anchor, serving the whole device, reads it).
+ */
+export function makeDataFile(tag, size) {
+  const dev = makeFs(tag, size + METADATA_RESERVE);
+  const api = openApi(dev);
+  try {
+    api.creat('big', { size });
+    fillFile(api, dev, 'big');
+    return { dev, offset: api.getmap('big').pieces[0].offset };
+  } finally {
+    api.close();
+  }
+}
+
 function patternChunk() {
   const pattern = Buffer.alloc(MIB);
   for (let i = 0; i < MIB; i++) pattern[i] = i % PATTERN_MOD;
