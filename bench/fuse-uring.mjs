@@ -6,6 +6,10 @@
 //   stat() with zero timeouts                     ours-uring / C-uring >= 1.0; ours-uring / ours-dev >= 1.3
 //   direct reads of 4 KiB, 128 KiB and 1 MiB      ours-uring / C-uring >= 1.0
 //   creates (mkdir) through the master's mount   ours-uring / ours-dev >= 1.0 (memfs_ll creates nothing)
+// Two kinds of row locate the bound: the caller and the serving thread on one CPU (dd or statloop
+// and our daemon's main thread pinned with taskset to CPU 0; libfuse pins its queue threads
+// itself, so for the C server only the caller is pinned), and stat against the C server with
+// default_permissions, which makes it ask the same three requests per stat() as famfs does.
 // The rows are skipped, with the reason, when the kernel or the machine cannot run io_uring FUSE
 // or the C server cannot be built. enable_uring is turned on for the run and put back after.
 import { spawnSync } from 'node:child_process';
@@ -28,6 +32,8 @@ const READS_4K = QUICK ? 10_000 : 60_000;
 const CREATES = QUICK ? 300 : 1000;
 const BS_4K = 4096;
 const RING_WAIT_MS = 5000;
+/** The CPU the "caller and server on one CPU" rows pin both to. */
+const PIN_CPU = 0;
 /** Each side's mkdirs are log entries: a device of its own, far from the 8 MiB log's capacity. */
 const META_DEVICE = 64 * MIB;
 
@@ -88,16 +94,36 @@ function rounds(runs, sides) {
 }
 
 /** dd of `count` blocks of `bs` (each one request: both mounts are direct I/O): bytes and dd's seconds. */
-function ddSeconds(file, bs, count, skipBytes = 0) {
-  const r = spawnSync('dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${count}`, `skip=${skipBytes}`, 'iflag=skip_bytes'], { encoding: 'utf8' });
+function ddSeconds(file, bs, count, skipBytes = 0, cpu = null) {
+  const r = spawnSync(...onCpu(cpu, 'dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${count}`, `skip=${skipBytes}`, 'iflag=skip_bytes']), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dd ${file}: ${r.stderr}`);
   const m = /(\d+) bytes .* copied, ([\d.e-]+) s/.exec(r.stderr);
   if (!m) throw new Error(`dd ${file}: cannot parse ${r.stderr}`);
   return { bytes: Number(m[1]), seconds: Number(m[2]) };
 }
 
-function statRate(statloop, path) {
-  const out = run(statloop, [path, String(STATS)]);
+/** [command, args] that run `cmd` on CPU `cpu` (taskset), or as is when cpu is null. */
+function onCpu(cpu, cmd, args) {
+  return cpu === null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+}
+
+/**
+ * Runs fn with the main thread of server `pid` (the thread serving every queue of ours) pinned to
+ * `cpu`, then gives it back every CPU it had.
+ */
+function withServerOn(pid, cpu, fn) {
+  const had = /: (.*)$/.exec(run('taskset', ['-p', '-c', String(pid)]).trim())?.[1];
+  if (had === undefined) throw new Error(`taskset -p ${pid}: cannot parse its CPU list`);
+  run('taskset', ['-p', '-c', String(cpu), String(pid)]);
+  try {
+    return fn();
+  } finally {
+    run('taskset', ['-p', '-c', had, String(pid)]);
+  }
+}
+
+function statRate(statloop, path, cpu = null) {
+  const out = run(...onCpu(cpu, statloop, [path, String(STATS)]));
   const m = /([\d.]+)/.exec(out);
   if (!m) throw new Error(`statloop: cannot parse ${out}`);
   return Number(m[1]);
@@ -164,6 +190,11 @@ function main() {
     const label = bs === BS_1M ? '1 MiB' : '128 KiB';
     emit([row({ name: `FUSE over io_uring: direct-I/O read, ${label} requests`, unit: 'GB/s', value: r.ours, ref: r.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `dd bs=${label} of ${size}` })]);
   }
+  const p4k = rounds(RUNS, {
+    ours: () => withServerOn(f.pid, PIN_CPU, () => READS_4K / ddSeconds(join(ours, 'big'), BS_4K, READS_4K, 0, PIN_CPU).seconds),
+    ref: () => READS_4K / ddSeconds(join(theirs, 'data'), BS_4K, READS_4K, skip, PIN_CPU).seconds,
+  });
+  emit([row({ name: 'FUSE over io_uring: direct-I/O read, 4 KiB requests, caller and server on one CPU', unit: 'reads/s', value: p4k.ours, ref: p4k.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `dd bs=4k count=${READS_4K} on CPU ${PIN_CPU}, and our daemon's main thread` })]);
   f.stop();
   k.stop();
 
@@ -172,23 +203,33 @@ function main() {
   f = startFamfs(metaDevs.uring, ours, ['--transport', 'uring', '-t', '0']);
   const g = startFamfs(metaDevs.dev, oursDev, ['--transport', 'dev', '-t', '0']);
   k = startCfuse(c.memfs, dev, theirs, ['io_uring', 'timeout=0']);
+  const theirsPerm = mountPoint('uring-cfuse-perm');
+  const kPerm = startCfuse(c.memfs, dev, theirsPerm, ['io_uring', 'timeout=0', 'default_permissions']);
   mustUseRing('famfs daemon', f.pid);
   mustUseRing('memfs_ll', k.pid);
+  mustUseRing('memfs_ll -o default_permissions', kPerm.pid);
   if (holdsIoUring(g.pid)) throw new Error('the famfs daemon asked for --transport dev holds an io_uring');
   const st = rounds(RUNS, {
     ours: () => statRate(c.statloop, join(ours, 'f')),
     ref: () => statRate(c.statloop, join(theirs, 'data')),
     dev: () => statRate(c.statloop, join(oursDev, 'f')),
+    perm: () => statRate(c.statloop, join(theirsPerm, 'data')),
+    oursPinned: () => withServerOn(f.pid, PIN_CPU, () => statRate(c.statloop, join(ours, 'f'), PIN_CPU)),
+    permPinned: () => statRate(c.statloop, join(theirsPerm, 'data'), PIN_CPU),
   });
+  const C_PERM = 'C server (libfuse 3.18, -o io_uring,default_permissions)';
   emit([
     row({ name: 'FUSE over io_uring: stat, zero timeouts', unit: 'stat/s', value: st.ours, ref: st.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `${STATS} stat() calls per run (statloop)` }),
     row({ name: 'FUSE over io_uring: stat, zero timeouts, against /dev/fuse', unit: 'stat/s', value: st.ours, ref: st.dev, refName: 'famfs daemon, --transport dev', goal: { kind: 'ratio', op: '>=', target: 1.3 }, detail: `${STATS} stat() calls per run (statloop)` }),
+    row({ name: 'FUSE over io_uring: stat, zero timeouts, both with default_permissions', unit: 'stat/s', value: st.ours, ref: st.perm, refName: C_PERM, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: 'three requests per stat() on both sides' }),
+    row({ name: 'FUSE over io_uring: stat, zero timeouts, both with default_permissions, caller and server on one CPU', unit: 'stat/s', value: st.oursPinned, ref: st.permPinned, refName: C_PERM, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `statloop on CPU ${PIN_CPU}, and our daemon's main thread` }),
   ]);
   const cr = rounds(RUNS, { ours: () => createRate(ours), dev: () => createRate(oursDev) });
   emit([row({ name: 'FUSE over io_uring: creates (mkdir) through the master\'s mount', unit: 'creates/s', value: cr.ours, ref: cr.dev, refName: 'famfs daemon, --transport dev (memfs_ll has no create)', goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `${CREATES} mkdir per run, zero timeouts` })]);
   f.stop();
   g.stop();
   k.stop();
+  kPerm.stop();
 }
 
 runMain(main);
