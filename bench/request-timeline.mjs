@@ -4,7 +4,7 @@
 // (one thread per CPU queue, each pinned to its CPU). It emits no table row (bench/run.mjs leaves it
 // out): it prints markdown ready for bench/README.md, with the date, the kernel and the load average.
 //
-//   node bench/request-timeline.mjs [--pin CPU]
+//   node bench/request-timeline.mjs [--pin CALLER_CPU[,SERVER_CPU]]
 //
 // Each case runs one caller (dd bs=4k iflag=direct, or statloop at zero timeouts) against one mount
 // while a tracefs instance of its own records, with the x86-tsc clock (nanoseconds; the mono clock,
@@ -13,8 +13,10 @@
 // fuse_request_send/fuse_request_end of that mount's connection and the server's io_uring events.
 // Each request is then cut into steps (see STEPS) and the table gives, per step, the median time
 // since the previous step and since the request started, which thread and CPU it ran on, and how
-// many wake-ups crossed CPUs. --pin CPU runs the caller on CPU and our daemon's main thread too (the
-// C server pins its queue threads itself).
+// many wake-ups crossed CPUs. The scheduler places a spinning server next to the caller in some
+// runs and on the other CPU in others, so --pin fixes it: --pin 0 runs the caller and our daemon's
+// main thread on CPU 0, --pin 0,1 the caller on CPU 0 and our daemon's main thread on CPU 1 (the C
+// server pins its queue threads itself: only its caller is pinned).
 // The instance is removed at exit, on error and on Ctrl-C (tracing off, events and filters gone,
 // buffer freed); the global tracefs state is never touched. enable_uring is put back as found.
 import { spawn } from 'node:child_process';
@@ -250,7 +252,7 @@ function fields(event, s) {
   switch (event) {
     case 'sys_enter': return { nr: num(/^NR (\d+)/, s) };
     case 'sys_exit': return { nr: num(/^NR (\d+)/, s), ret: num(/= (-?\d+)$/, s) };
-    case 'sched_switch': return { prev: num(/prev_pid=(\d+)/, s), next: num(/next_pid=(\d+)/, s) };
+    case 'sched_switch': return { prev: num(/prev_pid=(\d+)/, s), next: num(/next_pid=(\d+)/, s), nextComm: /next_comm=(.*) next_pid=/.exec(s)?.[1] ?? '?' };
     case 'sched_waking':
     case 'sched_wakeup': return { wakee: num(/ pid=(\d+)/, s), target: num(/target_cpu=(\d+)/, s) };
     case 'fuse_request_send': return { unique: num(/req (\d+)/, s), opcode: /\((\w+)\)/.exec(s)?.[1] ?? '?' };
@@ -267,6 +269,7 @@ function fields(event, s) {
  */
 function analyse(events, { caller, server, syscalls }) {
   const curr = new Map(); // cpu -> the pid running there
+  const currComm = new Map(); // cpu -> its command name
   const requests = [];
   const calls = [];
   const pendingWake = new Map(); // wakee -> its sched_waking, until its sched_wakeup names the CPU
@@ -274,6 +277,7 @@ function analyse(events, { caller, server, syscalls }) {
   let call = null;
   let req = null;
   let gotTid = null;
+  const serverCalls = []; // every system call entry of the server's threads
   const finish = () => {
     if (req !== null && req.end !== undefined) requests.push(resolveServerWake(req));
     req = null;
@@ -281,6 +285,7 @@ function analyse(events, { caller, server, syscalls }) {
   for (const e of events) {
     if (e.event === 'sched_switch') {
       curr.set(e.cpu, e.next);
+      currComm.set(e.cpu, e.nextComm);
       if (req === null) continue;
       if (server.has(e.next) && req.got === undefined) req.srvSwitches.push({ tid: e.next, ts: e.ts, cpu: e.cpu });
       if (e.next === caller && req.end !== undefined && req.callerRun === undefined) req.callerRun = { ts: e.ts, cpu: e.cpu };
@@ -288,7 +293,7 @@ function analyse(events, { caller, server, syscalls }) {
     }
     if (e.event === 'sched_waking') {
       // The CPU idle or not is read when the wakee's CPU is known (sched_wakeup), as it was here.
-      const w = { tid: e.wakee, ts: e.ts, cpu: e.cpu, idleAt: new Map(curr), target: null, idle: null };
+      const w = { tid: e.wakee, ts: e.ts, cpu: e.cpu, idleAt: new Map(curr), commAt: new Map(currComm), target: null, idle: null, busyWith: null };
       pendingWake.set(e.wakee, w);
       if (req !== null) {
         req.wakes.push(w);
@@ -301,6 +306,7 @@ function analyse(events, { caller, server, syscalls }) {
       if (w !== undefined) {
         w.target = e.target;
         w.idle = w.idleAt.get(e.target) === 0;
+        w.busyWith = w.idle ? null : `${w.commAt.get(e.target) ?? '?'}/${w.idleAt.get(e.target) ?? '?'}${server.has(w.idleAt.get(e.target)) ? ' (server)' : ''}${w.idleAt.get(e.target) === process.pid ? ' (this script)' : ''}`;
         pendingWake.delete(e.wakee);
       }
       continue;
@@ -327,6 +333,7 @@ function analyse(events, { caller, server, syscalls }) {
       }
       continue;
     }
+    if (e.event === 'sys_enter' && server.has(e.pid)) serverCalls.push(e.ts);
     if (req === null || !server.has(e.pid)) continue;
     if (e.event === 'io_uring_complete' && req.got === undefined) {
       req.got = { ts: e.ts, cpu: e.cpu };
@@ -339,6 +346,7 @@ function analyse(events, { caller, server, syscalls }) {
       req.srvUser = { ts: e.ts, cpu: e.cpu };
     } else if (e.event === 'sys_enter') {
       lastEnter.set(e.pid, { ts: e.ts, cpu: e.cpu });
+      if (e.pid === gotTid && req.srvUser !== undefined && req.end === undefined) (req.serverCalls ??= []).push(e.nr);
     } else if (e.event === 'fuse_request_end' && e.unique === req.unique) {
       const enter = lastEnter.get(e.pid);
       if (enter !== undefined && req.srvUser !== undefined && enter.ts >= req.srvUser.ts) req.replyEnter = enter;
@@ -346,7 +354,11 @@ function analyse(events, { caller, server, syscalls }) {
       req.tid = e.pid;
     }
   }
-  return { requests, calls };
+  // The server's system calls per request, spins included: those from the first request's send to the last one's end.
+  const first = requests[0]?.queued.ts ?? 0;
+  const last = requests.at(-1)?.end.ts ?? 0;
+  const serverCallsPerRequest = serverCalls.filter((ts) => ts >= first && ts <= last).length / Math.max(1, requests.length);
+  return { requests, calls, serverCallsPerRequest };
 }
 
 /**
@@ -381,6 +393,24 @@ function wakesIn(r, caller) {
   const to = (r.callerRun ?? r.end).ts;
   const inside = r.wakes.filter((w) => (w.tid === caller || w.tid === r.tid) && w.ts <= to && w.target !== null);
   return { all: inside.length, cross: inside.filter((w) => w.target !== w.cpu).length };
+}
+
+/** The system calls the server made between having a request and entering its reply, by number, most frequent first. */
+function gapCalls(requests) {
+  const byNr = new Map();
+  for (const r of requests) for (const nr of (r.serverCalls ?? []).slice(0, -1)) byNr.set(nr, (byNr.get(nr) ?? 0) + 1);
+  if (byNr.size === 0) return '';
+  const top = [...byNr].sort((a, b) => b[1] - a[1]).slice(0, 4);
+  return `; by number: ${top.map(([nr, k]) => `NR ${nr} ${(k / requests.length).toFixed(2)}`).join(', ')} a request`;
+}
+
+/** What ran on the other CPU when the caller was woken there, most frequent first. */
+function busyWith(ws) {
+  if (ws.length === 0) return '';
+  const byComm = new Map();
+  for (const w of ws) byComm.set(w.busyWith, (byComm.get(w.busyWith) ?? 0) + 1);
+  const top = [...byComm].sort((a, b) => b[1] - a[1]).slice(0, 3);
+  return ` (the busy CPU ran ${top.map(([c, k]) => `${c} ${pct(k, ws.length)}`).join(', ')})`;
 }
 
 function table(name, res) {
@@ -427,12 +457,13 @@ function table(name, res) {
     wakeToRun('on the waker\'s CPU', (w) => w.target === w.cpu),
     wakeToRun('on another, idle CPU', (w) => w.target !== w.cpu && w.idle),
     wakeToRun('on another, busy CPU', (w) => w.target !== w.cpu && !w.idle),
-  ].join(', ')}. Request (queued → caller running) by opcode: ${byOpcode}.`);
+  ].join(', ')}${busyWith(woke.map((r) => r.callerWaking).filter((w) => w.target !== w.cpu && !w.idle))}. Request (queued → caller running) by opcode: ${byOpcode}.`);
   lines.push('');
   lines.push(`${name}: ${n} requests in ${calls.length} calls (${(n / Math.max(1, calls.length)).toFixed(2)} a call), `
     + `median call ${us(medianOf(callNs))} µs (${span > 0 ? Math.round(calls.length / (span / 1e9)).toLocaleString('en-US') : '–'} calls/s while traced), `
     + `median request (queued → caller running) ${us(medianOf(requests.map(reqNs)))} µs; `
     + `wake-ups per request ${(sum(perReq.map((w) => w.all)) / Math.max(1, n)).toFixed(2)}, of them to another CPU ${(sum(perReq.map((w) => w.cross)) / Math.max(1, n)).toFixed(2)}; `
+    + `server system calls per request ${res.serverCallsPerRequest.toFixed(1)}, between having a request and entering its reply ${medianOf(requests.map((r) => Math.max(0, (r.serverCalls?.length ?? 1) - 1)))} (median${gapCalls(requests)}); `
     + `caller on CPU ${cpusOf('queued')}, server replies on CPU ${cpusOf('end')}; ${res.eventCount.toLocaleString('en-US')} events, ${res.lost} lost.`);
   return lines.join('\n');
 }
@@ -461,7 +492,8 @@ function mustUseRing(name, pid, want) {
 function machineLine(when, load0) {
   const load1 = loadavg();
   const f = (l) => l.map((x) => x.toFixed(2)).join(' ');
-  return `\`node bench/request-timeline.mjs${pinArg() === null ? '' : ` --pin ${pinArg()}`}\` on ${when} UTC (Linux ${release()}, ${cpus().length} vCPUs, Node ${process.version}, `
+  const pin = argValue('--pin');
+  return `\`node bench/request-timeline.mjs${pin === undefined ? '' : ` --pin ${pin}`}\` on ${when} UTC (Linux ${release()}, ${cpus().length} vCPUs, Node ${process.version}, `
     + `cpuidle ${readOr('/sys/devices/system/cpu/cpuidle/current_driver')}, guest_halt_poll_ns ${readOr('/sys/module/haltpoll/parameters/guest_halt_poll_ns')}), `
     + `load average ${f(load0)} before and ${f(load1)} after (1, 5, 15 min)`;
 }
@@ -474,9 +506,13 @@ function readOr(path) {
   }
 }
 
+/** --pin CALLER[,SERVER]: { caller, server } CPUs (server defaults to the caller's), or null. */
 function pinArg() {
   const v = argValue('--pin');
-  return v === undefined ? null : Number(v);
+  if (v === undefined) return null;
+  const [caller, server = caller] = v.split(',').map(Number);
+  if (!Number.isInteger(caller) || !Number.isInteger(server)) throw new Error(`--pin ${v}: expected CPU or CPU,CPU`);
+  return { caller, server };
 }
 
 async function main() {
@@ -528,10 +564,10 @@ async function main() {
     for (const [sname, key, file, skip] of sides) {
       phase(`request-timeline: ${w.name} on ${sname}`);
       const serverPid = servers[key].pid;
-      const c = { command: w.command(file, skip), serverPid, mnt: mounts[key], syscalls: w.syscalls, pinCpu: pin };
+      const c = { command: w.command(file, skip), serverPid, mnt: mounts[key], syscalls: w.syscalls, pinCpu: pin?.caller ?? null };
       const pinServer = pin !== null && key !== 'c';
       const had = pinServer ? /: (.*)$/.exec(run('taskset', ['-p', '-c', String(serverPid)]).trim())[1] : null;
-      if (pinServer) run('taskset', ['-p', '-c', String(pin), String(serverPid)]);
+      if (pinServer) run('taskset', ['-p', '-c', String(pin.server), String(serverPid)]);
       try {
         const res = await traceCase(inst, c);
         out.push(`#### ${w.name}, ${sname}\n\n${table(`${w.name}, ${sname}`, res)}\n`);
