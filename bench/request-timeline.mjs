@@ -222,7 +222,7 @@ async function traceCase(inst, c) {
   const nsPerTick = inst.tsc ? Number(t1 - t0) / (marks[1].ts - marks[0].ts) : 1;
   inst.ticksPerNs = 1 / nsPerTick;
   for (const e of events) e.ts = (e.ts - marks[0].ts) * nsPerTick;
-  return { ...analyse(events, { caller: caller.pid, server: new Set(server), syscalls: c.syscalls }), caller: caller.pid, lost, eventCount: events.length };
+  return { ...analyse(events, { caller: caller.pid, server: new Set(server), serverPid: c.serverPid, syscalls: c.syscalls }), caller: caller.pid, lost, eventCount: events.length };
 }
 
 // ---- the trace -------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ function fields(event, s) {
  * of the server's threads and of the connection between a request's send and the caller running
  * again belongs to that request.
  */
-function analyse(events, { caller, server, syscalls }) {
+function analyse(events, { caller, server, serverPid, syscalls }) {
   const curr = new Map(); // cpu -> the pid running there
   const currComm = new Map(); // cpu -> its command name
   const requests = [];
@@ -306,7 +306,7 @@ function analyse(events, { caller, server, syscalls }) {
       if (w !== undefined) {
         w.target = e.target;
         w.idle = w.idleAt.get(e.target) === 0;
-        w.busyWith = w.idle ? null : `${w.commAt.get(e.target) ?? '?'}/${w.idleAt.get(e.target) ?? '?'}${server.has(w.idleAt.get(e.target)) ? ' (server)' : ''}${w.idleAt.get(e.target) === process.pid ? ' (this script)' : ''}`;
+        w.busyWith = w.idle ? null : whoRuns(w.idleAt.get(e.target), w.commAt.get(e.target), server, serverPid);
         pendingWake.delete(e.wakee);
       }
       continue;
@@ -359,6 +359,14 @@ function analyse(events, { caller, server, syscalls }) {
   const last = requests.at(-1)?.end.ts ?? 0;
   const serverCallsPerRequest = serverCalls.filter((ts) => ts >= first && ts <= last).length / Math.max(1, requests.length);
   return { requests, calls, serverCallsPerRequest };
+}
+
+/** A thread running on a CPU, named for the table: its command, and whose it is when it is one of ours. */
+function whoRuns(tid, comm, server, serverPid) {
+  if (tid === serverPid) return `the server's main thread`;
+  if (server.has(tid)) return `another thread of the server (${comm})`;
+  if (tid === process.pid) return 'this script';
+  return comm ?? '?';
 }
 
 /**
