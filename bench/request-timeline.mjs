@@ -20,7 +20,7 @@
 // The instance is removed at exit, on error and on Ctrl-C (tracing off, events and filters gone,
 // buffer freed); the global tracefs state is never touched. enable_uring is put back as found.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_PREFIX, MIB, onCleanup, phase, privateRunDir, run, runMain } from './lib/common.mjs';
@@ -36,7 +36,7 @@ const CFUSE_URING = join('/var/tmp', `${BENCH_PREFIX}cfuse-uring`, 'bin');
 /** Requests per case: a few thousand, few enough that no event is lost from the buffer. */
 const READS = 3000;
 const STATS = 1000;
-/** Per CPU; a spinning server makes ~100 events per request. */
+/** Per CPU: room for every event of a case, a spinning server's system calls included (the table counts any lost). */
 const BUFFER_KIB = 96 * 1024;
 const FILE_SIZE = 64 * MIB;
 const BS_4K = 4096;
@@ -114,8 +114,8 @@ function resetInstance(dir) {
 /** A tracefs instance of this run, removed on cleanup; its clock and whether it counts nanoseconds. */
 function openInstance() {
   const dir = join(INSTANCES, `${INSTANCE_PREFIX}${process.pid}`);
-  // mkdir in tracefs makes the instance; node's mkdirSync works on it like on any directory.
-  run('mkdir', [dir]);
+  // A directory made in instances/ is a new instance with its own buffer, events and filters.
+  mkdirSync(dir);
   onCleanup(() => {
     try {
       resetInstance(dir);
