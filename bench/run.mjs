@@ -21,6 +21,8 @@ const TABLE_END = '<!-- bench table: end -->';
 const ORDER = ['map.mjs', 'fuse.mjs', 'fuse-uring.mjs', 'replay.mjs', 'system.mjs'];
 /** Long runs with no table row, left out of --quick (npm test runs the CI-sized reliability suite). */
 const FULL_ONLY = ['torture.mjs'];
+/** Diagnostics run by hand: they print findings for bench/README.md, not rows of the table. */
+const BY_HAND = ['request-timeline.mjs'];
 
 function argValue(name) {
   const i = process.argv.indexOf(name);
@@ -29,7 +31,7 @@ function argValue(name) {
 
 function benchmarks() {
   const only = argValue('--only');
-  const found = readdirSync(HERE).filter((f) => f.endsWith('.mjs') && f !== basename(fileURLToPath(import.meta.url)));
+  const found = readdirSync(HERE).filter((f) => f.endsWith('.mjs') && f !== basename(fileURLToPath(import.meta.url)) && !BY_HAND.includes(f));
   const rank = (f) => (ORDER.includes(f) ? ORDER.indexOf(f) : ORDER.length);
   return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
     .filter((f) => (only ? f.includes(only) : !(QUICK && FULL_ONLY.includes(f))));
