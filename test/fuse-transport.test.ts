@@ -13,10 +13,12 @@ import { readRecord } from '../src/mounts/registry.js';
 import { cleanupDevices, emuDevice, GiB, master, MASTER_UUID } from './helpers/emu.js';
 import { famfs, FUSED_BIN, runCli } from './helpers/run.js';
 import { cleanupMounts, isMounted, trackedMountpoint, umountFamfs } from './helpers/mounts.js';
-import { holdsIoUring, uringUnavailable } from './helpers/uring.js';
+import { type DevFuseWrites, holdsIoUring, repliesOnDevFuse, uringUnavailable } from './helpers/uring.js';
 
 const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
 const LOG_LINES = 50;
+/** Lookups of names that are not there the transport probe makes: one LOOKUP request each. */
+const PROBE_LOOKUPS = 50;
 
 const oldEnable = existsSync(ENABLE_URING) ? readFileSync(ENABLE_URING, 'utf8').trim() : undefined;
 after(() => {
@@ -44,15 +46,24 @@ function mountWith(args: string[]): { mnt: string; pid: number; log: string } {
   return { mnt, pid, log: daemonLogTail(mnt, LOG_LINES) };
 }
 
+/** What the daemon of `m` writes to /dev/fuse while PROBE_LOOKUPS names that are not there are looked up. */
+function probe(m: { mnt: string; pid: number }): Promise<DevFuseWrites> {
+  return repliesOnDevFuse(m.pid, () => {
+    for (let i = 0; i < PROBE_LOOKUPS; i++) assert.equal(existsSync(join(m.mnt, `missing-${i}`)), false);
+  });
+}
+
 function fallbackLines(log: string): string[] {
   return log.split('\n').filter((l) => /serving over \/dev\/fuse/.test(l));
 }
 
 describe('transport choice', () => {
-  it('--transport uring where the kernel does not offer it: served over /dev/fuse, one log line says why', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, () => {
+  it('--transport uring where the kernel does not offer it: served over /dev/fuse, one log line says why', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, async () => {
     setEnable(false);
     const m = mountWith(['--transport', 'uring']);
     assert.equal(holdsIoUring(m.pid), false);
+    const writes = await probe(m);
+    assert.ok(writes.replies >= PROBE_LOOKUPS, `${writes.replies} replies on /dev/fuse for ${PROBE_LOOKUPS} lookups`);
     const lines = fallbackLines(m.log);
     assert.equal(lines.length, 1, m.log);
     assert.match(lines[0]!, /io_uring transport not offered by the kernel .*enable_uring/);
@@ -61,20 +72,25 @@ describe('transport choice', () => {
     assert.equal(isMounted(m.mnt), false);
   });
 
-  it('auto without the kernel offering it: /dev/fuse, quietly', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, () => {
+  it('auto without the kernel offering it: /dev/fuse, quietly', { skip: process.getuid?.() !== 0 ? 'needs root' : undefined }, async () => {
     setEnable(false);
     const m = mountWith([]);
     assert.equal(holdsIoUring(m.pid), false);
+    const writes = await probe(m);
+    assert.ok(writes.replies >= PROBE_LOOKUPS, `${writes.replies} replies on /dev/fuse for ${PROBE_LOOKUPS} lookups`);
     assert.deepEqual(fallbackLines(m.log), []);
     assert.match(m.log, /transport dev\)/);
     umountFamfs(m.mnt);
   });
 
-  it('auto and -o io_uring when the kernel offers it: the ring, no fallback line', { skip: uringUnavailable() }, () => {
+  it('auto and -o io_uring when the kernel offers it: the ring, no fallback line', { skip: uringUnavailable() }, async () => {
     setEnable(true);
     for (const args of [[], ['-o', 'io_uring']]) {
       const m = mountWith(args);
       assert.ok(holdsIoUring(m.pid), `${args.join(' ')}: the daemon holds an io_uring`);
+      // Requests travel on it: no reply to the lookups is written to /dev/fuse (fuse-generic.test.ts says why).
+      const writes = await probe(m);
+      assert.equal(writes.replies, 0, `${args.join(' ')}: ${writes.replies} replies on /dev/fuse for ${PROBE_LOOKUPS} lookups`);
       assert.deepEqual(fallbackLines(m.log), []);
       assert.match(m.log, /transport uring\)/);
       umountFamfs(m.mnt);
