@@ -16,10 +16,8 @@
  *     more per reply than the system call when the reply is a few hundred bytes.
  *   setNonBlocking(fd, on)
  *
- * Lifetime: the JS watcher object owns the record (napi_wrap). The record holds a reference to
- * that object, strong only while started, so an active watcher cannot be collected under libuv.
- * The memory is freed when both the uv handle has closed and the object has been finalized. An
- * async cleanup hook closes the handle if the environment (e.g. a worker) ends first.
+ * Lifetime: native/uv_watch.c. The watcher object owns the record (a famfs_watch, nothing more);
+ * the record holds the object, and the handle the loop, only while started.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -44,157 +42,71 @@
 #define CALLBACK_PROPERTY "onReadable"
 #define RESOURCE_NAME "famfs.FdWatch"
 
-typedef struct {
-  uv_poll_t poll; /* first: the uv callbacks get this pointer */
-  napi_env env;
-  napi_ref self; /* the watcher object; strong while started */
-  napi_async_context async;
-  napi_async_cleanup_hook_handle cleanup;
-  int fd;
-  bool started;
-  bool closing;         /* uv_close called */
-  bool handle_closed;   /* its callback ran */
-  bool finalized;       /* the JS object is gone */
-} fd_watcher;
-
-static void maybe_free(fd_watcher *w) {
-  if (w->handle_closed && w->finalized) free(w);
+static void free_watcher(famfs_watch *w) {
+  free(w);
 }
 
-static void on_closed(uv_handle_t *h) {
-  fd_watcher *w = (fd_watcher *)h;
-  w->handle_closed = true;
-  /* Removing the hook here also tells Node an environment teardown that started it may finish. */
-  napi_remove_async_cleanup_hook(w->cleanup);
-  maybe_free(w);
-}
-
-static void set_started(fd_watcher *w, bool on) {
-  if (w->started == on) return;
-  w->started = on;
-  uint32_t count;
-  if (on) napi_reference_ref(w->env, w->self, &count);
-  else napi_reference_unref(w->env, w->self, &count);
-}
-
-/* Stops and closes the handle (no JS is called). */
-static void close_watcher(fd_watcher *w) {
-  if (w->closing) return;
-  w->closing = true;
-  uv_poll_stop(&w->poll);
-  uv_close((uv_handle_t *)&w->poll, on_closed);
-}
-
-static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
-  (void)handle;
-  fd_watcher *w = arg;
-  /* Nothing will run JS on this environment again; on_closed completes the teardown. */
-  w->started = false;
-  close_watcher(w);
-}
-
-static void report_pending_exception(napi_env env) {
-  bool pending = false;
-  napi_value err;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
-      napi_get_and_clear_last_exception(env, &err) == napi_ok)
-    napi_fatal_exception(env, err); /* as any throwing callback: process 'uncaughtException' */
-}
+static const famfs_watch_kind WATCHER_KIND = {
+    .tag = {0x66616d6673706f6cULL, 0x5b1e0c7d42a93f68ULL},
+    .resource = RESOURCE_NAME,
+    .what = "not a watcher from fdWatch()",
+    .on_free = free_watcher,
+};
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
-  fd_watcher *w = (fd_watcher *)h;
+  famfs_watch *w = (famfs_watch *)h;
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value self = NULL, cb, arg, result;
-  /* Taken before set_started() may weaken the reference: this local keeps the object alive. */
-  napi_get_reference_value(env, w->self, &self);
+  napi_value cb, arg;
+  /* Taken before famfs_watch_stop() may weaken the reference: this local keeps the object alive. */
+  napi_value self = famfs_watch_object(w);
   /* libuv stops the handle itself when it reports an error (POLLERR: the fd was disconnected). */
-  if (status < 0) set_started(w, false);
+  if (status < 0) famfs_watch_stop(w);
   if (self != NULL && napi_get_named_property(env, self, CALLBACK_PROPERTY, &cb) == napi_ok &&
-      napi_create_int32(env, status, &arg) == napi_ok) {
-    /* make_callback, not call_function: it runs the microtasks and nextTicks the callback queued,
-     * as for any I/O callback, so promise-based replies go out before the loop sleeps again. */
-    if (napi_make_callback(env, w->async, self, cb, 1, &arg, &result) != napi_ok)
-      report_pending_exception(env);
-  }
+      napi_create_int32(env, status, &arg) == napi_ok)
+    famfs_watch_call(w, self, cb, 1, &arg);
   napi_close_handle_scope(env, scope);
 }
 
-static void on_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
-  fd_watcher *w = data;
-  w->finalized = true;
-  napi_delete_reference(env, w->self);
-  if (!w->closing) {
-    napi_async_destroy(env, w->async);
-    close_watcher(w);
-  }
-  maybe_free(w);
+/* The watch behind `this`, or NULL after throwing. */
+static famfs_watch *this_watch(napi_env env, napi_callback_info info, const char *fn) {
+  napi_value self = NULL;
+  size_t argc = 0;
+  if (napi_get_cb_info(env, info, &argc, NULL, &self, NULL) != napi_ok) self = NULL;
+  return famfs_watch_unwrap(env, self, &WATCHER_KIND, fn);
 }
 
-/* The record behind `this`; throws if it was closed. */
-static fd_watcher *this_watcher(napi_env env, napi_callback_info info, const char *fn) {
-  napi_value self;
-  void *data = NULL;
-  size_t argc = 0;
-  if (napi_get_cb_info(env, info, &argc, NULL, &self, NULL) != napi_ok ||
-      napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    famfs_throw_errno(env, fn, EINVAL, "not a watcher from fdWatch()");
-    return NULL;
-  }
-  fd_watcher *w = data;
-  if (w->closing) {
+/* The watch behind `this`; throws if it was closed. */
+static famfs_watch *open_watch(napi_env env, napi_callback_info info, const char *fn) {
+  famfs_watch *w = this_watch(env, info, fn);
+  if (w != NULL && w->closing) {
     famfs_throw_errno(env, fn, EBADF, "watcher closed");
     return NULL;
   }
   return w;
 }
 
-static napi_value undefined_value(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
 static napi_value js_watch_start(napi_env env, napi_callback_info info) {
-  fd_watcher *w = this_watcher(env, info, "uv_poll_start");
-  if (w == NULL) return NULL;
-  int rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
-  if (rc != 0) {
-    famfs_throw_errno(env, "uv_poll_start", -rc, uv_strerror(rc));
-    return NULL;
-  }
-  set_started(w, true);
-  return undefined_value(env);
+  famfs_watch *w = open_watch(env, info, "uv_poll_start");
+  if (w == NULL || !famfs_watch_start(w, on_poll)) return NULL;
+  return famfs_undefined(env);
 }
 
 static napi_value js_watch_stop(napi_env env, napi_callback_info info) {
-  fd_watcher *w = this_watcher(env, info, "uv_poll_stop");
+  famfs_watch *w = open_watch(env, info, "uv_poll_stop");
   if (w == NULL) return NULL;
-  uv_poll_stop(&w->poll);
-  set_started(w, false);
-  return undefined_value(env);
+  famfs_watch_stop(w);
+  return famfs_undefined(env);
 }
 
 /* Idempotent. The fd itself stays open: it belongs to the caller, who closes it after this. */
 static napi_value js_watch_close(napi_env env, napi_callback_info info) {
-  napi_value self;
-  void *data = NULL;
-  size_t argc = 0;
-  if (napi_get_cb_info(env, info, &argc, NULL, &self, NULL) != napi_ok ||
-      napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    famfs_throw_errno(env, "uv_close", EINVAL, "not a watcher from fdWatch()");
-    return NULL;
-  }
-  fd_watcher *w = data;
-  if (!w->closing) {
-    set_started(w, false);
-    napi_async_destroy(env, w->async);
-    close_watcher(w);
-  }
-  return undefined_value(env);
+  famfs_watch *w = this_watch(env, info, "uv_close");
+  if (w == NULL) return NULL;
+  famfs_watch_close(w);
+  return famfs_undefined(env);
 }
 
 static napi_value js_fd_watch(napi_env env, napi_callback_info info) {
@@ -208,28 +120,17 @@ static napi_value js_fd_watch(napi_env env, napi_callback_info info) {
     famfs_throw_errno(env, "fdWatch", EINVAL, "expected (fd, onReadable)");
     return NULL;
   }
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    famfs_throw_errno(env, "fdWatch", EINVAL, "no event loop");
-    return NULL;
-  }
-  fd_watcher *w = calloc(1, sizeof *w);
+  famfs_watch *w = calloc(1, sizeof *w);
   if (w == NULL) {
     famfs_throw_errno(env, "fdWatch", ENOMEM, NULL);
     return NULL;
   }
-  int rc = uv_poll_init(loop, &w->poll, fd);
-  if (rc != 0) {
+  if (!famfs_watch_init(w, env, fd, &WATCHER_KIND, "fdWatch")) {
     free(w);
-    famfs_throw_errno(env, "uv_poll_init", -rc, uv_strerror(rc));
     return NULL;
   }
-  w->env = env;
-  w->fd = fd;
-  /* From here on every path ends in close_watcher(); on_closed removes the hook again. */
-  napi_add_async_cleanup_hook(env, on_env_cleanup, w, &w->cleanup);
 
-  napi_value obj, name;
+  napi_value obj;
   napi_property_descriptor props[] = {
       {"start", NULL, js_watch_start, NULL, NULL, NULL, napi_default, NULL},
       {"stop", NULL, js_watch_stop, NULL, NULL, NULL, napi_default, NULL},
@@ -238,15 +139,8 @@ static napi_value js_fd_watch(napi_env env, napi_callback_info info) {
   };
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_define_properties(env, obj, sizeof props / sizeof props[0], props) != napi_ok ||
-      napi_create_string_utf8(env, RESOURCE_NAME, NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, obj, name, &w->async) != napi_ok ||
-      napi_create_reference(env, obj, 0, &w->self) != napi_ok ||
-      napi_wrap(env, obj, w, on_finalize, NULL, NULL) != napi_ok) {
-    /* Nothing owns the record yet: it goes when the handle has closed. */
-    if (w->self != NULL) napi_delete_reference(env, w->self);
-    if (w->async != NULL) napi_async_destroy(env, w->async);
-    w->finalized = true;
-    close_watcher(w);
+      !famfs_watch_wrap(w, obj)) {
+    famfs_watch_abandon(w);
     famfs_throw_errno(env, "fdWatch", ENOMEM, "cannot create the watcher object");
     return NULL;
   }
@@ -327,7 +221,7 @@ static napi_value js_set_non_blocking(napi_env env, napi_callback_info info) {
     famfs_throw_errno(env, "fcntl", errno, NULL);
     return NULL;
   }
-  return undefined_value(env);
+  return famfs_undefined(env);
 }
 
 void famfs_poll_init(napi_env env, napi_value exports) {
