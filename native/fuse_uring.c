@@ -32,6 +32,10 @@
  *     stays mapped until the ArrayBuffer is collected, so a Buffer kept by JavaScript never
  *     points at unmapped memory.
  *
+ * Lifetime: native/uv_watch.c, as for the /dev/fuse watcher (close, finalizer, environment
+ * teardown), with one more condition before the record is freed: a hold that the ArrayBuffer
+ * over the memory releases when it is collected.
+ *
  * Raw io_uring_setup/io_uring_enter/io_uring_register system calls, no liburing: the prebuilt
  * addon stays self-contained. The kernel fills an entry from task work of the thread that
  * submitted its command (this one). The ring defers that work (IORING_SETUP_DEFER_TASKRUN): it
@@ -94,13 +98,9 @@ typedef struct {
 } ring_ent;
 
 typedef struct {
-  uv_poll_t poll; /* first: the uv callbacks get this pointer */
-  napi_env env;
-  napi_ref self;  /* the ring object; strong while started */
+  famfs_watch watch; /* first: the uv callbacks and napi_unwrap get this pointer */
   napi_ref events_ref;
   int32_t *events;
-  napi_async_context async;
-  napi_async_cleanup_hook_handle cleanup;
   int ring_fd;
   int event_fd;
   int fuse_fd;
@@ -122,9 +122,6 @@ typedef struct {
   ring_ent *ents;
   bool in_batch;
   bool deferred; /* IORING_SETUP_DEFER_TASKRUN: completions appear only inside io_uring_enter */
-  bool started;
-  bool closing, handle_closed, finalized;
-  bool memory_released; /* the ArrayBuffer over `memory` was collected (or never made) */
 } fuse_ring;
 
 static int sys_setup(unsigned entries, struct io_uring_params *p) {
@@ -221,32 +218,8 @@ static uint32_t reap(fuse_ring *r) {
   return n;
 }
 
-/* The buffers go last: only once the ring is closed can no command still point at them. */
 static bool cq_empty(fuse_ring *r) {
   return atomic_load_explicit(r->cq_tail, memory_order_acquire) == atomic_load_explicit(r->cq_head, memory_order_relaxed);
-}
-
-static void maybe_free(fuse_ring *r) {
-  if (r->handle_closed && r->finalized && r->memory_released) {
-    if (r->memory != NULL) munmap(r->memory, r->memory_len);
-    free(r->ents);
-    free(r);
-  }
-}
-
-static void on_closed(uv_handle_t *h) {
-  fuse_ring *r = (fuse_ring *)h;
-  r->handle_closed = true;
-  napi_remove_async_cleanup_hook(r->cleanup);
-  maybe_free(r);
-}
-
-static void set_started(fuse_ring *r, bool on) {
-  if (r->started == on) return;
-  r->started = on;
-  uint32_t count;
-  if (on) napi_reference_ref(r->env, r->self, &count);
-  else napi_reference_unref(r->env, r->self, &count);
 }
 
 static void release_ring(fuse_ring *r) {
@@ -259,100 +232,87 @@ static void release_ring(fuse_ring *r) {
   r->ring_fd = r->event_fd = -1;
 }
 
-/* Stops watching, closes the ring and the uv handle (no JS is called). */
-static void close_ring(fuse_ring *r) {
-  if (r->closing) return;
-  r->closing = true;
-  uv_poll_stop(&r->poll);
-  release_ring(r);
-  uv_close((uv_handle_t *)&r->poll, on_closed);
+/* The watch's on_close: the kernel cancels the pending commands when the ring fd closes. The
+ * entries' memory stays: JavaScript may still hold views of it (on_memory_gone). */
+static void close_ring(famfs_watch *w) {
+  release_ring((fuse_ring *)w);
 }
 
-static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
-  (void)handle;
-  fuse_ring *r = arg;
-  r->started = false;
-  close_ring(r);
+static void on_finalize(napi_env env, famfs_watch *w) {
+  fuse_ring *r = (fuse_ring *)w;
+  if (r->events_ref != NULL) napi_delete_reference(env, r->events_ref);
+  r->events_ref = NULL;
 }
 
-static void report_pending_exception(napi_env env) {
-  bool pending = false;
-  napi_value err;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
-      napi_get_and_clear_last_exception(env, &err) == napi_ok)
-    napi_fatal_exception(env, err);
+/* The buffers go last: only once the ring is closed can no command still point at them. */
+static void free_ring(famfs_watch *w) {
+  fuse_ring *r = (fuse_ring *)w;
+  if (r->memory != NULL) munmap(r->memory, r->memory_len);
+  free(r->ents);
+  free(r);
 }
+
+static const famfs_watch_kind RING_KIND = {
+    .tag = {0x66616d6673757269ULL, 0xc4d2a7183e6b905fULL},
+    .resource = RESOURCE_NAME,
+    .what = "not a ring from uringCreate()",
+    .on_close = close_ring,
+    .on_finalize = on_finalize,
+    .on_free = free_ring,
+};
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   fuse_ring *r = (fuse_ring *)h;
-  if (status < 0 || r->closing) return;
+  /* libuv stopped the handle itself: the ring no longer holds its object. */
+  if (status < 0) famfs_watch_stop(&r->watch);
+  if (status < 0 || r->watch.closing) return;
   uint64_t count;
   while (read(r->event_fd, &count, sizeof count) < 0 && errno == EINTR) {
   }
   /* Deferred task work runs here: it fills the entries and posts their completions. */
   if (r->deferred) sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
-  napi_env env = r->env;
+  napi_env env = r->watch.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value self = NULL, cb, arg, result;
-  napi_get_reference_value(env, r->self, &self);
+  napi_value cb, arg;
+  napi_value self = famfs_watch_object(&r->watch);
   /* A commit's io_uring_enter may deliver the next request at once: go round while CQEs wait. */
   for (;;) {
     uint32_t n = reap(r);
     if (n == 0) {
       if (r->to_submit > 0) submit(r);
-      for (int spin = 0; spin < SPIN_ENTERS && r->serving == 0 && !r->closing && cq_empty(r); spin++) {
+      for (int spin = 0; spin < SPIN_ENTERS && r->serving == 0 && !r->watch.closing && cq_empty(r); spin++) {
         if (sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS) < 0 && errno != EINTR) break;
       }
-      if (r->closing || cq_empty(r)) break;
+      if (r->watch.closing || cq_empty(r)) break;
       continue;
     }
     if (self == NULL || napi_get_named_property(env, self, "onEvents", &cb) != napi_ok ||
         napi_create_uint32(env, n, &arg) != napi_ok)
       break;
     r->in_batch = true;
-    /* make_callback runs the microtasks the callback queued, so promise replies join the batch. */
-    napi_status st = napi_make_callback(env, r->async, self, cb, 1, &arg, &result);
+    /* The microtasks the callback queued run inside this call, so promise replies join the batch. */
+    famfs_watch_call(&r->watch, self, cb, 1, &arg);
     r->in_batch = false;
-    if (st != napi_ok) report_pending_exception(env);
-    if (r->closing) break;
+    if (r->watch.closing) break;
     if (r->to_submit > 0) submit(r);
   }
   napi_close_handle_scope(env, scope);
 }
 
-static void on_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
-  fuse_ring *r = data;
-  r->finalized = true;
-  napi_delete_reference(env, r->self);
-  napi_delete_reference(env, r->events_ref);
-  if (!r->closing) {
-    napi_async_destroy(env, r->async);
-    close_ring(r);
-  }
-  maybe_free(r);
-}
-
+/* The ArrayBuffer over the entries was collected: the ring's hold on being freed goes. */
 static void on_memory_gone(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
-  fuse_ring *r = hint;
-  r->memory_released = true;
-  maybe_free(r);
+  famfs_watch_release(hint);
 }
 
 static fuse_ring *this_ring(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
-  napi_value self;
-  void *data = NULL;
+  napi_value self = NULL;
   size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < want ||
-      napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
-    famfs_throw_errno(env, fn, EINVAL, "not a ring from uringCreate()");
-    return NULL;
-  }
-  return data;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < want) self = NULL;
+  return (fuse_ring *)famfs_watch_unwrap(env, self, &RING_KIND, fn);
 }
 
 static napi_value int_value(napi_env env, int32_t v) {
@@ -364,7 +324,7 @@ static napi_value int_value(napi_env env, int32_t v) {
 static napi_value js_register(napi_env env, napi_callback_info info) {
   fuse_ring *r = this_ring(env, info, 0, NULL, "uringRegister");
   if (r == NULL) return NULL;
-  if (r->closing) return int_value(env, -EBADF);
+  if (r->watch.closing) return int_value(env, -EBADF);
   for (uint32_t i = 0; i < r->nents; i++) {
     int rc = queue_cmd(r, i, FUSE_IO_URING_CMD_REGISTER, 0);
     if (rc < 0) return int_value(env, rc);
@@ -381,7 +341,7 @@ static napi_value js_commit(napi_env env, napi_callback_info info) {
     famfs_throw_errno(env, "uringCommit", EINVAL, "expected (entry)");
     return NULL;
   }
-  if (r->closing) return int_value(env, -EBADF);
+  if (r->watch.closing) return int_value(env, -EBADF);
   if (i >= r->nents || r->ents[i].state != ENT_SERVING) return int_value(env, -ENOENT);
   uint64_t commit_id;
   memcpy(&commit_id, r->ents[i].header + ENT_COMMIT_ID_OFF, sizeof commit_id);
@@ -394,35 +354,25 @@ static napi_value js_commit(napi_env env, napi_callback_info info) {
 static napi_value js_start(napi_env env, napi_callback_info info) {
   fuse_ring *r = this_ring(env, info, 0, NULL, "uringStart");
   if (r == NULL) return NULL;
-  if (r->closing) {
+  if (r->watch.closing) {
     famfs_throw_errno(env, "uringStart", EBADF, "ring closed");
     return NULL;
   }
-  int rc = uv_poll_start(&r->poll, UV_READABLE, on_poll);
-  if (rc != 0) {
-    famfs_throw_errno(env, "uv_poll_start", -rc, uv_strerror(rc));
-    return NULL;
-  }
-  set_started(r, true);
+  if (!famfs_watch_start(&r->watch, on_poll)) return NULL;
   return famfs_undefined(env);
 }
 
 static napi_value js_stop(napi_env env, napi_callback_info info) {
   fuse_ring *r = this_ring(env, info, 0, NULL, "uringStop");
   if (r == NULL) return NULL;
-  if (!r->closing) uv_poll_stop(&r->poll);
-  set_started(r, false);
+  famfs_watch_stop(&r->watch);
   return famfs_undefined(env);
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   fuse_ring *r = this_ring(env, info, 0, NULL, "uringClose");
   if (r == NULL) return NULL;
-  if (!r->closing) {
-    set_started(r, false);
-    napi_async_destroy(env, r->async);
-    close_ring(r);
-  }
+  famfs_watch_close(&r->watch);
   return famfs_undefined(env);
 }
 
@@ -503,11 +453,6 @@ static napi_value js_uring_create(napi_env env, napi_callback_info info) {
                       "expected (fd, queues 1..65535, depth >= 1 (queues*depth <= 4096), payload size >= 8192 in pages, onEvents)");
     return NULL;
   }
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    famfs_throw_errno(env, "uringCreate", EINVAL, "no event loop");
-    return NULL;
-  }
   fuse_ring *r = calloc(1, sizeof *r);
   uint32_t nents = queues * depth;
   ring_ent *ents = calloc(nents, sizeof *ents);
@@ -557,21 +502,19 @@ static napi_value js_uring_create(napi_env env, napi_callback_info info) {
     e->iov[1].iov_len = payload_size;
     e->qid = (uint16_t)(i / depth);
   }
-  int prc = uv_poll_init(loop, &r->poll, r->event_fd);
-  if (prc != 0) {
+  if (!famfs_watch_init(&r->watch, env, r->event_fd, &RING_KIND, "uringCreate")) {
     munmap(r->memory, r->memory_len);
     release_ring(r);
     free(ents);
     free(r);
-    famfs_throw_errno(env, "uv_poll_init", -prc, uv_strerror(prc));
     return NULL;
   }
-  r->env = env;
-  napi_add_async_cleanup_hook(env, on_env_cleanup, r, &r->cleanup);
 
-  napi_value obj, name, memory = NULL, events, v_slot_off, v_slot_size, v_entries, v_depth, v_headroom, v_header_size;
+  /* The memory outlives the ring while its ArrayBuffer lives: held until on_memory_gone. */
+  famfs_watch_hold(&r->watch);
+  napi_value obj, memory = NULL, events, v_slot_off, v_slot_size, v_entries, v_depth, v_headroom, v_header_size;
   bool ok = napi_create_object(env, &obj) == napi_ok &&
-            napi_create_external_arraybuffer(env, r->memory, r->memory_len, on_memory_gone, r, &memory) == napi_ok &&
+            napi_create_external_arraybuffer(env, r->memory, r->memory_len, on_memory_gone, &r->watch, &memory) == napi_ok &&
             napi_create_typedarray(env, napi_int32_array, (size_t)nents * EVENT_INTS, memory, events_off, &events) == napi_ok &&
             napi_create_double(env, (double)slots_off, &v_slot_off) == napi_ok &&
             napi_create_double(env, (double)r->slot_size, &v_slot_size) == napi_ok &&
@@ -596,20 +539,12 @@ static napi_value js_uring_create(napi_env env, napi_callback_info info) {
         {"headerSize", NULL, NULL, NULL, NULL, v_header_size, napi_enumerable, NULL},
     };
     ok = napi_define_properties(env, obj, sizeof props / sizeof props[0], props) == napi_ok &&
-         napi_create_string_utf8(env, RESOURCE_NAME, NAPI_AUTO_LENGTH, &name) == napi_ok &&
-         napi_async_init(env, obj, name, &r->async) == napi_ok &&
-         napi_create_reference(env, obj, 0, &r->self) == napi_ok &&
-         napi_create_reference(env, events, 1, &r->events_ref) == napi_ok &&
-         napi_wrap(env, obj, r, on_finalize, NULL, NULL) == napi_ok;
+         napi_create_reference(env, events, 1, &r->events_ref) == napi_ok && famfs_watch_wrap(&r->watch, obj);
   }
   if (!ok) {
     /* The memory goes with the ArrayBuffer if it was made, else with the handle. */
-    if (memory == NULL) r->memory_released = true;
-    if (r->self != NULL) napi_delete_reference(env, r->self);
-    if (r->events_ref != NULL) napi_delete_reference(env, r->events_ref);
-    if (r->async != NULL) napi_async_destroy(env, r->async);
-    r->finalized = true;
-    close_ring(r);
+    if (memory == NULL) famfs_watch_release(&r->watch);
+    famfs_watch_abandon(&r->watch);
     famfs_throw_errno(env, "uringCreate", ENOMEM, "cannot create the ring object");
     return NULL;
   }
