@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const UNIT = new Set([
   'alloc', 'allocation-map', 'badinput', 'core', 'cp-restart', 'data', 'device', 'famfs-abi', 'format', 'fuse-uring', 'init-negotiation',
-  'log-session', 'readme', 'replay-large', 'replay-scan', 'resolve', 'struct', 'fuse-structs', 'c-mirrors',
+  'log-session', 'native-watch', 'readme', 'replay-large', 'replay-scan', 'resolve', 'struct', 'fuse-structs', 'c-mirrors',
 ]);
 
 /** The suites whose hosts share a device's memory, run again on non-coherent devices. */

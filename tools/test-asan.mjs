@@ -1,7 +1,8 @@
 // npm run test:asan: the addon (native/*.c, the sources binding.gyp lists) built with
 // AddressSanitizer and UndefinedBehaviorSanitizer into build-asan/, and the suites that feed it
 // untrusted bytes run against it: the replay scan and the fuzz suite at a reduced case count
-// (FAMFS_FUZZ_CASES and friends override). Every process they start (CLI commands, mount
+// (FAMFS_FUZZ_CASES and friends override), and the event-loop watches' lifecycle (close, garbage
+// collection, a worker's teardown), where a use after free would otherwise go unseen. Every process they start (CLI commands, mount
 // daemons) loads the same build. Fails on a test failure or on any sanitizer report, from any
 // of those processes (each writes its reports to a file, which this script looks for).
 import { spawnSync } from 'node:child_process';
@@ -16,10 +17,10 @@ const ADDON = join(OUT_DIR, 'famfs_native.node');
 /** gcc links its sanitizer runtimes into a shared object dynamically, which Node can then load. */
 const CC = process.env.CC || 'gcc';
 const NODE_INCLUDE = join(dirname(process.execPath), '..', 'include', 'node');
-const SUITES = ['dist/test/replay-scan.test.js', 'dist/test/reliability/fuzz.test.js'];
+const SUITES = ['dist/test/replay-scan.test.js', 'dist/test/reliability/fuzz.test.js', 'dist/test/native-watch.test.js'];
 /** The tests that give the addon untrusted bytes; the fuzz suite's name tests drive the CLI,
  * dozens of processes that would only make the run long. */
-const TESTS = 'native scan|fuzz cases|crafted entries|corrupted images';
+const TESTS = 'native scan|fuzz cases|crafted entries|corrupted images|uv watches';
 /** Fewer cases than the plain run. The bound on one case's time is the plain run's job: under the
  * sanitizers a case that allocates a large bitmap (a log entry may add a device of up to 2^53
  * bytes) takes seconds, so here it only catches a hang. */
