@@ -41,7 +41,7 @@
  * submitted its command (this one). The ring defers that work (IORING_SETUP_DEFER_TASKRUN): it
  * runs inside this thread's next io_uring_enter, and queuing it signals the eventfd, so a thread
  * asleep in epoll is woken the ordinary way; the default mode interrupts the thread instead (an IPI
- * per request, which cost 43 % of the daemon's samples in a 4 KiB read profile on this VM).
+ * per request; bench/README.md, "FUSE over io_uring", has the profile).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
