@@ -47,7 +47,7 @@ export function encodeDirentInto(buf: Buffer, off: number, e: Omit<DirEntry, 'na
  * first, all zero for `lookup` null ("no entry information"), then the dirent. Returns the offset
  * after its padding.
  */
-export function encodeDirentRecordInto(
+function encodeDirentRecordInto(
   buf: Buffer, off: number, plus: boolean, e: Omit<DirEntry, 'name'>, name: Buffer, lookup: Entry | null,
 ): number {
   if (!plus) return encodeDirentInto(buf, off, e, name);
