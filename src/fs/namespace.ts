@@ -174,15 +174,15 @@ export class Namespace {
   /**
    * As statSlot, for a listing (which asks once for every child of a directory): the attributes
    * into `into` and the name's UTF-8 bytes into `names` at `at`, with no object, string or cache
-   * entry made. Returns the name's length in bytes, or -1 when the slot placed nothing; a
-   * RangeError when the name would not fit.
+   * entry made. Returns the name's length in bytes, or -1 when the slot placed nothing; ERANGE
+   * when the name would not fit.
    */
   statSlotInto(slot: LogSlot, into: NodeStatFields, names: Buffer, at: number): number {
     const ino = inoForLogIndex(slot);
     const known = this.byIno[ino];
     if (known) {
       const len = Buffer.byteLength(known.name);
-      if (at > names.length || len > names.length - at) throw new RangeError(`the name of inode ${ino} does not fit`);
+      if (at > names.length || len > names.length - at) throw new FsError('ERANGE', `the name of inode ${ino} does not fit`);
       statFieldsOfNode(into, known);
       return names.write(known.name, at);
     }
