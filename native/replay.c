@@ -759,24 +759,8 @@ static int get_slot(napi_env env, napi_value v, replay_index *rx, const char *fn
   return 1;
 }
 
-/* replayIndexNode(index, slot, out: Float64Array) -> name; out gets the NODE_ fields (KIND_NONE
- * and no name when the slot placed nothing) */
-static napi_value js_node(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
-  const char *fn = "replayIndexNode";
-  replay_index *rx;
-  int32_t slot;
-  uint8_t *out_bytes;
-  size_t out_len;
-  if (!famfs_get_args(env, info, 3, argv, fn) || !(rx = get_index(env, argv[0], fn)) ||
-      !get_slot(env, argv[1], rx, fn, 0, &slot) || !famfs_get_bytes(env, argv[2], fn, &out_bytes, &out_len))
-    return NULL;
-  if (out_len < NODE_LENGTH * sizeof(double) || ((uintptr_t)out_bytes & 7) != 0) {
-    famfs_throw_errno(env, fn, ERANGE, "results out of range");
-    return NULL;
-  }
-  const slot_t *s = slot_of(rx, (uint32_t)slot);
-  double *out = (double *)out_bytes;
+/* The NODE_ fields of slot `slot` into `out` (KIND_NONE when the slot placed nothing). */
+static void node_fields(const replay_index *rx, const slot_t *s, double *out) {
   out[NODE_KIND] = s->kind;
   out[NODE_PARENT] = s->parent == rx->nslots + 1 ? JS_ROOT : (double)s->parent - 1;
   out[NODE_UID] = s->uid;
@@ -785,7 +769,63 @@ static napi_value js_node(napi_env env, napi_callback_info info) {
   out[NODE_FLAGS] = s->flags;
   out[NODE_SIZE] = s->size;
   out[NODE_CRC] = s->crc;
+}
+
+/* The index, the slot and the results array of replayIndexNode(Into): the first three of `argv`. */
+static const slot_t *node_args(napi_env env, napi_value *argv, const char *fn, replay_index **rx, double **out) {
+  int32_t slot;
+  uint8_t *out_bytes;
+  size_t out_len;
+  if (!(*rx = get_index(env, argv[0], fn)) || !get_slot(env, argv[1], *rx, fn, 0, &slot) ||
+      !famfs_get_bytes(env, argv[2], fn, &out_bytes, &out_len))
+    return NULL;
+  if (out_len < NODE_LENGTH * sizeof(double) || ((uintptr_t)out_bytes & 7) != 0) {
+    famfs_throw_errno(env, fn, ERANGE, "results out of range");
+    return NULL;
+  }
+  *out = (double *)out_bytes;
+  return slot_of(*rx, (uint32_t)slot);
+}
+
+/* replayIndexNode(index, slot, out: Float64Array) -> name; out gets the NODE_ fields (KIND_NONE
+ * and no name when the slot placed nothing) */
+static napi_value js_node(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  const char *fn = "replayIndexNode";
+  replay_index *rx;
+  double *out;
+  const slot_t *s;
+  if (!famfs_get_args(env, info, 3, argv, fn) || !(s = node_args(env, argv, fn, &rx, &out))) return NULL;
+  node_fields(rx, s, out);
   napi_create_string_utf8(env, s->kind == KIND_NONE ? "" : (const char *)rx->names.p + s->name_at, s->name_len, &result);
+  return result;
+}
+
+/* replayIndexNodeInto(index, slot, out: Float64Array, names, at) -> the name's length in bytes:
+ * as replayIndexNode, the name's bytes copied to names[at..] instead of made a string (a listing
+ * packs them into its reply as they are; the scan admitted only names that decode to themselves).
+ * ERANGE when they would not fit; 0 and nothing copied when the slot placed nothing. */
+static napi_value js_node_into(napi_env env, napi_callback_info info) {
+  napi_value argv[5], result;
+  const char *fn = "replayIndexNodeInto";
+  replay_index *rx;
+  double *out;
+  const slot_t *s;
+  uint8_t *names;
+  size_t names_len;
+  uint64_t at;
+  if (!famfs_get_args(env, info, 5, argv, fn) || !(s = node_args(env, argv, fn, &rx, &out)) ||
+      !famfs_get_bytes(env, argv[3], fn, &names, &names_len) ||
+      !famfs_get_u64(env, argv[4], fn, "at must be a non-negative integer", &at))
+    return NULL;
+  size_t len = s->kind == KIND_NONE ? 0 : s->name_len;
+  if (at > names_len || len > names_len - at) {
+    famfs_throw_errno(env, fn, ERANGE, "the name does not fit");
+    return NULL;
+  }
+  node_fields(rx, s, out);
+  memcpy(names + at, rx->names.p + s->name_at, len);
+  napi_create_uint32(env, (uint32_t)len, &result);
   return result;
 }
 
@@ -861,6 +901,7 @@ void famfs_replay_init(napi_env env, napi_value exports) {
   famfs_set_fn(env, exports, "replayScan", js_scan);
   famfs_set_fn(env, exports, "replayIndexSkip", js_skip);
   famfs_set_fn(env, exports, "replayIndexNode", js_node);
+  famfs_set_fn(env, exports, "replayIndexNodeInto", js_node_into);
   famfs_set_fn(env, exports, "replayIndexChildren", js_children);
   famfs_set_fn(env, exports, "replayIndexFind", js_find);
 }

@@ -69,6 +69,11 @@ export interface FamfsNative {
     bitmaps: readonly Uint8Array[], out: Float64Array): number;
   /** The name of a placed node (-1: the root), its fields into `out` (replayNode). */
   replayIndexNode(index: ReplayIndexHandle, slot: number, out: Float64Array): string;
+  /**
+   * As replayIndexNode, the name's bytes copied to `names` at `at` instead of made a string;
+   * returns their length (0 when the slot placed nothing). ERANGE when they would not fit.
+   */
+  replayIndexNodeInto(index: ReplayIndexHandle, slot: number, out: Float64Array, names: Uint8Array, at: number): number;
   replayIndexChildren(index: ReplayIndexHandle, slot: number): Int32Array;
   /** The slot placed at this relpath, or -1. */
   replayIndexFind(index: ReplayIndexHandle, path: string): number;

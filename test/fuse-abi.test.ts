@@ -12,7 +12,7 @@ import {
   decodeAccessIn, decodeBatchForget, decodeCreateIn, decodeDirents, decodeFallocateIn, decodeFlushIn, decodeForgetIn,
   decodeFsyncIn, decodeGetattrIn, decodeGetxattrIn, decodeInHeader, decodeInitIn, decodeInterruptIn, decodeLinkIn,
   decodeLseekIn, decodeMkdirIn, decodeMknodIn, decodeName, decodeOpenIn, decodeReadIn, decodeReleaseIn, decodeRename2In,
-  decodeRenameIn, decodeSetattrIn, decodeSetxattrIn, decodeTwoNames, decodeWriteIn, DirentBuilder, DirentType,
+  decodeRenameIn, decodeSetattrIn, decodeSetxattrIn, decodeTwoNames, decodeWriteIn, DirentBuilder, DirentPlusPacker, DirentType,
   encodeAttrOut, encodeDirentInto, encodeEntryOut, encodeGetxattrOut, encodeInitOut, encodeLseekOut,
   encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeOpenOut, encodeOutHeader, encodeStatfsOut, encodeWriteOut,
   EXPIRE_ONLY, FopenFlag, InitFlag, Opcode, requestBody, SetattrValid, UNIQUE_INTERRUPT_BIT,
@@ -283,6 +283,47 @@ describe('reply encoders', () => {
       [288, 8, 7], [296, 8, 2], [304, 4, 1], [308, 4, 8], [312, 'utf8', 'f'],
     ]));
     assert.deepEqual(decodeDirents(b.finish(), true).map((e) => e.entryOffset), [0, 160]);
+  });
+
+  it('the direntplus packer: every byte of each record written over a dirty buffer, the same bytes as the builder', () => {
+    const packer = new DirentPlusPacker();
+    const buf = packer.reserve(1024).fill(0xee);
+    packer.setTimeouts(1.5, 0.25);
+    const t = { sec: 0x1_2345_6789, nsec: 999_999_999 };
+    const attr = {
+      ino: 0x1_0000_0007, mode: 0o104755, size: 0x2_0000_0003, blocks: 0x100_0001, atime: t, mtime: { sec: 5, nsec: 6 },
+      ctime: { sec: 7, nsec: 8 }, nlink: 3, uid: 0xffff_fffe, gid: 2 ** 31, rdev: 9, blksize: 4096, flags: 2,
+    };
+    let off = 0;
+    const names = ['..', 'ünï', 'eight-b!'];
+    buf.write(names[0]!, DirentPlusPacker.nameAt(off), 'latin1');
+    off = packer.putNoEntry(off, 2, 1, DirentType.DIR, 1);
+    assert.equal(off, 160);
+    buf.write(names[1]!, DirentPlusPacker.nameAt(off));
+    off = packer.put(off, 5, { nodeid: nodeId(0x1_0000_0007), generation: 0x3_0000_0001, attr, type: DirentType.REG, offset: 2 });
+    // 152 + 5 (ü and ï take two bytes) → 160
+    assert.equal(off, 320);
+    buf.write(names[2]!, DirentPlusPacker.nameAt(off));
+    off = packer.put(off, 8, { nodeid: nodeId(11), generation: 0, attr: { ...attr, ino: 11 }, type: DirentType.DIR, offset: 3 });
+    // 152 + 8 → 160: no padding
+    assert.equal(off, 480);
+    assert.deepEqual(buf.subarray(off, off + 8), Buffer.alloc(8, 0xee), 'untouched after the last record');
+    // The second record by hand: entry_out at 160, its fuse_attr at 200, the dirent at 288.
+    assert.deepEqual(buf.subarray(160, 320), struct(160, [
+      [0, 8, 0x1_0000_0007], [8, 8, 0x3_0000_0001], [16, 8, 1], [24, 8, 0], [32, 4, 500_000_000], [36, 4, 250_000_000],
+      [40, 8, 0x1_0000_0007], [48, 8, 0x2_0000_0003], [56, 8, 0x100_0001], [64, 8, 0x1_2345_6789], [72, 8, 5], [80, 8, 7],
+      [88, 4, 999_999_999], [92, 4, 6], [96, 4, 8], [100, 4, 0o104755], [104, 4, 3], [108, 4, 0xffff_fffe], [112, 4, 2 ** 31],
+      [116, 4, 9], [120, 4, 4096], [124, 4, 2],
+      [128, 8, 0x1_0000_0007], [136, 8, 2], [144, 4, 5], [148, 4, 8], [152, 'utf8', 'ünï'],
+    ]));
+    const b = new DirentBuilder(1024, true);
+    const entry = (nodeid: number, generation: number, a: typeof attr): Parameters<DirentBuilder['add']>[1] => ({
+      nodeid: nodeId(nodeid), generation, attr: a, entryTimeout: 1.5, attrTimeout: 0.25,
+    });
+    assert.ok(b.add({ name: '..', ino: 1, type: DirentType.DIR, offset: 1 }, null));
+    assert.ok(b.add({ name: 'ünï', ino: attr.ino, type: DirentType.REG, offset: 2 }, entry(0x1_0000_0007, 0x3_0000_0001, attr)));
+    assert.ok(b.add({ name: 'eight-b!', ino: 11, type: DirentType.DIR, offset: 3 }, entry(11, 0, { ...attr, ino: 11 })));
+    assert.deepEqual(buf.subarray(0, off), b.finish());
   });
 
   it('fuse_kstatfs: five u64 counts, bsize @40, namelen @44, frsize @48 (defaults to bsize), spare zero', () => {

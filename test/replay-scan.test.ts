@@ -6,7 +6,7 @@ import { FM_ALL_HOSTS_RW } from '../src/format/file-meta.js';
 import type { Fmap } from '../src/format/fmap.js';
 import { ALLOC_UNIT, DEFAULT_LOG_LEN, LOG_OFFSET, MAX_DEVICE_SIZE, RELPATH_FIELD_SIZE, SUPERBLOCK_REGION_SIZE } from '../src/format/layout.js';
 import { LOG_ENTRY_CRC_COVERED, LOG_ENTRY_PAYLOAD_OFFSET, LOG_ENTRY_SIZE, encodeLogEntry, type LogEntry } from '../src/format/log-entry.js';
-import { type FsNode, inoForLogIndex, pathOf } from '../src/fs/namespace.js';
+import { type FsNode, inoForLogIndex, type NodeStatFields, pathOf } from '../src/fs/namespace.js';
 import { placementMessage, placementProblem } from '../src/fs/placement.js';
 import { LogReplayer } from '../src/fs/replay.js';
 import { logSlot } from '../src/format/log-header.js';
@@ -242,6 +242,30 @@ describe('replay of entries (native scan)', () => {
     assert.throws(() => r.ns.lookup(['d', '1', 'x']), (e: unknown) => e instanceof FsError && e.code === 'ENOTDIR' && /'d\/1' is a file/.test(e.message));
     assert.equal(r.ns.lookup(['d', 'nope', 'x']), undefined);
     assert.equal(r.ns.lookup(['x'.repeat(200)]), undefined);
+  });
+
+  it('statSlotInto: statSlot\'s attributes and the name\'s bytes where asked, from the index or a made node; ERANGE when they do not fit', () => {
+    const r = replay([{ mkdir: 'dü' }, { file: 'dü/naïve-名' }, { raw: (b) => b.fill(0xff) }, { file: 'top' }]);
+    const into: NodeStatFields = { kind: 'dir', ino: 0, uid: 0, gid: 0, mode: 0, size: 0, parentIno: 0 };
+    const names = Buffer.alloc(64, 0xee);
+    r.ns.getIno(inoForLogIndex(logSlot(3)));
+    for (const slot of [0, 1, 3].map(logSlot)) {
+      const want = r.ns.statSlot(slot)!;
+      names.fill(0xee);
+      const len = r.ns.statSlotInto(slot, into, names, 7);
+      assert.equal(len, Buffer.byteLength(want.name));
+      assert.equal(names.toString('utf8', 7, 7 + len), want.name);
+      assert.equal(names[7 + len], 0xee, 'nothing written past the name');
+      const { name: _, ...fields } = want;
+      assert.deepEqual(into, fields);
+    }
+    assert.equal(r.ns.statSlotInto(logSlot(2), into, names, 0), -1, 'a slot that placed nothing');
+    const isErange = (e: unknown): boolean => (e as { code?: string }).code === 'ERANGE';
+    // 'naïve-名' is 10 bytes; the made node 'top' 3.
+    assert.throws(() => r.ns.statSlotInto(logSlot(1), into, names, 55), isErange);
+    assert.equal(r.ns.statSlotInto(logSlot(1), into, names, 54), 10);
+    assert.throws(() => r.ns.statSlotInto(logSlot(3), into, names, 62), isErange);
+    assert.equal(r.ns.statSlotInto(logSlot(3), into, names, 61), 3);
   });
 
   it('places a file exactly where fs/placement.ts says it may lie (the addon mirrors those rules)', () => {

@@ -6,11 +6,11 @@ import { ALLOC_UNIT } from '../format/layout.js';
 import { logSlot } from '../format/log-header.js';
 import { formatUuid } from '../format/uuid.js';
 import { type FamfsHandle, FileSystemGoneError } from '../fs/famfs.js';
-import { ROOT_INO, type DirNode, type FileNode, type FsNode, type NodeStat, pathOf } from '../fs/namespace.js';
+import { ROOT_INO, type DirNode, type FileNode, type FsNode, type NodeStat, type NodeStatFields, pathOf } from '../fs/namespace.js';
 import { resolveRange } from '../fs/resolve.js';
-import { direntRecordSize, encodeDirentRecordInto, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
+import { direntRecordSize, DirentPlusPacker, fileHandle, FopenFlag, FileType, FuseError, InitFlag, NO_FILE_HANDLE, nodeId } from '../fuse/index.js';
 import type {
-  AccessArgs, AttrReply, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
+  AccessArgs, AttrFields, AttrReply, DirentPlusFields, Entry, ExtensionOp, FileAttr, FileHandle, Filesystem, GetattrArgs, GetxattrArgs, InitOffer,
   InitWants, LookupArgs, MkdirArgs, NodeArgs, OpenArgs, OpenReply, ReadArgs, ReaddirplusArgs, ReadReply,
   ReleaseArgs, RequestContext, SetattrArgs, StatfsReply, Timespec, WriteArgs, FsyncArgs,
 } from '../fuse/index.js';
@@ -70,7 +70,10 @@ export class FamfsFuse implements Filesystem {
    */
   private listed: { ino: number; through: number; slots: Int32Array } | undefined;
   /** Where READDIRPLUS packs its records before copying them out (grown to the largest size asked). */
-  private scratch = Buffer.alloc(0);
+  private readonly packer = new DirentPlusPacker();
+  /** A listed child's attributes as the index has them, and its record: each one object for every entry listed. */
+  private readonly listedStat: NodeStatFields = { kind: 'file', ino: 0, uid: 0, gid: 0, mode: 0, size: 0, parentIno: 0 };
+  private readonly record: DirentPlusFields;
   /** The kernel takes ENOSYS for OPENDIR as "no per-open state": no OPENDIR or RELEASEDIR is sent again. */
   private noOpendir = false;
   /** True once the kernel agreed to famfs mode: it then maps files itself after GET_FMAP. */
@@ -105,6 +108,7 @@ export class FamfsFuse implements Filesystem {
     this.timeout = config.timeout ?? CACHE_TIMEOUTS[config.cache];
     const now = Date.now();
     this.stamp = { sec: Math.floor(now / 1000), nsec: (now % 1000) * 1e6 };
+    this.record = { nodeid: nodeId(0), generation: 0, attr: this.emptyAttr(), type: 0, offset: 0 };
     this.extensions = [
       { opcode: profile.getFmapOpcode, name: 'GET_FMAP', handle: (req, body) => this.getFmap(req, body) },
       { opcode: profile.getDaxdevOpcode, name: 'GET_DAXDEV', handle: (req, body) => this.getDaxdev(req, body) },
@@ -202,7 +206,7 @@ export class FamfsFuse implements Filesystem {
     return n;
   }
 
-  private isMeta(n: NodeStat | FsNode): boolean {
+  private isMeta(n: NodeStatFields | FsNode): boolean {
     return n.ino >= META_DIR_INO;
   }
 
@@ -223,21 +227,37 @@ export class FamfsFuse implements Filesystem {
   }
 
   attr(n: NodeStat | FsNode): FileAttr {
+    const a = this.emptyAttr();
+    this.attrInto(a, n);
+    return a;
+  }
+
+  private emptyAttr(): AttrFields {
+    return {
+      ino: 0, mode: 0, size: 0, blocks: 0, atime: this.stamp, mtime: this.stamp, ctime: this.stamp, nlink: 1,
+      uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0,
+    };
+  }
+
+  /** The attributes a node shows through this mount, written into `a` (READDIRPLUS fills one object per reply). */
+  private attrInto(a: AttrFields, n: NodeStatFields | FsNode): void {
     const file = n.kind === 'file';
     // A client may read but never write: its view shows no write bits. Nor set-id bits on files
     // unless mounted `-o suid`: another host logged them, and exec must not become its owner here.
     let mode = this.isMaster || this.isMeta(n) ? n.mode : n.mode & ~WRITE_BITS;
     if (file && !this.isMaster && !this.config.suid) mode &= ~SET_ID_BITS;
-    return {
-      ino: n.ino,
-      mode: mode | (file ? FileType.S_IFREG : FileType.S_IFDIR),
-      size: file ? n.size : 0,
-      blocks: file ? Math.ceil(n.size / ST_BLOCK) : 0,
-      atime: this.stamp, mtime: this.stamp, ctime: this.stamp,
-      // 1 for directories: "link count unknown", which tools such as find understand.
-      nlink: 1,
-      uid: n.uid, gid: n.gid, blksize: file ? STATFS_BSIZE : DIR_BLKSIZE,
-    };
+    a.ino = n.ino;
+    a.mode = mode | (file ? FileType.S_IFREG : FileType.S_IFDIR);
+    a.size = file ? n.size : 0;
+    a.blocks = file ? Math.ceil(n.size / ST_BLOCK) : 0;
+    a.atime = this.stamp;
+    a.mtime = this.stamp;
+    a.ctime = this.stamp;
+    // 1 for directories: "link count unknown", which tools such as find understand.
+    a.nlink = 1;
+    a.uid = n.uid;
+    a.gid = n.gid;
+    a.blksize = file ? STATFS_BSIZE : DIR_BLKSIZE;
   }
 
   private entry(n: NodeStat | FsNode): Entry {
@@ -297,11 +317,11 @@ export class FamfsFuse implements Filesystem {
   /**
    * Records from cookie `offset` on, as many as the kernel's buffer takes, each with its entry and
    * attributes (the kernel then needs no LOOKUP per name), read from the index per request: no
-   * listing is kept encoded, and no object is made per file. Records are packed into one scratch
-   * buffer kept for the daemon's life and copied out at their exact size (a zeroed buffer of the
-   * kernel's 1 MiB per request, and objects kept per record until the reply was sized, cost more
-   * than the encoding). Cookies: 1 is ".", 2 is "..", then the extra entries, then the children
-   * in log order.
+   * listing is kept encoded, and no object or string is made per file (a child's name goes from
+   * the index into its record as bytes). Records are packed into one scratch buffer kept for the
+   * daemon's life and copied out at their exact size (a zeroed buffer of the kernel's 1 MiB per
+   * request, and objects kept per record until the reply was sized, cost more than the
+   * encoding). Cookies: 1 is ".", 2 is "..", then the extra entries, then the children in log order.
    */
   readdirplus(_ctx: RequestContext, a: ReaddirplusArgs): Buffer {
     const d = this.dir(a.nodeid);
@@ -310,29 +330,42 @@ export class FamfsFuse implements Filesystem {
     let slots = this.childSlots(d);
     const extra = this.extraEntries(d);
     const firstChild = DOT_ENTRIES + extra.length;
-    if (this.scratch.length < a.size) this.scratch = Buffer.alloc(a.size);
-    const out = this.scratch;
+    const packer = this.packer;
+    // Room for one record past the kernel's size: a child's name is copied in before it is known to fit.
+    const out = packer.reserve(a.size + direntRecordSize(true, MAX_NAME));
+    packer.setTimeouts(this.timeout, this.timeout);
+    const rec = this.record;
     let bytes = 0;
     for (let cookie = a.offset; ; cookie++) {
-      let node: NodeStat | FsNode | undefined;
-      if (cookie < firstChild) {
-        node = cookie < DOT_ENTRIES ? undefined : extra[cookie - DOT_ENTRIES]!;
+      const at = DirentPlusPacker.nameAt(bytes);
+      let node: NodeStatFields | FsNode | undefined;
+      let nameLen: number;
+      if (cookie < DOT_ENTRIES) {
+        nameLen = out.write(cookie === 0 ? '.' : '..', at, 'latin1');
+      } else if (cookie < firstChild) {
+        node = extra[cookie - DOT_ENTRIES]!;
+        nameLen = out.write(node.name, at, 'utf8');
       } else {
         const i = cookie - firstChild;
         // At the end of what was copied: the log may have grown since (a new copy when it did).
         if (i >= slots.length && (this.refresh() === 0 || (slots = this.childSlots(d)).length <= i)) break;
-        node = this.fs.ns.statSlot(logSlot(slots[i]!));
-        if (!node) continue;
+        node = this.listedStat;
+        nameLen = this.fs.ns.statSlotInto(logSlot(slots[i]!), node, out, at);
+        if (nameLen < 0) continue;
       }
-      const name = Buffer.from(node ? node.name : cookie === 0 ? '.' : '..', 'utf8');
-      const size = direntRecordSize(true, name.length);
-      if (bytes + size > a.size) break;
-      const ino = node ? node.ino : cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
+      if (bytes + direntRecordSize(true, nameLen) > a.size) break;
       const type = (node?.kind === 'file' ? FileType.S_IFREG : FileType.S_IFDIR) >>> 12;
-      // Zeroed first: the padding and the attribute fields famfs leaves unset go out as zeroes.
-      out.fill(0, bytes, bytes + size);
-      // "." and ".." carry no entry: the kernel caches nothing for them.
-      bytes = encodeDirentRecordInto(out, bytes, true, { ino, type, offset: cookie + 1 }, name, node ? this.entry(node) : null);
+      if (node === undefined) {
+        // "." and ".." carry no entry: the kernel caches nothing for them.
+        const ino = cookie === 0 ? d.ino : d.parent?.ino ?? d.ino;
+        bytes = packer.putNoEntry(bytes, nameLen, ino, type, cookie + 1);
+        continue;
+      }
+      rec.nodeid = nodeId(node.ino);
+      rec.type = type;
+      rec.offset = cookie + 1;
+      this.attrInto(rec.attr, node);
+      bytes = packer.put(bytes, nameLen, rec);
     }
     return Buffer.from(out.subarray(0, bytes));
   }

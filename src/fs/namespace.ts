@@ -1,6 +1,6 @@
 import { FsError } from '../errors.js';
 import type { Fmap } from '../format/fmap.js';
-import { type IndexedNode, ROOT_SLOT, type ReplayIndex } from './replay-index.js';
+import { type IndexedFields, type IndexedNode, ROOT_SLOT, type ReplayIndex } from './replay-index.js';
 import { type LogSlot, logSlot } from '../format/log-header.js';
 
 /** Index attributes kept at most (~100 bytes each): a few thousand covers any working set of stat() callers. */
@@ -56,6 +56,9 @@ export interface NodeStat {
   /** The directory holding it (the root's own for the root). */
   readonly parentIno: number;
 }
+
+/** A NodeStat without its name, filled in place by statSlotInto: a listing makes no object per entry. */
+export type NodeStatFields = { -readonly [K in Exclude<keyof NodeStat, 'name'>]: NodeStat[K] };
 
 export function inoForLogIndex(slot: LogSlot): number {
   return slot + FIRST_LOGGED_INO;
@@ -114,6 +117,8 @@ export class Namespace {
    * (LOOKUP and two GETATTRs). Bounded so that a walk of a million files keeps no per-file state.
    */
   private readonly statCache = new Map<number, NodeStat>();
+  /** Where statSlotInto has the index put a slot's fields (one object for every call). */
+  private readonly placed: IndexedFields = { kind: 'file', parent: ROOT_SLOT, uid: 0, gid: 0, mode: 0, flags: 0, size: 0, crc: 0 };
   /** Directories whose children were made: new entries must be added to them. */
   private loadedDirs = 0;
 
@@ -152,21 +157,39 @@ export class Namespace {
 
   /** The attributes of the node logged at `slot`, or undefined when the slot placed nothing. */
   statSlot(slot: LogSlot): NodeStat | undefined {
-    const known = this.byIno[inoForLogIndex(slot)];
-    if (known) return statOf(known);
     const ino = inoForLogIndex(slot);
+    const known = this.byIno[ino];
+    if (known) return statOf(known);
     const cached = this.statCache.get(ino);
     if (cached) return cached;
     const placed = this.index.node(slot);
     if (!placed) return undefined;
-    const stat: NodeStat = {
-      kind: placed.kind, name: placed.name, ino, uid: placed.uid, gid: placed.gid,
-      mode: placed.mode & PERMISSION_BITS, size: placed.kind === 'file' ? placed.size : 0,
-      parentIno: placed.parent === ROOT_SLOT ? ROOT_INO : inoForLogIndex(placed.parent),
-    };
+    const stat = { name: placed.name, kind: placed.kind, ino, uid: 0, gid: 0, mode: 0, size: 0, parentIno: ROOT_INO };
+    statFields(stat, ino, placed);
     if (this.statCache.size >= STAT_CACHE_ENTRIES) this.statCache.clear();
     this.statCache.set(ino, stat);
     return stat;
+  }
+
+  /**
+   * As statSlot, for a listing (which asks once for every child of a directory): the attributes
+   * into `into` and the name's UTF-8 bytes into `names` at `at`, with no object, string or cache
+   * entry made. Returns the name's length in bytes, or -1 when the slot placed nothing; ERANGE
+   * when the name would not fit.
+   */
+  statSlotInto(slot: LogSlot, into: NodeStatFields, names: Buffer, at: number): number {
+    const ino = inoForLogIndex(slot);
+    const known = this.byIno[ino];
+    if (known) {
+      const len = Buffer.byteLength(known.name);
+      if (at > names.length || len > names.length - at) throw new FsError('ERANGE', `the name of inode ${ino} does not fit`);
+      statFieldsOfNode(into, known);
+      return names.write(known.name, at);
+    }
+    const placed = this.placed;
+    const len = this.index.nodeInto(slot, placed, names, at);
+    if (len >= 0) statFields(into, ino, placed);
+    return len;
   }
 
   /** The child `name` of `dir`, by the index's path lookup: the directory's children stay unmade. */
@@ -232,10 +255,31 @@ export class Namespace {
 }
 
 function statOf(n: FsNode): NodeStat {
-  return {
-    kind: n.kind, name: n.name, ino: n.ino, uid: n.uid, gid: n.gid, mode: n.mode, size: n.kind === 'file' ? n.size : 0,
-    parentIno: n.parent?.ino ?? n.ino,
-  };
+  const stat = { name: n.name, kind: n.kind, ino: n.ino, uid: 0, gid: 0, mode: 0, size: 0, parentIno: ROOT_INO };
+  statFieldsOfNode(stat, n);
+  return stat;
+}
+
+/** A made node's attributes, as NodeStat has them. */
+function statFieldsOfNode(into: NodeStatFields, n: FsNode): void {
+  into.kind = n.kind;
+  into.ino = n.ino;
+  into.uid = n.uid;
+  into.gid = n.gid;
+  into.mode = n.mode;
+  into.size = n.kind === 'file' ? n.size : 0;
+  into.parentIno = n.parent?.ino ?? n.ino;
+}
+
+/** An indexed node's attributes, as NodeStat has them (`ino`: its inode number). */
+function statFields(into: NodeStatFields, ino: number, placed: IndexedFields): void {
+  into.kind = placed.kind;
+  into.ino = ino;
+  into.uid = placed.uid;
+  into.gid = placed.gid;
+  into.mode = placed.mode & PERMISSION_BITS;
+  into.size = placed.kind === 'file' ? placed.size : 0;
+  into.parentIno = placed.parent === ROOT_SLOT ? ROOT_INO : inoForLogIndex(placed.parent);
 }
 
 export function pathOf(node: FsNode): string {

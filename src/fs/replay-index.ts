@@ -16,6 +16,9 @@ export interface IndexedNode {
   crc: number;
 }
 
+/** An IndexedNode without its name: what nodeInto fills in place. */
+export type IndexedFields = Omit<IndexedNode, 'name'>;
+
 /** Where a scan stopped: the slot it could not apply and why. */
 export interface ScanStop {
   slot: LogSlot;
@@ -94,15 +97,36 @@ export class ReplayIndex {
 
   /** The node placed from this slot, or undefined when the slot placed nothing. */
   node(slot: LogSlot): IndexedNode | undefined {
+    const name = this.native.replayIndexNode(this.handle, slot, this.nodeOut);
+    const n: IndexedNode = { kind: 'file', name, parent: ROOT_SLOT, uid: 0, gid: 0, mode: 0, flags: 0, size: 0, crc: 0 };
+    return this.readFields(n) ? n : undefined;
+  }
+
+  /**
+   * As node(), making no object and no string (a listing asks for every child of a directory):
+   * the fields into `into`, the name's bytes into `names` at `at`. Returns the name's length in
+   * bytes, or -1 when the slot placed nothing. ERANGE when the name would not fit.
+   */
+  nodeInto(slot: LogSlot, into: IndexedFields, names: Uint8Array, at: number): number {
+    const len = this.native.replayIndexNodeInto(this.handle, slot, this.nodeOut, names, at);
+    return this.readFields(into) ? len : -1;
+  }
+
+  /** The fields the last replayIndexNode(Into) reported, into `into`; false when its slot placed nothing. */
+  private readFields(into: IndexedFields): boolean {
     const o = this.nodeOut;
     const f = this.native.replayNode;
-    const name = this.native.replayIndexNode(this.handle, slot, o);
     const kind = o[f.KIND];
-    if (kind === this.native.replayKind.NONE) return undefined;
-    return {
-      kind: kind === this.native.replayKind.DIR ? 'dir' : 'file', name, parent: logSlot(o[f.PARENT]!),
-      uid: o[f.UID]!, gid: o[f.GID]!, mode: o[f.MODE]!, flags: o[f.FLAGS]!, size: o[f.SIZE]!, crc: o[f.CRC]!,
-    };
+    if (kind === this.native.replayKind.NONE) return false;
+    into.kind = kind === this.native.replayKind.DIR ? 'dir' : 'file';
+    into.parent = logSlot(o[f.PARENT]!);
+    into.uid = o[f.UID]!;
+    into.gid = o[f.GID]!;
+    into.mode = o[f.MODE]!;
+    into.flags = o[f.FLAGS]!;
+    into.size = o[f.SIZE]!;
+    into.crc = o[f.CRC]!;
+    return true;
   }
 
   /** The slots placed in a directory (ROOT_SLOT for the root), in log order (read them as LogSlots). */

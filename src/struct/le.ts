@@ -53,6 +53,16 @@ export function writeU64(buf: Buffer, off: number, value: number): void {
   buf.writeUInt32LE(Math.floor(value / TWO_POW_32), off + U32_BYTES);
 }
 
+/**
+ * writeU64 through a DataView, for the hot encoders that keep one over their buffer (no Buffer
+ * bounds check per half). The same rule: a value that is not a safe non-negative integer is refused.
+ */
+export function setU64(view: DataView, off: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a u64: ${value}`);
+  view.setUint32(off, value % TWO_POW_32, true);
+  view.setUint32(off + U32_BYTES, Math.floor(value / TWO_POW_32), true);
+}
+
 export function writeU64n(buf: Buffer, off: number, value: bigint): void {
   buf.writeBigUInt64LE(value, off);
 }

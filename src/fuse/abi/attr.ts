@@ -31,6 +31,9 @@ export interface FileAttr {
   readonly flags?: number;
 }
 
+/** A FileAttr with every field present and writable: what a hot encoder's caller fills in place per entry. */
+export type AttrFields = { -readonly [K in keyof FileAttr]-?: FileAttr[K] };
+
 /**
  * The reply to LOOKUP, MKDIR, MKNOD, SYMLINK, LINK, CREATE and a READDIRPLUS entry.
  * Timeouts are in seconds (fractions allowed) and are the file system's caching policy;
@@ -66,7 +69,7 @@ export function timespecNow(): Timespec {
 }
 
 /** Seconds (fractional) → whole seconds + nanoseconds, as the *_valid fields want. */
-function splitSeconds(t: number): Timespec {
+export function splitSeconds(t: number): Timespec {
   if (!(t >= 0)) return ZERO_TIME;
   const sec = Math.floor(t);
   const nsec = Math.min(NSEC_PER_SEC - 1, Math.round((t - sec) * NSEC_PER_SEC));

@@ -2,10 +2,11 @@
  * fuse_dirent / fuse_direntplus packing. Records are padded to 8 bytes with zeroes, and a reply
  * never holds a partial record: the builder refuses an entry that would overflow the kernel's buffer.
  */
-import { encodeEntryOutInto, encodeNoEntryInto, type Entry } from './attr.js';
-import { alignUp, readU64, writeU64 } from '../../struct/le.js';
+import { type AttrFields, encodeEntryOutInto, encodeNoEntryInto, type Entry, splitSeconds, type Timespec } from './attr.js';
+import type { NodeId } from './ids.js';
+import { alignUp, readU64, setU64, writeU64 } from '../../struct/le.js';
 import { DIRENT_ALIGN, StructSize } from './sizes.js';
-import { DIRENT } from './structs.js';
+import { ATTR, DIRENT, DIRENTPLUS, ENTRY_OUT } from './structs.js';
 import { fuseRangeFault } from './wire.js';
 
 /** One directory entry as READDIR(PLUS) lists it. */
@@ -46,13 +47,129 @@ export function encodeDirentInto(buf: Buffer, off: number, e: Omit<DirEntry, 'na
  * first, all zero for `lookup` null ("no entry information"), then the dirent. Returns the offset
  * after its padding.
  */
-export function encodeDirentRecordInto(
+function encodeDirentRecordInto(
   buf: Buffer, off: number, plus: boolean, e: Omit<DirEntry, 'name'>, name: Buffer, lookup: Entry | null,
 ): number {
   if (!plus) return encodeDirentInto(buf, off, e, name);
   if (lookup === null) encodeNoEntryInto(buf, off);
   else encodeEntryOutInto(buf, off, lookup);
   return encodeDirentInto(buf, off + StructSize.ENTRY_OUT, e, name);
+}
+
+/**
+ * One READDIRPLUS record but its name, filled in place by a file system for each entry it lists
+ * and packed by DirentPlusPacker.put: one object serves a whole reply. attr.ino is also the
+ * dirent's d_ino.
+ */
+export interface DirentPlusFields {
+  nodeid: NodeId;
+  generation: number;
+  attr: AttrFields;
+  /** DT_* value. */
+  type: number;
+  /** Cookie of the next entry (DirEntry.offset). */
+  offset: number;
+}
+
+/** Where each field of a fuse_direntplus lies, from its declaration in structs.ts. */
+const PlusOff = (() => {
+  const e = DIRENTPLUS.OFF.entryOut;
+  const a = e + ENTRY_OUT.OFF.attr;
+  const d = DIRENTPLUS.OFF.dirent;
+  return {
+    nodeid: e + ENTRY_OUT.OFF.nodeid, generation: e + ENTRY_OUT.OFF.generation,
+    entryValid: e + ENTRY_OUT.OFF.entryValid, attrValid: e + ENTRY_OUT.OFF.attrValid,
+    entryValidNsec: e + ENTRY_OUT.OFF.entryValidNsec, attrValidNsec: e + ENTRY_OUT.OFF.attrValidNsec,
+    ino: a + ATTR.OFF.ino, size: a + ATTR.OFF.size, blocks: a + ATTR.OFF.blocks,
+    atime: a + ATTR.OFF.atime, mtime: a + ATTR.OFF.mtime, ctime: a + ATTR.OFF.ctime,
+    atimensec: a + ATTR.OFF.atimensec, mtimensec: a + ATTR.OFF.mtimensec, ctimensec: a + ATTR.OFF.ctimensec,
+    mode: a + ATTR.OFF.mode, nlink: a + ATTR.OFF.nlink, uid: a + ATTR.OFF.uid, gid: a + ATTR.OFF.gid,
+    rdev: a + ATTR.OFF.rdev, blksize: a + ATTR.OFF.blksize, flags: a + ATTR.OFF.flags,
+    dirIno: d + DIRENT.OFF.ino, dirOff: d + DIRENT.OFF.off, namelen: d + DIRENT.OFF.namelen, type: d + DIRENT.OFF.type,
+  } as const;
+})();
+
+/**
+ * Packs READDIRPLUS records for a file system that lists many entries per request and keeps
+ * their names as bytes: the same bytes as encodeDirentRecordInto, written through a DataView
+ * with no object per entry and each timeout split once per reply. The caller writes an entry's
+ * name at nameAt(off) (its bytes are often copied straight from where the file system keeps
+ * them, before anyone knows whether the record fits), checks direntRecordSize(true, nameLen)
+ * against the kernel's size, then put()s the record. Every byte of a record is written (fields,
+ * name, zero padding), so the buffer is never cleared.
+ */
+export class DirentPlusPacker {
+  private buffer = Buffer.alloc(0);
+  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, 0);
+  private entryValid: Timespec = splitSeconds(0);
+  private attrValid: Timespec = splitSeconds(0);
+
+  /** The buffer records are packed into, at least `bytes` long (kept and grown across replies). */
+  reserve(bytes: number): Buffer {
+    if (this.buffer.length < bytes) {
+      this.buffer = Buffer.alloc(bytes);
+      this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+    }
+    return this.buffer;
+  }
+
+  /** The entry and attribute timeouts of every record put from now on (seconds, fractions allowed). */
+  setTimeouts(entryTimeout: number, attrTimeout: number): void {
+    this.entryValid = splitSeconds(entryTimeout);
+    this.attrValid = splitSeconds(attrTimeout);
+  }
+
+  /** Where the name of a record at `off` goes. */
+  static nameAt(off: number): number {
+    return off + StructSize.DIRENTPLUS;
+  }
+
+  /** Writes the record at `off` whose `nameLen` name bytes are already at nameAt(off); returns the offset after its padding. */
+  put(off: number, nameLen: number, f: DirentPlusFields): number {
+    const v = this.view;
+    const a = f.attr;
+    setU64(v, off + PlusOff.nodeid, f.nodeid);
+    setU64(v, off + PlusOff.generation, f.generation);
+    setU64(v, off + PlusOff.entryValid, this.entryValid.sec);
+    setU64(v, off + PlusOff.attrValid, this.attrValid.sec);
+    v.setUint32(off + PlusOff.entryValidNsec, this.entryValid.nsec, true);
+    v.setUint32(off + PlusOff.attrValidNsec, this.attrValid.nsec, true);
+    setU64(v, off + PlusOff.ino, a.ino);
+    setU64(v, off + PlusOff.size, a.size);
+    setU64(v, off + PlusOff.blocks, a.blocks);
+    setU64(v, off + PlusOff.atime, a.atime.sec);
+    setU64(v, off + PlusOff.mtime, a.mtime.sec);
+    setU64(v, off + PlusOff.ctime, a.ctime.sec);
+    v.setUint32(off + PlusOff.atimensec, a.atime.nsec, true);
+    v.setUint32(off + PlusOff.mtimensec, a.mtime.nsec, true);
+    v.setUint32(off + PlusOff.ctimensec, a.ctime.nsec, true);
+    v.setUint32(off + PlusOff.mode, a.mode, true);
+    v.setUint32(off + PlusOff.nlink, a.nlink, true);
+    v.setUint32(off + PlusOff.uid, a.uid, true);
+    v.setUint32(off + PlusOff.gid, a.gid, true);
+    v.setUint32(off + PlusOff.rdev, a.rdev, true);
+    v.setUint32(off + PlusOff.blksize, a.blksize, true);
+    v.setUint32(off + PlusOff.flags, a.flags, true);
+    return this.putDirent(off, nameLen, a.ino, f.type, f.offset);
+  }
+
+  /** Writes a record with "no entry information" (as encodeNoEntryInto), its name already at nameAt(off). */
+  putNoEntry(off: number, nameLen: number, ino: number, type: number, offset: number): number {
+    this.buffer.fill(0, off, off + StructSize.ENTRY_OUT);
+    return this.putDirent(off, nameLen, ino, type, offset);
+  }
+
+  private putDirent(off: number, nameLen: number, ino: number, type: number, offset: number): number {
+    const v = this.view;
+    setU64(v, off + PlusOff.dirIno, ino);
+    setU64(v, off + PlusOff.dirOff, offset);
+    v.setUint32(off + PlusOff.namelen, nameLen, true);
+    v.setUint32(off + PlusOff.type, type, true);
+    const end = off + direntRecordSize(true, nameLen);
+    const buf = this.buffer;
+    for (let i = DirentPlusPacker.nameAt(off) + nameLen; i < end; i++) buf[i] = 0;
+    return end;
+  }
 }
 
 /** Accepts entries for a READDIR reply until the kernel's buffer is full. */
