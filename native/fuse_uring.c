@@ -26,7 +26,13 @@
  *     the payload, their length in payload_sz): queues FUSE_IO_URING_CMD_COMMIT_AND_FETCH with the
  *     entry's commit_id, so the kernel takes the reply and re-arms the entry in one command.
  *     Commits made while onEvents runs (and its microtasks) go out in one io_uring_enter after it
- *     returns; a commit made later is submitted at once.
+ *     returns (or with ring.next()); a commit made later is submitted at once.
+ *   ring.next() -> count, called from onEvents once its batch is answered
+ *     Submits the batch's commits, then asks for completions until one comes or SPIN_ENTERS
+ *     calls found none; returns how many (entry, res) pairs it put in ring.events (0: none came,
+ *     and onEvents should return: the loop then sleeps until the eventfd wakes it). A caller's
+ *     next request is so taken inside the same onEvents call, where a new one would cost a
+ *     turn of N-API's callback machinery per request.
  *   ring.close()
  *     Stops watching and closes the ring (the kernel cancels the pending commands). The memory
  *     stays mapped until the ArrayBuffer is collected, so a Buffer kept by JavaScript never
@@ -121,6 +127,7 @@ typedef struct {
   uint32_t serving; /* entries handed to JavaScript and not yet committed */
   ring_ent *ents;
   bool in_batch;
+  bool spun; /* ring.next() already spun for this callback and found nothing */
   bool deferred; /* IORING_SETUP_DEFER_TASKRUN: completions appear only inside io_uring_enter */
 } fuse_ring;
 
@@ -261,6 +268,16 @@ static const famfs_watch_kind RING_KIND = {
     .on_free = free_ring,
 };
 
+/*
+ * Asks for completions while no reply is due from JavaScript, until one is posted or SPIN_ENTERS
+ * calls found none; each call runs the deferred task work that fills an entry.
+ */
+static void spin(fuse_ring *r) {
+  for (int i = 0; i < SPIN_ENTERS && r->serving == 0 && !r->watch.closing && cq_empty(r); i++) {
+    if (sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS) < 0 && errno != EINTR) break;
+  }
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   fuse_ring *r = (fuse_ring *)h;
@@ -282,9 +299,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     uint32_t n = reap(r);
     if (n == 0) {
       if (r->to_submit > 0) submit(r);
-      for (int spin = 0; spin < SPIN_ENTERS && r->serving == 0 && !r->watch.closing && cq_empty(r); spin++) {
-        if (sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS) < 0 && errno != EINTR) break;
-      }
+      if (!r->spun) spin(r);
+      r->spun = false;
       if (r->watch.closing || cq_empty(r)) break;
       continue;
     }
@@ -292,6 +308,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         napi_create_uint32(env, n, &arg) != napi_ok)
       break;
     r->in_batch = true;
+    r->spun = false;
     /* The microtasks the callback queued run inside this call, so promise replies join the batch. */
     famfs_watch_call(&r->watch, self, cb, 1, &arg);
     r->in_batch = false;
@@ -349,6 +366,24 @@ static napi_value js_commit(napi_env env, napi_callback_info info) {
   if (rc == 0) r->serving--;
   if (rc == 0 && !r->in_batch) rc = submit(r);
   return int_value(env, rc);
+}
+
+static napi_value js_next(napi_env env, napi_callback_info info) {
+  fuse_ring *r = this_ring(env, info, 0, NULL, "uringNext");
+  if (r == NULL) return NULL;
+  uint32_t n = 0;
+  if (!r->watch.closing) {
+    if (r->to_submit > 0) submit(r);
+    n = reap(r);
+    if (n == 0) {
+      spin(r);
+      n = reap(r);
+      r->spun = n == 0;
+    }
+  }
+  napi_value out;
+  napi_create_uint32(env, n, &out);
+  return out;
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
@@ -525,6 +560,7 @@ static napi_value js_uring_create(napi_env env, napi_callback_info info) {
     napi_property_descriptor props[] = {
         {"register", NULL, js_register, NULL, NULL, NULL, napi_default, NULL},
         {"commit", NULL, js_commit, NULL, NULL, NULL, napi_default, NULL},
+        {"next", NULL, js_next, NULL, NULL, NULL, napi_default, NULL},
         {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
         {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
         {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
