@@ -28,6 +28,7 @@ import {
   type OpenReply, type StatfsReply,
 } from './abi/replies.js';
 import { StructSize } from './abi/sizes.js';
+import { replyStruct } from './abi/wire.js';
 import { FuseError, ProtocolError } from './errors.js';
 import { isPromise, type ExtensionOp, type Filesystem, type MaybePromise, type ReadReply, type RequestContext } from './filesystem.js';
 
@@ -345,7 +346,7 @@ const rows: ProtocolOp[] = [
     decode: (b, c) => ({ parent: c.nodeid, ...decodeCreateIn(b) }),
     encode: (r) => {
       // entry_out and open_out back to back, as one payload.
-      const buf = Buffer.alloc(StructSize.ENTRY_OUT + StructSize.OPEN_OUT);
+      const buf = replyStruct(StructSize.ENTRY_OUT + StructSize.OPEN_OUT);
       encodeEntryOutInto(buf, 0, r.entry);
       encodeOpenOutInto(buf, StructSize.ENTRY_OUT, r.open);
       return [buf];

@@ -1,6 +1,7 @@
 import type { NodeId } from './ids.js';
 import { writeU64 } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
+import { replyStruct } from './wire.js';
 import { ATTR, ATTR_OUT, ENTRY_OUT } from './structs.js';
 
 /** A point in time as the kernel stores it. */
@@ -112,7 +113,7 @@ export function encodeEntryOutInto(buf: Buffer, off: number, e: Entry): void {
 }
 
 export function encodeEntryOut(e: Entry): Buffer {
-  const buf = Buffer.alloc(StructSize.ENTRY_OUT);
+  const buf = replyStruct(StructSize.ENTRY_OUT);
   encodeEntryOutInto(buf, 0, e);
   return buf;
 }
@@ -124,7 +125,7 @@ export function encodeNoEntryInto(buf: Buffer, off: number): void {
 
 /** fuse_attr_out: the reply to GETATTR and SETATTR. */
 export function encodeAttrOut(attr: FileAttr, timeoutSeconds: number): Buffer {
-  const buf = Buffer.alloc(StructSize.ATTR_OUT);
+  const buf = replyStruct(StructSize.ATTR_OUT);
   const valid = splitSeconds(timeoutSeconds);
   writeU64(buf, AttrOutOff.attrValid, valid.sec);
   buf.writeUInt32LE(valid.nsec, AttrOutOff.attrValidNsec);

@@ -2,6 +2,7 @@
 import type { FileHandle } from './ids.js';
 import { writeU64 } from '../../struct/le.js';
 import { StructSize } from './sizes.js';
+import { replyStruct } from './wire.js';
 import { GETXATTR_OUT, KSTATFS, LSEEK_OUT, OPEN_OUT, WRITE_OUT } from './structs.js';
 
 /** The reply to OPEN, OPENDIR and the second half of CREATE. */
@@ -23,7 +24,7 @@ export function encodeOpenOutInto(buf: Buffer, off: number, o: OpenReply): void 
 }
 
 export function encodeOpenOut(o: OpenReply): Buffer {
-  const buf = Buffer.alloc(StructSize.OPEN_OUT);
+  const buf = replyStruct(StructSize.OPEN_OUT);
   encodeOpenOutInto(buf, 0, o);
   return buf;
 }
@@ -31,7 +32,7 @@ export function encodeOpenOut(o: OpenReply): Buffer {
 const WriteOutOff = WRITE_OUT.OFF;
 
 export function encodeWriteOut(size: number): Buffer {
-  const buf = Buffer.alloc(StructSize.WRITE_OUT);
+  const buf = replyStruct(StructSize.WRITE_OUT);
   buf.writeUInt32LE(size, WriteOutOff.size);
   return buf;
 }
@@ -52,7 +53,7 @@ export interface StatfsReply {
 const KstatfsOff = KSTATFS.OFF;
 
 export function encodeStatfsOut(s: StatfsReply): Buffer {
-  const buf = Buffer.alloc(StructSize.STATFS_OUT);
+  const buf = replyStruct(StructSize.STATFS_OUT);
   writeU64(buf, KstatfsOff.blocks, s.blocks);
   writeU64(buf, KstatfsOff.bfree, s.bfree);
   writeU64(buf, KstatfsOff.bavail, s.bavail);
@@ -68,7 +69,7 @@ const GetxattrOutOff = GETXATTR_OUT.OFF;
 
 /** The reply to a GETXATTR/LISTXATTR size probe (request size 0). */
 export function encodeGetxattrOut(size: number): Buffer {
-  const buf = Buffer.alloc(StructSize.GETXATTR_OUT);
+  const buf = replyStruct(StructSize.GETXATTR_OUT);
   buf.writeUInt32LE(size, GetxattrOutOff.size);
   return buf;
 }
@@ -76,7 +77,7 @@ export function encodeGetxattrOut(size: number): Buffer {
 const LseekOutOff = LSEEK_OUT.OFF;
 
 export function encodeLseekOut(offset: number): Buffer {
-  const buf = Buffer.alloc(StructSize.LSEEK_OUT);
+  const buf = replyStruct(StructSize.LSEEK_OUT);
   writeU64(buf, LseekOutOff.offset, offset);
   return buf;
 }

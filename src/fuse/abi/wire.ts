@@ -9,6 +9,15 @@ export const fuseRangeFault: RangeFault = (field) => new FuseError('EOVERFLOW', 
 
 const NUL = 0;
 
+/**
+ * A zeroed buffer for a fixed-size reply struct. Small replies are encoded on every request:
+ * Buffer.alloc gives each its own ArrayBuffer (a calloc and, later, a sweep), where allocUnsafe
+ * slices Node's shared pool; the fill makes padding and unset fields zero as the kernel expects.
+ */
+export function replyStruct(size: number): Buffer {
+  return Buffer.allocUnsafe(size).fill(0);
+}
+
 /** A NUL-terminated name at `off`; returns it and the offset just past the NUL. */
 export function readCString(body: Buffer, off: number): { value: string; next: number } {
   const end = body.indexOf(NUL, off);
