@@ -70,9 +70,19 @@ const med = (xs) => summary(xs).median;
 const MS_PER_TICK = 10;
 
 /** A process's user + system CPU time so far, in ms (fields 14 and 15 of /proc/<pid>/stat). */
+/** Fields of /proc/PID/stat after the command name, from its 3rd (state) on. */
+function statFields(pid) {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+}
+
 function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+}
+
+/** System time of this process's waited-for children (cstime): a spawnSync'd find's kernel time. */
+function childrenSysMs() {
+  return Number(statFields('self')[14]) * MS_PER_TICK;
 }
 
 async function main() {
@@ -85,7 +95,7 @@ async function main() {
   const tree = tmpfsTree('million-tmpfs', files, FULL_LOG_DIRS, 'dir');
   const mnt = mountPoint('million');
 
-  const mountMs = [], findMs = [], daemonFindCpuMs = [], tmpfsFindMs = [], memory = [];
+  const mountMs = [], findMs = [], daemonFindCpuMs = [], findSysMs = [], tmpfsFindMs = [], memory = [];
   for (let i = 0; i < RUNS; i++) {
     phase(`mount-million: mount, first stat, find (run ${i + 1}/${RUNS})`);
     const t = nowNs();
@@ -93,8 +103,10 @@ async function main() {
     statSync(join(mnt, 'dir7', 'file-7'));
     mountMs.push(elapsedNs(t) / NS_PER_MS);
     const cpu0 = cpuMs(m.pid);
+    const sys0 = childrenSysMs();
     findMs.push(timedMs('find', [mnt]));
     daemonFindCpuMs.push(cpuMs(m.pid) - cpu0);
+    findSysMs.push(childrenSysMs() - sys0);
     tmpfsFindMs.push(timedMs('find', [tree]));
     const mem = procMiB(m.pid);
     memory.push({ ...mem, ...(await heapMiB(mnt)) });
@@ -108,7 +120,7 @@ async function main() {
     row({ name: `daemon resident memory after find over ${entries} entries`, unit: 'MiB', value: summary(memory.map((x) => x.rss)),
       goal: { kind: 'value', op: '<=', target: 150 }, detail: `VmRSS; MiB: ${breakdown}` }),
     row({ name: `find over ${files} files in ${FULL_LOG_DIRS} directories`, unit: 'ms', value: summary(findMs), ref: summary(tmpfsFindMs),
-      refName: 'the same tree on tmpfs', goal: { kind: 'ratio', op: '<=', target: 4 }, detail: `first find after the mount (READDIRPLUS fills the kernel's inode cache); the daemon's CPU in it ${fmt(med(daemonFindCpuMs))} ms` }),
+      refName: 'the same tree on tmpfs', goal: { kind: 'ratio', op: '<=', target: 4 }, detail: `first find after the mount (READDIRPLUS fills the kernel's inode cache); the daemon's CPU in it ${fmt(med(daemonFindCpuMs))} ms; find's own system time (the kernel making the inodes) ${fmt(med(findSysMs))} ms` }),
   ]);
   rmSync(dev);
 
