@@ -13,11 +13,11 @@
 // The rows are skipped, with the reason, when the kernel or the machine cannot run io_uring FUSE
 // or the C server cannot be built. enable_uring is turned on for the run and put back after.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_PREFIX, GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, onCleanup, phase, privateRunDir, row, run, runMain, summary } from './lib/common.mjs';
 import { makeDataFile, makeFs, openApi } from './lib/famfs-setup.mjs';
-import { BS_128K, BS_1M, mountPoint, startCfuse, startFamfs } from './lib/mounts.mjs';
+import { BS_128K, BS_1M, mountPoint, mustUseRing, startCfuse, startFamfs } from './lib/mounts.mjs';
 
 const ANCHOR = process.env.CFUSE_URING_DIR ?? join('/work', 'shared', 'anchors', 'cfuse-uring');
 const ANCHOR_FILES = ['build.sh', 'memfs_ll.c', 'statloop.c'];
@@ -31,7 +31,6 @@ const STATS = QUICK ? 10_000 : 100_000;
 const READS_4K = QUICK ? 10_000 : 60_000;
 const CREATES = QUICK ? 300 : 1000;
 const BS_4K = 4096;
-const RING_WAIT_MS = 5000;
 /** The CPU the "caller and server on one CPU" rows pin both to. */
 const PIN_CPU = 0;
 /** Each side's mkdirs are log entries: a device of its own, far from the 8 MiB log's capacity. */
@@ -58,25 +57,6 @@ function buildAnchor() {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return { memfs: join(BUILD_DIR, 'bin', 'memfs_ll-3.18'), statloop: join(BUILD_DIR, 'bin', 'statloop') };
-}
-
-function holdsIoUring(pid) {
-  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[io_uring]';
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** A server sets its ring up around INIT, which may be after the mount appeared: give it a moment. */
-function mustUseRing(name, pid) {
-  const deadline = Date.now() + RING_WAIT_MS;
-  while (pid === null || !holdsIoUring(pid)) {
-    if (Date.now() > deadline) throw new Error(`${name} (pid ${pid}) holds no io_uring: it fell back to /dev/fuse`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-  }
 }
 
 /** Rounds of every side, in an order rotated per round after one untimed pass; a summary per side. */
@@ -208,7 +188,7 @@ function main() {
   mustUseRing('famfs daemon', f.pid);
   mustUseRing('memfs_ll', k.pid);
   mustUseRing('memfs_ll -o default_permissions', kPerm.pid);
-  if (holdsIoUring(g.pid)) throw new Error('the famfs daemon asked for --transport dev holds an io_uring');
+  mustUseRing('the famfs daemon asked for --transport dev', g.pid, false);
   const st = rounds(RUNS, {
     ours: () => statRate(c.statloop, join(ours, 'f')),
     ref: () => statRate(c.statloop, join(theirs, 'data')),

@@ -20,12 +20,12 @@
 // The instance is removed at exit, on error and on Ctrl-C (tracing off, events and filters gone,
 // buffer freed); the global tracefs state is never touched. enable_uring is put back as found.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_PREFIX, MIB, onCleanup, phase, privateRunDir, run, runMain } from './lib/common.mjs';
 import { makeDataFile } from './lib/famfs-setup.mjs';
-import { mountPoint, startCfuse, startFamfs } from './lib/mounts.mjs';
+import { mountPoint, mustUseRing, startCfuse, startFamfs } from './lib/mounts.mjs';
 
 const TRACEFS = '/sys/kernel/tracing';
 const INSTANCES = join(TRACEFS, 'instances');
@@ -40,7 +40,6 @@ const STATS = 1000;
 const BUFFER_KIB = 96 * 1024;
 const FILE_SIZE = 64 * MIB;
 const BS_4K = 4096;
-const RING_WAIT_MS = 5000;
 const NS_PER_US = 1000;
 
 // x86-64 system call numbers: the caller's calls a case measures, and the server's reads of /dev/fuse.
@@ -477,25 +476,6 @@ function table(name, res) {
 }
 
 // ---- main ------------------------------------------------------------------------------------
-
-function holdsIoUring(pid) {
-  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[io_uring]';
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** A server sets its ring up around INIT, which may be after the mount appeared: give it a moment. */
-function mustUseRing(name, pid, want) {
-  const deadline = Date.now() + RING_WAIT_MS;
-  while (holdsIoUring(pid) !== want) {
-    if (Date.now() > deadline) throw new Error(`${name} (pid ${pid}) ${want ? 'holds no io_uring' : 'holds an io_uring'}`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-  }
-}
 
 function machineLine(when, load0) {
   const load1 = loadavg();

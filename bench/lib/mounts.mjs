@@ -3,7 +3,7 @@
 // build.sh in a cache directory outside the work tree (the anchor folder is read-only by intent),
 // and the binary is started and stopped here; nothing of it is copied into the project.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive } from '../../dist/src/mounts/process-state.js';
 import { readRecord } from '../../dist/src/mounts/registry.js';
@@ -125,3 +125,29 @@ export function ddRate(file, bs, bytes, skipBytes = 0) {
 
 export const BS_1M = MIB;
 export const BS_128K = 128 * 1024;
+
+/** Whether process `pid` holds an io_uring (FUSE over io_uring sets one up; /dev/fuse does not). */
+function holdsIoUring(pid) {
+  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[io_uring]';
+    } catch {
+      return false;
+    }
+  });
+}
+
+const RING_WAIT_MS = 5000;
+
+/**
+ * Throws unless server `pid` holds an io_uring (`want` true: it serves on the ring) or holds none
+ * (false). A server sets its ring up around INIT, which may be after the mount appeared: it is
+ * given a moment.
+ */
+export function mustUseRing(name, pid, want = true) {
+  const deadline = Date.now() + RING_WAIT_MS;
+  while (pid === null || holdsIoUring(pid) !== want) {
+    if (Date.now() > deadline) throw new Error(`${name} (pid ${pid}) ${want ? 'holds no io_uring: it fell back to /dev/fuse' : 'holds an io_uring'}`);
+    sleep(POLL_MS);
+  }
+}
