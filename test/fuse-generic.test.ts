@@ -237,4 +237,6 @@ for (const transport of ['dev', 'uring'] as const satisfies readonly TargetTrans
   const skip = transport === 'uring' ? uringSkip : undefined;
   conformance(memfsTarget(transport), skip);
   conformance(famfsTarget(transport), skip);
+  // The replies a file system sends from a promise, after the request's turn of the loop ended.
+  conformance(memfsTarget(transport, { answerLater: true }), skip);
 }

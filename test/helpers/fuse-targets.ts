@@ -58,10 +58,13 @@ export async function waitGone(pid: number, ms = EXIT_TIMEOUT_MS): Promise<boole
   return waitProcessGone(pid, ms, POLL_MS);
 }
 
-/** MemFs in its own process (memfs-main), filled with GNU cp through the mount. */
-export function memfsTarget(transport: TargetTransport): Target {
+/**
+ * MemFs in its own process (memfs-main), filled with GNU cp through the mount. `answerLater`: every
+ * operation answers from a promise on a later turn of the server's event loop (--answer-later).
+ */
+export function memfsTarget(transport: TargetTransport, { answerLater = false } = {}): Target {
   return {
-    name: `example memfs (memfs-main child process), ${transport} transport`,
+    name: `example memfs (memfs-main child process)${answerLater ? ' answering from promises' : ''}, ${transport} transport`,
     transport,
     persistent: false,
     unimplemented: [
@@ -72,7 +75,8 @@ export function memfsTarget(transport: TargetTransport): Target {
       { op: 'fallocate', expect: ['EOPNOTSUPP', 'ENOSYS'] },
     ],
     mount(mnt) {
-      const child = spawn(process.execPath, [MEMFS_MAIN, mnt, `--transport=${transport}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = [MEMFS_MAIN, mnt, `--transport=${transport}`, ...(answerLater ? ['--answer-later'] : [])];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       trackServer(mnt, child.pid!);
       let out = '';
       let err = '';
