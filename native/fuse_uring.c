@@ -278,15 +278,20 @@ static void spin(fuse_ring *r) {
   }
 }
 
+/* Resets the eventfd's count (it is non-blocking: nothing to read is fine). */
+static void drain_eventfd(fuse_ring *r) {
+  uint64_t count;
+  while (read(r->event_fd, &count, sizeof count) < 0 && errno == EINTR) {
+  }
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   fuse_ring *r = (fuse_ring *)h;
   /* libuv stopped the handle itself: the ring no longer holds its object. */
   if (status < 0) famfs_watch_stop(&r->watch);
   if (status < 0 || r->watch.closing) return;
-  uint64_t count;
-  while (read(r->event_fd, &count, sizeof count) < 0 && errno == EINTR) {
-  }
+  drain_eventfd(r);
   /* Deferred task work runs here: it fills the entries and posts their completions. */
   if (r->deferred) sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
   napi_env env = r->watch.env;
@@ -301,7 +306,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (r->to_submit > 0) submit(r);
       if (!r->spun) spin(r);
       r->spun = false;
-      if (r->watch.closing || cq_empty(r)) break;
+      if (r->watch.closing) break;
+      if (cq_empty(r)) {
+        /* Before sleeping: take the count our own io_uring_enter calls added as they posted
+         * completions (the loop would otherwise turn once more for nothing), then look once more;
+         * a request queued after this look signals the eventfd again. */
+        drain_eventfd(r);
+        if (r->deferred) sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
+        if (cq_empty(r)) break;
+      }
       continue;
     }
     if (self == NULL || napi_get_named_property(env, self, "onEvents", &cb) != napi_ok ||
