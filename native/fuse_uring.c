@@ -278,11 +278,16 @@ static void spin(fuse_ring *r) {
   }
 }
 
-/* Resets the eventfd's count (it is non-blocking: nothing to read is fine). */
-static void drain_eventfd(fuse_ring *r) {
+/*
+ * Resets the eventfd's count (it is non-blocking: nothing to read is fine), then runs the deferred
+ * task work, which fills entries and posts their completions. In that order a request queued
+ * after this call signals the eventfd again, so none is left waiting while the loop sleeps.
+ */
+static void take_wakeup(fuse_ring *r) {
   uint64_t count;
   while (read(r->event_fd, &count, sizeof count) < 0 && errno == EINTR) {
   }
+  if (r->deferred) sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -291,9 +296,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   /* libuv stopped the handle itself: the ring no longer holds its object. */
   if (status < 0) famfs_watch_stop(&r->watch);
   if (status < 0 || r->watch.closing) return;
-  drain_eventfd(r);
-  /* Deferred task work runs here: it fills the entries and posts their completions. */
-  if (r->deferred) sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
+  take_wakeup(r);
   napi_env env = r->watch.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -308,11 +311,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       r->spun = false;
       if (r->watch.closing) break;
       if (cq_empty(r)) {
-        /* Before sleeping: take the count our own io_uring_enter calls added as they posted
-         * completions (the loop would otherwise turn once more for nothing), then look once more;
-         * a request queued after this look signals the eventfd again. */
-        drain_eventfd(r);
-        if (r->deferred) sys_enter(r->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
+        /* Before sleeping: also take the count our own io_uring_enter calls added as they posted
+         * completions, else the loop would turn once more for nothing. */
+        take_wakeup(r);
         if (cq_empty(r)) break;
       }
       continue;
