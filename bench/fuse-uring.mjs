@@ -12,17 +12,12 @@
 // default_permissions, which makes it ask the same three requests per stat() as famfs does.
 // The rows are skipped, with the reason, when the kernel or the machine cannot run io_uring FUSE
 // or the C server cannot be built. enable_uring is turned on for the run and put back after.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_PREFIX, GB, GIB, MIB, QUICK, elapsedNs, emit, nowNs, onCleanup, phase, privateRunDir, row, run, runMain, summary } from './lib/common.mjs';
+import { GIB, MIB, QUICK, elapsedNs, emit, nowNs, onCleanup, phase, privateRunDir, row, run, runMain, summary } from './lib/common.mjs';
 import { makeDataFile, makeFs, openApi } from './lib/famfs-setup.mjs';
-import { BS_128K, BS_1M, mountPoint, mustUseRing, startCfuse, startFamfs } from './lib/mounts.mjs';
+import { BS_128K, BS_1M, buildCfuseUring, ddRate, ddSeconds, mountPoint, mustUseRing, onCpu, startCfuse, startFamfs } from './lib/mounts.mjs';
 
-const ANCHOR = process.env.CFUSE_URING_DIR ?? join('/work', 'shared', 'anchors', 'cfuse-uring');
-const ANCHOR_FILES = ['build.sh', 'memfs_ll.c', 'statloop.c'];
-const BUILD_DIR = join('/var/tmp', `${BENCH_PREFIX}cfuse-uring`);
-const LIBFUSE_GIT = process.env.LIBFUSE_GIT ?? '/work/.mirror/libfuse+libfuse/repo';
 const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
 
 const FILE_SIZE = QUICK ? GIB / 2 : 2 * GIB;
@@ -43,22 +38,6 @@ function unavailable() {
   return null;
 }
 
-/** memfs_ll on libfuse 3.18 and statloop, built by the anchor's build.sh (a no-op when up to date). */
-function buildAnchor() {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  for (const f of ANCHOR_FILES) {
-    const dst = join(BUILD_DIR, f);
-    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(join(ANCHOR, f)))) continue;
-    copyFileSync(join(ANCHOR, f), dst);
-    chmodSync(dst, 0o755);
-  }
-  run(join(BUILD_DIR, 'build.sh'), [], {
-    env: { ...process.env, OUT: BUILD_DIR, LIBFUSE_GIT },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return { memfs: join(BUILD_DIR, 'bin', 'memfs_ll-3.18'), statloop: join(BUILD_DIR, 'bin', 'statloop') };
-}
-
 /** Rounds of every side, in an order rotated per round after one untimed pass; a summary per side. */
 function rounds(runs, sides) {
   const names = Object.keys(sides);
@@ -71,20 +50,6 @@ function rounds(runs, sides) {
     }
   }
   return Object.fromEntries(names.map((n) => [n, summary(samples[n])]));
-}
-
-/** dd of `count` blocks of `bs` (each one request: both mounts are direct I/O): bytes and dd's seconds. */
-function ddSeconds(file, bs, count, skipBytes = 0, cpu = null) {
-  const r = spawnSync(...onCpu(cpu, 'dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${count}`, `skip=${skipBytes}`, 'iflag=skip_bytes']), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`dd ${file}: ${r.stderr}`);
-  const m = /(\d+) bytes .* copied, ([\d.e-]+) s/.exec(r.stderr);
-  if (!m) throw new Error(`dd ${file}: cannot parse ${r.stderr}`);
-  return { bytes: Number(m[1]), seconds: Number(m[2]) };
-}
-
-/** [command, args] that run `cmd` on CPU `cpu` (taskset), or as is when cpu is null. */
-function onCpu(cpu, cmd, args) {
-  return cpu === null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
 }
 
 /**
@@ -129,7 +94,7 @@ function main() {
   phase('fuse-uring: building the C anchor on libfuse 3.18 (io_uring)');
   let c;
   try {
-    c = buildAnchor();
+    c = buildCfuseUring();
   } catch (err) {
     phase(`fuse-uring: skipped: the C anchor did not build: ${err.message.split('\n')[0]}`);
     return;
@@ -162,10 +127,9 @@ function main() {
   });
   emit([row({ name: 'FUSE over io_uring: direct-I/O read, 4 KiB requests', unit: 'reads/s', value: r4k.ours, ref: r4k.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `dd bs=4k count=${READS_4K}` })]);
   for (const bs of [BS_128K, BS_1M]) {
-    const count = Math.floor(FILE_SIZE / bs);
     const r = rounds(RUNS, {
-      ours: () => { const d = ddSeconds(join(ours, 'big'), bs, count); return d.bytes / d.seconds / GB; },
-      ref: () => { const d = ddSeconds(join(theirs, 'data'), bs, count, skip); return d.bytes / d.seconds / GB; },
+      ours: () => ddRate(join(ours, 'big'), bs, FILE_SIZE),
+      ref: () => ddRate(join(theirs, 'data'), bs, FILE_SIZE, skip),
     });
     const label = bs === BS_1M ? '1 MiB' : '128 KiB';
     emit([row({ name: `FUSE over io_uring: direct-I/O read, ${label} requests`, unit: 'GB/s', value: r.ours, ref: r.ref, refName: C_NAME, goal: { kind: 'ratio', op: '>=', target: 1.0 }, detail: `dd bs=${label} of ${size}` })]);

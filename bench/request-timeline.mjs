@@ -25,13 +25,12 @@ import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_PREFIX, MIB, onCleanup, phase, privateRunDir, run, runMain } from './lib/common.mjs';
 import { makeDataFile } from './lib/famfs-setup.mjs';
-import { mountPoint, mustUseRing, startCfuse, startFamfs } from './lib/mounts.mjs';
+import { CFUSE_URING_BIN, mountPoint, mustUseRing, startCfuse, startFamfs } from './lib/mounts.mjs';
 
 const TRACEFS = '/sys/kernel/tracing';
 const INSTANCES = join(TRACEFS, 'instances');
 const INSTANCE_PREFIX = `${BENCH_PREFIX}timeline-`;
 const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
-const CFUSE_URING = join('/var/tmp', `${BENCH_PREFIX}cfuse-uring`, 'bin');
 
 /** Requests per case: a few thousand, few enough that no event is lost from the buffer. */
 const READS = 3000;
@@ -74,8 +73,8 @@ function unavailable() {
   if (!existsSync(join(TRACEFS, 'events', 'sched'))) return `no tracefs at ${TRACEFS}`;
   if (!existsSync(join(TRACEFS, 'events', 'fuse'))) return 'the kernel has no fuse tracepoints';
   if (!existsSync(ENABLE_URING)) return `no ${ENABLE_URING}: the kernel has no FUSE over io_uring`;
-  const missing = ['memfs_ll-3.18', 'statloop'].filter((b) => !existsSync(join(CFUSE_URING, b)));
-  if (missing.length > 0) return `no ${missing.join(', ')} in ${CFUSE_URING}: run bench/fuse-uring.mjs once to build the C anchor`;
+  const missing = Object.values(CFUSE_URING_BIN).filter((b) => !existsSync(b));
+  if (missing.length > 0) return `no ${missing.join(', ')}: run bench/fuse-uring.mjs once to build the C anchor`;
   return null;
 }
 
@@ -530,7 +529,7 @@ async function main() {
     },
     {
       name: '`statloop` at zero timeouts', famfsOpts: ['-t', '0'], cOpts: ['timeout=0'], syscalls: [NR_STAT, NR_NEWFSTATAT, NR_STATX],
-      command: (file) => [join(CFUSE_URING, 'statloop'), [file, String(STATS)]],
+      command: (file) => [CFUSE_URING_BIN.statloop, [file, String(STATS)]],
     },
   ];
   const out = [];
@@ -539,7 +538,7 @@ async function main() {
     const servers = {
       uring: startFamfs(data.uring.dev, mounts.uring, ['--transport', 'uring', ...w.famfsOpts]),
       dev: startFamfs(data.dev.dev, mounts.dev, ['--transport', 'dev', ...w.famfsOpts]),
-      c: startCfuse(join(CFUSE_URING, 'memfs_ll-3.18'), data.uring.dev, mounts.c, ['io_uring', ...w.cOpts]),
+      c: startCfuse(CFUSE_URING_BIN.memfs, data.uring.dev, mounts.c, ['io_uring', ...w.cOpts]),
     };
     mustUseRing('famfs daemon --transport uring', servers.uring.pid, true);
     mustUseRing('famfs daemon --transport dev', servers.dev.pid, false);

@@ -11,25 +11,46 @@ import { BENCH_PREFIX, FAMFS_CLI, GB, MIB, famfs, isMounted, onCleanup, run, cle
 
 export const CFUSE_SRC = process.env.CFUSE_DIR ?? join('/work', 'shared', 'anchors', 'cfuse');
 const CFUSE_BUILD = join('/var/tmp', `${BENCH_PREFIX}cfuse`);
-const CFUSE_FILES = ['build.sh', 'memfs_ll.c', 'statloop.c'];
+/** The same C server on libfuse 3.18 with FUSE over io_uring (../shared/anchors/cfuse-uring). */
+const CFUSE_URING_SRC = process.env.CFUSE_URING_DIR ?? join('/work', 'shared', 'anchors', 'cfuse-uring');
+const CFUSE_URING_BUILD = join('/var/tmp', `${BENCH_PREFIX}cfuse-uring`);
+const LIBFUSE_GIT = process.env.LIBFUSE_GIT ?? '/work/.mirror/libfuse+libfuse/repo';
+/** Where cfuse-uring's build.sh puts its binaries. */
+export const CFUSE_URING_BIN = {
+  memfs: join(CFUSE_URING_BUILD, 'bin', 'memfs_ll-3.18'),
+  statloop: join(CFUSE_URING_BUILD, 'bin', 'statloop'),
+};
+/** What each anchor folder holds: its build script and the two programs. */
+const ANCHOR_FILES = ['build.sh', 'memfs_ll.c', 'statloop.c'];
 /** 1 MiB requests, the anchor's own setting (libfuse 3.14's upper bound); ours negotiates the same. */
 export const MAX_PAGES = 256;
 /** Generous: on a loaded 2-CPU machine a daemon start has taken seconds. */
 const MOUNT_WAIT_MS = 30_000;
 const POLL_MS = 20;
 
-/** Builds memfs_ll and statloop (build.sh is a no-op when they are up to date). */
-export function buildCfuse() {
-  mkdirSync(CFUSE_BUILD, { recursive: true });
-  for (const f of CFUSE_FILES) {
-    const dst = join(CFUSE_BUILD, f);
+/** Copies an anchor's files from `src` into `dir` and runs its build.sh there with `env` added. */
+function buildAnchor(src, dir, env = {}) {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ANCHOR_FILES) {
+    const dst = join(dir, f);
     // A fresh copy is newer than the binaries: copy only what changed, so build.sh stays a no-op.
-    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(join(CFUSE_SRC, f)))) continue;
-    copyFileSync(join(CFUSE_SRC, f), dst);
+    if (existsSync(dst) && readFileSync(dst).equals(readFileSync(join(src, f)))) continue;
+    copyFileSync(join(src, f), dst);
     chmodSync(dst, 0o755);
   }
-  run(join(CFUSE_BUILD, 'build.sh'), [], { stdio: ['ignore', 'inherit', 'inherit'] });
+  run(join(dir, 'build.sh'), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Builds memfs_ll and statloop (build.sh is a no-op when they are up to date). */
+export function buildCfuse() {
+  buildAnchor(CFUSE_SRC, CFUSE_BUILD);
   return { memfs: join(CFUSE_BUILD, 'memfs_ll'), statloop: join(CFUSE_BUILD, 'statloop') };
+}
+
+/** memfs_ll on libfuse 3.18 (io_uring) and statloop, built from the libfuse git mirror (a no-op when up to date). */
+export function buildCfuseUring() {
+  buildAnchor(CFUSE_URING_SRC, CFUSE_URING_BUILD, { OUT: CFUSE_URING_BUILD, LIBFUSE_GIT });
+  return CFUSE_URING_BIN;
 }
 
 /** An empty mount point removed on cleanup (after any unmount registered later). */
@@ -111,16 +132,28 @@ export function daemonPid(mnt) {
   return readRecord(mnt)?.pid ?? null;
 }
 
+/** [command, args] that run `cmd` on CPU `cpu` (taskset), or as is when cpu is null. */
+export function onCpu(cpu, cmd, args) {
+  return cpu === null ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+}
+
 /**
- * dd if=file bs=bs count=bytes/bs skip=skipBytes/bs of=/dev/null, as the anchor's bench.sh does:
- * GB/s from dd's own byte count and time. iflag=skip_bytes keeps skip independent of bs.
+ * dd if=file bs=bs count=count skip=skipBytes/bs of=/dev/null, as the anchor's bench.sh does
+ * (iflag=skip_bytes keeps skip independent of bs), on CPU `cpu` when given: dd's own byte count
+ * and time.
  */
-export function ddRate(file, bs, bytes, skipBytes = 0) {
-  const r = spawnSync('dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${Math.floor(bytes / bs)}`, `skip=${skipBytes}`, 'iflag=skip_bytes'], { encoding: 'utf8' });
+export function ddSeconds(file, bs, count, skipBytes = 0, cpu = null) {
+  const r = spawnSync(...onCpu(cpu, 'dd', [`if=${file}`, 'of=/dev/null', `bs=${bs}`, `count=${count}`, `skip=${skipBytes}`, 'iflag=skip_bytes']), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dd ${file}: ${r.stderr}`);
   const m = /(\d+) bytes .* copied, ([\d.e-]+) s/.exec(r.stderr);
   if (!m) throw new Error(`dd ${file}: cannot parse ${r.stderr}`);
-  return Number(m[1]) / Number(m[2]) / GB;
+  return { bytes: Number(m[1]), seconds: Number(m[2]) };
+}
+
+/** GB/s of reading `bytes` of `file` in blocks of `bs` from `skipBytes` on (ddSeconds). */
+export function ddRate(file, bs, bytes, skipBytes = 0) {
+  const d = ddSeconds(file, bs, Math.floor(bytes / bs), skipBytes);
+  return d.bytes / d.seconds / GB;
 }
 
 export const BS_1M = MIB;
